@@ -1,0 +1,56 @@
+import ArgumentParser
+import AutoscalerCore
+import Foundation
+import PolicyFile
+
+/// `redash-autoscaler validate`: checks a policy file and summarises what it would do.
+public struct ValidateCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "validate",
+        abstract: "Check a policy file; print a summary per service, or every error with its line and column."
+    )
+
+    @OptionGroup public var options: PolicyOptions
+
+    public init() {}
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let report = Self.report(path: options.resolvedPath(environment: environment), environment: environment)
+        if !report.standardOutput.isEmpty { print(report.standardOutput) }
+        if !report.standardError.isEmpty {
+            FileHandle.standardError.write(Data((report.standardError + "\n").utf8))
+        }
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// What `validate` prints and its exit status, without printing: 0 when the policy is valid
+    /// (warnings allowed), 1 when it is not.
+    public static func report(path: String, environment: [String: String]) -> CommandReport {
+        let result = PolicyLoader.load(path: path, environment: environment)
+        var errorLines = result.diagnostics.map(\.description)
+        guard let policy = result.policy else {
+            let count = result.errors.count
+            errorLines.append("\(path): \(count) error\(count == 1 ? "" : "s"); the policy was not accepted")
+            return CommandReport(exitCode: 1, standardOutput: "", standardError: errorLines.joined(separator: "\n"))
+        }
+        var lines = ["\(path): valid, \(policy.services.count) service\(policy.services.count == 1 ? "" : "s") in cluster \(policy.cluster)"]
+        lines += policy.services.map { "  " + PolicySummary.line(for: $0) }
+        lines.append("  redis: \(policy.redis.url) (layout \(policy.redis.layout.rawValue)); "
+            + "database: \(policy.database.map { "\($0.url)" } ?? "none (Redis only: no forecast, no leader lease)"); "
+            + "every \(policy.interval.compactDescription)")
+        return CommandReport(
+            exitCode: 0, standardOutput: lines.joined(separator: "\n"),
+            standardError: errorLines.joined(separator: "\n"))
+    }
+}
+
+/// A command's result as values, so tests can check it without a subprocess.
+public struct CommandReport: Sendable {
+    /// The process exit status.
+    public var exitCode: Int32
+    /// What goes to standard output.
+    public var standardOutput: String
+    /// What goes to standard error.
+    public var standardError: String
+}

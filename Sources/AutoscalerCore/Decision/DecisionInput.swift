@@ -1,0 +1,30 @@
+/// Everything the scaling rule needs to decide for one service. The rule reads nothing else:
+/// no clock, no network, no globals.
+public struct DecisionInput: Sendable {
+    /// The service's policy.
+    public var policy: ServicePolicy
+    /// What the probes read, keyed by queue name. A queue of the policy that has no entry
+    /// counts as missing.
+    public var queues: [String: QueueReading]
+    /// What ECS reported; `nil` when it could not be read.
+    public var service: ServiceState?
+    /// Capacity a forecast asks for, when a database is configured.
+    public var predicted: PredictedDemand?
+    /// Recent recommendations and actions for this service.
+    public var history: ScalingHistory
+    /// The moment of the decision.
+    public var now: Instant
+
+    /// Creates an input.
+    public init(
+        policy: ServicePolicy, queues: [String: QueueReading], service: ServiceState?,
+        predicted: PredictedDemand? = nil, history: ScalingHistory, now: Instant
+    ) {
+        self.policy = policy
+        self.queues = queues
+        self.service = service
+        self.predicted = predicted
+        self.history = history
+        self.now = now
+    }
+}

@@ -1,0 +1,53 @@
+/// The queue signals of one service, summed across its queues.
+public struct QueueDemand: Hashable, Sendable {
+    /// Pending jobs on the queues that could be read.
+    public var pending = 0
+    /// Running jobs on the queues that could be read.
+    public var running = 0
+    /// Busy workers, summed over the queues whose system records workers.
+    public var busyWorkers: Int?
+    /// The longest wait among the queues' oldest jobs.
+    public var oldestAge: Duration?
+    /// Queues without a usable observation, as `name (reason)`.
+    public var missing: [String] = []
+
+    /// Sums `readings` for `policy`'s queues; an observation older than `policy.staleAfter`, or
+    /// dated in the future, counts as missing.
+    public init(policy: ServicePolicy, readings: [String: QueueReading], now: Instant) {
+        // A worker may listen on several of the service's queues; RQ registers it under each,
+        // so busy workers are taken as the largest per-queue count rather than summed twice.
+        var busyPerQueue: [Int] = []
+        for queue in policy.queues {
+            switch readings[queue] {
+            case .observed(let observation):
+                let age = now - observation.observedAt
+                if age > policy.staleAfter {
+                    missing.append("\(queue) (stale: read \(age.compactDescription) ago)")
+                    continue
+                }
+                if age < .seconds(-1) {
+                    missing.append("\(queue) (read in the future; clock skew?)")
+                    continue
+                }
+                pending += observation.pending
+                running += observation.running
+                if let workers = observation.workers { busyPerQueue.append(workers.busy) }
+                if let age = observation.oldestAge {
+                    oldestAge = max(oldestAge ?? age, age)
+                }
+            case .unavailable(let reason):
+                missing.append("\(queue) (\(reason))")
+            case nil:
+                missing.append("\(queue) (not read)")
+            }
+        }
+        busyWorkers = busyPerQueue.max()
+    }
+
+    /// Jobs occupying a worker now: running jobs, or busy workers when those are more (a job
+    /// can be started before the registry entry is written, or the other way round).
+    public var inFlight: Int { max(running, busyWorkers ?? 0) }
+
+    /// True when every queue of the service was read.
+    public var isComplete: Bool { missing.isEmpty }
+}

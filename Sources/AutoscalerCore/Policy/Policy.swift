@@ -1,0 +1,80 @@
+/// The whole validated policy: where Redash runs and how each of its ECS services scales.
+///
+/// Built only by the policy loader after every check has passed, so code holding a `Policy`
+/// may rely on its invariants (bounds ordered, queues named, durations positive).
+public struct Policy: Hashable, Sendable {
+    /// The ECS cluster name or ARN.
+    public var cluster: String
+    /// The AWS region; `nil` means "from the environment or profile".
+    public var region: String?
+    /// Time between two reconciles.
+    public var interval: Duration
+    /// Where Redash's queues live.
+    public var redis: RedisSettings
+    /// Redash's metadata database; `nil` when the controller works from Redis alone.
+    public var database: DatabaseSettings?
+    /// The managed ECS services, in file order.
+    public var services: [ServicePolicy]
+
+    /// Time between two reconciles unless the file says otherwise.
+    public static let defaultInterval: Duration = .seconds(5)
+
+    /// Creates a policy.
+    public init(
+        cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
+        redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy]
+    ) {
+        self.cluster = cluster
+        self.region = region
+        self.interval = interval
+        self.redis = redis
+        self.database = database
+        self.services = services
+    }
+
+    /// The service with this ECS name, if the policy manages it.
+    public func service(named name: String) -> ServicePolicy? {
+        services.first { $0.name == name }
+    }
+
+    /// Every queue a managed service consumes, in first-seen order without repeats.
+    public var queueNames: [String] {
+        var seen = Set<String>()
+        return services.flatMap(\.queues).filter { seen.insert($0).inserted }
+    }
+}
+
+/// How to reach Redash's Redis and how its queues are laid out.
+public struct RedisSettings: Hashable, Sendable {
+    /// `redis://[user:password@]host:port/db` or `rediss://…`.
+    public var url: SecretURL
+    /// Which queue system Redash uses on this Redis.
+    public var layout: QueueLayout
+
+    /// Creates Redis settings.
+    public init(url: SecretURL, layout: QueueLayout = .auto) {
+        self.url = url
+        self.layout = layout
+    }
+}
+
+/// How to reach Redash's PostgreSQL metadata database.
+public struct DatabaseSettings: Hashable, Sendable {
+    /// `postgresql://user:password@host:port/db?sslmode=require`, as `REDASH_DATABASE_URL`.
+    public var url: SecretURL
+
+    /// Creates database settings.
+    public init(url: SecretURL) {
+        self.url = url
+    }
+}
+
+/// The queue system Redash uses, which decides the Redis keys the probes read.
+public enum QueueLayout: String, CaseIterable, Hashable, Sendable {
+    /// Detect from the keys present (RQ keys win when both are present).
+    case auto
+    /// Redash v7–v8: Celery 4 with the kombu Redis transport.
+    case celery
+    /// Redash v10 and v25+: RQ.
+    case rq
+}

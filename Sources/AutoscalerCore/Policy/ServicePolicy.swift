@@ -1,0 +1,118 @@
+/// How one ECS service running Redash workers is sized.
+///
+/// Every field has its default beside it; `docs/policies.md` documents them in one place.
+public struct ServicePolicy: Hashable, Sendable {
+    /// The ECS service name.
+    public var name: String
+    /// The Redash queues this service's workers consume (its `QUEUES` setting).
+    public var queues: [String]
+    /// Never fewer tasks than this.
+    public var minTasks: Int
+    /// Never more tasks than this.
+    public var maxTasks: Int
+    /// Jobs one task runs at once: Redash's `WORKERS_COUNT`.
+    public var workersPerTask: Int
+    /// What "keeping up" means for this service.
+    public var target: ScalingTarget
+    /// How fast the service grows.
+    public var scaleUp: ScalingBehavior
+    /// How cautiously the service shrinks.
+    public var scaleDown: ScalingBehavior
+    /// Observations older than this count as missing.
+    public var staleAfter: Duration
+    /// Tasks to run at least while any queue signal is missing; `nil` holds the current count.
+    public var fallbackTasks: Int?
+    /// Time-of-day floors, for example more tasks during business hours.
+    public var schedules: [ScheduleFloor]
+
+    /// Jobs one task runs at once unless the file says otherwise (Redash's adhoc default).
+    public static let defaultWorkersPerTask = 2
+    /// Observations older than this count as missing unless the file says otherwise.
+    public static let defaultStaleAfter: Duration = .seconds(30)
+
+    /// Creates a service policy; omitted settings take their documented defaults.
+    public init(
+        name: String, queues: [String], minTasks: Int, maxTasks: Int,
+        workersPerTask: Int = ServicePolicy.defaultWorkersPerTask,
+        target: ScalingTarget = ScalingTarget(),
+        scaleUp: ScalingBehavior = .defaultScaleUp,
+        scaleDown: ScalingBehavior = .defaultScaleDown,
+        staleAfter: Duration = ServicePolicy.defaultStaleAfter,
+        fallbackTasks: Int? = nil,
+        schedules: [ScheduleFloor] = []
+    ) {
+        self.name = name
+        self.queues = queues
+        self.minTasks = minTasks
+        self.maxTasks = maxTasks
+        self.workersPerTask = workersPerTask
+        self.target = target
+        self.scaleUp = scaleUp
+        self.scaleDown = scaleDown
+        self.staleAfter = staleAfter
+        self.fallbackTasks = fallbackTasks
+        self.schedules = schedules
+    }
+
+    /// The highest schedule floor active at `now`, or `nil` when none is.
+    public func scheduleFloor(at now: Instant) -> (tasks: Int, name: String)? {
+        var best: (tasks: Int, name: String)?
+        for schedule in schedules where schedule.isActive(at: now) {
+            if best == nil || schedule.minTasks > best!.tasks {
+                best = (schedule.minTasks, schedule.name)
+            }
+        }
+        return best
+    }
+}
+
+/// The service level a service is sized for.
+public struct ScalingTarget: Hashable, Sendable {
+    /// Pending jobs each worker slot may have waiting behind it before another task is added.
+    /// `1` gives every waiting job its own worker; higher values trade wait for cost.
+    public var backlogPerWorker: Double
+    /// The longest a job should wait. When the oldest pending job has waited longer, the
+    /// backlog allowance no longer applies: every waiting job is given a worker.
+    public var maxWait: Duration
+
+    /// Pending jobs per worker slot unless the file says otherwise.
+    public static let defaultBacklogPerWorker = 1.0
+    /// The longest wait unless the file says otherwise.
+    public static let defaultMaxWait: Duration = .seconds(30)
+
+    /// Creates a target; omitted settings take their defaults.
+    public init(
+        backlogPerWorker: Double = ScalingTarget.defaultBacklogPerWorker,
+        maxWait: Duration = ScalingTarget.defaultMaxWait
+    ) {
+        self.backlogPerWorker = backlogPerWorker
+        self.maxWait = maxWait
+    }
+}
+
+/// The pace of change in one direction.
+public struct ScalingBehavior: Hashable, Sendable {
+    /// Recommendations within this window are combined before acting: the lowest for scaling
+    /// up, the highest for scaling down (as Kubernetes' HPA does), so one noisy tick does not
+    /// move the service.
+    public var stabilizationWindow: Duration
+    /// The most tasks one action adds or removes.
+    public var maxStep: Int
+    /// The least time between an action in this direction and the previous one (for scaling
+    /// down: the previous action in either direction).
+    public var cooldown: Duration
+
+    /// Creates a behaviour.
+    public init(stabilizationWindow: Duration, maxStep: Int, cooldown: Duration) {
+        self.stabilizationWindow = stabilizationWindow
+        self.maxStep = maxStep
+        self.cooldown = cooldown
+    }
+
+    /// Scale up at once: queued queries are colleagues waiting.
+    public static let defaultScaleUp = ScalingBehavior(
+        stabilizationWindow: .zero, maxStep: 10, cooldown: .zero)
+    /// Scale down after five quiet minutes, two tasks a minute at most.
+    public static let defaultScaleDown = ScalingBehavior(
+        stabilizationWindow: .seconds(300), maxStep: 2, cooldown: .seconds(60))
+}

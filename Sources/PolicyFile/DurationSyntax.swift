@@ -1,0 +1,30 @@
+/// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`.
+enum DurationSyntax {
+    /// The units, longest first so that `ms` is tried before `m`.
+    private static let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+
+    /// Parses `text`; `nil` when it is not a duration with units.
+    static func parse(_ text: String) -> Duration? {
+        var rest = Substring(text.trimmingSpaces)
+        guard !rest.isEmpty else { return nil }
+        var total = 0.0
+        while !rest.isEmpty {
+            let number = rest.prefix { $0.isNumber || $0 == "." }
+            guard !number.isEmpty, let value = Double(number) else { return nil }
+            rest = rest.dropFirst(number.count)
+            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
+            rest = rest.dropFirst(unit.0.count)
+            total += value * unit.1
+        }
+        return .milliseconds(Int64((total * 1000).rounded()))
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var text = Substring(self)
+        while text.first?.isWhitespace == true { text = text.dropFirst() }
+        while text.last?.isWhitespace == true { text = text.dropLast() }
+        return String(text)
+    }
+}

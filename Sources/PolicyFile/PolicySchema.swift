@@ -1,0 +1,389 @@
+import AutoscalerCore
+import Yams
+
+/// The keys of `policies.yaml` and the checks on them. `docs/policies.md` documents each one.
+struct PolicySchema {
+    let reader: NodeReader
+
+    static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "defaults", "services"]
+    static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter"]
+    static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
+                              "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
+    static let targetKeys = ["backlogPerWorker", "maxWait"]
+    static let behaviorKeys = ["stabilizationWindow", "maxStep", "cooldown"]
+    static let scheduleKeys = ["name", "days", "start", "end", "utcOffset", "minTasks"]
+
+    /// Queues whose consumer runs Redash's periodic jobs: with no consumer, scheduled queries
+    /// and maintenance silently stop.
+    static let periodicQueues: Set<String> = ["celery", "periodic"]
+
+    func readPolicy(_ root: Node) -> Policy? {
+        guard let top = reader.mapping(root, "", known: Self.topLevelKeys,
+                                       required: ["cluster", "redis", "services"]) else { return nil }
+        let cluster = top["cluster"].flatMap { reader.nonEmptyString($0, "cluster") }
+        let region = top["region"].flatMap { readRegion($0) }
+        let interval = top["interval"].map { reader.duration($0, "interval", allowZero: false) }
+            ?? Policy.defaultInterval
+        let redis = top["redis"].flatMap { readRedis($0) }
+        let database = top["database"].flatMap { readDatabase($0) }
+        let defaults = top["defaults"].flatMap { node in
+            reader.mapping(node, "defaults", known: Self.tunableKeys).map { readTunables($0, "defaults") }
+        } ?? Tunables()
+        let services = top["services"].map { readServices($0, defaults: defaults) } ?? []
+
+        if let interval {
+            warnAboutInterval(interval, top)
+            for (service, node) in services {
+                if service.staleAfter < interval * 2 {
+                    let mark = node.mapping?.first { $0.key.string == "staleAfter" }?.value.mark ?? node.mark
+                    reader.warning(mark, "services.\(service.name).staleAfter",
+                                   "shorter than two intervals (\(interval.compactDescription)): one slow read will count as a missing signal")
+                }
+            }
+        }
+        guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
+        return Policy(
+            cluster: cluster, region: region, interval: interval, redis: redis,
+            database: database ?? nil, services: services.map(\.0))
+    }
+
+    // MARK: Connections
+
+    private func readRegion(_ node: Node) -> String? {
+        guard let region = reader.nonEmptyString(node, "region") else { return nil }
+        let parts = region.split(separator: "-")
+        let isRegion = parts.count >= 3 && parts.first?.count == 2
+            && parts.last.map { $0.allSatisfy(\.isNumber) } == true
+            && region.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }
+        if !isRegion {
+            reader.error(node.mark, "region", "`\(region)` is not an AWS region name such as `ap-northeast-1`")
+            return nil
+        }
+        return region
+    }
+
+    private func readRedis(_ node: Node) -> RedisSettings? {
+        var urlNode = node
+        var layout = QueueLayout.auto
+        if case .mapping = node {
+            guard let entries = reader.mapping(node, "redis", known: ["url", "layout"], required: ["url"]),
+                  let url = entries["url"] else { return nil }
+            urlNode = url
+            if let layoutNode = entries["layout"], let text = reader.nonEmptyString(layoutNode, "redis.layout") {
+                if let parsed = QueueLayout(rawValue: text) {
+                    layout = parsed
+                } else {
+                    reader.error(layoutNode.mark, "redis.layout",
+                                 "`\(text)` is not a layout; use auto, celery (Redash v7–v8) or rq (v10 and later)")
+                }
+            }
+        }
+        let path = node == urlNode ? "redis" : "redis.url"
+        guard let text = reader.nonEmptyString(urlNode, path) else { return nil }
+        let url = SecretURL(text)
+        guard url.scheme == "redis" || url.scheme == "rediss" else {
+            reader.error(urlNode.mark, path, "`\(url)` is not a Redis URL; expected redis://host:6379/0 or rediss://…")
+            return nil
+        }
+        return RedisSettings(url: url, layout: layout)
+    }
+
+    /// `nil` for a bad value, `.some(nil)` for "no database" (absent, null or empty after
+    /// interpolation, so `${REDASH_DATABASE_URL:-}` makes it optional).
+    private func readDatabase(_ node: Node) -> DatabaseSettings?? {
+        if reader.isNull(node) { return .some(nil) }
+        var urlNode = node
+        if case .mapping = node {
+            guard let entries = reader.mapping(node, "database", known: ["url"], required: ["url"]),
+                  let url = entries["url"] else { return nil }
+            urlNode = url
+        }
+        let path = node == urlNode ? "database" : "database.url"
+        guard let text = reader.string(urlNode, path) else { return nil }
+        if text.trimmingSpaces.isEmpty { return .some(nil) }
+        let url = SecretURL(text.trimmingSpaces)
+        guard url.scheme == "postgresql" || url.scheme == "postgres" else {
+            reader.error(urlNode.mark, path, "`\(url)` is not a PostgreSQL URL; expected postgresql://user@host:5432/redash")
+            return nil
+        }
+        return .some(DatabaseSettings(url: url))
+    }
+
+    private func warnAboutInterval(_ interval: Duration, _ top: Entries) {
+        let mark = top["interval"]?.mark
+        if interval < .seconds(2) {
+            reader.warning(mark, "interval", "below 2s: Redis and the ECS API are read every tick; 5s is the default")
+        } else if interval > .seconds(60) {
+            reader.warning(mark, "interval", "above 60s: queued queries wait at least this long before a scale-up")
+        }
+    }
+
+    // MARK: Tunables (service settings that `defaults` may also give)
+
+    struct Tunables {
+        var workersPerTask: Int?
+        var backlogPerWorker: Double?
+        var maxWait: Duration?
+        var scaleUp = PartialBehavior()
+        var scaleDown = PartialBehavior()
+        var staleAfter: Duration?
+    }
+
+    struct PartialBehavior {
+        var window: Duration?
+        var maxStep: Int?
+        var cooldown: Duration?
+
+        func merged(over base: PartialBehavior, default fallback: ScalingBehavior) -> ScalingBehavior {
+            ScalingBehavior(
+                stabilizationWindow: window ?? base.window ?? fallback.stabilizationWindow,
+                maxStep: maxStep ?? base.maxStep ?? fallback.maxStep,
+                cooldown: cooldown ?? base.cooldown ?? fallback.cooldown)
+        }
+    }
+
+    private func readTunables(_ entries: Entries, _ path: String) -> Tunables {
+        var tunables = Tunables()
+        if let node = entries["workersPerTask"] {
+            tunables.workersPerTask = reader.integer(node, reader.join(path, "workersPerTask"), atLeast: 1)
+        }
+        if let node = entries["target"] {
+            let targetPath = reader.join(path, "target")
+            if let target = reader.mapping(node, targetPath, known: Self.targetKeys) {
+                if let value = target["backlogPerWorker"] {
+                    tunables.backlogPerWorker = reader.positiveNumber(value, reader.join(targetPath, "backlogPerWorker"))
+                }
+                if let value = target["maxWait"] {
+                    tunables.maxWait = reader.duration(value, reader.join(targetPath, "maxWait"), allowZero: false)
+                }
+            }
+        }
+        tunables.scaleUp = readBehavior(entries["scaleUp"], reader.join(path, "scaleUp"))
+        tunables.scaleDown = readBehavior(entries["scaleDown"], reader.join(path, "scaleDown"))
+        if let node = entries["staleAfter"] {
+            tunables.staleAfter = reader.duration(node, reader.join(path, "staleAfter"), allowZero: false)
+        }
+        return tunables
+    }
+
+    private func readBehavior(_ node: Node?, _ path: String) -> PartialBehavior {
+        guard let node, let entries = reader.mapping(node, path, known: Self.behaviorKeys) else {
+            return PartialBehavior()
+        }
+        var behavior = PartialBehavior()
+        if let value = entries["stabilizationWindow"] {
+            behavior.window = reader.duration(value, reader.join(path, "stabilizationWindow"), allowZero: true)
+        }
+        if let value = entries["maxStep"] {
+            behavior.maxStep = reader.integer(value, reader.join(path, "maxStep"), atLeast: 1)
+        }
+        if let value = entries["cooldown"] {
+            behavior.cooldown = reader.duration(value, reader.join(path, "cooldown"), allowZero: true)
+        }
+        return behavior
+    }
+
+    // MARK: Services
+
+    private struct QueueClaim {
+        var service: String
+        var mark: Mark?
+        var allowsSharing: Bool
+    }
+
+    private func readServices(_ node: Node, defaults: Tunables) -> [(ServicePolicy, Node)] {
+        guard let named = reader.namedMapping(node, "services") else { return [] }
+        if named.isEmpty {
+            reader.error(node.mark, "services", "no services: name at least one ECS service to manage")
+        }
+        var services: [(ServicePolicy, Node)] = []
+        var claims: [String: QueueClaim] = [:]
+        for (name, keyMark, value) in named {
+            let path = "services.\(name)"
+            if !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+                || name.count > 255 {
+                reader.error(keyMark, path, "`\(name)` is not an ECS service name (letters, digits, - and _, up to 255)")
+            }
+            guard let entries = reader.mapping(
+                value, path, known: Self.serviceKeys, required: ["queues", "minTasks", "maxTasks"])
+            else { continue }
+            guard let service = readService(name, entries, path, defaults: defaults) else { continue }
+
+            let allowsSharing = entries["allowSharedQueues"].flatMap {
+                reader.boolean($0, "\(path).allowSharedQueues")
+            } ?? false
+            if let queueNodes = entries["queues"].flatMap({ reader.sequence($0, "\(path).queues") }) {
+                for (index, (queue, queueNode)) in zip(service.queues, queueNodes).enumerated() {
+                    if let claim = claims[queue] {
+                        if !(claim.allowsSharing && allowsSharing) {
+                            reader.error(queueNode.mark, "\(path).queues[\(index)]",
+                                         "queue `\(queue)` is also consumed by \(claim.service) (line \(claim.mark?.line ?? 0)); two services sized for one queue would each add tasks for the same jobs. Set allowSharedQueues: true on both if that is intended")
+                        }
+                    } else {
+                        claims[queue] = QueueClaim(service: name, mark: queueNode.mark, allowsSharing: allowsSharing)
+                    }
+                }
+            }
+            checkRedashRules(service, entries, path)
+            services.append((service, value))
+        }
+        return services
+    }
+
+    private func readService(
+        _ name: String, _ entries: Entries, _ path: String, defaults: Tunables
+    ) -> ServicePolicy? {
+        var queues: [String] = []
+        if let node = entries["queues"], let items = reader.sequence(node, "\(path).queues") {
+            if items.isEmpty { reader.error(node.mark, "\(path).queues", "list at least one queue") }
+            for (index, item) in items.enumerated() {
+                let itemPath = "\(path).queues[\(index)]"
+                guard let queue = reader.nonEmptyString(item, itemPath) else { continue }
+                if queue.contains(where: \.isWhitespace) {
+                    reader.error(item.mark, itemPath, "queue names have no spaces; list each queue as its own item")
+                } else if queues.contains(queue) {
+                    reader.error(item.mark, itemPath, "queue `\(queue)` is listed twice")
+                } else {
+                    queues.append(queue)
+                }
+            }
+        }
+        let minTasks = entries["minTasks"].flatMap { reader.integer($0, "\(path).minTasks", atLeast: 0) }
+        let maxTasks = entries["maxTasks"].flatMap { reader.integer($0, "\(path).maxTasks", atLeast: 0) }
+        if let minTasks, let maxTasks, let node = entries["maxTasks"] {
+            if maxTasks < minTasks {
+                reader.error(node.mark, "\(path).maxTasks", "must be >= minTasks (\(minTasks))")
+            } else if maxTasks == 0 {
+                reader.warning(node.mark, "\(path).maxTasks", "0 pins the service at 0 tasks; remove it from the policy to leave it alone")
+            }
+        }
+        let own = readTunables(entries, path)
+        let fallback = entries["fallbackTasks"].flatMap { node -> Int? in
+            guard let value = reader.integer(node, "\(path).fallbackTasks", atLeast: 0) else { return nil }
+            if let maxTasks, value > maxTasks {
+                reader.error(node.mark, "\(path).fallbackTasks", "must be <= maxTasks (\(maxTasks))")
+            }
+            return value
+        }
+        let schedules = entries["schedules"].map { readSchedules($0, "\(path).schedules", maxTasks: maxTasks, minTasks: minTasks) } ?? []
+
+        let staleAfter = own.staleAfter ?? defaults.staleAfter ?? ServicePolicy.defaultStaleAfter
+        let target = ScalingTarget(
+            backlogPerWorker: own.backlogPerWorker ?? defaults.backlogPerWorker ?? ScalingTarget.defaultBacklogPerWorker,
+            maxWait: own.maxWait ?? defaults.maxWait ?? ScalingTarget.defaultMaxWait)
+        let scaleDown = own.scaleDown.merged(over: defaults.scaleDown, default: .defaultScaleDown)
+        if scaleDown.stabilizationWindow < .seconds(60) {
+            reader.warning(entries["scaleDown"]?.mark ?? entries.mark, "\(path).scaleDown.stabilizationWindow",
+                           "\(scaleDown.stabilizationWindow.compactDescription) is shorter than a Fargate task takes to start; the service may flap")
+        }
+        guard let minTasks, let maxTasks, !queues.isEmpty else { return nil }
+        return ServicePolicy(
+            name: name, queues: queues, minTasks: minTasks, maxTasks: maxTasks,
+            workersPerTask: own.workersPerTask ?? defaults.workersPerTask ?? ServicePolicy.defaultWorkersPerTask,
+            target: target,
+            scaleUp: own.scaleUp.merged(over: defaults.scaleUp, default: .defaultScaleUp),
+            scaleDown: scaleDown, staleAfter: staleAfter, fallbackTasks: fallback, schedules: schedules)
+    }
+
+    /// Redash facts that make some legal-looking policies dangerous.
+    private func checkRedashRules(_ service: ServicePolicy, _ entries: Entries, _ path: String) {
+        let periodic = service.queues.filter(Self.periodicQueues.contains)
+        if let queue = periodic.first, service.minTasks == 0 {
+            reader.error(entries["minTasks"]?.mark, "\(path).minTasks",
+                         "must be >= 1: this service consumes `\(queue)`, and with no consumer Redash's periodic jobs (scheduled queries among them) silently stop")
+        }
+        let runsBeat = service.name.lowercased().contains("scheduler") || service.queues.contains("celery")
+        let allowsMore = entries["allowMultipleSchedulers"].flatMap {
+            reader.boolean($0, "\(path).allowMultipleSchedulers")
+        } ?? false
+        if runsBeat && service.maxTasks > 1 && !allowsMore {
+            let why = service.queues.contains("celery")
+                ? "it consumes `celery`, so it runs Celery beat"
+                : "it looks like Redash's scheduler"
+            reader.error(entries["maxTasks"]?.mark, "\(path).maxTasks",
+                         "must be 1: \(why), and two copies fire every periodic job twice. Set allowMultipleSchedulers: true if this service does not run the scheduler")
+        }
+        if service.queues.contains("queries") && service.minTasks == 0 {
+            reader.warning(entries["minTasks"]?.mark, "\(path).minTasks",
+                           "0 means the first adhoc query after a quiet spell waits for a task to start (30–90s on Fargate)")
+        }
+        if service.target.maxWait < .seconds(5) {
+            reader.warning(entries["target"]?.mark ?? entries.mark, "\(path).target.maxWait",
+                           "below 5s: almost every job will count as late")
+        }
+    }
+
+    // MARK: Schedules
+
+    private func readSchedules(_ node: Node, _ path: String, maxTasks: Int?, minTasks: Int?) -> [ScheduleFloor] {
+        guard let items = reader.sequence(node, path) else { return [] }
+        var result: [ScheduleFloor] = []
+        for (index, item) in items.enumerated() {
+            let itemPath = "\(path)[\(index)]"
+            guard let entries = reader.mapping(item, itemPath, known: Self.scheduleKeys,
+                                               required: ["name", "start", "end", "minTasks"]) else { continue }
+            let name = entries["name"].flatMap { reader.nonEmptyString($0, "\(itemPath).name") }
+            let start = entries["start"].flatMap { readClock($0, "\(itemPath).start", allowMidnightEnd: false) }
+            let end = entries["end"].flatMap { readClock($0, "\(itemPath).end", allowMidnightEnd: true) }
+            let offset: Duration? = entries["utcOffset"].map { readOffset($0, "\(itemPath).utcOffset") } ?? .zero
+            let floor = entries["minTasks"].flatMap { reader.integer($0, "\(itemPath).minTasks", atLeast: 0) }
+            var days = Set(Weekday.allCases)
+            if let daysNode = entries["days"], let dayItems = reader.sequence(daysNode, "\(itemPath).days") {
+                days = []
+                for (dayIndex, dayNode) in dayItems.enumerated() {
+                    let dayPath = "\(itemPath).days[\(dayIndex)]"
+                    guard let text = reader.nonEmptyString(dayNode, dayPath) else { continue }
+                    if let day = Weekday(name: text) {
+                        days.insert(day)
+                    } else {
+                        var message = "`\(text)` is not a day; use mon, tue, wed, thu, fri, sat or sun"
+                        if let guess = Suggestion.closest(to: text, among: Weekday.allCases.map(\.shortName)) {
+                            message = "`\(text)` is not a day, did you mean `\(guess)`?"
+                        }
+                        reader.error(dayNode.mark, dayPath, message)
+                    }
+                }
+            }
+            if let start, let end, start == end % 1440, let node = entries["end"] {
+                reader.error(node.mark, "\(itemPath).end", "equals start; for the whole day write start: \"00:00\" and end: \"24:00\"")
+            }
+            if let floor, let node = entries["minTasks"] {
+                if let maxTasks, floor > maxTasks {
+                    reader.error(node.mark, "\(itemPath).minTasks", "must be <= the service's maxTasks (\(maxTasks))")
+                } else if let minTasks, floor <= minTasks {
+                    reader.warning(node.mark, "\(itemPath).minTasks", "not above the service's minTasks (\(minTasks)); this schedule has no effect")
+                }
+            }
+            guard let name, let start, let end, let offset, let floor else { continue }
+            result.append(ScheduleFloor(
+                name: name, days: days, startMinute: start, endMinute: end, utcOffset: offset, minTasks: floor))
+        }
+        return result
+    }
+
+    /// `HH:MM` as minutes after midnight; `24:00` only for an end.
+    private func readClock(_ node: Node, _ path: String, allowMidnightEnd: Bool) -> Int? {
+        guard let text = reader.nonEmptyString(node, path) else { return nil }
+        let parts = text.split(separator: ":")
+        if parts.count == 2, parts.allSatisfy({ $0.count == 2 }), let hour = Int(parts[0]), let minute = Int(parts[1]),
+           (0..<60).contains(minute), (0..<24).contains(hour) || (allowMidnightEnd && hour == 24 && minute == 0) {
+            return hour * 60 + minute
+        }
+        reader.error(node.mark, path, "expected a time as \"HH:MM\" (24-hour), found `\(text)`")
+        return nil
+    }
+
+    /// `+09:00`, `-05:30`, `Z` or `UTC`.
+    private func readOffset(_ node: Node, _ path: String) -> Duration? {
+        guard let text = reader.nonEmptyString(node, path) else { return nil }
+        if text == "Z" || text.uppercased() == "UTC" { return .zero }
+        let sign: Int? = text.first == "+" ? 1 : text.first == "-" ? -1 : nil
+        let parts = text.dropFirst().split(separator: ":")
+        if let sign, parts.count == 2, let hours = Int(parts[0]), let minutes = Int(parts[1]),
+           (0...14).contains(hours), (0..<60).contains(minutes) {
+            return .seconds(sign * (hours * 3600 + minutes * 60))
+        }
+        reader.error(node.mark, path, "expected a UTC offset such as \"+09:00\" (time-zone names are not supported)")
+        return nil
+    }
+}

@@ -1,0 +1,175 @@
+import AutoscalerCore
+import Foundation
+@testable import PolicyFile
+import Testing
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+private func parse(_ text: String, _ environment: [String: String] = [:]) -> PolicyLoadResult {
+    PolicyLoader.parse(text, file: "test.yaml", environment: environment)
+}
+
+private let minimal = """
+    cluster: redash
+    redis: ${REDIS:-redis://127.0.0.1:6379/0}
+    services:
+      redash-adhoc-worker:
+        queues: [queries]
+        minTasks: 1
+        maxTasks: 4
+
+    """
+
+@Suite("Policy loader")
+struct PolicyLoaderTests {
+    @Test("the shipped policies.yaml is valid, with no warnings, and manages the three services")
+    func shippedPolicy() throws {
+        let result = PolicyLoader.load(
+            path: repositoryRoot.appendingPathComponent("policies.yaml").path, environment: [:])
+        #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
+        let policy = try #require(result.policy)
+        #expect(policy.services.map(\.name) == ["redash-adhoc-worker", "redash-scheduled-worker", "redash-scheduler"])
+        #expect(policy.service(named: "redash-scheduler")?.maxTasks == 1)
+        #expect(policy.database == nil)
+        #expect(policy.interval == .seconds(5))
+    }
+
+    @Test("environment values replace ${VAR}; ${VAR:-default} falls back; $$ is a dollar")
+    func interpolation() throws {
+        let text = """
+            cluster: ${CLUSTER:-fallback}-$$x
+            redis: ${REDIS_URL}
+            database: ${REDASH_DATABASE_URL:-}
+            services:
+              redash-adhoc-worker:
+                queues: [queries]
+                minTasks: ${MIN_TASKS:-2}
+                maxTasks: ${MAX_TASKS}
+
+            """
+        let policy = try #require(parse(text, ["REDIS_URL": "redis://:pw@cache:6379/2", "MAX_TASKS": "7"]).policy)
+        #expect(policy.cluster == "fallback-$x")
+        #expect(policy.redis.url.unredacted == "redis://:pw@cache:6379/2")
+        #expect(policy.database == nil)
+        #expect(policy.services[0].minTasks == 2)
+        #expect(policy.services[0].maxTasks == 7)
+    }
+
+    @Test("a database URL from the environment is kept, and an empty one means Redis only")
+    func optionalDatabase() throws {
+        let text = minimal + "database: ${DB:-}\n"
+        #expect(try #require(parse(text).policy).database == nil)
+        let withDatabase = try #require(parse(text, ["DB": "postgresql://redash:pw@db/redash"]).policy)
+        #expect(withDatabase.database?.url.unredacted == "postgresql://redash:pw@db/redash")
+    }
+
+    @Test("services inherit defaults field by field and override them")
+    func defaultsMerge() throws {
+        let text = """
+            cluster: redash
+            redis: redis://127.0.0.1:6379/0
+            defaults:
+              workersPerTask: 4
+              target: {maxWait: 1m}
+              scaleDown: {stabilizationWindow: 10m, maxStep: 3}
+            services:
+              a:
+                queues: [queries]
+                minTasks: 1
+                maxTasks: 9
+                scaleDown: {maxStep: 1}
+              b:
+                queues: [scheduled_queries]
+                minTasks: 1
+                maxTasks: 2
+                workersPerTask: 1
+                target: {backlogPerWorker: 3}
+
+            """
+        let policy = try #require(parse(text).policy)
+        let a = try #require(policy.service(named: "a")), b = try #require(policy.service(named: "b"))
+        #expect(a.workersPerTask == 4 && b.workersPerTask == 1)
+        #expect(a.scaleDown == ScalingBehavior(stabilizationWindow: .seconds(600), maxStep: 1, cooldown: .seconds(60)))
+        #expect(b.scaleDown.maxStep == 3)
+        #expect(a.target == ScalingTarget(backlogPerWorker: 1, maxWait: .seconds(60)))
+        #expect(b.target == ScalingTarget(backlogPerWorker: 3, maxWait: .seconds(60)))
+        #expect(a.scaleUp == .defaultScaleUp)
+    }
+
+    @Test("schedules parse to floors at their UTC offset")
+    func schedules() throws {
+        let text = minimal + """
+                schedules:
+                  - name: office
+                    days: [mon, friday]
+                    start: "09:00"
+                    end: "24:00"
+                    utcOffset: "+09:00"
+                    minTasks: 3
+
+            """
+        let floor = try #require(parse(text).policy?.services[0].schedules.first)
+        #expect(floor.days == [.monday, .friday])
+        #expect(floor.startMinute == 540 && floor.endMinute == 1440)
+        #expect(floor.utcOffset == .seconds(9 * 3600))
+    }
+
+    @Test("a password never appears in a diagnostic")
+    func secretsStayOut() {
+        let text = """
+            cluster: redash
+            redis: http://admin:hunter2@cache:6379
+            database: mysql://redash:hunter2@db/redash?password=hunter2
+            services: {}
+
+            """
+        let result = parse(text)
+        #expect(result.errors.count == 3)
+        for diagnostic in result.diagnostics {
+            #expect(!diagnostic.description.contains("hunter2"), "\(diagnostic)")
+        }
+    }
+
+    @Test("every problem is reported in one run, in file order")
+    func reportsEverything() {
+        let text = """
+            cluster: ""
+            interval: soon
+            redis: redis://127.0.0.1:6379/0
+            services:
+              a:
+                queues: []
+                minTasks: 5
+                maxTasks: 1
+                workersPerTask: none
+
+            """
+        let lines = parse(text).errors.map(\.line)
+        #expect(lines == [1, 2, 6, 8, 9])
+    }
+}
+
+@Suite("Policy syntax helpers")
+struct PolicySyntaxTests {
+    @Test("durations", arguments: [
+        ("30s", 30.0), ("5m", 300), ("1h", 3600), ("1m30s", 90), ("500ms", 0.5), ("0s", 0), ("1.5s", 1.5),
+    ])
+    func durations(_ text: String, _ seconds: Double) {
+        #expect(DurationSyntax.parse(text)?.inSeconds == seconds)
+    }
+
+    @Test("not durations", arguments: ["30", "", "s", "5 minutes", "-5s", "5d"])
+    func notDurations(_ text: String) {
+        #expect(DurationSyntax.parse(text) == nil)
+    }
+
+    @Test("suggestions for typos, none for unrelated words")
+    func suggestions() {
+        let keys = PolicySchema.serviceKeys
+        #expect(Suggestion.closest(to: "maxTask", among: keys) == "maxTasks")
+        #expect(Suggestion.closest(to: "workerspertask", among: keys) == "workersPerTask")
+        #expect(Suggestion.closest(to: "queue", among: keys) == "queues")
+        #expect(Suggestion.closest(to: "banana", among: keys) == nil)
+    }
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install what is missing, build, test, and smoke-test
+# the command line on the shipped policy and on a broken one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/bootstrap.sh
+swift build --build-tests
+swift test
+
+binary="$(swift build --show-bin-path)/redash-autoscaler"
+echo "smoke: validate the shipped policies.yaml"
+"$binary" validate --policies policies.yaml
+echo "smoke: a broken policy is rejected with its position"
+if "$binary" validate --policies Tests/PolicyFileTests/Fixtures/min-greater-than-max.yaml 2>/tmp/validate.err; then
+  echo "smoke: the broken policy was accepted" >&2
+  exit 1
+fi
+grep -q "min-greater-than-max.yaml:7:15: error: services.redash-adhoc-worker.maxTasks" /tmp/validate.err
+echo "smoke: ok"
