@@ -40,6 +40,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // A deterministic discrete-event simulation of Redash on ECS, driving the production rule.
+        .target(
+            name: "Simulator",
+            dependencies: ["AutoscalerCore"],
+            swiftSettings: strictSettings
+        ),
         // C libraries, wrapped only by the Redis and PostgreSQL client modules.
         .systemLibrary(
             name: "CHiredis",
@@ -57,6 +63,7 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore",
                 "PolicyFile",
+                "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -72,7 +79,7 @@ let package = Package(
         // Prints speed and memory figures; run in release mode (see docs/benchmarks.md).
         .executableTarget(
             name: "autoscaler-benchmarks",
-            dependencies: ["AutoscalerCore"],
+            dependencies: ["AutoscalerCore", "Simulator"],
             swiftSettings: strictSettings
         ),
         // Fakes and builders shared by the test targets.
@@ -89,6 +96,11 @@ let package = Package(
                 "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: ["Simulator", "AutoscalerCore", "PolicyFile", "TestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

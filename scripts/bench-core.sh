@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product autoscaler-benchmarks >/dev/null
-exec "$(swift build -c release --show-bin-path)/autoscaler-benchmarks" "$@"
+exec "$(swift build -c release --show-bin-path)/autoscaler-benchmarks" core "$@"

@@ -6,7 +6,9 @@ import TestSupport
 struct TimelineTests {
     @Test("the adhoc overload: a burst of minute-long queries on 1 task of 2 workers")
     func overloadBurst() {
-        var driver = RuleDriver(policy: Build.service(min: 1, max: 8), desired: 1)
+        // Steps of 2 so that the step-down takes several actions.
+        var driver = RuleDriver(policy: Build.service(min: 1, max: 8, scaleDown: ScalingBehavior(
+            stabilizationWindow: .seconds(120), maxStep: 2, cooldown: .seconds(30))), desired: 1)
         // A colleague's dashboard fires 16 heavy queries at once.
         let first = driver.tick(["queries": Build.queue(pending: 14, running: 2, oldest: 1, at: driver.now)])
         #expect(first.desired == 8, "reacts on the first tick: \(first.reason)")
@@ -15,14 +17,16 @@ struct TimelineTests {
         driver.run(ticks: 24) { now in ["queries": Build.queue(pending: 0, running: 16, at: now)] }
         #expect(driver.desired == 8)
 
-        // Work finishes; the service stays for the 5-minute window, then steps down 2 a minute.
+        // Work finishes; the service stays for the scale-down window, then steps down.
+        let scaleDown = driver.policy.scaleDown
         let idleStart = driver.now
         driver.run(ticks: 12 * 12) { now in ["queries": Build.queue(at: now)] }
         let downs = driver.decisions.filter { $0.direction == .down }
-        #expect(downs.first.map { $0.at - idleStart >= .seconds(300) } == true, "first scale-down waited the window")
-        #expect(downs.allSatisfy { ($0.current ?? 0) - ($0.desired ?? 0) <= 2 })
+        #expect(downs.count >= 2)
+        #expect(downs.first.map { $0.at - idleStart >= scaleDown.stabilizationWindow } == true, "first scale-down waited the window")
+        #expect(downs.allSatisfy { ($0.current ?? 0) - ($0.desired ?? 0) <= scaleDown.maxStep })
         for (earlier, later) in zip(downs, downs.dropFirst()) {
-            #expect(later.at - earlier.at >= .seconds(60), "scale-downs respect the cooldown")
+            #expect(later.at - earlier.at >= scaleDown.cooldown, "scale-downs respect the cooldown")
         }
         #expect(driver.desired == 1, "back at minTasks after the burst")
     }
@@ -100,7 +104,7 @@ struct SupportingValueTests {
 
     @Test("history forgets what every window has left, and remembers applied actions")
     func historyRetention() {
-        let policy = Build.service()  // longest window: scale-down, 5 minutes
+        let policy = Build.service()  // longest window: scale-down
         var history = ScalingHistory()
         var driverNow = Build.monday
         for value in 0..<120 {  // ten minutes of ticks
@@ -112,7 +116,8 @@ struct SupportingValueTests {
             driverNow = driverNow + .seconds(5)
         }
         let oldest = history.entries.first!.at
-        #expect(history.entries.last!.at - oldest <= .seconds(300))
+        #expect(history.entries.last!.at - oldest <= policy.scaleDown.stabilizationWindow)
+        #expect(history.entries.count < 120)
         #expect(history.observingSince == Build.monday)
         #expect(history.lastScaleUp == Build.monday + .seconds(5 * 118))
         #expect(history.lastScaleDown == nil)

@@ -90,7 +90,7 @@ struct PolicyLoaderTests {
         let policy = try #require(parse(text).policy)
         let a = try #require(policy.service(named: "a")), b = try #require(policy.service(named: "b"))
         #expect(a.workersPerTask == 4 && b.workersPerTask == 1)
-        #expect(a.scaleDown == ScalingBehavior(stabilizationWindow: .seconds(600), maxStep: 1, cooldown: .seconds(60)))
+        #expect(a.scaleDown == ScalingBehavior(stabilizationWindow: .seconds(600), maxStep: 1, cooldown: ScalingBehavior.defaultScaleDown.cooldown))
         #expect(b.scaleDown.maxStep == 3)
         #expect(a.target == ScalingTarget(backlogPerWorker: 1, maxWait: .seconds(60)))
         #expect(b.target == ScalingTarget(backlogPerWorker: 3, maxWait: .seconds(60)))

@@ -1,4 +1,4 @@
-import AutoscalerCLI
+@testable import AutoscalerCLI
 import Foundation
 import Testing
 
@@ -39,5 +39,15 @@ struct ValidateCommandTests {
         #expect(try ValidateCommand.parse(["--policies", "/a.yaml"]).options.resolvedPath(environment: environment) == "/a.yaml")
         #expect(try ValidateCommand.parse([]).options.resolvedPath(environment: environment) == "/etc/from-env.yaml")
         #expect(try ValidateCommand.parse([]).options.resolvedPath(environment: [:]) == "policies.yaml")
+    }
+}
+
+@Suite("Embedded policy")
+struct EmbeddedPolicyTests {
+    @Test("the embedded default is the shipped policies.yaml, byte for byte (run scripts/embed-policy.sh)")
+    func matchesShippedFile() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try String(contentsOf: root.appendingPathComponent("policies.yaml"), encoding: .utf8)
+        #expect(EmbeddedPolicy.text + "\n" == shipped)
     }
 }

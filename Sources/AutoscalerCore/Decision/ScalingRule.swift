@@ -5,7 +5,8 @@
 /// 1. Demand: running jobs plus pending jobs at `backlogPerWorker` each, over `workersPerTask`.
 /// 2. Latency: if the oldest job waited longer than `maxWait`, every pending job gets a worker,
 ///    and at least one task is added when no task is already starting.
-/// 3. Floors: the running jobs (scale-in kills them), a forecast, a schedule, `minTasks`.
+/// 3. Floors: the running jobs (scale-in kills them; when busy workers are mapped to tasks, every
+///    busy task), a forecast, a schedule, `minTasks`.
 /// 4. Missing signals: never below the current count (or the policy's fallback).
 /// 5. Bounds `minTasks…maxTasks` (a schedule floor raises the lower one).
 /// 6. Pace: scale up at once (or after its window), scale down only when the whole window
@@ -38,7 +39,7 @@ public enum ScalingRule {
 
         // 1–3: what the work asks for, and which term asked most.
         let inFlight = demand.inFlight
-        figures.runningFloor = ceilingDivision(inFlight, slots)
+        figures.runningFloor = max(ceilingDivision(inFlight, slots), state.busyTasks ?? 0)
         let slotsWanted = Double(inFlight) + Double(demand.pending) / policy.target.backlogPerWorker
         figures.byBacklog = max(0, Int((slotsWanted / Double(slots) - 1e-9).rounded(.up)))
         let isLate = demand.pending > 0 && (demand.oldestAge.map { $0 > policy.target.maxWait } ?? false)

@@ -11,16 +11,22 @@ public struct ServiceState: Hashable, Sendable {
     public var isDeploymentInProgress: Bool
     /// When ECS was asked.
     public var observedAt: Instant
+    /// Tasks known to run at least one job, when busy workers could be mapped to tasks (RQ's
+    /// worker registry and ECS's task IPs). Jobs are not packed onto as few tasks as possible,
+    /// so three busy tasks with two workers each still need three tasks, not two; `nil` when
+    /// the mapping is unknown (Celery, or unmapped workers).
+    public var busyTasks: Int?
 
     /// Creates a service state.
     public init(
         desired: Int, running: Int, pending: Int, isDeploymentInProgress: Bool = false,
-        observedAt: Instant
+        busyTasks: Int? = nil, observedAt: Instant
     ) {
         self.desired = desired
         self.running = running
         self.pending = pending
         self.isDeploymentInProgress = isDeploymentInProgress
+        self.busyTasks = busyTasks
         self.observedAt = observedAt
     }
 }

@@ -112,7 +112,10 @@ public struct ScalingBehavior: Hashable, Sendable {
     /// Scale up at once: queued queries are colleagues waiting.
     public static let defaultScaleUp = ScalingBehavior(
         stabilizationWindow: .zero, maxStep: 10, cooldown: .zero)
-    /// Scale down after five quiet minutes, two tasks a minute at most.
+    /// Scale down after two quiet minutes (longer than a Fargate task takes to start, so the
+    /// service does not flap), four tasks every 30 s at most. Busy tasks are protected and the
+    /// running jobs set a floor, so shrinking quickly costs no query; `docs/benchmarks.md` shows
+    /// the simulated comparison these values were chosen from.
     public static let defaultScaleDown = ScalingBehavior(
-        stabilizationWindow: .seconds(300), maxStep: 2, cooldown: .seconds(60))
+        stabilizationWindow: .seconds(120), maxStep: 4, cooldown: .seconds(30))
 }

@@ -1,0 +1,125 @@
+import ArgumentParser
+import AutoscalerCore
+import Foundation
+import Simulator
+
+/// `redash-autoscaler simulate`: replays a day of Redash load through the controller (and,
+/// with `--compare`, through the baselines) on simulated time.
+public struct SimulateCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Simulate Redash on ECS under this policy, on a built-in scenario or your own trace.",
+        discussion: "Scenarios: " + Scenario.all.map { "\($0.name) (\($0.summary))" }.joined(separator: "; ")
+    )
+
+    @OptionGroup public var options: PolicyOptions
+
+    @Option(help: "Built-in scenario: \(Scenario.all.map(\.name).joined(separator: ", ")).")
+    public var scenario: String = Scenario.seedOverload.name
+
+    @Option(help: ArgumentHelp("Replay a CSV trace (enqueued_at,queue,runtime_seconds) instead of a scenario.", valueName: "file"))
+    public var trace: String?
+
+    @Option(help: "Seed of the workload and of ECS's choices; the same seed gives the same result.")
+    public var seed: UInt64 = 1
+
+    @Flag(help: "Also run AWS target tracking on CPU, a KEDA-style list-length rule and a fixed count.")
+    public var compare = false
+
+    @Flag(help: "Print the result as JSON.")
+    public var json = false
+
+    @Option(help: ArgumentHelp("Write an SVG chart of the adhoc service to this file.", valueName: "file"))
+    public var chart: String?
+
+    public init() {}
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let run = try SimulationRun.prepare(policy: policy, scenario: scenario, trace: trace, seed: seed)
+        let results = Comparison.run(
+            policy: policy, workload: run.workload, scenario: run.name, seed: seed,
+            contenders: compare ? [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed] : [.ours])
+        if let chart {
+            try run.writeChart(results, policy: policy, to: chart)
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let report = SimulationReport(scenario: run.name, seed: seed, policy: origin, results: results)
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("\(run.name), seed \(seed), \(Int(run.workload.duration / 3600))h simulated, \(run.workload.jobs.count) jobs, policy \(origin)")
+        print(Comparison.table(results, routing: run.routing))
+        if let chart { print("chart: \(chart)") }
+    }
+}
+
+/// The JSON form of `simulate --json`.
+struct SimulationReport: Encodable {
+    var scenario: String
+    var seed: UInt64
+    var policy: String
+    var results: [SimulationResult]
+}
+
+/// A scenario or trace made ready for a policy.
+struct SimulationRun {
+    var name: String
+    var workload: Workload
+    var routing: QueueRouting
+    var utcOffset: Duration
+
+    static func prepare(policy: Policy, scenario: String, trace: String?, seed: UInt64) throws -> SimulationRun {
+        var routing = QueueRouting(policy: policy)
+        if let trace {
+            let text: String
+            do {
+                text = try String(contentsOfFile: trace, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot read the trace \(trace): no such file, or not UTF-8 text")
+            }
+            let workload: Workload
+            do {
+                workload = try TraceReader.parse(text)
+            } catch {
+                throw ValidationError("\(trace): \(error)")
+            }
+            let consumed = Set(policy.queueNames)
+            let orphans = workload.queues.filter { !consumed.contains($0) }
+            if !orphans.isEmpty {
+                StandardError.write("warning: no service in the policy consumes \(orphans.joined(separator: ", ")); those jobs wait forever")
+            }
+            if let first = workload.queues.first(where: consumed.contains) { routing.adhoc = first }
+            return SimulationRun(name: "trace \(trace)", workload: workload, routing: routing, utcOffset: .zero)
+        }
+        guard let chosen = Scenario.named(scenario) else {
+            throw ValidationError("unknown scenario `\(scenario)`; choose one of \(Scenario.all.map(\.name).joined(separator: ", "))")
+        }
+        guard policy.queueNames.contains(routing.adhoc) else {
+            throw ValidationError("the scenarios send adhoc queries to `queries`, and no service in the policy consumes it")
+        }
+        return SimulationRun(
+            name: chosen.name, workload: chosen.workload(seed: seed, routing: routing), routing: routing,
+            utcOffset: chosen.utcOffset)
+    }
+
+    /// The service consuming the adhoc queue.
+    func adhocService(in policy: Policy) -> ServicePolicy? {
+        policy.services.first { $0.queues.contains(routing.adhoc) }
+    }
+
+    func writeChart(_ results: [SimulationResult], policy: Policy, to path: String) throws {
+        guard let service = adhocService(in: policy) else { return }
+        let svg = Chart.svg(
+            results: results, service: service.name, workersPerTask: service.workersPerTask,
+            start: workload.start, utcOffset: utcOffset)
+        do {
+            try svg.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            throw ValidationError("cannot write the chart to \(path): \(error.localizedDescription)")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import AutoscalerCore
+
+/// What an autoscaler can see at one tick: the queues as the Redis probes would report them
+/// and the services as ECS and the worker registry would.
+public struct ClusterView: Sendable {
+    /// Wall-clock time of the tick.
+    public var now: Instant
+    /// Each queue's observation, keyed by name.
+    public var queues: [String: QueueObservation]
+    /// Each managed service, in policy order.
+    public var services: [ServiceView]
+
+    /// Creates a view.
+    public init(now: Instant, queues: [String: QueueObservation], services: [ServiceView]) {
+        self.now = now
+        self.queues = queues
+        self.services = services
+    }
+}
+
+/// One service as ECS reports it, with its tasks' activity.
+public struct ServiceView: Sendable {
+    /// ECS service name.
+    public var name: String
+    /// desiredCount.
+    public var desired: Int
+    /// Tasks RUNNING.
+    public var running: Int
+    /// Tasks starting.
+    public var pending: Int
+    /// Running tasks with their busy workers and protection.
+    public var tasks: [TaskActivity]
+    /// Average CPU of the running tasks now, 0…1 (a busy worker keeps its share of the task's
+    /// CPU busy: Redash workers process results in Python).
+    public var cpu: Double
+
+    /// Creates a service view.
+    public init(name: String, desired: Int, running: Int, pending: Int, tasks: [TaskActivity], cpu: Double) {
+        self.name = name
+        self.desired = desired
+        self.running = running
+        self.pending = pending
+        self.tasks = tasks
+        self.cpu = cpu
+    }
+}
+
+/// What an autoscaler asks for after a tick.
+public struct AutoscalerActions: Sendable {
+    /// New desiredCount per service name; services not named keep theirs.
+    public var desired: [String: Int] = [:]
+    /// Protection changes per service name, applied before any desiredCount change.
+    public var protection: [String: ProtectionPlan] = [:]
+
+    public init(desired: [String: Int] = [:], protection: [String: ProtectionPlan] = [:]) {
+        self.desired = desired
+        self.protection = protection
+    }
+}
+
+/// Anything that can size the simulated services: our controller or a baseline.
+public protocol SimulatedAutoscaler {
+    /// Name in reports.
+    var name: String { get }
+    /// Seconds between two ticks.
+    var tickInterval: Double { get }
+    /// Looks at the cluster and answers.
+    mutating func tick(_ view: ClusterView) -> AutoscalerActions
+}

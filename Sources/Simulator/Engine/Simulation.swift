@@ -1,0 +1,402 @@
+import AutoscalerCore
+
+/// A deterministic discrete-event simulation of Redash workers on ECS under one autoscaler.
+///
+/// Jobs arrive from a `Workload`, wait in FIFO queues, and run on worker slots of the tasks of the
+/// service consuming their queue. Tasks start after a random delay; on scale-in ECS stops tasks
+/// chosen at random among the unprotected ones, and a busy worker's job is lost after the
+/// shutdown delay. The same workload, model and seed always give the same result.
+public struct Simulation {
+    /// The policy: services, queues, bounds, workers per task.
+    public var policy: Policy
+    /// The jobs.
+    public var workload: Workload
+    /// ECS and worker behaviour.
+    public var ecs: ECSModel
+    /// Seeds the ECS choices (task start delays, which task a scale-in stops).
+    public var seed: UInt64
+    /// Seconds between timeline samples (for charts).
+    public var sampleInterval: Double
+    /// Tasks each service runs at second 0; `minTasks` when not given.
+    public var initialTasks: [String: Int]
+
+    /// Creates a simulation.
+    public init(
+        policy: Policy, workload: Workload, ecs: ECSModel = ECSModel(), seed: UInt64,
+        sampleInterval: Double = 60, initialTasks: [String: Int] = [:]
+    ) {
+        self.policy = policy
+        self.workload = workload
+        self.ecs = ecs
+        self.seed = seed
+        self.sampleInterval = sampleInterval
+        self.initialTasks = initialTasks
+    }
+
+    /// Runs the whole workload under `autoscaler`.
+    public func run(_ autoscaler: inout some SimulatedAutoscaler, scenario: String = "") -> SimulationResult {
+        var engine = Engine(simulation: self)
+        return engine.run(&autoscaler, scenario: scenario)
+    }
+}
+
+/// The mutable state of one run.
+struct Engine {
+    enum TaskState { case starting, running, stopping, gone }
+
+    struct SimTask {
+        var service: Int
+        var launchedAt: Double
+        var endedAt: Double?
+        var state: TaskState
+        var slots: [Int]  // job index, or -1 when free
+        var busy = 0
+        var isProtected = false
+    }
+
+    struct JobState {
+        var startedAt = -1.0
+        var finishedAt = -1.0
+        var isKilled = false
+    }
+
+    enum Event {
+        case finish(job: Int, task: Int, slot: Int)
+        case ready(task: Int)
+        case kill(task: Int)
+        case tick
+        case sample
+    }
+
+    let simulation: Simulation
+    let services: [ServicePolicy]
+    var random: SeededRandom
+    var events = EventQueue<Event>()
+    var jobs: [JobState]
+    var tasks: [SimTask] = []
+    var liveTasks: [[Int]]  // per service: tasks not gone, oldest first
+    var desired: [Int]
+    // Queues.
+    var queueIndex: [String: Int] = [:]
+    var queueNames: [String] = []
+    var pending: [[Int]] = []
+    var heads: [Int] = []
+    var runningPerQueue: [Int] = []
+    var consumer: [Int] = []  // service index per queue, -1 for none
+    var serviceQueues: [[Int]]
+    // Figures.
+    var waits: [[Double]] = []
+    var killedPerQueue: [Int] = []
+    var completedPerQueue: [Int] = []
+    var enqueuedPerQueue: [Int] = []
+    var scaleUps: [Int]
+    var scaleDowns: [Int]
+    var peakTasks: [Int]
+    var timeline: [TimelineSample] = []
+
+    init(simulation: Simulation) {
+        self.simulation = simulation
+        services = simulation.policy.services
+        random = SeededRandom(seed: simulation.seed, stream: 2)
+        jobs = Array(repeating: JobState(), count: simulation.workload.jobs.count)
+        liveTasks = Array(repeating: [], count: services.count)
+        desired = Array(repeating: 0, count: services.count)
+        serviceQueues = Array(repeating: [], count: services.count)
+        scaleUps = Array(repeating: 0, count: services.count)
+        scaleDowns = Array(repeating: 0, count: services.count)
+        peakTasks = Array(repeating: 0, count: services.count)
+        for (serviceIndex, service) in services.enumerated() {
+            for queue in service.queues {
+                let index = queueSlot(queue)
+                if consumer[index] < 0 { consumer[index] = serviceIndex }
+                serviceQueues[serviceIndex].append(index)
+            }
+        }
+        for job in simulation.workload.jobs { _ = queueSlot(job.queue) }
+    }
+
+    private mutating func queueSlot(_ name: String) -> Int {
+        if let index = queueIndex[name] { return index }
+        let index = queueNames.count
+        queueIndex[name] = index
+        queueNames.append(name)
+        pending.append([])
+        heads.append(0)
+        runningPerQueue.append(0)
+        consumer.append(-1)
+        waits.append([])
+        killedPerQueue.append(0)
+        completedPerQueue.append(0)
+        enqueuedPerQueue.append(0)
+        return index
+    }
+
+    var now = 0.0
+
+    mutating func run(_ autoscaler: inout some SimulatedAutoscaler, scenario: String) -> SimulationResult {
+        let workload = simulation.workload
+        let end = workload.duration
+        for (index, service) in services.enumerated() {
+            let initial = simulation.initialTasks[service.name] ?? service.minTasks
+            desired[index] = initial
+            for _ in 0..<initial { launch(service: index, readyIn: 0) }
+        }
+        events.push(.tick, at: 0)
+        events.push(.sample, at: 0)
+        var nextArrival = 0
+        let arrivals = workload.jobs
+        while true {
+            let eventTime = events.nextTime ?? .infinity
+            let arrivalTime = nextArrival < arrivals.count ? arrivals[nextArrival].arrival : .infinity
+            let time = min(eventTime, arrivalTime)
+            if time >= end { break }
+            now = time
+            if arrivalTime <= eventTime {
+                arrive(job: nextArrival, arrivals[nextArrival])
+                nextArrival += 1
+                continue
+            }
+            guard let (_, event) = events.pop() else { break }
+            switch event {
+            case .finish(let job, let task, let slot): finish(job: job, task: task, slot: slot)
+            case .ready(let task): becomeReady(task)
+            case .kill(let task): killRemaining(task)
+            case .tick:
+                apply(autoscaler.tick(view()))
+                events.push(.tick, at: now + autoscaler.tickInterval)
+            case .sample:
+                recordSample()
+                events.push(.sample, at: now + simulation.sampleInterval)
+            }
+        }
+        now = end
+        return result(autoscaler: autoscaler.name, scenario: scenario, arrived: nextArrival)
+    }
+
+    // MARK: Jobs
+
+    private mutating func arrive(job: Int, _ spec: SimulatedJob) {
+        let queue = queueIndex[spec.queue]!
+        pending[queue].append(job)
+        enqueuedPerQueue[queue] += 1
+        let service = consumer[queue]
+        if service >= 0 { dispatch(service: service) }
+    }
+
+    /// Gives waiting jobs to free workers: tasks oldest first, queues in the service's order
+    /// (an RQ worker listens to its queues in priority order).
+    private mutating func dispatch(service: Int) {
+        for taskIndex in liveTasks[service] where tasks[taskIndex].state == .running {
+            while tasks[taskIndex].busy < tasks[taskIndex].slots.count {
+                guard let job = takeNextJob(service: service) else { return }
+                let slot = tasks[taskIndex].slots.firstIndex(of: -1)!
+                tasks[taskIndex].slots[slot] = job
+                tasks[taskIndex].busy += 1
+                jobs[job].startedAt = now
+                let spec = simulation.workload.jobs[job]
+                let queue = queueIndex[spec.queue]!
+                runningPerQueue[queue] += 1
+                waits[queue].append(now - spec.arrival)
+                events.push(.finish(job: job, task: taskIndex, slot: slot), at: now + spec.runtime)
+            }
+        }
+    }
+
+    private mutating func takeNextJob(service: Int) -> Int? {
+        for queue in serviceQueues[service] where heads[queue] < pending[queue].count {
+            let job = pending[queue][heads[queue]]
+            heads[queue] += 1
+            // Drop consumed entries now and then so long runs do not keep them all.
+            if heads[queue] > 4096 && heads[queue] * 2 > pending[queue].count {
+                pending[queue].removeFirst(heads[queue])
+                heads[queue] = 0
+            }
+            return job
+        }
+        return nil
+    }
+
+    private mutating func finish(job: Int, task: Int, slot: Int) {
+        guard !jobs[job].isKilled, jobs[job].finishedAt < 0, tasks[task].slots[slot] == job else { return }
+        jobs[job].finishedAt = now
+        let queue = queueIndex[simulation.workload.jobs[job].queue]!
+        runningPerQueue[queue] -= 1
+        completedPerQueue[queue] += 1
+        free(task: task, slot: slot)
+    }
+
+    private mutating func free(task: Int, slot: Int) {
+        tasks[task].slots[slot] = -1
+        tasks[task].busy -= 1
+        switch tasks[task].state {
+        case .running: dispatch(service: tasks[task].service)
+        case .stopping where tasks[task].busy == 0: end(task)
+        default: break
+        }
+    }
+
+    // MARK: Tasks
+
+    private mutating func launch(service: Int, readyIn delay: Double) {
+        let index = tasks.count
+        let workers = services[service].workersPerTask
+        tasks.append(SimTask(
+            service: service, launchedAt: now, state: delay <= 0 ? .running : .starting,
+            slots: Array(repeating: -1, count: workers)))
+        liveTasks[service].append(index)
+        if delay > 0 { events.push(.ready(task: index), at: now + delay) }
+        peakTasks[service] = max(peakTasks[service], liveTasks[service].count)
+    }
+
+    private mutating func becomeReady(_ task: Int) {
+        guard tasks[task].state == .starting else { return }
+        tasks[task].state = .running
+        dispatch(service: tasks[task].service)
+    }
+
+    /// SIGTERM: the task takes no new job; running jobs are lost after the abort delay.
+    private mutating func stop(_ task: Int) {
+        guard tasks[task].state == .starting || tasks[task].state == .running else { return }
+        tasks[task].state = .stopping
+        if tasks[task].busy == 0 {
+            end(task)
+        } else {
+            events.push(.kill(task: task), at: now + simulation.ecs.abortDelay)
+        }
+    }
+
+    private mutating func killRemaining(_ task: Int) {
+        guard tasks[task].state == .stopping else { return }
+        for (slot, job) in tasks[task].slots.enumerated() where job >= 0 {
+            jobs[job].isKilled = true
+            let queue = queueIndex[simulation.workload.jobs[job].queue]!
+            runningPerQueue[queue] -= 1
+            killedPerQueue[queue] += 1
+            tasks[task].slots[slot] = -1
+        }
+        tasks[task].busy = 0
+        end(task)
+    }
+
+    private mutating func end(_ task: Int) {
+        tasks[task].state = .gone
+        tasks[task].endedAt = now
+        let service = tasks[task].service
+        liveTasks[service].removeAll { $0 == task }
+    }
+
+    /// ECS's service scheduler: start tasks up to desiredCount, or stop the excess, chosen at
+    /// random among unprotected tasks (ECS does not prefer idle ones).
+    private mutating func reconcile(service: Int) {
+        let live = liveTasks[service].filter { tasks[$0].state == .starting || tasks[$0].state == .running }
+        if live.count < desired[service] {
+            for _ in live.count..<desired[service] {
+                launch(service: service, readyIn: random.uniform(simulation.ecs.taskStart))
+            }
+        } else if live.count > desired[service] {
+            var candidates = live.filter { !tasks[$0].isProtected }
+            let excess = min(live.count - desired[service], candidates.count)
+            for pick in 0..<excess {
+                let chosen = pick + Int(random.next() % UInt64(candidates.count - pick))
+                candidates.swapAt(pick, chosen)
+                stop(candidates[pick])
+            }
+        }
+    }
+
+    // MARK: Autoscaler
+
+    private func view() -> ClusterView {
+        let instant = simulation.workload.start + .seconds(now)
+        var observations: [String: QueueObservation] = [:]
+        for (queue, name) in queueNames.enumerated() {
+            let waiting = pending[queue].count - heads[queue]
+            let oldest: Duration? = waiting > 0
+                ? .seconds(now - simulation.workload.jobs[pending[queue][heads[queue]]].arrival) : nil
+            var workers: WorkerCounts?
+            if consumer[queue] >= 0 {
+                var busy = 0, idle = 0
+                for task in liveTasks[consumer[queue]] where tasks[task].state == .running {
+                    busy += tasks[task].busy
+                    idle += tasks[task].slots.count - tasks[task].busy
+                }
+                workers = WorkerCounts(busy: busy, idle: idle)
+            }
+            observations[name] = QueueObservation(
+                queue: name, pending: waiting, running: runningPerQueue[queue], oldestAge: oldest,
+                workers: workers, observedAt: instant)
+        }
+        let serviceViews = services.enumerated().map { index, service in
+            let running = liveTasks[index].filter { tasks[$0].state == .running }
+            let starting = liveTasks[index].filter { tasks[$0].state == .starting }.count
+            let busySlots = running.reduce(0) { $0 + tasks[$1].busy }
+            let cpu = running.isEmpty ? 0 : Double(busySlots) / Double(running.count * service.workersPerTask)
+            return ServiceView(
+                name: service.name, desired: desired[index], running: running.count, pending: starting,
+                tasks: running.map { TaskActivity(id: "task-\($0)", busyWorkers: tasks[$0].busy, isProtected: tasks[$0].isProtected) },
+                cpu: cpu)
+        }
+        return ClusterView(now: instant, queues: observations, services: serviceViews)
+    }
+
+    private mutating func apply(_ actions: AutoscalerActions) {
+        for (index, service) in services.enumerated() {
+            var changed = false
+            if let plan = actions.protection[service.name] {
+                for id in plan.protect { setProtection(id, true) }
+                for id in plan.release { setProtection(id, false) }
+                changed = !plan.release.isEmpty
+            }
+            if let wanted = actions.desired[service.name], wanted != desired[index] {
+                if wanted > desired[index] { scaleUps[index] += 1 } else { scaleDowns[index] += 1 }
+                desired[index] = max(0, wanted)
+                changed = true
+            }
+            if changed { reconcile(service: index) }
+        }
+    }
+
+    private mutating func setProtection(_ id: String, _ isProtected: Bool) {
+        guard let task = Int(id.dropFirst("task-".count)), task < tasks.count else { return }
+        tasks[task].isProtected = isProtected
+    }
+
+    // MARK: Figures
+
+    private mutating func recordSample() {
+        var perService: [TimelineSample.Service] = []
+        for (index, service) in services.enumerated() {
+            let queued = serviceQueues[index].reduce(0) { $0 + pending[$1].count - heads[$1] }
+            let runningJobs = serviceQueues[index].reduce(0) { $0 + runningPerQueue[$1] }
+            let running = liveTasks[index].filter { tasks[$0].state == .running }.count
+            perService.append(TimelineSample.Service(
+                name: service.name, pending: queued, running: runningJobs, desired: desired[index],
+                runningTasks: running))
+        }
+        timeline.append(TimelineSample(time: now, services: perService))
+    }
+
+    private func result(autoscaler: String, scenario: String, arrived: Int) -> SimulationResult {
+        let end = simulation.workload.duration
+        var queueResults: [QueueResult] = []
+        for (queue, name) in queueNames.enumerated() where enqueuedPerQueue[queue] > 0 || consumer[queue] >= 0 {
+            let sorted = waits[queue].sorted()
+            queueResults.append(QueueResult(
+                name: name, enqueued: enqueuedPerQueue[queue], completed: completedPerQueue[queue],
+                killed: killedPerQueue[queue], running: runningPerQueue[queue],
+                waiting: pending[queue].count - heads[queue],
+                wait: WaitStatistics(sorted)))
+        }
+        var serviceResults: [ServiceResult] = []
+        for (index, service) in services.enumerated() {
+            let seconds = tasks.filter { $0.service == index }
+                .reduce(0.0) { $0 + max(0, min(end, $1.endedAt ?? end) - $1.launchedAt) }
+            serviceResults.append(ServiceResult(
+                name: service.name, taskHours: seconds / 3600, scaleUps: scaleUps[index],
+                scaleDowns: scaleDowns[index], peakTasks: peakTasks[index]))
+        }
+        return SimulationResult(
+            autoscaler: autoscaler, scenario: scenario, seed: simulation.seed,
+            hours: end / 3600, queues: queueResults, services: serviceResults, timeline: timeline)
+    }
+}

@@ -1,0 +1,90 @@
+import AutoscalerCore
+
+/// Reads a user's own history to replay: CSV with a header naming `enqueued_at`, `queue` and
+/// `runtime_seconds` (other columns are ignored). `enqueued_at` is ISO 8601 in UTC
+/// (`2026-11-23T09:00:12Z`, `2026-11-23 09:00:12.5+00`) or seconds since the epoch.
+/// docs/simulator.md shows the SQL that exports it from Redash's database.
+public enum TraceReader {
+    /// A problem with the trace, with its line.
+    public struct Failure: Error, CustomStringConvertible, Sendable {
+        public var line: Int
+        public var message: String
+        public var description: String { "line \(line): \(message)" }
+    }
+
+    /// Parses `text` into a workload starting on the minute of the first job and ending an hour
+    /// after the last one arrives (so that the service can settle).
+    public static func parse(_ text: String) throws(Failure) -> Workload {
+        var lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        guard !lines.isEmpty else { throw Failure(line: 1, message: "the trace is empty") }
+        let header = fields(lines.removeFirst()).map { $0.lowercased() }
+        guard let timeColumn = header.firstIndex(of: "enqueued_at"),
+              let queueColumn = header.firstIndex(of: "queue"),
+              let runtimeColumn = header.firstIndex(of: "runtime_seconds") else {
+            throw Failure(line: 1, message: "the header must name enqueued_at, queue and runtime_seconds; found \(header.joined(separator: ","))")
+        }
+        var rows: [(time: Double, queue: String, runtime: Double)] = []
+        for (offset, line) in lines.enumerated() where !line.trimmingEdges(" ").isEmpty {
+            let number = offset + 2
+            let cells = fields(line)
+            guard cells.count > max(timeColumn, queueColumn, runtimeColumn) else {
+                throw Failure(line: number, message: "expected \(header.count) columns, found \(cells.count)")
+            }
+            guard let time = timestamp(cells[timeColumn]) else {
+                throw Failure(line: number, message: "`\(cells[timeColumn])` is not an ISO 8601 UTC time or epoch seconds")
+            }
+            guard let runtime = Double(cells[runtimeColumn]), runtime >= 0, runtime.isFinite else {
+                throw Failure(line: number, message: "`\(cells[runtimeColumn])` is not a runtime in seconds")
+            }
+            let queue = cells[queueColumn]
+            guard !queue.isEmpty else { throw Failure(line: number, message: "the queue is empty") }
+            rows.append((time, queue, runtime))
+        }
+        guard let first = rows.map(\.time).min(), let last = rows.map(\.time).max() else {
+            throw Failure(line: 2, message: "the trace has no rows")
+        }
+        let start = (first / 60).rounded(.down) * 60
+        let jobs = rows.map { SimulatedJob(arrival: $0.time - start, queue: $0.queue, runtime: $0.runtime, kind: .adhoc) }
+        return Workload(start: Instant(secondsSinceEpoch: start), duration: last - start + 3600, jobs: jobs)
+    }
+
+    private static func fields(_ line: String) -> [String] {
+        line.split(separator: ",", omittingEmptySubsequences: false).map {
+            var cell = String($0).trimmingEdges(" ")
+            if cell.hasPrefix("\""), cell.hasSuffix("\""), cell.count >= 2 { cell = String(cell.dropFirst().dropLast()) }
+            return cell
+        }
+    }
+
+    /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|+00|+00:00]` in UTC, or epoch seconds.
+    static func timestamp(_ text: String) -> Double? {
+        if let epoch = Double(text) { return epoch }
+        let characters = Array(text)
+        guard characters.count >= 16 else { return nil }
+        func number(_ range: Range<Int>) -> Int? { Int(String(characters[range])) }
+        guard let year = number(0..<4), characters[4] == "-", let month = number(5..<7), characters[7] == "-",
+              let day = number(8..<10), characters[10] == "T" || characters[10] == " ",
+              let hour = number(11..<13), characters[13] == ":", let minute = number(14..<16),
+              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60 else { return nil }
+        var rest = String(characters[16...])
+        var second = 0.0
+        if rest.hasPrefix(":") {
+            let digits = rest.dropFirst().prefix { $0.isNumber || $0 == "." }
+            guard let value = Double(digits) else { return nil }
+            second = value
+            rest = String(rest.dropFirst(1 + digits.count))
+        }
+        guard ["", "Z", "z", "+00", "+00:00", "+0000", " UTC"].contains(rest) else { return nil }
+        return CivilTime.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+            .secondsSinceEpoch
+    }
+}
+
+extension String {
+    func trimmingEdges(_ character: Character) -> String {
+        var text = Substring(self)
+        while text.first == character { text = text.dropFirst() }
+        while text.last == character { text = text.dropLast() }
+        return String(text)
+    }
+}

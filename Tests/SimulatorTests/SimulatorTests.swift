@@ -1,0 +1,203 @@
+import AutoscalerCore
+import Foundation
+import PolicyFile
+import Simulator
+import Testing
+
+private let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The shipped policy, as the demo runs it.
+private func shippedPolicy() throws -> Policy {
+    let result = PolicyLoader.load(path: repositoryRoot.appendingPathComponent("policies.yaml").path, environment: [:])
+    return try #require(result.policy)
+}
+
+private func encode(_ results: [SimulationResult]) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    return try encoder.encode(results)
+}
+
+@Suite("Simulator")
+struct SimulatorTests {
+    @Test("the same seed gives identical results, bit for bit; another seed does not",
+          arguments: Scenario.all.map(\.name))
+    func deterministic(_ name: String) throws {
+        let policy = try shippedPolicy()
+        let scenario = try #require(Scenario.named(name))
+        let routing = QueueRouting(policy: policy)
+        let run = { (seed: UInt64) in
+            Comparison.run(policy: policy, workload: scenario.workload(seed: seed, routing: routing), scenario: name, seed: seed)
+        }
+        let first = try encode(run(7)), second = try encode(run(7)), other = try encode(run(8))
+        #expect(first == second)
+        #expect(first != other)
+    }
+
+    @Test("every job enqueued is completed, killed, still running or still waiting",
+          arguments: Scenario.all.map(\.name))
+    func conservation(_ name: String) throws {
+        let policy = try shippedPolicy()
+        let scenario = try #require(Scenario.named(name))
+        let workload = scenario.workload(seed: 3, routing: QueueRouting(policy: policy))
+        let results = Comparison.run(
+            policy: policy, workload: workload, scenario: name, seed: 3,
+            contenders: Comparison.Contender.allCases)
+        for result in results {
+            for queue in result.queues {
+                #expect(queue.enqueued == queue.completed + queue.killed + queue.running + queue.waiting,
+                        "\(result.autoscaler) \(queue.name)")
+                #expect(queue.wait.count == queue.completed + queue.killed + queue.running, "started jobs have a wait")
+            }
+            let arrived = workload.jobs.filter { $0.arrival < workload.duration }.count
+            #expect(result.totals.enqueued == arrived, "\(result.autoscaler)")
+        }
+    }
+
+    @Test("busy-aware scale-in kills no query; without it, and under the baselines, some are killed")
+    func busyAwareness() throws {
+        let policy = try shippedPolicy()
+        let scenario = Scenario.seedOverload
+        var killedWithout = 0, killedByBaselines = 0
+        for seed in UInt64(1)...3 {
+            let results = Comparison.run(
+                policy: policy, workload: scenario.workload(seed: seed, routing: QueueRouting(policy: policy)),
+                scenario: scenario.name, seed: seed,
+                contenders: [.ours, .oursWithoutBusyAwareness, .targetTracking, .keda])
+            #expect(results[0].totals.killed == 0, "seed \(seed)")
+            #expect(results[0].totals.scalingActions > 0)
+            killedWithout += results[1].totals.killed
+            killedByBaselines += results[2].totals.killed + results[3].totals.killed
+        }
+        #expect(killedWithout > 0)
+        #expect(killedByBaselines > 0)
+    }
+
+    @Test("the simulated controller decides exactly as the pure core does on the same observations")
+    func simulatedControllerIsTheCore() throws {
+        let policy = try shippedPolicy()
+        let workload = Scenario.scheduledBurst.workload(seed: 5, routing: QueueRouting(policy: policy))
+        let simulation = Simulation(policy: policy, workload: workload, seed: 5)
+        var autoscaler = QueueDrivenAutoscaler(
+            policy: policy, forecast: ScheduledWorkForecast(workload: workload, leadTime: .seconds(95)))
+        autoscaler.isRecording = true
+        _ = simulation.run(&autoscaler)
+        #expect(autoscaler.records.count == Int(workload.duration / 5) * policy.services.count)
+        var changes = 0, forecasts = 0
+        for (input, decision) in autoscaler.records {
+            #expect(ScalingRule.decide(input) == decision)
+            if decision.isChange { changes += 1 }
+            if input.predicted != nil { forecasts += 1 }
+        }
+        #expect(changes > 10)
+        #expect(forecasts > 10, "the forecast fed the rule")
+    }
+
+    @Test("a forecast puts capacity in place before a scheduled burst lands")
+    func forecastHelpsBursts() throws {
+        let policy = try shippedPolicy()
+        let workload = Scenario.scheduledBurst.workload(seed: 1, routing: QueueRouting(policy: policy))
+        let results = Comparison.run(
+            policy: policy, workload: workload, scenario: "scheduled-burst", seed: 1,
+            contenders: [.ours, .oursWithoutForecast])
+        let with = try #require(results[0].queue("scheduled_queries")?.wait)
+        let without = try #require(results[1].queue("scheduled_queries")?.wait)
+        #expect(with.p50 < without.p50, "with \(with), without \(without)")
+    }
+}
+
+@Suite("Baseline fidelity")
+struct BaselineTests {
+    private func view(desired: Int, cpu: Double, pending: Int = 0, at seconds: Double) -> ClusterView {
+        let now = Instant(secondsSinceEpoch: 1_800_000_000 + seconds)
+        return ClusterView(
+            now: now,
+            queues: ["queries": QueueObservation(queue: "queries", pending: pending, running: 0, observedAt: now)],
+            services: [ServiceView(name: "w", desired: desired, running: desired, pending: 0, tasks: [], cpu: cpu)])
+    }
+
+    private let policy = Policy(
+        cluster: "c", redis: RedisSettings(url: SecretURL("redis://localhost")),
+        services: [ServicePolicy(name: "w", queues: ["queries"], minTasks: 1, maxTasks: 10)])
+
+    @Test("target tracking scales out only after three one-minute datapoints above the target, then cools down 300 s")
+    func targetTrackingScaleOut() {
+        var autoscaler = TargetTrackingAutoscaler(policy: policy)
+        var desired = 2
+        var scaleOuts: [Double] = []
+        for tick in 0..<90 {  // 15 minutes at 10 s
+            let time = Double(tick) * 10
+            if let next = autoscaler.tick(view(desired: desired, cpu: 1.0, at: time)).desired["w"] {
+                #expect(next > desired)
+                desired = next
+                scaleOuts.append(time)
+            }
+        }
+        #expect(scaleOuts.first == 170, "the third datapoint completes at the 18th sample")
+        #expect(zip(scaleOuts, scaleOuts.dropFirst()).allSatisfy { $1 - $0 >= 300 })
+        #expect(scaleOuts == [170, 470, 770])
+        #expect(desired == 8, "proportional steps at 100 % CPU and a 70 % target: 2 → 3 → 5 → 8")
+    }
+
+    @Test("target tracking scales in only after fifteen datapoints below 90 % of the target")
+    func targetTrackingScaleIn() {
+        var autoscaler = TargetTrackingAutoscaler(policy: policy)
+        var firstScaleIn: Double?
+        for tick in 0..<120 {
+            let time = Double(tick) * 10
+            if autoscaler.tick(view(desired: 6, cpu: 0.2, at: time)).desired["w"] != nil, firstScaleIn == nil {
+                firstScaleIn = time
+            }
+        }
+        #expect(firstScaleIn == 890, "the fifteenth datapoint completes at the 90th sample")
+    }
+
+    @Test("the list-length rule sees only pending jobs and waits 300 s before scaling down")
+    func listLength() {
+        var autoscaler = ListLengthAutoscaler(policy: policy)
+        #expect(autoscaler.tick(view(desired: 1, cpu: 1, pending: 23, at: 0)).desired["w"] == 5)
+        var downAt: Double?
+        for tick in 1..<20 {
+            let time = Double(tick) * 30
+            if let next = autoscaler.tick(view(desired: 5, cpu: 1, pending: 0, at: time)).desired["w"] {
+                #expect(next == 1)
+                downAt = time
+                break
+            }
+        }
+        #expect(downAt == 300)
+    }
+}
+
+@Suite("Trace replay")
+struct TraceTests {
+    @Test("a trace becomes a workload that starts on the minute of its first job")
+    func parses() throws {
+        let workload = try TraceReader.parse("""
+            id,enqueued_at,queue,runtime_seconds
+            1,2026-11-23T09:00:30Z,queries,12.5
+            2,2026-11-23 09:01:00.5+00,scheduled_queries,3
+            3,1795424460,queries,0
+            """)
+        #expect(workload.start == CivilTime.instant(year: 2026, month: 11, day: 23, hour: 9))
+        #expect(workload.jobs.map(\.arrival) == [30, 60, 60.5])
+        #expect(workload.jobs.map(\.queue) == ["queries", "queries", "scheduled_queries"])
+        #expect(workload.duration == 60.5 + 3600)
+    }
+
+    @Test("bad traces name the line", arguments: [
+        ("enqueued_at,queue\n", 1),
+        ("enqueued_at,queue,runtime_seconds\n2026-11-23T09:00:00Z,queries,fast\n", 2),
+        ("enqueued_at,queue,runtime_seconds\n2026-11-23T09:00:00Z,queries,1\nyesterday,queries,1\n", 3),
+        ("enqueued_at,queue,runtime_seconds\n2026-11-23T09:00:00Z,,1\n", 2),
+    ])
+    func rejects(_ text: String, _ line: Int) {
+        #expect(throws: TraceReader.Failure.self) { try TraceReader.parse(text) }
+        do {
+            _ = try TraceReader.parse(text)
+        } catch {
+            #expect(error.line == line)
+        }
+    }
+}
