@@ -17,4 +17,9 @@ if "$binary" validate --policies Tests/PolicyFileTests/Fixtures/min-greater-than
   exit 1
 fi
 grep -q "min-greater-than-max.yaml:7:15: error: services.redash-adhoc-worker.maxTasks" /tmp/validate.err
+echo "smoke: the README's main command (demo) runs and writes its chart"
+demo_dir=$(mktemp -d)
+(cd "$demo_dir" && "$binary" demo --fast --chart "$demo_dir/demo.svg") | tail -n 12
+grep -q "<svg" "$demo_dir/demo.svg"
+rm -rf "$demo_dir"
 echo "smoke: ok"
