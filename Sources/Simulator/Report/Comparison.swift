@@ -79,7 +79,7 @@ public enum Comparison {
                 adhoc.map { seconds($0.p50) } ?? "-", adhoc.map { seconds($0.p95) } ?? "-",
                 adhoc.map { seconds($0.p99) } ?? "-", adhoc.map { seconds($0.max) } ?? "-",
                 scheduled.map { seconds($0.p95) } ?? "-",
-                String(Double(Int(totals.taskHours * 10)) / 10), String(totals.killed), String(totals.scalingActions),
+                String((totals.taskHours * 10).rounded() / 10), String(totals.killed), String(totals.scalingActions),
             ])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
