@@ -20,6 +20,9 @@ let package = Package(
         // both positions of a duplicate instead of only the first one.
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The pure scaling brain: observations, policy model, decision function, stabilizer.
@@ -47,15 +50,42 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // C libraries, wrapped only by the Redis and PostgreSQL client modules.
+        // No pkgConfig: hiredis' .pc adds -D_FILE_OFFSET_BITS=64, which SwiftPM rejects, and
+        // its header is on the standard include path (<hiredis/hiredis.h>).
         .systemLibrary(
             name: "CHiredis",
-            pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]
         ),
         .systemLibrary(
             name: "CLibPQ",
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
+        ),
+        // A Redis client: hiredis formats commands and parses replies; swift-nio carries the
+        // bytes (TLS through NIOSSL, since Debian's hiredis has none). The only module that
+        // touches hiredis pointers.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // Queue observations for Celery-era and RQ-era Redash, read through RedisClient.
+        .target(
+            name: "QueueProbes",
+            dependencies: [
+                "AutoscalerCore",
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
         ),
         // The subcommands; a library so that tests can drive them without a subprocess.
         .target(
@@ -64,6 +94,9 @@ let package = Package(
                 "AutoscalerCore",
                 "PolicyFile",
                 "Simulator",
+                "QueueProbes",
+                "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -79,7 +112,10 @@ let package = Package(
         // Prints speed and memory figures; run in release mode (see docs/benchmarks.md).
         .executableTarget(
             name: "autoscaler-benchmarks",
-            dependencies: ["AutoscalerCore", "Simulator"],
+            dependencies: [
+                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // Fakes and builders shared by the test targets.
@@ -96,6 +132,22 @@ let package = Package(
                 "TestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // Starts real servers (redis-server, PostgreSQL, moto) on 127.0.0.1 and runs the real
+        // Python libraries, for the integration tests.
+        .target(
+            name: "IntegrationSupport",
+            path: "Tests/IntegrationSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "QueueProbesTests",
+            dependencies: [
+                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Python"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,19 +1,47 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on a fresh Debian machine: the C libraries the
-# Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config to find them.
-# Safe to run again; it installs only what is missing. Needs root (or sudo) for apt-get.
+# Installs what building and testing need on a fresh Debian machine, and nothing that is there:
+# - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
+# - the servers the integration tests start on 127.0.0.1 (redis-server) and openssl for their
+#   throwaway TLS certificates;
+# - Python venvs with the real queue libraries Redash uses (.venv: rq 1.16, celery;
+#   .venv-rq15: rq 1.5 for Redash v10, optional).
+# Safe to run again. Needs root (or sudo) for apt-get.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhiredis-dev libpq-dev)
+packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+sudo_cmd=()
+[[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 if ((${#missing[@]})); then
   echo "bootstrap: installing ${missing[*]}"
-  sudo_cmd=()
-  [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# The Debian package starts a redis-server on 6379; the tests start their own on free ports.
+
 command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "bootstrap: python3 is not on PATH" >&2; exit 1; }
+
+# make_venv DIR REQUIREMENTS: creates or refreshes a venv when its requirements changed.
+make_venv() {
+  local dir=$1 requirements=$2 stamp
+  stamp="$dir/.requirements.sha256"
+  if [[ -x "$dir/bin/python" && -f "$stamp" ]] && sha256sum --status -c "$stamp" 2>/dev/null; then
+    return 0
+  fi
+  echo "bootstrap: creating $dir from $requirements"
+  if ! python3 -m venv "$dir" 2>/dev/null; then
+    "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv "$dir"
+  fi
+  "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
+  sha256sum "$requirements" > "$stamp"
+}
+
+make_venv .venv scripts/requirements-test.txt
+# RQ 1.5 is old; if it cannot be installed here, its compatibility test reports itself skipped.
+make_venv .venv-rq15 scripts/requirements-rq15.txt || echo "bootstrap: RQ 1.5 could not be installed; its test will be skipped"

@@ -4,13 +4,18 @@ import Foundation
 // scripts/bench-simulator.sh); docs/benchmarks.md records the figures and the commands.
 //   autoscaler-benchmarks core [rounds]
 //   autoscaler-benchmarks simulator [days]
+//   autoscaler-benchmarks probe URL [queues] [ticks]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "core": CoreBenchmark.run(rounds: arguments.dropFirst().first.flatMap(Int.init) ?? 200)
 case "simulator": SimulatorBenchmark.run(days: arguments.dropFirst().first.flatMap(Int.init) ?? 7)
+case "probe" where arguments.count >= 2:
+    await ProbeBenchmark.run(
+        url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
+        ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days]\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks]\n".utf8))
     exit(2)
 }
 

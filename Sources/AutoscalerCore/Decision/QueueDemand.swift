@@ -2,8 +2,10 @@
 public struct QueueDemand: Hashable, Sendable {
     /// Pending jobs on the queues that could be read.
     public var pending = 0
-    /// Running jobs on the queues that could be read.
+    /// Running jobs on the queues that could be read and record them.
     public var running = 0
+    /// Queues that were read but do not record running jobs (Celery).
+    public var runningUnknown: [String] = []
     /// Busy workers, summed over the queues whose system records workers.
     public var busyWorkers: Int?
     /// The longest wait among the queues' oldest jobs.
@@ -30,7 +32,11 @@ public struct QueueDemand: Hashable, Sendable {
                     continue
                 }
                 pending += observation.pending
-                running += observation.running
+                if let count = observation.running {
+                    running += count
+                } else {
+                    runningUnknown.append(queue)
+                }
                 if let workers = observation.workers { busyPerQueue.append(workers.busy) }
                 if let age = observation.oldestAge {
                     oldestAge = max(oldestAge ?? age, age)

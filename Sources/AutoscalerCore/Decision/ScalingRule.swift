@@ -175,7 +175,8 @@ public enum ScalingRule {
 
     /// The signals in one phrase: `9 pending + 2 running, oldest waited 48s > 30s`.
     static func describe(_ demand: QueueDemand, _ policy: ServicePolicy) -> String {
-        var text = "\(demand.pending) pending + \(demand.running) running"
+        var text = "\(demand.pending) pending + "
+            + (demand.runningUnknown.isEmpty ? "\(demand.running) running" : "running unknown")
         if let busy = demand.busyWorkers, busy != demand.running {
             text += " (\(busy) busy workers)"
         }

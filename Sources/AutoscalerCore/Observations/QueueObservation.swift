@@ -7,8 +7,9 @@ public struct QueueObservation: Hashable, Sendable {
     public var queue: String
     /// Jobs waiting to be picked up by a worker.
     public var pending: Int
-    /// Jobs a worker has started and not finished.
-    public var running: Int
+    /// Jobs a worker has started and not finished; `nil` where the queue system does not record
+    /// them (Celery acknowledges a message when its task starts, and then it leaves Redis).
+    public var running: Int?
     /// How long the oldest pending job has waited; `nil` when the queue is empty or the age
     /// cannot be read from the message.
     public var oldestAge: Duration?
@@ -20,7 +21,7 @@ public struct QueueObservation: Hashable, Sendable {
 
     /// Creates an observation.
     public init(
-        queue: String, pending: Int, running: Int, oldestAge: Duration? = nil,
+        queue: String, pending: Int, running: Int?, oldestAge: Duration? = nil,
         workers: WorkerCounts? = nil, observedAt: Instant
     ) {
         self.queue = queue

@@ -1,0 +1,139 @@
+import ArgumentParser
+import AutoscalerCore
+import Foundation
+import Logging
+import QueueProbes
+import RedisClient
+
+/// `redash-autoscaler queues`: what the controller sees in Redis, queue by queue.
+public struct QueuesCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "queues",
+        abstract: "Show pending, oldest wait, running and workers for every queue in the policy.",
+        discussion: "Reads Redis only. The URL is --redis, else the policy's redis.url (the shipped policy reads $REDASH_REDIS_URL, as Redash does). Exits 1 when any queue could not be read."
+    )
+
+    @OptionGroup public var options: PolicyOptions
+
+    @Option(help: ArgumentHelp("Redis URL, overriding the policy's (redis://[user:password@]host:port/db, rediss:// for TLS).", valueName: "url"))
+    public var redis: String?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    public var json = false
+
+    public init() {}
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let url = redis ?? policy.redis.url.unredacted
+        let endpoint: RedisEndpoint
+        do {
+            endpoint = try RedisEndpoint(url: url)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        // Diagnostics go to standard error so that standard output stays a table or JSON.
+        let logger = Logger(label: "redash-autoscaler.queues", factory: { StreamLogHandler.standardError(label: $0) })
+        let client = RedisClient(endpoint: endpoint, logger: logger)
+        let prober = QueueProber(client: client, layout: policy.redis.layout, logger: logger)
+        let report = await prober.probe(queues: policy.queueNames)
+        await client.close()
+        if json {
+            print(QueueReportJSON.render(report, queues: policy.queueNames))
+        } else {
+            print(QueueReportTable.render(report, queues: policy.queueNames, endpoint: endpoint))
+        }
+        let failed = policy.queueNames.contains { if case .unavailable = report.readings[$0] { true } else { false } }
+        if failed { throw ExitCode(1) }
+    }
+}
+
+/// The `--json` form: `{"layout": ..., "queues": [...], "scheduler": {...}}`.
+enum QueueReportJSON {
+    static func render(_ report: ProbeReport, queues: [String]) -> String {
+        var object: [String: Any] = [
+            "layout": report.layout.rawValue,
+            "layoutSource": report.layoutSource,
+            "observedAt": report.observedAt.description,
+            "roundTrips": report.roundTrips,
+            "commands": report.commands,
+        ]
+        object["queues"] = queues.map { name -> [String: Any] in
+            switch report.readings[name] {
+            case .observed(let observation):
+                var entry: [String: Any] = [
+                    "name": name, "pending": observation.pending,
+                    "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 1000).rounded() / 1000 } as Any,
+                    "running": observation.running as Any,
+                ]
+                entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
+                return entry
+            case .unavailable(let reason):
+                return ["name": name, "error": reason]
+            case nil:
+                return ["name": name, "error": "not read"]
+            }
+        }
+        if let scheduler = report.scheduler {
+            object["scheduler"] = [
+                "lastRefreshAt": scheduler.lastRefreshAt?.description as Any,
+                "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any,
+                "periodicWorkers": scheduler.periodicWorkers as Any,
+                "isStale": scheduler.isStale,
+            ]
+        } else {
+            object["scheduler"] = NSNull()
+        }
+        if !report.notes.isEmpty { object["notes"] = report.notes }
+        let data = (try? JSONSerialization.data(withJSONObject: nullify(object), options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// `Optional.none` boxed in `Any` is not JSON; make it `null`.
+    private static func nullify(_ value: Any) -> Any {
+        if let dictionary = value as? [String: Any] { return dictionary.mapValues(nullify) }
+        if let array = value as? [Any] { return array.map(nullify) }
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return NSNull() }
+            return nullify(wrapped)
+        }
+        return value
+    }
+}
+
+/// The default, human form.
+enum QueueReportTable {
+    static func render(_ report: ProbeReport, queues: [String], endpoint: RedisEndpoint) -> String {
+        var lines = ["\(endpoint) · layout \(report.layout.rawValue), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
+        let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
+        lines.append("queue".padding(toLength: width, withPad: " ", startingAt: 0) + "pending   oldest   running   workers busy/idle")
+        for name in queues {
+            let label = name.padding(toLength: width, withPad: " ", startingAt: 0)
+            switch report.readings[name] {
+            case .observed(let observation):
+                let oldest = observation.oldestAge.map { $0.compactDescription } ?? "-"
+                let running = observation.running.map(String.init) ?? "?"
+                let workers = observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)"
+                lines.append(label + pad(observation.pending, 7) + pad(oldest, 9) + pad(running, 10) + "   " + workers)
+            case .unavailable(let reason):
+                lines.append(label + "unavailable: \(reason)")
+            case nil:
+                lines.append(label + "not read")
+            }
+        }
+        if let scheduler = report.scheduler {
+            let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" } ?? "never refreshed"
+            let periodic = scheduler.periodicWorkers.map { ", \($0) periodic worker(s)" } ?? ""
+            lines.append("scheduler: \(refresh)\(periodic)\(scheduler.isStale ? " — STALE: Redash's scheduler or periodic worker looks dead" : "")")
+        }
+        lines += report.notes.map { "note: \($0)" }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func pad(_ value: Any, _ width: Int) -> String {
+        let text = "\(value)"
+        return String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+}

@@ -1,0 +1,89 @@
+import NIOCore
+import NIOSSL
+
+/// A batch of commands sent in one write, answered by as many replies in order (pipelining).
+struct RedisRequest: Sendable {
+    var commands: [[String]]
+    var promise: EventLoopPromise<[RESPValue]>
+}
+
+/// Encodes requests with hiredis and matches replies to them in order.
+///
+/// NIO calls a handler only on its channel's event loop, so its state needs no lock.
+final class RedisChannelHandler: ChannelDuplexHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private struct Pending {
+        var expected: Int
+        var replies: [RESPValue]
+        var promise: EventLoopPromise<[RESPValue]>
+    }
+
+    private let reader = ReplyReader()
+    private var pending = CircularBuffer<Pending>()
+    private let server: String
+
+    init(server: String) {
+        self.server = server
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = unwrapOutboundIn(data)
+        var buffer = context.channel.allocator.buffer(capacity: 64 * request.commands.count)
+        for command in request.commands { CommandEncoder.encode(command, into: &buffer) }
+        pending.append(Pending(expected: request.commands.count, replies: [], promise: request.promise))
+        if request.commands.isEmpty {
+            completeHead()
+        }
+        context.write(wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        do {
+            try reader.feed(buffer)
+            while let reply = try reader.next() {
+                guard !pending.isEmpty else {
+                    failAll(RedisError(.protocolViolation, server: server, "a reply arrived that no command asked for"))
+                    context.close(promise: nil)
+                    return
+                }
+                pending[pending.startIndex].replies.append(reply)
+                completeHead()
+            }
+        } catch {
+            failAll(RedisError(.protocolViolation, server: server, "the server sent something that is not the Redis protocol (\(error.message))"))
+            context.close(promise: nil)
+        }
+    }
+
+    private func completeHead() {
+        while let head = pending.first, head.replies.count == head.expected {
+            pending.removeFirst().promise.succeed(head.replies)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        failAll(RedisError(.connectionClosed, server: server, "the connection closed with \(pending.count) request(s) unanswered"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        let failure: RedisError
+        if let redisError = error as? RedisError {
+            failure = redisError
+        } else if error is NIOSSLError || error is BoringSSLError {
+            failure = RedisError(.tls, server: server, "TLS failed: \(error)")
+        } else {
+            failure = RedisError(.connectionClosed, server: server, "connection error: \(error)")
+        }
+        failAll(failure)
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisError) {
+        while let head = pending.popFirst() { head.promise.fail(error) }
+    }
+}

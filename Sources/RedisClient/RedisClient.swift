@@ -1,0 +1,92 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// A Redis client that keeps one connection and reopens it with exponential backoff.
+///
+/// A call never waits for a reconnect attempt that the backoff forbids: it fails at once with
+/// the last error, so a dead Redis costs a reconcile loop nothing.
+public actor RedisClient {
+    public nonisolated let endpoint: RedisEndpoint
+    let timeouts: RedisTimeouts
+    let logger: Logger
+    let group: any EventLoopGroup
+    private var connection: RedisConnection?
+    private var consecutiveFailures = 0
+    private var retryAfter: ContinuousClock.Instant?
+    private var lastError: RedisError?
+    /// Round trips made so far (for the probe benchmark and metrics).
+    public private(set) var roundTrips = 0
+
+    /// The longest wait between two connection attempts.
+    public static let maximumBackoff: Duration = .seconds(30)
+
+    public init(
+        endpoint: RedisEndpoint, timeouts: RedisTimeouts = RedisTimeouts(), logger: Logger,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.endpoint = endpoint
+        self.timeouts = timeouts
+        self.logger = logger
+        self.group = group
+    }
+
+    /// Sends `commands` in one round trip; one reply per command.
+    public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
+        let connection = try await openConnection()
+        do {
+            let replies = try await connection.send(commands)
+            roundTrips += 1
+            return replies
+        } catch {
+            let failure = error as? RedisError
+                ?? RedisError(.connectionClosed, server: endpoint.server, "\(error)")
+            await drop(connection, after: failure)
+            throw failure
+        }
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        await connection?.close()
+        connection = nil
+    }
+
+    private func openConnection() async throws -> RedisConnection {
+        if let connection, connection.isOpen { return connection }
+        connection = nil
+        if let retryAfter, ContinuousClock.now < retryAfter, let lastError {
+            throw RedisError(.backingOff, server: endpoint.server, "not retrying yet after: \(lastError.message)")
+        }
+        do {
+            let opened = try await RedisConnection.connect(to: endpoint, timeouts: timeouts, group: group)
+            if consecutiveFailures > 0 {
+                logger.info("redis reconnected", metadata: ["redis.server": "\(endpoint.server)", "redis.failures": "\(consecutiveFailures)"])
+            }
+            consecutiveFailures = 0
+            retryAfter = nil
+            lastError = nil
+            connection = opened
+            return opened
+        } catch {
+            let failure = error as? RedisError ?? RedisError(.connectionFailed, server: endpoint.server, "\(error)")
+            await drop(nil, after: failure)
+            throw failure
+        }
+    }
+
+    private func drop(_ failed: RedisConnection?, after error: RedisError) async {
+        if let failed { await failed.close() }
+        connection = nil
+        consecutiveFailures += 1
+        lastError = error
+        // 0.5 s, 1 s, 2 s, … up to 30 s.
+        let exponent = min(consecutiveFailures - 1, 6)
+        let delay = min(RedisClient.maximumBackoff, .milliseconds(500) * (1 << exponent))
+        retryAfter = ContinuousClock.now + delay
+        logger.warning("redis unavailable", metadata: [
+            "redis.server": "\(endpoint.server)", "error.kind": "\(error.kind.rawValue)",
+            "error": "\(error.message)", "retry.in": "\(delay)",
+        ])
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// A real `redis-server` on 127.0.0.1 for one test, optionally with a password, an ACL user or
+/// TLS (certificates made with openssl at test time). Stopped when released.
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
+    public let password: String?
+    public let tls: TLSMaterial?
+    private let process: ManagedProcess
+    private let directory: URL
+
+    /// Certificates for a TLS server: a CA and a server certificate for 127.0.0.1/localhost.
+    public struct TLSMaterial: Sendable {
+        public var caFile: String
+        public var certificateFile: String
+        public var keyFile: String
+
+        /// Makes a throwaway CA and server certificate with openssl.
+        public static func make(in directory: URL) throws -> TLSMaterial {
+            let path = { (name: String) in directory.appendingPathComponent(name).path }
+            try ManagedProcess.runBlocking("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                "-subj", "/CN=redash-autoscaler test CA", "-keyout", path("ca.key"), "-out", path("ca.pem")])
+            try ManagedProcess.runBlocking("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes",
+                "-subj", "/CN=localhost", "-keyout", path("server.key"), "-out", path("server.csr")])
+            try "subjectAltName=DNS:localhost,IP:127.0.0.1\n".write(toFile: path("san.ext"), atomically: true, encoding: .utf8)
+            try ManagedProcess.runBlocking("/usr/bin/openssl", ["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.pem"),
+                "-CAkey", path("ca.key"), "-CAcreateserial", "-days", "1", "-extfile", path("san.ext"), "-out", path("server.pem")])
+            return TLSMaterial(caFile: path("ca.pem"), certificateFile: path("server.pem"), keyFile: path("server.key"))
+        }
+    }
+
+    /// Starts a server and waits until it accepts connections.
+    public init(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false) throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try Ports.free()
+        self.password = password
+        var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
+        if tls {
+            let material = try TLSMaterial.make(in: directory)
+            self.tls = material
+            arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
+                          "--tls-key-file", material.keyFile, "--tls-ca-cert-file", material.caFile, "--tls-auth-clients", "no"]
+        } else {
+            self.tls = nil
+            arguments += ["--port", String(port)]
+        }
+        if let password { arguments += ["--requirepass", password] }
+        if let aclUser { arguments += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"] }
+        process = try ManagedProcess("/usr/bin/redis-server", arguments)
+        let port = self.port
+        let deadline = Date().addingTimeInterval(10)
+        while !Ports.isOpen(port) {
+            guard Date() < deadline, process.isRunning else {
+                throw HarnessError("redis-server did not start on \(port):\n\(process.output)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// A URL for this server (with the password when it has one).
+    public var url: String {
+        let scheme = tls == nil ? "redis" : "rediss"
+        let credentials = password.map { ":\($0)@" } ?? ""
+        return "\(scheme)://\(credentials)127.0.0.1:\(port)/0"
+    }
+
+    /// Runs `redis-cli` against this server (plain TCP servers only).
+    @discardableResult
+    public func cli(_ arguments: [String]) async throws -> String {
+        var base = ["-h", "127.0.0.1", "-p", String(port)]
+        if let password { base += ["--no-auth-warning", "-a", password] }
+        return try await ManagedProcess.run("/usr/bin/redis-cli", base + arguments)
+    }
+
+    deinit {
+        process.stop(grace: 2)
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

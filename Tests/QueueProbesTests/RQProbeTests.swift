@@ -1,0 +1,120 @@
+import AutoscalerCore
+import Foundation
+import IntegrationSupport
+import QueueProbes
+import Testing
+
+@Suite("RQ probe against redis-server and the real rq library")
+struct RQProbeTests {
+    @Test("RQ 1.16: pending counts and the oldest job's age match what rq enqueued")
+    func pendingAndAge() async throws {
+        let redis = try RedisServer()
+        let queries = try await fixture(["rq-enqueue", redis.url, "queries", "5"])
+        try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "2"])
+        try await Task.sleep(for: .milliseconds(300))
+        let (client, prober) = try makeProber(redis.url)
+        let report = await prober.probe(queues: ["queries", "scheduled_queries", "periodic"])
+        await client.close()
+        #expect(report.layout == .rq)
+        #expect(report.roundTrips == 3, "detection, the queues, the job hashes")
+        let adhoc = try #require(report.observation("queries"))
+        #expect(adhoc.pending == 5)
+        #expect(adhoc.running == 0)
+        #expect(adhoc.workers == WorkerCounts(busy: 0, idle: 0))
+        let oldest = try #require(doubles(queries["enqueued_at"]).first)
+        let truth = report.observedAt.secondsSinceEpoch - oldest
+        #expect(abs((adhoc.oldestAge?.inSeconds ?? -99) - truth) < 1, "age \(String(describing: adhoc.oldestAge)) vs \(truth)")
+        #expect(report.observation("scheduled_queries")?.pending == 2)
+        let periodic = try #require(report.observation("periodic"))
+        #expect(periodic.pending == 0 && periodic.oldestAge == nil)
+        #expect(report.scheduler?.isStale == true, "no Redash scheduler wrote redash:status")
+
+        // Once detected, a probe takes two round trips.
+        let (client2, prober2) = try makeProber(redis.url, layout: .rq)
+        #expect(await prober2.probe(queues: ["queries"]).roundTrips == 2)
+        await client2.close()
+    }
+
+    @Test("RQ 1.16: running jobs and busy workers; a worker killed mid-job is abandoned, not running", .timeLimit(.minutes(3)))
+    func runningAndAbandoned() async throws {
+        let redis = try RedisServer()
+        let first = try backgroundFixture(["rq-worker", redis.url, "queries", "worker-one-\(redis.port)"])
+        let second = try backgroundFixture(["rq-worker", redis.url, "queries", "worker-two-\(redis.port)"])
+        defer {
+            first.stop(); second.stop()
+            // A SIGKILLed HerokuWorker leaves its work horse behind.
+            _ = try? ManagedProcess.runBlocking("/usr/bin/pkill", ["-9", "-f", "worker-one-\(redis.port)"])
+        }
+        try await fixture(["rq-enqueue", redis.url, "queries", "3", "--seconds", "150"])
+        let (client, prober) = try makeProber(redis.url, layout: .rq)
+        defer { Task { await client.close() } }
+        let busy = await eventually(timeout: 30) { await prober.probe(queues: ["queries"]).observation("queries")?.running == 2 }
+        #expect(busy, "two workers picked up jobs\n\(first.output)\n\(second.output)")
+        var report = await prober.probe(queues: ["queries"])
+        var observation = try #require(report.observation("queries"))
+        #expect(observation.pending == 1)
+        #expect(observation.workers == WorkerCounts(busy: 2, idle: 0))
+        #expect(Set(report.workers["queries"]?.compactMap(\.hostname) ?? []).count == 1)
+
+        first.signal(SIGKILL)
+        // Its job stays in the started registry until its heartbeat deadline (60 s after the last
+        // 5-second heartbeat), then counts as abandoned.
+        let abandoned = await eventually(timeout: 100, interval: 1) {
+            await prober.probe(queues: ["queries"]).observation("queries")?.running == 1
+        }
+        #expect(abandoned)
+        report = await prober.probe(queues: ["queries"])
+        observation = try #require(report.observation("queries"))
+        #expect(observation.running == 1)
+        #expect(observation.workers?.busy == 1, "the dead worker's hash still says busy; its job is not live")
+        #expect(observation.pending == 1)
+    }
+
+    @Test("RQ 1.5 (Redash v10): the same keys read the same way",
+          .enabled(if: Repository.python15 != nil, "the RQ 1.5 venv could not be created"))
+    func rq15() async throws {
+        let python = try #require(Repository.python15)
+        let redis = try RedisServer()
+        let worker = try backgroundFixture(["rq-worker", redis.url, "queries", "v10-worker-\(redis.port)"], python: python)
+        defer {
+            worker.stop()
+            _ = try? ManagedProcess.runBlocking("/usr/bin/pkill", ["-9", "-f", "v10-worker-\(redis.port)"])
+        }
+        let enqueued = try await fixture(["rq-enqueue", redis.url, "queries", "3", "--seconds", "60"], python: python)
+        let (client, prober) = try makeProber(redis.url)
+        defer { Task { await client.close() } }
+        let started = await eventually(timeout: 30) { await prober.probe(queues: ["queries"]).observation("queries")?.running == 1 }
+        #expect(started, "\(worker.output)")
+        let report = await prober.probe(queues: ["queries"])
+        #expect(report.layout == .rq)
+        let observation = try #require(report.observation("queries"))
+        #expect(observation.pending == 2)
+        #expect(observation.workers == WorkerCounts(busy: 1, idle: 0))
+        let second = try #require(doubles(enqueued["enqueued_at"]).dropFirst().first)
+        let truth = report.observedAt.secondsSinceEpoch - second
+        #expect(abs((observation.oldestAge?.inSeconds ?? -99) - truth) < 1)
+    }
+
+    @Test("a key of the wrong type makes that queue unavailable, never empty")
+    func wrongType() async throws {
+        let redis = try RedisServer()
+        try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "1"])
+        try await redis.cli(["SET", "rq:queue:queries", "not a list"])
+        let (client, prober) = try makeProber(redis.url, layout: .rq)
+        let report = await prober.probe(queues: ["queries", "scheduled_queries"])
+        await client.close()
+        #expect(report.failure("queries")?.contains("WRONGTYPE") == true, "\(report.readings)")
+        #expect(report.observation("scheduled_queries")?.pending == 1)
+    }
+
+    @Test("an empty Redis is no reason to guess the layout")
+    func undetected() async throws {
+        let redis = try RedisServer()
+        let (client, prober) = try makeProber(redis.url)
+        let report = await prober.probe(queues: ["queries"])
+        #expect(report.failure("queries")?.contains("set redis.layout") == true)
+        try await fixture(["rq-enqueue", redis.url, "queries", "1"])
+        #expect(await prober.probe(queues: ["queries"]).layout == .rq)
+        await client.close()
+    }
+}

@@ -1,0 +1,128 @@
+import AutoscalerCore
+import Foundation
+import IntegrationSupport
+import QueueProbes
+import RedisClient
+import Testing
+
+@Suite("Redis connections that go wrong")
+struct RedisFailureTests {
+    private func client(_ url: String, command: Duration = .seconds(2)) throws -> RedisClient {
+        RedisClient(endpoint: try RedisEndpoint(url: url), timeouts: RedisTimeouts(connect: .seconds(2), command: command), logger: quietLogger)
+    }
+
+    @Test("the right password works; a wrong one is refused, and neither appears in the error")
+    func password() async throws {
+        let redis = try RedisServer(password: "s3cret-Pa55")
+        let good = try client("redis://:s3cret-Pa55@127.0.0.1:\(redis.port)/0")
+        #expect(try await good.pipeline([["PING"]]) == [RESPValue.simpleString("PONG")])
+        await good.close()
+        let bad = try client("redis://:hunter2@127.0.0.1:\(redis.port)/0")
+        do {
+            _ = try await bad.pipeline([["PING"]])
+            Issue.record("a wrong password was accepted")
+        } catch let error as RedisError {
+            #expect(error.kind == .authenticationFailed)
+            #expect(!error.description.contains("hunter2") && !error.description.contains("s3cret"), "\(error)")
+        }
+    }
+
+    @Test("an ACL user and password work")
+    func aclUser() async throws {
+        let redis = try RedisServer(aclUser: (name: "autoscaler", password: "acl-pass"))
+        let good = try client("redis://autoscaler:acl-pass@127.0.0.1:\(redis.port)/0")
+        #expect(try await good.pipeline([["PING"]]) == [RESPValue.simpleString("PONG")])
+        await good.close()
+        let bad = try client("redis://autoscaler:nope@127.0.0.1:\(redis.port)/0")
+        await #expect(throws: RedisError.self) { _ = try await bad.pipeline([["PING"]]) }
+    }
+
+    @Test("a database the server does not have is refused by name")
+    func wrongDatabase() async throws {
+        let redis = try RedisServer()
+        let selected = try client("redis://127.0.0.1:\(redis.port)/99")
+        do {
+            _ = try await selected.pipeline([["PING"]])
+            Issue.record("SELECT 99 was accepted")
+        } catch let error as RedisError {
+            #expect(error.kind == .databaseSelectionFailed)
+            #expect(error.description.contains("SELECT 99"))
+        }
+    }
+
+    @Test("a server that accepts and never answers times out within the command timeout")
+    func silentServer() async throws {
+        let port = try Ports.free()
+        let server = try backgroundFixture(["silent-server", String(port)])
+        defer { server.stop() }
+        #expect(await eventually { Ports.isOpen(port) })
+        let silent = try client("redis://127.0.0.1:\(port)/0", command: .milliseconds(300))
+        let started = ContinuousClock.now
+        do {
+            _ = try await silent.pipeline([["LLEN", "rq:queue:queries"]])
+            Issue.record("no error from a silent server")
+        } catch let error as RedisError {
+            #expect(error.kind == .timeout, "\(error)")
+        }
+        // Bounded by the 300 ms command timeout, with room for a loaded 2-core machine.
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let prober = QueueProber(client: silent, layout: .rq, logger: quietLogger)
+        try await Task.sleep(for: .seconds(1))  // past the first backoff
+        let report = await prober.probe(queues: ["queries"])
+        #expect(report.failure("queries") != nil, "a timeout is unavailable, never empty")
+    }
+
+    @Test("a connection dropped mid-pipeline is an error, not a partial reading")
+    func droppedMidPipeline() async throws {
+        let port = try Ports.free()
+        let server = try backgroundFixture(["half-reply-server", String(port)])
+        defer { server.stop() }
+        #expect(await eventually { Ports.isOpen(port) })
+        let dropping = try client("redis://127.0.0.1:\(port)/0")
+        let prober = QueueProber(client: dropping, layout: .rq, logger: quietLogger)
+        let report = await prober.probe(queues: ["queries", "scheduled_queries"])
+        #expect(report.failure("queries")?.contains("closed") == true, "\(report.readings)")
+        #expect(report.failure("scheduled_queries") != nil)
+    }
+
+    @Test("nothing listening: the error names the server; the next call backs off at once")
+    func refusedThenBackoff() async throws {
+        let port = try Ports.free()
+        let nobody = try client("redis://:hunter2@127.0.0.1:\(port)/0")
+        do {
+            _ = try await nobody.pipeline([["PING"]])
+            Issue.record("connected to nothing")
+        } catch let error as RedisError {
+            #expect(error.kind == .connectionFailed)
+            #expect(error.description.contains("127.0.0.1:\(port)") && !error.description.contains("hunter2"))
+        }
+        let started = ContinuousClock.now
+        do {
+            _ = try await nobody.pipeline([["PING"]])
+        } catch let error as RedisError {
+            #expect(error.kind == .backingOff)
+        }
+        #expect(ContinuousClock.now - started < .milliseconds(100))
+    }
+
+    @Test("TLS: rediss:// trusting the server's CA works; without it the handshake fails as a TLS error")
+    func tls() async throws {
+        let redis = try RedisServer(tls: true)
+        let caFile = try #require(redis.tls?.caFile)
+        try await fixture(["rq-enqueue", "rediss://127.0.0.1:\(redis.port)/0?ssl_ca_certs=\(caFile)", "queries", "2"])
+        let (trusted, prober) = try makeProber("rediss://127.0.0.1:\(redis.port)/0?ssl_ca_certs=\(caFile)")
+        let report = await prober.probe(queues: ["queries"])
+        await trusted.close()
+        #expect(report.observation("queries")?.pending == 2, "\(report.readings)")
+        let untrusted = try client("rediss://127.0.0.1:\(redis.port)/0")
+        do {
+            _ = try await untrusted.pipeline([["PING"]])
+            Issue.record("an untrusted certificate was accepted")
+        } catch let error as RedisError {
+            #expect(error.kind == .tls, "\(error)")
+        }
+        let unverified = try client("rediss://127.0.0.1:\(redis.port)/0?ssl_cert_reqs=none")
+        #expect(try await unverified.pipeline([["PING"]]) == [RESPValue.simpleString("PONG")])
+        await unverified.close()
+    }
+}
