@@ -144,7 +144,7 @@ let package = Package(
         .testTarget(
             name: "QueueProbesTests",
             dependencies: [
-                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport",
+                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],

@@ -26,7 +26,15 @@ public struct QueuesCommand: AsyncParsableCommand {
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
-        let url = redis ?? policy.redis.url.unredacted
+        let report = try await Self.report(policy: policy, redisURL: redis, json: json)
+        print(report.standardOutput)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Probes every queue of `policy` once and renders the result; exit status 1 when any queue
+    /// could not be read.
+    public static func report(policy: Policy, redisURL: String?, json: Bool) async throws -> CommandReport {
+        let url = redisURL ?? policy.redis.url.unredacted
         let endpoint: RedisEndpoint
         do {
             endpoint = try RedisEndpoint(url: url)
@@ -39,13 +47,11 @@ public struct QueuesCommand: AsyncParsableCommand {
         let prober = QueueProber(client: client, layout: policy.redis.layout, logger: logger)
         let report = await prober.probe(queues: policy.queueNames)
         await client.close()
-        if json {
-            print(QueueReportJSON.render(report, queues: policy.queueNames))
-        } else {
-            print(QueueReportTable.render(report, queues: policy.queueNames, endpoint: endpoint))
-        }
+        let output = json
+            ? QueueReportJSON.render(report, queues: policy.queueNames)
+            : QueueReportTable.render(report, queues: policy.queueNames, endpoint: endpoint)
         let failed = policy.queueNames.contains { if case .unavailable = report.readings[$0] { true } else { false } }
-        if failed { throw ExitCode(1) }
+        return CommandReport(exitCode: failed ? 1 : 0, standardOutput: output, standardError: "")
     }
 }
 
