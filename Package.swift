@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // The pure scaling brain: observations, policy model, decision function, stabilizer.
@@ -87,6 +88,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // AWS Signature Version 4 and credentials: pure, no I/O.
+        .target(
+            name: "AWSSigning",
+            dependencies: ["AutoscalerCore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSettings
+        ),
         // The subcommands; a library so that tests can drive them without a subprocess.
         .target(
             name: "AutoscalerCLI",
@@ -147,6 +154,12 @@ let package = Package(
                 "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Python"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AWSSigningTests",
+            dependencies: ["AWSSigning", "AutoscalerCore", "IntegrationSupport"],
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),
