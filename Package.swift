@@ -94,6 +94,12 @@ let package = Package(
             dependencies: ["AutoscalerCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
+        // Talking to AWS: the credential chain (and, next, the ECS client).
+        .target(
+            name: "AWSClient",
+            dependencies: ["AWSSigning", "AutoscalerCore"],
+            swiftSettings: strictSettings
+        ),
         // The subcommands; a library so that tests can drive them without a subprocess.
         .target(
             name: "AutoscalerCLI",
@@ -120,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "autoscaler-benchmarks",
             dependencies: [
-                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient",
+                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -159,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSSigningTests",
-            dependencies: ["AWSSigning", "AutoscalerCore", "IntegrationSupport"],
+            dependencies: ["AWSSigning", "AWSClient", "AutoscalerCore", "IntegrationSupport"],
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),

@@ -1,3 +1,5 @@
+import AutoscalerCore
+
 /// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`.
 enum DurationSyntax {
     /// The units, longest first so that `ms` is tried before `m`.
@@ -5,7 +7,7 @@ enum DurationSyntax {
 
     /// Parses `text`; `nil` when it is not a duration with units.
     static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingSpaces)
+        var rest = Substring(text.trimmingWhitespace)
         guard !rest.isEmpty else { return nil }
         var total = 0.0
         while !rest.isEmpty {
@@ -17,14 +19,5 @@ enum DurationSyntax {
             total += value * unit.1
         }
         return .milliseconds(Int64((total * 1000).rounded()))
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var text = Substring(self)
-        while text.first?.isWhitespace == true { text = text.dropFirst() }
-        while text.last?.isWhitespace == true { text = text.dropLast() }
-        return String(text)
     }
 }

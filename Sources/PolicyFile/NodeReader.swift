@@ -1,3 +1,4 @@
+import AutoscalerCore
 import Yams
 
 /// Walks the YAML tree with a path, turning each node into a typed value or a diagnostic.
@@ -142,16 +143,16 @@ final class NodeReader {
 
     func nonEmptyString(_ node: Node, _ path: String) -> String? {
         guard let text = string(node, path) else { return nil }
-        guard !text.trimmingSpaces.isEmpty else {
+        guard !text.trimmingWhitespace.isEmpty else {
             error(node.mark, path, "must not be empty")
             return nil
         }
-        return text.trimmingSpaces
+        return text.trimmingWhitespace
     }
 
     func integer(_ node: Node, _ path: String, atLeast minimum: Int) -> Int? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Int(text.trimmingSpaces) else {
+        guard let value = Int(text.trimmingWhitespace) else {
             error(node.mark, path, "expected a whole number, found `\(text)`")
             return nil
         }
@@ -164,7 +165,7 @@ final class NodeReader {
 
     func positiveNumber(_ node: Node, _ path: String) -> Double? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Double(text.trimmingSpaces), value.isFinite else {
+        guard let value = Double(text.trimmingWhitespace), value.isFinite else {
             error(node.mark, path, "expected a number, found `\(text)`")
             return nil
         }
@@ -177,7 +178,7 @@ final class NodeReader {
 
     func boolean(_ node: Node, _ path: String) -> Bool? {
         guard let text = string(node, path) else { return nil }
-        switch text.trimmingSpaces.lowercased() {
+        switch text.trimmingWhitespace.lowercased() {
         case "true": return true
         case "false": return false
         default:
@@ -189,7 +190,7 @@ final class NodeReader {
     func duration(_ node: Node, _ path: String, allowZero: Bool) -> Duration? {
         guard let text = string(node, path) else { return nil }
         guard let value = DurationSyntax.parse(text) else {
-            let trimmed = text.trimmingSpaces
+            let trimmed = text.trimmingWhitespace
             if Double(trimmed) != nil {
                 error(node.mark, path, "durations need a unit: write `\(trimmed)s` or `\(trimmed)m`")
             } else {

@@ -100,8 +100,8 @@ struct PolicySchema {
         }
         let path = node == urlNode ? "database" : "database.url"
         guard let text = reader.string(urlNode, path) else { return nil }
-        if text.trimmingSpaces.isEmpty { return .some(nil) }
-        let url = SecretURL(text.trimmingSpaces)
+        if text.trimmingWhitespace.isEmpty { return .some(nil) }
+        let url = SecretURL(text.trimmingWhitespace)
         guard url.scheme == "postgresql" || url.scheme == "postgres" else {
             reader.error(urlNode.mark, path, "`\(url)` is not a PostgreSQL URL; expected postgresql://user@host:5432/redash")
             return nil

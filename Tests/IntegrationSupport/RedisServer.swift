@@ -29,32 +29,38 @@ public final class RedisServer: @unchecked Sendable {
         }
     }
 
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server and waits until it accepts connections. A port picked as free can be
+    /// taken by another test before redis-server binds it, so a failed bind is retried on a new one.
     public init(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        port = try Ports.free()
         self.password = password
-        var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
-        if tls {
-            let material = try TLSMaterial.make(in: directory)
-            self.tls = material
-            arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
-                          "--tls-key-file", material.keyFile, "--tls-ca-cert-file", material.caFile, "--tls-auth-clients", "no"]
-        } else {
-            self.tls = nil
-            arguments += ["--port", String(port)]
-        }
-        if let password { arguments += ["--requirepass", password] }
-        if let aclUser { arguments += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"] }
-        process = try ManagedProcess("/usr/bin/redis-server", arguments)
-        let port = self.port
-        let deadline = Date().addingTimeInterval(10)
-        while !Ports.isOpen(port) {
-            guard Date() < deadline, process.isRunning else {
+        self.tls = tls ? try TLSMaterial.make(in: directory) : nil
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try Ports.free()
+            var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
+            if let material = self.tls {
+                arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
+                              "--tls-key-file", material.keyFile, "--tls-ca-cert-file", material.caFile, "--tls-auth-clients", "no"]
+            } else {
+                arguments += ["--port", String(port)]
+            }
+            if let password { arguments += ["--requirepass", password] }
+            if let aclUser { arguments += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"] }
+            let process = try ManagedProcess("/usr/bin/redis-server", arguments)
+            let deadline = Date().addingTimeInterval(10)
+            while !Ports.isOpen(port) && process.isRunning && Date() < deadline { usleep(20_000) }
+            if Ports.isOpen(port) && process.isRunning {
+                self.port = port
+                self.process = process
+                return
+            }
+            process.stop()
+            if attempt >= 5 || !process.output.contains("Address already in use") {
                 throw HarnessError("redis-server did not start on \(port):\n\(process.output)")
             }
-            usleep(20_000)
         }
     }
 

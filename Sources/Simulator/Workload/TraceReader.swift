@@ -24,7 +24,7 @@ public enum TraceReader {
             throw Failure(line: 1, message: "the header must name enqueued_at, queue and runtime_seconds; found \(header.joined(separator: ","))")
         }
         var rows: [(time: Double, queue: String, runtime: Double)] = []
-        for (offset, line) in lines.enumerated() where !line.trimmingEdges(" ").isEmpty {
+        for (offset, line) in lines.enumerated() where !line.trimmingWhitespace.isEmpty {
             let number = offset + 2
             let cells = fields(line)
             guard cells.count > max(timeColumn, queueColumn, runtimeColumn) else {
@@ -50,7 +50,7 @@ public enum TraceReader {
 
     private static func fields(_ line: String) -> [String] {
         line.split(separator: ",", omittingEmptySubsequences: false).map {
-            var cell = String($0).trimmingEdges(" ")
+            var cell = $0.trimmingWhitespace
             if cell.hasPrefix("\""), cell.hasSuffix("\""), cell.count >= 2 { cell = String(cell.dropFirst().dropLast()) }
             return cell
         }
@@ -77,14 +77,5 @@ public enum TraceReader {
         guard ["", "Z", "z", "+00", "+00:00", "+0000", " UTC"].contains(rest) else { return nil }
         return CivilTime.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
             .secondsSinceEpoch
-    }
-}
-
-extension String {
-    func trimmingEdges(_ character: Character) -> String {
-        var text = Substring(self)
-        while text.first == character { text = text.dropFirst() }
-        while text.last == character { text = text.dropLast() }
-        return String(text)
     }
 }

@@ -1,0 +1,70 @@
+import AWSSigning
+import AutoscalerCore
+import Foundation
+
+/// Runs a profile's `credential_process` and reads the JSON it prints:
+/// `{"Version": 1, "AccessKeyId": …, "SecretAccessKey": …, "SessionToken": …, "Expiration": "2026-…Z"}`.
+struct ProcessCredentials: Sendable {
+    let command: String
+    let profile: String
+    /// A credential_process that hangs must not hang the controller.
+    static let timeout: Duration = .seconds(30)
+
+    func credentials() async throws -> AWSCredentials {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw CredentialError("profile \(profile): cannot run credential_process: \(error.localizedDescription)")
+        }
+        // Read while it runs, so a large output cannot fill the pipe and block it.
+        async let stdout = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
+        async let stderr = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
+        let deadline = ContinuousClock.now + Self.timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                throw CredentialError("profile \(profile): credential_process did not finish within \(Self.timeout)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let (data, errorData) = await (stdout, stderr)
+        guard process.terminationStatus == 0 else {
+            // Its stderr is its own message (`Error when retrieving token from sso: Token has expired`);
+            // shortened, since it could be long.
+            let message = String(decoding: errorData.prefix(400), as: UTF8.self).trimmingWhitespace
+            throw CredentialError("profile \(profile): credential_process exited \(process.terminationStatus)\(message.isEmpty ? "" : ": \(message)")")
+        }
+        return try Self.parse(data, profile: profile)
+    }
+
+    static func parse(_ data: Data, profile: String) throws(CredentialError) -> AWSCredentials {
+        // Never echo the output: it holds the secret.
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CredentialError("profile \(profile): credential_process did not print a JSON object")
+        }
+        guard (object["Version"] as? Int) == 1 else {
+            throw CredentialError("profile \(profile): credential_process printed Version \(object["Version"].map { "\($0)" } ?? "(missing)"); only Version 1 is defined")
+        }
+        guard let key = object["AccessKeyId"] as? String, !key.isEmpty,
+              let secret = object["SecretAccessKey"] as? String, !secret.isEmpty else {
+            throw CredentialError("profile \(profile): credential_process printed no AccessKeyId or SecretAccessKey")
+        }
+        var expiration: Instant?
+        if let text = object["Expiration"] as? String {
+            guard let parsed = ISO8601DateFormatter().date(from: text)
+                ?? { let f = ISO8601DateFormatter(); f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]; return f.date(from: text) }()
+            else {
+                throw CredentialError("profile \(profile): credential_process printed an Expiration that is not ISO 8601: \(text)")
+            }
+            expiration = Instant(secondsSinceEpoch: parsed.timeIntervalSince1970)
+        }
+        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: object["SessionToken"] as? String, expiration: expiration)
+    }
+}
