@@ -2,6 +2,8 @@ import Foundation
 
 /// A real `redis-server` on 127.0.0.1 for one test, optionally with a password, an ACL user or
 /// TLS (certificates made with openssl at test time). Stopped when released.
+// Every stored property is set once in init and only read afterwards; the process is stopped in
+// deinit. Unchecked because ManagedProcess's lock is not visible to the compiler.
 public final class RedisServer: @unchecked Sendable {
     public let port: Int
     public let password: String?
