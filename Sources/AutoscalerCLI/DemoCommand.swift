@@ -32,8 +32,9 @@ public struct DemoCommand: AsyncParsableCommand {
         print("""
             redash-autoscaler demo: \(scenario.summary).
             Policy: \(origin). Simulated on this machine: no network, no AWS, no Redash.
-            Each row is half an hour of \(adhoc.name) under redash-autoscaler: jobs waiting and running,
-            tasks desired/running (each task runs \(adhoc.workersPerTask) queries at once), and what the baselines ran.
+            Each row is half an hour of \(adhoc.name) under redash-autoscaler: the most jobs waiting and running,
+            the most tasks desired/running (each task runs \(adhoc.workersPerTask) queries at once), and the most tasks
+            the baselines asked for.
 
             """)
         let results = Comparison.run(policy: policy, workload: run.workload, scenario: scenario.name, seed: seed)
@@ -51,27 +52,45 @@ public struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-/// The half-hourly rows of the demo.
+/// The half-hourly rows of the demo. Bursts last minutes, so each row shows the peak of its half
+/// hour rather than a point sample that would miss them.
 enum LiveView {
+    static let rowSpan = 1800.0
+
     static func replay(_ results: [SimulationResult], service: String, start: Instant, utcOffset: Duration, paced: Bool) {
         guard let ours = results.first else { return }
         let others = results.dropFirst().filter { !$0.autoscaler.hasPrefix("redash-autoscaler") }
-        let header = "  time   waiting  running  tasks   " + others.map { short($0.autoscaler) }.joined(separator: "  ")
-        print(header)
-        for sample in ours.timeline where Int(sample.time) % 1800 == 0 {
-            guard let entry = sample.services.first(where: { $0.name == service }) else { continue }
-            let local = CivilTime(start + .seconds(sample.time), utcOffset: utcOffset)
+        print("  time   waiting  running  tasks   " + others.map { short($0.autoscaler) }.joined(separator: "  ") + "   (peaks of each half hour)")
+        let oursRows = peaks(ours, service: service)
+        let othersRows = others.map { peaks($0, service: service) }
+        for (row, peak) in oursRows.enumerated() {
+            let local = CivilTime(start + .seconds(Double(row) * rowSpan), utcOffset: utcOffset)
             let clock = (local.hour < 10 ? "0" : "") + "\(local.hour):" + (local.minute < 10 ? "0" : "") + "\(local.minute)"
-            var row = "  \(clock)  " + "\(entry.pending)".leftPadded(7) + "  " + "\(entry.running)".leftPadded(7)
-                + "  " + "\(entry.desired)/\(entry.runningTasks)".leftPadded(5) + "   "
-            for other in others {
-                let theirs = other.timeline.first { $0.time == sample.time }?.services.first { $0.name == service }
-                row += "\(theirs.map { "\($0.desired)" } ?? "-")".leftPadded(short(other.autoscaler).count) + "  "
+            var line = "  \(clock)  " + "\(peak.pending)".leftPadded(7) + "  " + "\(peak.running)".leftPadded(7)
+                + "  " + "\(peak.desired)/\(peak.runningTasks)".leftPadded(5) + "   "
+            for (index, other) in others.enumerated() {
+                let theirs = row < othersRows[index].count ? "\(othersRows[index][row].desired)" : "-"
+                line += theirs.leftPadded(short(other.autoscaler).count) + "  "
             }
-            row += String(repeating: "█", count: min(40, entry.pending)) + String(repeating: "▒", count: min(40, entry.running))
-            print(row)
+            line += String(repeating: "█", count: min(40, peak.pending)) + String(repeating: "▒", count: min(40, peak.running))
+            print(line)
             if paced { Thread.sleep(forTimeInterval: 0.25) }
         }
+    }
+
+    /// The largest value of each field per half hour.
+    static func peaks(_ result: SimulationResult, service: String) -> [TimelineSample.Service] {
+        var rows: [TimelineSample.Service] = []
+        for sample in result.timeline {
+            guard let entry = sample.services.first(where: { $0.name == service }) else { continue }
+            let row = Int(sample.time / rowSpan)
+            while rows.count <= row { rows.append(TimelineSample.Service(name: service, pending: 0, running: 0, desired: 0, runningTasks: 0)) }
+            rows[row].pending = max(rows[row].pending, entry.pending)
+            rows[row].running = max(rows[row].running, entry.running)
+            rows[row].desired = max(rows[row].desired, entry.desired)
+            rows[row].runningTasks = max(rows[row].runningTasks, entry.runningTasks)
+        }
+        return rows
     }
 
     static func short(_ name: String) -> String {

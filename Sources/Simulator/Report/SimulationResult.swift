@@ -150,5 +150,13 @@ public struct TimelineSample: Sendable, Equatable {
         public var desired: Int
         /// Tasks running.
         public var runningTasks: Int
+
+        public init(name: String, pending: Int, running: Int, desired: Int, runningTasks: Int) {
+            self.name = name
+            self.pending = pending
+            self.running = running
+            self.desired = desired
+            self.runningTasks = runningTasks
+        }
     }
 }
