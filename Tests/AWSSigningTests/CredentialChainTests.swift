@@ -14,12 +14,13 @@ private final class FakeHome: @unchecked Sendable {
         if let config { try config.write(to: url.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8) }
     }
 
-    /// Writes an executable script and returns its path.
+    /// Writes a shell script and returns the command that runs it. It is run through /bin/sh
+    /// rather than exec'd: a process spawned by a concurrent test can briefly hold the file's
+    /// write descriptor, and exec'ing it then fails with "Text file busy".
     func script(_ name: String, _ body: String) throws -> String {
         let path = url.appendingPathComponent(name).path
-        try "#!/bin/sh\n\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
-        return path
+        try "\(body)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return "/bin/sh \(path)"
     }
 
     var environment: [String: String] { ["HOME": url.path] }
