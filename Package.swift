@@ -100,6 +100,12 @@ let package = Package(
             dependencies: ["AWSSigning", "AutoscalerCore"],
             swiftSettings: strictSettings
         ),
+        // A PostgreSQL client over libpq: the only module that touches libpq pointers.
+        .target(
+            name: "PostgresClient",
+            dependencies: ["CLibPQ", "AutoscalerCore"],
+            swiftSettings: strictSettings
+        ),
         // The subcommands; a library so that tests can drive them without a subprocess.
         .target(
             name: "AutoscalerCLI",
@@ -167,6 +173,11 @@ let package = Package(
             name: "AWSSigningTests",
             dependencies: ["AWSSigning", "AWSClient", "AutoscalerCore", "IntegrationSupport"],
             exclude: ["Python"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

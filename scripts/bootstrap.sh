@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian machine, and nothing that is there:
 # - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
-# - the servers the integration tests start on 127.0.0.1 (redis-server) and openssl for their
+# - the servers the integration tests start on 127.0.0.1 (redis-server, PostgreSQL 15) and openssl for their
 #   throwaway TLS certificates;
 # - Python venvs with the real queue libraries Redash uses (.venv: rq 1.16, celery;
 #   .venv-rq15: rq 1.5 for Redash v10, optional).
@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl)
+packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -21,7 +21,8 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# The Debian package starts a redis-server on 6379; the tests start their own on free ports.
+# The Debian packages start a redis-server on 6379 and a PostgreSQL on 5432; the tests start their
+# own on free ports.
 
 command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bootstrap: python3 is not on PATH" >&2; exit 1; }

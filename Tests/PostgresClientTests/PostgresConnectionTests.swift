@@ -1,0 +1,97 @@
+import AutoscalerCore
+import IntegrationSupport
+import PostgresClient
+import Testing
+
+@Suite("PostgreSQL client against PostgreSQL 15")
+struct PostgresConnectionTests {
+    @Test("typed decoding of the column types Redash uses, and NULL")
+    func decoding() async throws {
+        let server = try PostgresServer()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        let rows = try await connection.query("""
+            SELECT 42::int AS i, 9000000000::bigint AS b, 2.5::float8 AS f, 1.25::numeric AS n, 'queries'::text AS t,
+                   true AS yes, '2026-11-23 09:00:00.5+09'::timestamptz AS at, '{"interval": 300}'::jsonb AS j,
+                   '{"time": "09:00"}'::json AS j2, NULL::int AS missing
+            """)
+        #expect(rows.columns == ["i", "b", "f", "n", "t", "yes", "at", "j", "j2", "missing"])
+        #expect(rows.rows.count == 1)
+        #expect(rows[0, "i"] == .integer(42))
+        #expect(rows[0, "b"] == .integer(9_000_000_000))
+        #expect(rows[0, "f"] == .double(2.5))
+        #expect(rows[0, "n"] == .double(1.25))
+        #expect(rows[0, "t"] == .text("queries"))
+        #expect(rows[0, "yes"] == .bool(true))
+        #expect(rows[0, "at"] == .timestamp(CivilTime.instant(year: 2026, month: 11, day: 23, hour: 0, second: 0.5)))
+        #expect(rows[0, "j"] == .json(#"{"interval": 300}"#))
+        #expect(rows[0, "j2"] == .json(#"{"time": "09:00"}"#))
+        #expect(rows[0, "missing"] == .null)
+    }
+
+    @Test("parameters are bound, never spliced into the SQL")
+    func parameters() async throws {
+        let server = try PostgresServer()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        let hostile = "x'); DROP TABLE pg_class; --"
+        let rows = try await connection.query("SELECT $1::int + 1 AS next, $2::text AS echoed, $3::text IS NULL AS absent", ["41", hostile, nil])
+        #expect(rows[0, "next"] == .integer(42))
+        #expect(rows[0, "echoed"] == .text(hostile))
+        #expect(rows[0, "absent"] == .bool(true))
+    }
+
+    @Test("a wrong password is an authentication error that does not contain the password")
+    func wrongPassword() async throws {
+        let server = try PostgresServer()
+        do {
+            _ = try await PostgresConnection.connect(url: SecretURL("postgresql://postgres:hunter2@127.0.0.1:\(server.port)/postgres"))
+            Issue.record("a wrong password was accepted")
+        } catch let error as PostgresError {
+            #expect(error.kind == .authenticationFailed, "\(error)")
+            #expect(!error.description.contains("hunter2") && !error.description.contains(server.password), "\(error)")
+            #expect(error.description.contains("postgres:***@127.0.0.1"))
+        }
+    }
+
+    @Test("an unreachable database fails within the connect timeout")
+    func unreachable() async throws {
+        let port = try Ports.free()
+        let started = ContinuousClock.now
+        do {
+            _ = try await PostgresConnection.connect(url: SecretURL("postgresql://redash:pw@127.0.0.1:\(port)/redash"), connectTimeout: .seconds(2))
+            Issue.record("connected to nothing")
+        } catch let error as PostgresError {
+            #expect(error.kind == .connectionFailed, "\(error)")
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test("a statement that runs past the statement timeout is cancelled and says so", arguments: [0.3])
+    func statementTimeout(_ seconds: Double) async throws {
+        let server = try PostgresServer()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url), statementTimeout: .seconds(seconds))
+        do {
+            _ = try await connection.query("SELECT pg_sleep(5)")
+            Issue.record("pg_sleep(5) finished under a 300 ms statement timeout")
+        } catch let error as PostgresError {
+            #expect(error.kind == .timeout)
+            #expect(error.sqlState == "57014")
+        }
+        // The connection is still usable afterwards.
+        #expect(try await connection.query("SELECT 1 AS one")[0, "one"] == .integer(1))
+    }
+
+    @Test("a missing column is a query error naming it, with its SQLSTATE")
+    func missingColumn() async throws {
+        let server = try PostgresServer()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        _ = try await connection.query("CREATE TABLE data_sources (id serial PRIMARY KEY, queue_name text)")
+        do {
+            _ = try await connection.query("SELECT scheduled_queue_name FROM data_sources")
+            Issue.record("a missing column was accepted")
+        } catch let error as PostgresError {
+            #expect(error.kind == .query)
+            #expect(error.sqlState == "42703")
+            #expect(error.message.contains("scheduled_queue_name"))
+        }
+    }
+}
