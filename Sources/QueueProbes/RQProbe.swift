@@ -80,7 +80,7 @@ enum RQProbe {
             report.roundTrips += 1
             report.commands += detail.count
             for (offset, queue) in oldestQueues.enumerated() {
-                enqueuedAt[queue] = details[offset].string.flatMap(RQTimestamp.parse)
+                enqueuedAt[queue] = details[offset].string.flatMap(CivilTime.parseTimestamp)
             }
             for (offset, key) in workerKeys.enumerated() {
                 guard let fields = details[oldestQueues.count + offset].array, fields.count == 6 else { continue }
@@ -90,7 +90,7 @@ enum RQProbe {
                 workers[key] = WorkerRecord(
                     name: name, state: fields[0].string, currentJob: fields[1].string.flatMap { $0.isEmpty ? nil : $0 },
                     hostname: fields[2].string, ipAddress: fields[3].string.flatMap { $0 == "unknown" ? nil : $0 },
-                    lastHeartbeat: fields[4].string.flatMap(RQTimestamp.parse))
+                    lastHeartbeat: fields[4].string.flatMap(CivilTime.parseTimestamp))
             }
         }
 

@@ -123,3 +123,23 @@ struct SupportingValueTests {
         #expect(history.lastScaleDown == nil)
     }
 }
+
+@Suite("Timestamp parsing")
+struct TimestampParsingTests {
+    private static let nineUTC = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 9)
+
+    @Test("the forms RQ, PostgreSQL and exported traces write", arguments: [
+        ("2026-11-23T09:00:00Z", 0.0), ("2026-11-23T09:00:00.345678Z", 0.345678), ("2026-11-23 09:00:00.5+00", 0.5),
+        ("2026-11-23 18:00:00+09", 0.0), ("2026-11-23T18:00:00+09:00", 0.0), ("2026-11-23T04:00:00-0500", 0.0),
+        ("2026-11-23 09:00", 0.0), ("2026-11-23 09:00:00 UTC", 0.0), ("2026-11-23T09:00:00", 0.0),
+    ])
+    func parses(_ text: String, _ fraction: Double) throws {
+        let parsed = try #require(CivilTime.parseTimestamp(text))
+        #expect(abs(parsed.secondsSinceEpoch - (Self.nineUTC.secondsSinceEpoch + fraction)) < 1e-6)
+    }
+
+    @Test("not timestamps", arguments: ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-23T09:00:00 PST", "2026/11/23 09:00", "2026-11-23T25:00"])
+    func rejects(_ text: String) {
+        #expect(CivilTime.parseTimestamp(text) == nil)
+    }
+}

@@ -56,26 +56,9 @@ public enum TraceReader {
         }
     }
 
-    /// `YYYY-MM-DD[T ]HH:MM[:SS[.fff]][Z|+00|+00:00]` in UTC, or epoch seconds.
+    /// ISO 8601 (UTC unless an offset is given), or epoch seconds.
     static func timestamp(_ text: String) -> Double? {
         if let epoch = Double(text) { return epoch }
-        let characters = Array(text)
-        guard characters.count >= 16 else { return nil }
-        func number(_ range: Range<Int>) -> Int? { Int(String(characters[range])) }
-        guard let year = number(0..<4), characters[4] == "-", let month = number(5..<7), characters[7] == "-",
-              let day = number(8..<10), characters[10] == "T" || characters[10] == " ",
-              let hour = number(11..<13), characters[13] == ":", let minute = number(14..<16),
-              (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60 else { return nil }
-        var rest = String(characters[16...])
-        var second = 0.0
-        if rest.hasPrefix(":") {
-            let digits = rest.dropFirst().prefix { $0.isNumber || $0 == "." }
-            guard let value = Double(digits) else { return nil }
-            second = value
-            rest = String(rest.dropFirst(1 + digits.count))
-        }
-        guard ["", "Z", "z", "+00", "+00:00", "+0000", " UTC"].contains(rest) else { return nil }
-        return CivilTime.instant(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
-            .secondsSinceEpoch
+        return CivilTime.parseTimestamp(text)?.secondsSinceEpoch
     }
 }
