@@ -140,3 +140,11 @@ public func eventually(timeout: Double = 10, interval: Double = 0.1, _ condition
     }
     return try await condition()
 }
+
+/// Runs blocking work (starting a server, initdb) on a thread of its own, so that it does not
+/// hold one of the few cooperative-pool threads that every other test's awaits need.
+public func offCooperativePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}

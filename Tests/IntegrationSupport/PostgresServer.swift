@@ -37,6 +37,11 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
+    /// Starts a server off the cooperative pool (initdb and pg_ctl block for seconds).
+    public static func start() async throws -> PostgresServer {
+        try await offCooperativePool { try PostgresServer() }
+    }
+
     /// `postgresql://postgres:PASSWORD@127.0.0.1:PORT/postgres`.
     public var url: String { "postgresql://postgres:\(password)@127.0.0.1:\(port)/postgres" }
 

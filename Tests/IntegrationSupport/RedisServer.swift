@@ -66,6 +66,14 @@ public final class RedisServer: @unchecked Sendable {
         }
     }
 
+    /// Starts a server off the cooperative pool (see `offCooperativePool`).
+    public static func start(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false) async throws -> RedisServer {
+        let acl = aclUser.map { [$0.name, $0.password] }
+        return try await offCooperativePool {
+            try RedisServer(password: password, aclUser: acl.map { (name: $0[0], password: $0[1]) }, tls: tls)
+        }
+    }
+
     /// A URL for this server (with the password when it has one).
     public var url: String {
         let scheme = tls == nil ? "redis" : "rediss"

@@ -8,7 +8,7 @@ import Testing
 struct CeleryProbeTests {
     @Test("the queue list, its priority lists and a prefetched message, aged by Redash's enqueue_time")
     func pendingPrioritiesPrefetched() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let plain = try await fixture(["celery-send", redis.url, "queries", "2"])
         try await fixture(["celery-send", redis.url, "queries", "1", "--priority", "3"])
         try await fixture(["celery-send", redis.url, "queries", "1", "--priority", "9"])
@@ -35,7 +35,7 @@ struct CeleryProbeTests {
 
     @Test("a message without Redash's enqueue_time has an unknown age, not zero")
     func unknownAge() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         try await fixture(["celery-send", redis.url, "queries", "2", "--no-argsrepr"])
         let (client, prober) = try makeProber(redis.url, layout: .celery)
         let report = await prober.probe(queues: ["queries"])
@@ -47,7 +47,7 @@ struct CeleryProbeTests {
 
     @Test("a foreign message is counted, noted, and does not break the reading")
     func foreignMessage() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         try await redis.cli(["LPUSH", "queries", "definitely not a celery message"])
         try await fixture(["celery-send", redis.url, "queries", "1"])
         let (client, prober) = try makeProber(redis.url, layout: .celery)

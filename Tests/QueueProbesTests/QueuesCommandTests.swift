@@ -15,9 +15,11 @@ struct QueuesCommandTests {
 
     @Test("--json gives the documented object for RQ, with the counts rq produced")
     func rqJSON() async throws {
-        let redis = try RedisServer()
-        try await fixture(["rq-enqueue", redis.url, "queries", "3"])
+        let redis = try await RedisServer.start()
+        let enqueued = try await fixture(["rq-enqueue", redis.url, "queries", "3"])
+        let before = Date().timeIntervalSince1970
         let report = try await QueuesCommand.report(policy: policy(redis.url), redisURL: nil, json: true)
+        let after = Date().timeIntervalSince1970
         #expect(report.exitCode == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
         #expect(object["layout"] as? String == "rq")
@@ -26,8 +28,10 @@ struct QueuesCommandTests {
         #expect(queues[0]["pending"] as? Int == 3)
         #expect(queues[0]["running"] as? Int == 0)
         // NSNumber: corelibs Foundation does not bridge an integral JSON number (0) to Double.
-        let age = (queues[0]["oldestAgeSeconds"] as? NSNumber)?.doubleValue
-        #expect(age.map { $0 >= 0 && $0 < 10 } == true, "oldestAgeSeconds: \(String(describing: queues[0]["oldestAgeSeconds"]))")
+        // The age lies between the job's age when the probe started and when it ended.
+        let age = try #require((queues[0]["oldestAgeSeconds"] as? NSNumber)?.doubleValue)
+        let oldest = try #require(doubles(enqueued["enqueued_at"]).first)
+        #expect(age >= before - oldest - 0.01 && age <= after - oldest + 0.01, "age \(age), window \(before - oldest)…\(after - oldest)")
         #expect(queues[1]["oldestAgeSeconds"] is NSNull, "an empty queue has no oldest job")
         #expect((queues[0]["workers"] as? [String: Int]) == ["busy": 0, "idle": 0])
         let scheduler = try #require(object["scheduler"] as? [String: Any])
@@ -36,7 +40,7 @@ struct QueuesCommandTests {
 
     @Test("--json for Celery says running and workers are unknown (null), never zero")
     func celeryJSON() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         try await fixture(["celery-send", redis.url, "queries", "2"])
         let report = try await QueuesCommand.report(policy: policy(redis.url), redisURL: nil, json: true)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])

@@ -8,7 +8,7 @@ import Testing
 struct RQProbeTests {
     @Test("RQ 1.16: pending counts and the oldest job's age match what rq enqueued")
     func pendingAndAge() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let queries = try await fixture(["rq-enqueue", redis.url, "queries", "5"])
         try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "2"])
         try await Task.sleep(for: .milliseconds(300))
@@ -37,7 +37,7 @@ struct RQProbeTests {
 
     @Test("RQ 1.16: running jobs and busy workers; a worker killed mid-job is abandoned, not running", .timeLimit(.minutes(3)))
     func runningAndAbandoned() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let first = try backgroundFixture(["rq-worker", redis.url, "queries", "worker-one-\(redis.port)"])
         let second = try backgroundFixture(["rq-worker", redis.url, "queries", "worker-two-\(redis.port)"])
         defer {
@@ -74,7 +74,7 @@ struct RQProbeTests {
           .enabled(if: Repository.python15 != nil, "the RQ 1.5 venv could not be created"))
     func rq15() async throws {
         let python = try #require(Repository.python15)
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let worker = try backgroundFixture(["rq-worker", redis.url, "queries", "v10-worker-\(redis.port)"], python: python)
         defer {
             worker.stop()
@@ -97,7 +97,7 @@ struct RQProbeTests {
 
     @Test("a key of the wrong type makes that queue unavailable, never empty")
     func wrongType() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "1"])
         try await redis.cli(["SET", "rq:queue:queries", "not a list"])
         let (client, prober) = try makeProber(redis.url, layout: .rq)
@@ -109,7 +109,7 @@ struct RQProbeTests {
 
     @Test("an empty Redis is no reason to guess the layout")
     func undetected() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let (client, prober) = try makeProber(redis.url)
         let report = await prober.probe(queues: ["queries"])
         #expect(report.failure("queries")?.contains("set redis.layout") == true)

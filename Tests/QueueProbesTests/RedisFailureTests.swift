@@ -13,7 +13,7 @@ struct RedisFailureTests {
 
     @Test("the right password works; a wrong one is refused, and neither appears in the error")
     func password() async throws {
-        let redis = try RedisServer(password: "s3cret-Pa55")
+        let redis = try await RedisServer.start(password: "s3cret-Pa55")
         let good = try client("redis://:s3cret-Pa55@127.0.0.1:\(redis.port)/0")
         #expect(try await good.pipeline([["PING"]]) == [RESPValue.simpleString("PONG")])
         await good.close()
@@ -29,7 +29,7 @@ struct RedisFailureTests {
 
     @Test("an ACL user and password work")
     func aclUser() async throws {
-        let redis = try RedisServer(aclUser: (name: "autoscaler", password: "acl-pass"))
+        let redis = try await RedisServer.start(aclUser: (name: "autoscaler", password: "acl-pass"))
         let good = try client("redis://autoscaler:acl-pass@127.0.0.1:\(redis.port)/0")
         #expect(try await good.pipeline([["PING"]]) == [RESPValue.simpleString("PONG")])
         await good.close()
@@ -39,7 +39,7 @@ struct RedisFailureTests {
 
     @Test("a database the server does not have is refused by name")
     func wrongDatabase() async throws {
-        let redis = try RedisServer()
+        let redis = try await RedisServer.start()
         let selected = try client("redis://127.0.0.1:\(redis.port)/99")
         do {
             _ = try await selected.pipeline([["PING"]])
@@ -107,7 +107,7 @@ struct RedisFailureTests {
 
     @Test("TLS: rediss:// trusting the server's CA works; without it the handshake fails as a TLS error")
     func tls() async throws {
-        let redis = try RedisServer(tls: true)
+        let redis = try await RedisServer.start(tls: true)
         let caFile = try #require(redis.tls?.caFile)
         try await fixture(["rq-enqueue", "rediss://127.0.0.1:\(redis.port)/0?ssl_ca_certs=\(caFile)", "queries", "2"])
         let (trusted, prober) = try makeProber("rediss://127.0.0.1:\(redis.port)/0?ssl_ca_certs=\(caFile)")
