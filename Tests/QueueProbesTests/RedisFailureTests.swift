@@ -64,8 +64,9 @@ struct RedisFailureTests {
         } catch let error as RedisError {
             #expect(error.kind == .timeout, "\(error)")
         }
-        // Bounded by the 300 ms command timeout, with room for a loaded 2-core machine.
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Bounded by the 300 ms command timeout; the bound only catches a hang, with room for
+        // CPU-heavy tests sharing a 2-core machine.
+        #expect(ContinuousClock.now - started < .seconds(10))
         let prober = QueueProber(client: silent, layout: .rq, logger: quietLogger)
         try await Task.sleep(for: .seconds(1))  // past the first backoff
         let report = await prober.probe(queues: ["queries"])
@@ -96,13 +97,15 @@ struct RedisFailureTests {
             #expect(error.kind == .connectionFailed)
             #expect(error.description.contains("127.0.0.1:\(port)") && !error.description.contains("hunter2"))
         }
+        // The kind proves no connection was attempted; the time bound only catches a wait.
         let started = ContinuousClock.now
         do {
             _ = try await nobody.pipeline([["PING"]])
+            Issue.record("the second call connected")
         } catch let error as RedisError {
             #expect(error.kind == .backingOff)
         }
-        #expect(ContinuousClock.now - started < .milliseconds(100))
+        #expect(ContinuousClock.now - started < .seconds(2))
     }
 
     @Test("TLS: rediss:// trusting the server's CA works; without it the handshake fails as a TLS error")
