@@ -11,21 +11,41 @@ struct ProcessCredentials: Sendable {
     static let timeout: Duration = .seconds(30)
 
     func credentials() async throws -> AWSCredentials {
+        // The output goes to private files, read once the process has exited: reading a pipe to
+        // end-of-file blocks a thread until every holder of its write end closes it, and a child
+        // spawned at the same moment elsewhere in the process can inherit that end and hold it
+        // for its whole life.
+        let directory = NSTemporaryDirectory()
+        let outputPath = directory + "credential-process-\(UUID().uuidString).out"
+        let errorPath = directory + "credential-process-\(UUID().uuidString).err"
+        let manager = FileManager.default
+        // 0600: the output holds the secret.
+        guard manager.createFile(atPath: outputPath, contents: nil, attributes: [.posixPermissions: 0o600]),
+              manager.createFile(atPath: errorPath, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+            throw CredentialError("profile \(profile): cannot create a temporary file for credential_process output in \(directory)")
+        }
+        defer {
+            try? manager.removeItem(atPath: outputPath)
+            try? manager.removeItem(atPath: errorPath)
+        }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
         process.arguments = ["-c", command]
-        let output = Pipe(), errors = Pipe()
+        process.standardInput = FileHandle.nullDevice
+        guard let output = FileHandle(forWritingAtPath: outputPath), let errors = FileHandle(forWritingAtPath: errorPath) else {
+            throw CredentialError("profile \(profile): cannot open a temporary file for credential_process output")
+        }
+        defer {
+            try? output.close()
+            try? errors.close()
+        }
         process.standardOutput = output
         process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
         do {
             try process.run()
         } catch {
             throw CredentialError("profile \(profile): cannot run credential_process: \(error.localizedDescription)")
         }
-        // Read while it runs, so a large output cannot fill the pipe and block it.
-        async let stdout = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderr = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
         let deadline = ContinuousClock.now + Self.timeout
         while process.isRunning {
             if ContinuousClock.now > deadline {
@@ -34,7 +54,8 @@ struct ProcessCredentials: Sendable {
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let (data, errorData) = await (stdout, stderr)
+        let data = manager.contents(atPath: outputPath) ?? Data()
+        let errorData = manager.contents(atPath: errorPath) ?? Data()
         guard process.terminationStatus == 0 else {
             // Its stderr is its own message (`Error when retrieving token from sso: Token has expired`);
             // shortened, since it could be long.
