@@ -24,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The pure scaling brain: observations, policy model, decision function, stabilizer.
@@ -34,6 +35,12 @@ let package = Package(
             // Double.rounded lowers to libm calls; importing Glibc just to link it would break
             // the rule that the core imports nothing.
             linkerSettings: [.linkedLibrary("m", .when(platforms: [.linux]))]
+        ),
+        // The wall clock, for the adapters (the core takes time as a parameter).
+        .target(
+            name: "SystemClock",
+            dependencies: ["AutoscalerCore"],
+            swiftSettings: strictSettings
         ),
         // Reads policies.yaml: parse, interpolate, validate, then an immutable `Policy`.
         .target(
@@ -83,6 +90,7 @@ let package = Package(
             name: "QueueProbes",
             dependencies: [
                 "AutoscalerCore",
+                "SystemClock",
                 "RedisClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,10 +102,19 @@ let package = Package(
             dependencies: ["AutoscalerCore", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
-        // Talking to AWS: the credential chain (and, next, the ECS client).
+        // Talking to AWS over HTTPS: the credential chain (files, process, web identity, the ECS
+        // container endpoint, IMDSv2), the JSON 1.1 protocol with retries and typed errors, and
+        // the ECS and Application Auto Scaling calls the controller needs.
         .target(
             name: "AWSClient",
-            dependencies: ["AWSSigning", "AutoscalerCore"],
+            dependencies: [
+                "AWSSigning", "AutoscalerCore", "SystemClock",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // A PostgreSQL client over libpq: the only module that touches libpq pointers.
@@ -115,6 +132,7 @@ let package = Package(
                 "Simulator",
                 "QueueProbes",
                 "RedisClient",
+                "AWSClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -132,7 +150,7 @@ let package = Package(
         .executableTarget(
             name: "autoscaler-benchmarks",
             dependencies: [
-                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning",
+                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -172,6 +190,12 @@ let package = Package(
         .testTarget(
             name: "AWSSigningTests",
             dependencies: ["AWSSigning", "AWSClient", "AutoscalerCore", "IntegrationSupport"],
+            exclude: ["Python"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "AWSClientTests",
+            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock"],
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),

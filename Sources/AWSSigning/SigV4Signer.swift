@@ -66,11 +66,8 @@ public enum SigV4Signer {
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC.
     static func timestamp(_ date: Instant) -> String {
         let civil = CivilTime(Instant(secondsSinceEpoch: date.secondsSinceEpoch.rounded(.down)))
-        func pad(_ value: Int, _ width: Int = 2) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(civil.year, 4))\(pad(civil.month))\(pad(civil.day))T\(pad(civil.hour))\(pad(civil.minute))\(pad(Int(civil.second)))Z"
+        return "\(civil.year.zeroPadded(to: 4))\(civil.month.zeroPadded(to: 2))\(civil.day.zeroPadded(to: 2))T"
+            + "\(civil.hour.zeroPadded(to: 2))\(civil.minute.zeroPadded(to: 2))\(Int(civil.second).zeroPadded(to: 2))Z"
     }
 
     /// Leading and trailing whitespace removed, runs of whitespace inside folded to one space.

@@ -66,11 +66,11 @@ enum LiveView {
         for (row, peak) in oursRows.enumerated() {
             let local = CivilTime(start + .seconds(Double(row) * rowSpan), utcOffset: utcOffset)
             let clock = (local.hour < 10 ? "0" : "") + "\(local.hour):" + (local.minute < 10 ? "0" : "") + "\(local.minute)"
-            var line = "  \(clock)  " + "\(peak.pending)".leftPadded(7) + "  " + "\(peak.running)".leftPadded(7)
-                + "  " + "\(peak.desired)/\(peak.runningTasks)".leftPadded(5) + "   "
+            var line = "  \(clock)  " + "\(peak.pending)".leftPadded(to: 7) + "  " + "\(peak.running)".leftPadded(to: 7)
+                + "  " + "\(peak.desired)/\(peak.runningTasks)".leftPadded(to: 5) + "   "
             for (index, other) in others.enumerated() {
                 let theirs = row < othersRows[index].count ? "\(othersRows[index][row].desired)" : "-"
-                line += theirs.leftPadded(short(other.autoscaler).count) + "  "
+                line += theirs.leftPadded(to: short(other.autoscaler).count) + "  "
             }
             line += String(repeating: "█", count: min(40, peak.pending)) + String(repeating: "▒", count: min(40, peak.running))
             print(line)
@@ -113,11 +113,5 @@ enum Verdict {
             lines.append("vs \(other.autoscaler): p95 adhoc wait \(String(format: "%.0f", ourWait))s vs \(String(format: "%.0f", theirWait))s (\(String(format: "%.2f", ratio))×), task-hours \(String(format: "%.1f", ours.totals.taskHours)) vs \(String(format: "%.1f", other.totals.taskHours)), queries killed \(ours.totals.killed) vs \(other.totals.killed)")
         }
         return lines
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        String(repeating: " ", count: max(0, width - count)) + self
     }
 }

@@ -92,20 +92,7 @@ enum QueueReportJSON {
             object["scheduler"] = NSNull()
         }
         if !report.notes.isEmpty { object["notes"] = report.notes }
-        let data = (try? JSONSerialization.data(withJSONObject: nullify(object), options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// `Optional.none` boxed in `Any` is not JSON; make it `null`.
-    private static func nullify(_ value: Any) -> Any {
-        if let dictionary = value as? [String: Any] { return dictionary.mapValues(nullify) }
-        if let array = value as? [Any] { return array.map(nullify) }
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional {
-            guard let wrapped = mirror.children.first?.value else { return NSNull() }
-            return nullify(wrapped)
-        }
-        return value
+        return JSONOutput.render(object)
     }
 }
 
@@ -114,15 +101,15 @@ enum QueueReportTable {
     static func render(_ report: ProbeReport, queues: [String], endpoint: RedisEndpoint) -> String {
         var lines = ["\(endpoint) · layout \(report.layout.rawValue), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
         let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
-        lines.append("queue".padding(toLength: width, withPad: " ", startingAt: 0) + "pending   oldest   running   workers busy/idle")
+        lines.append("queue".rightPadded(to: width) + "pending   oldest   running   workers busy/idle")
         for name in queues {
-            let label = name.padding(toLength: width, withPad: " ", startingAt: 0)
+            let label = name.rightPadded(to: width)
             switch report.readings[name] {
             case .observed(let observation):
                 let oldest = observation.oldestAge.map { $0.compactDescription } ?? "-"
                 let running = observation.running.map(String.init) ?? "?"
                 let workers = observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)"
-                lines.append(label + pad(observation.pending, 7) + pad(oldest, 9) + pad(running, 10) + "   " + workers)
+                lines.append(label + "\(observation.pending)".leftPadded(to: 7) + oldest.leftPadded(to: 9) + running.leftPadded(to: 10) + "   " + workers)
             case .unavailable(let reason):
                 lines.append(label + "unavailable: \(reason)")
             case nil:
@@ -136,10 +123,5 @@ enum QueueReportTable {
         }
         lines += report.notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
-    }
-
-    private static func pad(_ value: Any, _ width: Int) -> String {
-        let text = "\(value)"
-        return String(repeating: " ", count: max(0, width - text.count)) + text
     }
 }

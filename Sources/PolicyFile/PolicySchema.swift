@@ -51,11 +51,7 @@ struct PolicySchema {
 
     private func readRegion(_ node: Node) -> String? {
         guard let region = reader.nonEmptyString(node, "region") else { return nil }
-        let parts = region.split(separator: "-")
-        let isRegion = parts.count >= 3 && parts.first?.count == 2
-            && parts.last.map { $0.allSatisfy(\.isNumber) } == true
-            && region.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }
-        if !isRegion {
+        if !RegionName.isWellFormed(region) {
             reader.error(node.mark, "region", "`\(region)` is not an AWS region name such as `ap-northeast-1`")
             return nil
         }

@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 import Logging
 import RedisClient
+import SystemClock
 
 /// Reads the backlog of Redash's queues from Redis: one pipelined round trip for every queue,
 /// plus at most one more for the job and worker hashes it needs. Never KEYS, never SCAN.
@@ -84,12 +85,5 @@ public actor QueueProber {
         detected = found
         logger.info("queue layout detected", metadata: ["layout": "\(found.0.rawValue)", "evidence": "\(found.1)"])
         return found.0
-    }
-}
-
-/// The system's wall clock, as an `Instant`.
-public enum WallClock {
-    @Sendable public static func now() -> Instant {
-        Instant(secondsSinceEpoch: Date().timeIntervalSince1970)
     }
 }

@@ -38,12 +38,10 @@ public final class RedisServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.password = password
         self.tls = tls ? try TLSMaterial.make(in: directory) : nil
-        var attempt = 0
-        while true {
-            attempt += 1
-            let port = try Ports.free()
+        let directory = directory
+        (process, port) = try ManagedProcess.listening(timeout: 10) { [tls = self.tls] port in
             var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
-            if let material = self.tls {
+            if let material = tls {
                 arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
                               "--tls-key-file", material.keyFile, "--tls-ca-cert-file", material.caFile, "--tls-auth-clients", "no"]
             } else {
@@ -51,18 +49,7 @@ public final class RedisServer: @unchecked Sendable {
             }
             if let password { arguments += ["--requirepass", password] }
             if let aclUser { arguments += ["--user", aclUser.name, "on", ">\(aclUser.password)", "~*", "&*", "+@all"] }
-            let process = try ManagedProcess("/usr/bin/redis-server", arguments)
-            let deadline = Date().addingTimeInterval(10)
-            while !Ports.isOpen(port) && process.isRunning && Date() < deadline { usleep(20_000) }
-            if Ports.isOpen(port) && process.isRunning {
-                self.port = port
-                self.process = process
-                return
-            }
-            process.stop()
-            if attempt >= 5 || !process.output.contains("Address already in use") {
-                throw HarnessError("redis-server did not start on \(port):\n\(process.output)")
-            }
+            return try ManagedProcess("/usr/bin/redis-server", arguments)
         }
     }
 

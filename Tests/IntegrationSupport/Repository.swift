@@ -12,6 +12,15 @@ public enum Repository {
     /// The Python of the RQ 1.5 venv (Redash v10), when bootstrap could create it.
     public static var python15: String? { try? requirePython(".venv-rq15") }
 
+    /// A program the main venv installed (`moto_server`).
+    public static func venvBinary(_ name: String) throws -> String {
+        let path = root.appendingPathComponent(".venv/bin").appendingPathComponent(name).path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw HarnessError("\(path) is missing: run scripts/bootstrap.sh (scripts/test.sh does) to install it")
+        }
+        return path
+    }
+
     static func requirePython(_ venv: String) throws -> String {
         let path = root.appendingPathComponent(venv).appendingPathComponent("bin/python").path
         guard FileManager.default.isExecutableFile(atPath: path) else {

@@ -25,13 +25,22 @@ public struct CredentialChain: Sendable {
         self.sources = sources
     }
 
-    /// The chain the SDKs use, minus the sources that need HTTP (web identity, the ECS container
-    /// endpoint, IMDS), which come with the ECS client: environment, then the shared files
-    /// (static keys or credential_process) for the selected profile.
-    public static func standard(environment: [String: String], profile: String? = nil) -> CredentialChain {
-        CredentialChain(sources: [
+    /// The chain the SDKs use: environment, the shared files (static keys or credential_process)
+    /// for the selected profile, web identity, the ECS container endpoint, EC2 instance metadata.
+    /// With `--profile`, only the profile: asking for one and silently getting another would be
+    /// a surprise.
+    public static func standard(
+        environment: [String: String], profile: String? = nil, region: String? = nil,
+        transport: any HTTPTransport = AsyncHTTPTransport()
+    ) -> CredentialChain {
+        let files = SharedFileCredentials(environment: environment, profile: profile)
+        if profile != nil { return CredentialChain(sources: [files]) }
+        return CredentialChain(sources: [
             EnvironmentCredentials(environment: environment),
-            SharedFileCredentials(environment: environment, profile: profile),
+            files,
+            WebIdentityCredentials(environment: environment, region: region, transport: transport),
+            ContainerCredentials(environment: environment, transport: transport),
+            InstanceMetadataCredentials(environment: environment, transport: transport),
         ])
     }
 

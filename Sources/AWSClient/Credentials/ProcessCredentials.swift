@@ -66,26 +66,14 @@ struct ProcessCredentials: Sendable {
     }
 
     static func parse(_ data: Data, profile: String) throws(CredentialError) -> AWSCredentials {
-        // Never echo the output: it holds the secret.
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw CredentialError("profile \(profile): credential_process did not print a JSON object")
+        let source = "profile \(profile): credential_process"
+        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
+            throw CredentialError("\(source) did not print a JSON object")
         }
+        let (object, credentials) = try TemporaryCredentialsDocument.parse(data, source: source)
         guard (object["Version"] as? Int) == 1 else {
-            throw CredentialError("profile \(profile): credential_process printed Version \(object["Version"].map { "\($0)" } ?? "(missing)"); only Version 1 is defined")
+            throw CredentialError("\(source) printed Version \(object["Version"].map { "\($0)" } ?? "(missing)"); only Version 1 is defined")
         }
-        guard let key = object["AccessKeyId"] as? String, !key.isEmpty,
-              let secret = object["SecretAccessKey"] as? String, !secret.isEmpty else {
-            throw CredentialError("profile \(profile): credential_process printed no AccessKeyId or SecretAccessKey")
-        }
-        var expiration: Instant?
-        if let text = object["Expiration"] as? String {
-            guard let parsed = ISO8601DateFormatter().date(from: text)
-                ?? { let f = ISO8601DateFormatter(); f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]; return f.date(from: text) }()
-            else {
-                throw CredentialError("profile \(profile): credential_process printed an Expiration that is not ISO 8601: \(text)")
-            }
-            expiration = Instant(secondsSinceEpoch: parsed.timeIntervalSince1970)
-        }
-        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: object["SessionToken"] as? String, expiration: expiration)
+        return credentials
     }
 }

@@ -34,13 +34,9 @@ public struct CivilTime: Hashable, Sendable {
 
     /// `2026-11-22T09:30:00.000Z` (the offset is not printed; use it for UTC).
     public var iso8601: String {
-        func pad(_ value: Int, _ width: Int = 2) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
         let millis = min(999, Int((second - second.rounded(.down)) * 1000))
-        return "\(pad(year, 4))-\(pad(month))-\(pad(day))T\(pad(hour)):\(pad(minute)):\(pad(Int(second)))."
-            + "\(pad(millis, 3))Z"
+        return "\(year.zeroPadded(to: 4))-\(month.zeroPadded(to: 2))-\(day.zeroPadded(to: 2))T\(hour.zeroPadded(to: 2)):\(minute.zeroPadded(to: 2)):\(Int(second).zeroPadded(to: 2))."
+            + "\(millis.zeroPadded(to: 3))Z"
     }
 
     /// The instant of a calendar date and time at `utcOffset`.

@@ -85,19 +85,10 @@ public enum Comparison {
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.enumerated().map { index, row in
             let line = row.enumerated().map { column, cell in
-                column == 0 ? cell.padding(to: widths[column]) : cell.leftPadding(to: widths[column])
+                column == 0 ? cell.rightPadded(to: widths[column]) : cell.leftPadded(to: widths[column])
             }.joined(separator: "  ")
             return index == 0 ? line + "\n" + String(repeating: "-", count: line.count) : line
         }.joined(separator: "\n")
     }
 }
 
-extension String {
-    func padding(to width: Int) -> String {
-        self + String(repeating: " ", count: max(0, width - count))
-    }
-
-    func leftPadding(to width: Int) -> String {
-        String(repeating: " ", count: max(0, width - count)) + self
-    }
-}

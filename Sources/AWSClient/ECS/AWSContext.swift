@@ -1,0 +1,34 @@
+import Foundation
+import Logging
+
+/// Everything needed to talk to ECS for one policy: region, credentials, endpoints, clients.
+/// Made once per process; the credentials renew themselves.
+public struct AWSContext: Sendable {
+    public let region: String
+    public let regionSource: String
+    public let credentials: CredentialProvider
+    public let ecs: ECSClient
+    public let autoScaling: ApplicationAutoScalingClient
+
+    /// `regionFlag` and `profile` come from the command line, `policyRegion` from the policy.
+    public static func make(
+        cluster: String, regionFlag: String?, policyRegion: String?, profile: String?,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        transport: any HTTPTransport = AsyncHTTPTransport(), retry: RetryPolicy = RetryPolicy(),
+        logger: Logger = Logger(label: "aws")
+    ) throws -> AWSContext {
+        let (region, source) = try AWSRegion.resolve(flag: regionFlag, policy: policyRegion, environment: environment, profile: profile)
+        let chain = CredentialChain.standard(environment: environment, profile: profile, region: region, transport: transport)
+        let credentials = CredentialProvider(chain: chain, logger: logger)
+        func client(_ service: AWSService, _ prefix: String) throws -> AWSJSONClient {
+            AWSJSONClient(
+                service: service, targetPrefix: prefix, region: region,
+                endpoint: try AWSEndpoint.resolve(service, region: region, environment: environment),
+                credentials: credentials, transport: transport, retry: retry, logger: logger)
+        }
+        return AWSContext(
+            region: region, regionSource: source, credentials: credentials,
+            ecs: ECSClient(cluster: cluster, api: try client(.ecs, "AmazonEC2ContainerServiceV20141113")),
+            autoScaling: ApplicationAutoScalingClient(api: try client(.applicationAutoScaling, "AnyScaleFrontendService")))
+    }
+}

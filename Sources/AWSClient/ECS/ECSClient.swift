@@ -1,0 +1,185 @@
+import AutoscalerCore
+import Foundation
+import Logging
+
+/// The ECS calls the controller needs, for one cluster.
+public struct ECSClient: Sendable {
+    public let cluster: String
+    let api: AWSJSONClient
+
+    /// ECS's limits per call.
+    static let describeServicesBatch = 10
+    static let describeTasksBatch = 100
+
+    public init(cluster: String, api: AWSJSONClient) {
+        self.cluster = cluster
+        self.api = api
+    }
+
+    public var region: String { api.region }
+    public var endpoint: AWSEndpoint { api.endpoint }
+
+    /// What `describeServices` found: the services, and the names ECS does not know (or knows as
+    /// deleted), with its reason.
+    public struct ServicesReport: Sendable, Equatable {
+        public var services: [ECSService]
+        public var missing: [(name: String, reason: String)]
+
+        public static func == (lhs: Self, rhs: Self) -> Bool {
+            lhs.services == rhs.services && lhs.missing.map { [$0.name, $0.reason] } == rhs.missing.map { [$0.name, $0.reason] }
+        }
+    }
+
+    struct DescribeServicesInput: Encodable, Sendable { var cluster: String; var services: [String] }
+    struct DescribeServicesOutput: Decodable { var services: [ECSService]?; var failures: [ECSFailure]? }
+
+    /// Desired, running and pending counts, deployments and recent events of `names`, in batches
+    /// of ten (ECS's limit), the batches in parallel. Results keep the order of `names`.
+    public func describeServices(_ names: [String]) async throws -> ServicesReport {
+        let batches = stride(from: 0, to: names.count, by: Self.describeServicesBatch).map {
+            Array(names[$0..<min($0 + Self.describeServicesBatch, names.count)])
+        }
+        let outputs = try await withThrowingTaskGroup(of: (Int, DescribeServicesOutput).self) { group in
+            for (index, batch) in batches.enumerated() {
+                group.addTask {
+                    let output = try await api.call(
+                        "DescribeServices", DescribeServicesInput(cluster: cluster, services: batch),
+                        context: "cluster \(cluster)", as: DescribeServicesOutput.self)
+                    return (index, output)
+                }
+            }
+            var results = [DescribeServicesOutput?](repeating: nil, count: batches.count)
+            for try await (index, output) in group { results[index] = output }
+            return results.compactMap { $0 }
+        }
+        var byName: [String: ECSService] = [:]
+        var failures: [String: String] = [:]
+        for output in outputs {
+            for service in output.services ?? [] where service.status != "INACTIVE" { byName[service.serviceName] = service }
+            for service in output.services ?? [] where service.status == "INACTIVE" { failures[service.serviceName] = "INACTIVE (deleted)" }
+            for failure in output.failures ?? [] {
+                let name = failure.arn.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? "?"
+                failures[name] = failure.reason ?? "unknown"
+            }
+        }
+        var report = ServicesReport(services: [], missing: [])
+        for name in names {
+            if let service = byName[name] {
+                report.services.append(service)
+            } else {
+                report.missing.append((name, failures[name] ?? "MISSING"))
+            }
+        }
+        return report
+    }
+
+    struct UpdateServiceInput: Encodable, Sendable { var cluster: String; var service: String; var desiredCount: Int }
+    struct UpdateServiceOutput: Decodable { var service: ECSService }
+
+    /// Sets the desired count, and nothing else about the service.
+    @discardableResult
+    public func setDesiredCount(service: String, to count: Int) async throws -> ECSService {
+        try await api.call(
+            "UpdateService", UpdateServiceInput(cluster: cluster, service: service, desiredCount: count),
+            context: "cluster \(cluster), service \(service)", as: UpdateServiceOutput.self).service
+    }
+
+    struct ListTasksInput: Encodable, Sendable { var cluster: String; var serviceName: String; var desiredStatus: String; var nextToken: String? }
+    struct ListTasksOutput: Decodable { var taskArns: [String]?; var nextToken: String? }
+
+    /// The ARNs of the service's tasks that ECS means to keep running, every page.
+    public func listTasks(service: String) async throws -> [String] {
+        var arns: [String] = []
+        var token: String?
+        repeat {
+            let page = try await api.call(
+                "ListTasks", ListTasksInput(cluster: cluster, serviceName: service, desiredStatus: "RUNNING", nextToken: token),
+                context: "cluster \(cluster), service \(service)", as: ListTasksOutput.self)
+            arns += page.taskArns ?? []
+            token = page.nextToken
+        } while token != nil
+        return arns
+    }
+
+    struct DescribeTasksInput: Encodable, Sendable { var cluster: String; var tasks: [String] }
+    struct DescribeTasksOutput: Decodable { var tasks: [ECSTask]?; var failures: [ECSFailure]? }
+
+    /// Status, private IP and start time of tasks, in batches of 100.
+    public func describeTasks(_ arns: [String]) async throws -> [ECSTask] {
+        var tasks: [ECSTask] = []
+        for start in stride(from: 0, to: arns.count, by: Self.describeTasksBatch) {
+            let batch = Array(arns[start..<min(start + Self.describeTasksBatch, arns.count)])
+            tasks += try await api.call(
+                "DescribeTasks", DescribeTasksInput(cluster: cluster, tasks: batch), context: "cluster \(cluster)",
+                as: DescribeTasksOutput.self).tasks ?? []
+        }
+        return tasks
+    }
+
+    /// Protection results: tasks whose state is now known, and per-task failures.
+    public struct ProtectionReport: Sendable, Equatable {
+        public var tasks: [ECSTaskProtection]
+        public var failures: [ECSFailure]
+    }
+
+    struct UpdateTaskProtectionInput: Encodable, Sendable {
+        var cluster: String; var tasks: [String]; var protectionEnabled: Bool; var expiresInMinutes: Int?
+    }
+    struct TaskProtectionOutput: Decodable { var protectedTasks: [ECSTaskProtection]?; var failures: [ECSFailure]? }
+
+    /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off for up to ten tasks.
+    public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil) async throws -> ProtectionReport {
+        let output = try await api.call(
+            "UpdateTaskProtection",
+            UpdateTaskProtectionInput(cluster: cluster, tasks: arns, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
+            context: "cluster \(cluster)", as: TaskProtectionOutput.self)
+        return ProtectionReport(tasks: output.protectedTasks ?? [], failures: output.failures ?? [])
+    }
+
+    struct GetTaskProtectionInput: Encodable, Sendable { var cluster: String; var tasks: [String] }
+
+    public func taskProtection(_ arns: [String]) async throws -> ProtectionReport {
+        let output = try await api.call(
+            "GetTaskProtection", GetTaskProtectionInput(cluster: cluster, tasks: arns), context: "cluster \(cluster)",
+            as: TaskProtectionOutput.self)
+        return ProtectionReport(tasks: output.protectedTasks ?? [], failures: output.failures ?? [])
+    }
+}
+
+/// Application Auto Scaling, read only: is a target tracking or step policy also driving a
+/// service's desired count? Two controllers on one number fight.
+public struct ApplicationAutoScalingClient: Sendable {
+    let api: AWSJSONClient
+
+    public init(api: AWSJSONClient) {
+        self.api = api
+    }
+
+    struct DescribeScalableTargetsInput: Encodable, Sendable {
+        var ServiceNamespace = "ecs"
+        var ResourceIds: [String]
+        var ScalableDimension = "ecs:service:DesiredCount"
+        var NextToken: String?
+    }
+    struct DescribeScalableTargetsOutput: Decodable { var ScalableTargets: [ScalableTarget]?; var NextToken: String? }
+
+    /// The targets registered for `services` of `cluster`, keyed by service name.
+    public func scalableTargets(cluster: String, services: [String]) async throws -> [String: ScalableTarget] {
+        var result: [String: ScalableTarget] = [:]
+        // The API takes up to 50 resource ids per call.
+        for start in stride(from: 0, to: services.count, by: 50) {
+            let ids = services[start..<min(start + 50, services.count)].map { "service/\(cluster)/\($0)" }
+            var token: String?
+            repeat {
+                let page = try await api.call(
+                    "DescribeScalableTargets", DescribeScalableTargetsInput(ResourceIds: ids, NextToken: token),
+                    context: "cluster \(cluster)", as: DescribeScalableTargetsOutput.self)
+                for target in page.ScalableTargets ?? [] {
+                    result[target.resourceID.split(separator: "/").last.map(String.init) ?? target.resourceID] = target
+                }
+                token = page.NextToken
+            } while token != nil
+        }
+        return result
+    }
+}

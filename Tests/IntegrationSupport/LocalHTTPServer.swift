@@ -1,0 +1,60 @@
+import Foundation
+
+/// A Python HTTP server on 127.0.0.1 for one test: moto's server mode, or the AWS stand-ins of
+/// `Tests/AWSClientTests/Python/aws_lab.py`. Stopped when released.
+// Every stored property is set once in init; the process is stopped in deinit.
+public final class LocalHTTPServer: @unchecked Sendable {
+    public let port: Int
+    private let process: ManagedProcess
+
+    /// Starts `executable arguments…` with `{port}` in the arguments replaced by a free port, and
+    /// waits until it accepts connections (retrying on a new port when the chosen one was taken).
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], startTimeout: Double = 30) throws {
+        (process, port) = try ManagedProcess.listening(timeout: startTimeout) { port in
+            try ManagedProcess(executable, arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }, environment: environment)
+        }
+    }
+
+    /// moto's server mode with IAM authentication on after the first `freeActions` requests.
+    public static func moto(freeActions: Int = 4) async throws -> LocalHTTPServer {
+        let binary = try Repository.venvBinary("moto_server")
+        return try await offCooperativePool {
+            try LocalHTTPServer(binary, ["-H", "127.0.0.1", "-p", "{port}"], environment: ["INITIAL_NO_AUTH_ACTION_COUNT": String(freeActions)])
+        }
+    }
+
+    /// A Python script serving on `--port {port}`.
+    public static func python(_ script: String, _ arguments: [String]) async throws -> LocalHTTPServer {
+        let python = Repository.python
+        return try await offCooperativePool {
+            try LocalHTTPServer(python, [script] + arguments + ["--port", "{port}"])
+        }
+    }
+
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    public var output: String { process.output }
+
+    deinit { process.stop(grace: 1) }
+}
+
+extension ManagedProcess {
+    /// Starts a server with `start(port)` on a free port and waits until it accepts connections.
+    /// A port picked as free can be taken by another test before the server binds it, so a
+    /// failed bind ("in use") is retried on a new port.
+    public static func listening(timeout: Double, _ start: (Int) throws -> ManagedProcess) throws -> (ManagedProcess, Int) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let port = try Ports.free()
+            let process = try start(port)
+            let deadline = Date().addingTimeInterval(timeout)
+            while !Ports.isOpen(port) && process.isRunning && Date() < deadline { usleep(20_000) }
+            if Ports.isOpen(port) && process.isRunning { return (process, port) }
+            process.stop()
+            if attempt >= 5 || !process.output.contains("in use") {
+                throw HarnessError("\(process.commandLine) did not start on \(port):\n\(process.output)")
+            }
+        }
+    }
+}
