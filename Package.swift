@@ -120,7 +120,17 @@ let package = Package(
         // A PostgreSQL client over libpq: the only module that touches libpq pointers.
         .target(
             name: "PostgresClient",
-            dependencies: ["CLibPQ", "AutoscalerCore"],
+            dependencies: ["CLibPQ", "AutoscalerCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // Redash's metadata (queue routing, runtimes, scheduled queries and their forecast) and
+        // the controller's own state (decision log, scaling history, leader lease) in PostgreSQL.
+        .target(
+            name: "RedashMetadata",
+            dependencies: [
+                "AutoscalerCore", "PostgresClient", "SystemClock",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         // The subcommands; a library so that tests can drive them without a subprocess.
@@ -133,6 +143,9 @@ let package = Package(
                 "QueueProbes",
                 "RedisClient",
                 "AWSClient",
+                "PostgresClient",
+                "RedashMetadata",
+                "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -150,7 +163,7 @@ let package = Package(
         .executableTarget(
             name: "autoscaler-benchmarks",
             dependencies: [
-                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient",
+                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -197,6 +210,11 @@ let package = Package(
             name: "AWSClientTests",
             dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock"],
             exclude: ["Python"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RedashMetadataTests",
+            dependencies: ["RedashMetadata", "PostgresClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -42,9 +42,13 @@ public final class PostgresConnection: @unchecked Sendable {
         let queue = DispatchQueue(label: "redash-autoscaler.postgres")
         let seconds = max(2, Int(connectTimeout.inSeconds.rounded(.up)))  // libpq's minimum is 2 s
         let milliseconds = max(1, Int((statementTimeout.inSeconds * 1000).rounded()))
-        let keywords = ["dbname", "connect_timeout", "application_name", "options"]
+        // TCP keepalives: a server that vanishes (failover, a network partition) is noticed in
+        // about 25 s instead of the kernel's two hours; the leader lease depends on it.
+        let keywords = ["dbname", "connect_timeout", "application_name", "options",
+                        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"]
         let values = [url.unredacted, String(seconds), applicationName,
-                      "-c statement_timeout=\(milliseconds) -c TimeZone=UTC -c DateStyle=ISO"]
+                      "-c statement_timeout=\(milliseconds) -c TimeZone=UTC -c DateStyle=ISO",
+                      "1", "10", "5", "3"]
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 let keywordPointers = keywords.map { strdup($0) } + [nil]
@@ -132,7 +136,8 @@ public final class PostgresConnection: @unchecked Sendable {
         for row in 0..<rowCount {
             rows.append((0..<columnCount).map { column in
                 if PQgetisnull(result, Int32(row), Int32(column)) == 1 { return .null }
-                return PostgresDecoding.value(text(PQgetvalue(result, Int32(row), Int32(column))), type: types[column])
+                // Values are taken as they are: a text column's spaces are data.
+                return PostgresDecoding.value(String(cString: PQgetvalue(result, Int32(row), Int32(column))), type: types[column])
             })
         }
         return PostgresRows(columns: columns, rows: rows)

@@ -7,6 +7,7 @@ import Foundation
 //   autoscaler-benchmarks probe URL [queues] [ticks]
 //   autoscaler-benchmarks sigv4 [count]
 //   autoscaler-benchmarks services [count] [rounds]   (AWS settings from the environment)
+//   autoscaler-benchmarks forecast DATABASE-URL [rounds]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -16,12 +17,14 @@ case "sigv4": SigV4Benchmark.run(count: arguments.dropFirst().first.flatMap(Int.
 case "services":
     await ServicesBenchmark.run(
         count: arguments.dropFirst().first.flatMap(Int.init) ?? 50, rounds: arguments.dropFirst(2).first.flatMap(Int.init) ?? 20)
+case "forecast" where arguments.count >= 2:
+    await ForecastBenchmark.run(url: arguments[1], rounds: arguments.dropFirst(2).first.flatMap(Int.init) ?? 10)
 case "probe" where arguments.count >= 2:
     await ProbeBenchmark.run(
         url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds]\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds]\n".utf8))
     exit(2)
 }
 

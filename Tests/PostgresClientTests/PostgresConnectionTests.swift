@@ -62,8 +62,9 @@ struct PostgresConnectionTests {
         } catch let error as PostgresError {
             #expect(error.kind == .connectionFailed, "\(error)")
         }
-        // Refused at once; the bound only catches a hang, with room for a loaded machine.
-        #expect(ContinuousClock.now - started < .seconds(15))
+        // Refused at once; the bound only catches a hang. Seen at 17 s on the 2-core CI machine
+        // while the whole suite (several PostgreSQL servers starting) ran beside it.
+        #expect(ContinuousClock.now - started < .seconds(60))
     }
 
     @Test("a statement that runs past the statement timeout is cancelled and says so", arguments: [0.3])

@@ -1,0 +1,161 @@
+import ArgumentParser
+import AutoscalerCore
+import Foundation
+import Logging
+import PostgresClient
+import QueueProbes
+import RedashMetadata
+import RedisClient
+import SystemClock
+
+/// `redash-autoscaler forecast`: what Redash's database says about the coming minutes.
+public struct ForecastCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "forecast",
+        abstract: "Show queue routing, runtime statistics and the per-minute forecast of scheduled queries.",
+        discussion: """
+            Reads Redash's PostgreSQL (--database, else the policy's database.url) and, for the times the \
+            scheduler last enqueued each query, Redis (sq:executed_at). Read only. Exits 1 when the database \
+            cannot be read or its schema is not one the forecast supports.
+            """
+    )
+
+    @OptionGroup public var options: PolicyOptions
+
+    @Option(help: ArgumentHelp("Redash's database URL, overriding the policy's (postgresql://user:password@host:port/db).", valueName: "url"))
+    public var database: String?
+
+    @Option(help: ArgumentHelp("Redis URL for sq:executed_at, overriding the policy's.", valueName: "url"))
+    public var redis: String?
+
+    @Option(help: "Minutes ahead to forecast.")
+    public var minutes = 30
+
+    @Flag(help: "Print one JSON object instead of tables.")
+    public var json = false
+
+    public init() {}
+
+    public mutating func validate() throws {
+        guard (1...1440).contains(minutes) else { throw ValidationError("--minutes must be between 1 and 1440") }
+    }
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        guard let url = database.map(SecretURL.init) ?? policy.database?.url else {
+            throw ValidationError("no database: set database.url in the policy (the shipped one reads $REDASH_DATABASE_URL) or pass --database")
+        }
+        let report = await Self.report(
+            databaseURL: url, redisURL: redis ?? policy.redis.url.unredacted, minutes: minutes, json: json, now: WallClock.now())
+        if !report.standardError.isEmpty { StandardError.write(report.standardError) }
+        print(report.standardOutput)
+        if report.exitCode != 0 { throw ExitCode(report.exitCode) }
+    }
+
+    /// Reads everything once and renders it; `redisURL` nil skips Redis.
+    public static func report(databaseURL: SecretURL, redisURL: String?, minutes: Int, json: Bool, now: Instant) async -> CommandReport {
+        let logger = Logger(label: "redash-autoscaler.forecast", factory: { StreamLogHandler.standardError(label: $0) })
+        let session = PostgresSession(url: databaseURL, logger: logger)
+        let reader = RedashMetadataReader(session: session)
+        var notes: [String] = []
+        let schema: RedashSchema, routes: [DataSourceRoute], scheduled: RedashMetadataReader.ScheduledQueries, stats: [String: RuntimeStats]
+        do {
+            schema = try await reader.inspectSchema()
+            routes = try await reader.routing()
+            scheduled = try await reader.scheduledQueries(schema: schema)
+            stats = try await reader.runtimeStats(window: .seconds(7 * 86_400))
+        } catch {
+            let message = "cannot read Redash's database \(databaseURL): \(error)"
+            return CommandReport(exitCode: 1, standardOutput: json ? JSONOutput.render(["error": message]) : "", standardError: json ? "" : message)
+        }
+        if !schema.hasScheduleFailures { notes.append("queries.schedule_failures is missing: failure backoff is not forecast") }
+        var executions: [Int: Instant] = [:]
+        if let redisURL {
+            do {
+                let client = RedisClient(endpoint: try RedisEndpoint(url: redisURL), logger: logger)
+                executions = try await ScheduledExecutions.read(client)
+                await client.close()
+            } catch {
+                notes.append("sq:executed_at not read from Redis (\(error)); previous runs taken from query_results.retrieved_at")
+            }
+        }
+        let forecast = ScheduledWorkForecast.build(
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions, stats: stats,
+            now: now, horizonMinutes: minutes)
+        let output = json
+            ? renderJSON(schema: schema, routes: routes, stats: stats, forecast: forecast, scheduledCount: scheduled.queries.count, notes: notes)
+            : renderText(databaseURL: databaseURL, schema: schema, routes: routes, stats: stats, forecast: forecast, scheduledCount: scheduled.queries.count, notes: notes)
+        return CommandReport(exitCode: 0, standardOutput: output, standardError: "")
+    }
+
+    static func renderJSON(
+        schema: RedashSchema, routes: [DataSourceRoute], stats: [String: RuntimeStats], forecast: ScheduledWorkForecast,
+        scheduledCount: Int, notes: [String]
+    ) -> String {
+        var object: [String: Any] = [
+            "schema": schema.era.rawValue,
+            "generatedAt": forecast.generatedAt.description,
+            "horizonMinutes": forecast.horizonMinutes,
+            "scheduledQueries": scheduledCount,
+            "neverRun": forecast.neverRun,
+            "skipped": forecast.skipped.map { ["queryId": $0.queryID, "reason": $0.reason] as [String: Any] },
+            "routing": routes.map { ["dataSourceId": $0.id, "name": $0.name, "queue": $0.queue, "scheduledQueue": $0.scheduledQueue] as [String: Any] },
+            "runtime": stats.mapValues { ["results": $0.count, "p50Seconds": $0.p50, "p90Seconds": $0.p90] as [String: Any] },
+            "notes": notes,
+        ]
+        object["forecast"] = forecast.queues.map { queue -> [String: Any] in
+            [
+                "queue": queue.queue,
+                "minutes": queue.minutes.map { minute -> [String: Any] in
+                    [
+                        "offset": minute.offset,
+                        "start": (forecast.generatedAt + .seconds(60 * minute.offset)).description,
+                        "queries": minute.queries,
+                        "expectedWorkSeconds": (minute.expectedWork * 10).rounded() / 10,
+                    ]
+                },
+            ]
+        }
+        return JSONOutput.render(object)
+    }
+
+    static func renderText(
+        databaseURL: SecretURL, schema: RedashSchema, routes: [DataSourceRoute], stats: [String: RuntimeStats],
+        forecast: ScheduledWorkForecast, scheduledCount: Int, notes: [String]
+    ) -> String {
+        var lines = ["\(databaseURL) · Redash \(schema.era.rawValue) schema · \(routes.count) data source(s) · \(scheduledCount) scheduled quer\(scheduledCount == 1 ? "y" : "ies")"
+            + (forecast.skipped.isEmpty ? "" : ", \(forecast.skipped.count) skipped (unreadable schedule)")
+            + (forecast.neverRun == 0 ? "" : ", \(forecast.neverRun) never ran (never due)")]
+        lines.append("")
+        lines.append("routing")
+        let nameWidth = max(14, (routes.map { $0.name.count + String($0.id).count + 1 }.max() ?? 0) + 2)
+        lines.append("  " + "data source".rightPadded(to: nameWidth) + "adhoc queue".rightPadded(to: 20) + "scheduled queue")
+        for route in routes {
+            lines.append("  " + "\(route.id) \(route.name)".rightPadded(to: nameWidth) + route.queue.rightPadded(to: 20) + route.scheduledQueue)
+        }
+        lines.append("")
+        lines.append("runtime of results, last 7 days")
+        lines.append("  " + "queue".rightPadded(to: 22) + "results".leftPadded(to: 8) + "p50".leftPadded(to: 10) + "p90".leftPadded(to: 10))
+        for queue in stats.keys.sorted() {
+            let stat = stats[queue]!
+            lines.append("  " + queue.rightPadded(to: 22) + "\(stat.count)".leftPadded(to: 8)
+                + Duration.seconds(stat.p50).compactDescription.leftPadded(to: 10) + Duration.seconds(stat.p90).compactDescription.leftPadded(to: 10))
+        }
+        lines.append("")
+        lines.append("scheduled queries falling due, per minute (UTC), next \(forecast.horizonMinutes) min; minutes without any left out")
+        for queue in forecast.queues {
+            let busy = queue.minutes.filter { $0.queries > 0 }
+            let total = busy.reduce(0) { $0 + $1.queries }
+            lines.append("  \(queue.queue): \(total) due")
+            for minute in busy {
+                let start = CivilTime(forecast.generatedAt + .seconds(60 * minute.offset))
+                lines.append("    " + "\(start.hour.zeroPadded(to: 2)):\(start.minute.zeroPadded(to: 2))" + "\(minute.queries)".leftPadded(to: 5)
+                    + " quer\(minute.queries == 1 ? "y" : "ies"), ~\(Duration.seconds(minute.expectedWork).compactDescription) of work")
+            }
+        }
+        lines += forecast.skipped.prefix(20).map { "skipped: query \($0.queryID): \($0.reason)" }
+        lines += notes.map { "note: \($0)" }
+        return lines.joined(separator: "\n")
+    }
+}

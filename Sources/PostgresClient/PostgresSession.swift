@@ -1,0 +1,78 @@
+import AutoscalerCore
+import Logging
+
+/// A connection that comes back: a statement that finds the connection lost reconnects (with
+/// exponential backoff between attempts, so a dead database is not hammered) and reports the
+/// failure; the next statement after the backoff tries again. Statements are serialised.
+public actor PostgresSession {
+    public let url: SecretURL
+    let connectTimeout: Duration
+    let statementTimeout: Duration
+    let applicationName: String
+    let logger: Logger
+    private var connection: PostgresConnection?
+    private var failures = 0
+    private var retryAt: ContinuousClock.Instant?
+    /// Backoff between reconnects: 1 s doubling to 30 s.
+    static let firstBackoff = 1.0, maxBackoff = 30.0
+
+    public init(
+        url: SecretURL, connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(10),
+        applicationName: String = "redash-autoscaler", logger: Logger = Logger(label: "postgres")
+    ) {
+        self.url = url
+        self.connectTimeout = connectTimeout
+        self.statementTimeout = statementTimeout
+        self.applicationName = applicationName
+        self.logger = logger
+    }
+
+    /// Runs a statement, connecting first when needed.
+    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+        let connection = try await connected()
+        do {
+            return try await connection.query(sql, parameters)
+        } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
+            drop(after: error)
+            throw error
+        }
+    }
+
+    /// The backend process id of the current connection (for `pg_terminate_backend` in tests
+    /// and in the lease's logs).
+    public func backendPID() async throws -> Int {
+        try await query("SELECT pg_backend_pid() AS pid")[0, "pid"]?.int ?? -1
+    }
+
+    /// Closes the connection; the next statement opens a new one.
+    public func reset() {
+        connection = nil
+    }
+
+    private func connected() async throws -> PostgresConnection {
+        if let connection { return connection }
+        if let retryAt, ContinuousClock.now < retryAt {
+            throw PostgresError(.connectionFailed, "not reconnecting to \(url) before the backoff ends (after \(failures) failure(s))")
+        }
+        do {
+            let fresh = try await PostgresConnection.connect(
+                url: url, connectTimeout: connectTimeout, statementTimeout: statementTimeout, applicationName: applicationName)
+            if failures > 0 { logger.notice("reconnected to PostgreSQL", metadata: ["server": "\(fresh.server)", "after": "\(failures) failure(s)"]) }
+            failures = 0
+            retryAt = nil
+            connection = fresh
+            return fresh
+        } catch {
+            drop(after: error)
+            throw error
+        }
+    }
+
+    private func drop(after error: any Error) {
+        connection = nil
+        failures += 1
+        let delay = min(Self.maxBackoff, Self.firstBackoff * Double(1 << min(failures - 1, 10)))
+        retryAt = ContinuousClock.now + .seconds(delay)
+        logger.warning("PostgreSQL connection lost", metadata: ["error": "\(error)", "retryIn": "\(delay)s"])
+    }
+}

@@ -1,0 +1,78 @@
+import AutoscalerCore
+import Logging
+import PostgresClient
+
+/// Redash's metadata as the controller uses it each tick, read on slower intervals of its own:
+/// queue routing and scheduled queries every `scheduleRefresh`, runtime statistics (a scan of
+/// `query_results`) every `statsRefresh`. The per-tick path (`forecast`) reads only memory. A
+/// failed refresh keeps the last good data and is retried at the next interval; a schema that
+/// does not fit turns the forecast off with one clear message.
+public actor MetadataCache {
+    let reader: RedashMetadataReader
+    let logger: Logger
+    public let scheduleRefresh: Duration
+    public let statsRefresh: Duration
+    public let statsWindow: Duration
+
+    public private(set) var schema: RedashSchema?
+    public private(set) var routes: [DataSourceRoute] = []
+    public private(set) var scheduled = RedashMetadataReader.ScheduledQueries(queries: [], skipped: [])
+    public private(set) var stats: [String: RuntimeStats] = [:]
+    /// Why the forecast is off or stale, when it is.
+    public private(set) var problem: String?
+    private var scheduleReadAt: Instant?
+    private var statsReadAt: Instant?
+
+    public init(
+        reader: RedashMetadataReader, scheduleRefresh: Duration = .seconds(60), statsRefresh: Duration = .seconds(600),
+        statsWindow: Duration = .seconds(7 * 86_400), logger: Logger = Logger(label: "redash-metadata")
+    ) {
+        self.reader = reader
+        self.scheduleRefresh = scheduleRefresh
+        self.statsRefresh = statsRefresh
+        self.statsWindow = statsWindow
+        self.logger = logger
+    }
+
+    /// Refreshes whatever is due at `now`. Never throws: problems are kept in `problem`.
+    public func refresh(now: Instant) async {
+        do {
+            if schema == nil {
+                let found = try await reader.inspectSchema()
+                schema = found
+                logger.info("Redash schema recognised", metadata: ["era": "\(found.era.rawValue)", "scheduleFailures": "\(found.hasScheduleFailures)"])
+            }
+            guard let schema else { return }
+            if scheduleReadAt.map({ now - $0 >= scheduleRefresh }) ?? true {
+                routes = try await reader.routing()
+                scheduled = try await reader.scheduledQueries(schema: schema)
+                scheduleReadAt = now
+                if !scheduled.skipped.isEmpty {
+                    logger.warning("scheduled queries with unreadable schedules skipped", metadata: [
+                        "count": "\(scheduled.skipped.count)", "queryIDs": "\(scheduled.skipped.prefix(10).map(\.queryID))",
+                    ])
+                }
+            }
+            if statsReadAt.map({ now - $0 >= statsRefresh }) ?? true {
+                stats = try await reader.runtimeStats(window: statsWindow)
+                statsReadAt = now
+            }
+            problem = nil
+        } catch let error as MetadataError {
+            if problem != error.message { logger.error("scheduled-query forecast off", metadata: ["reason": "\(error.message)"]) }
+            problem = error.message
+        } catch {
+            let message = "Redash metadata not refreshed: \(error)"
+            if problem != message { logger.warning("Redash metadata refresh failed; keeping the last good copy", metadata: ["error": "\(error)"]) }
+            problem = message
+        }
+    }
+
+    /// The forecast from what is in memory. `nil` before the first successful read.
+    public func forecast(now: Instant, executions: [Int: Instant], horizonMinutes: Int) -> ScheduledWorkForecast? {
+        guard scheduleReadAt != nil else { return nil }
+        return ScheduledWorkForecast.build(
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions, stats: stats,
+            now: now, horizonMinutes: horizonMinutes)
+    }
+}

@@ -1,0 +1,205 @@
+import AutoscalerCLI
+import AutoscalerCore
+import Foundation
+import IntegrationSupport
+import PostgresClient
+import RedashMetadata
+import Testing
+
+/// `forecast --json` against a real PostgreSQL 15 holding a Redash-shaped schema of each era,
+/// with due times worked out by hand below.
+@Suite("Scheduled-query forecast against PostgreSQL")
+struct ForecastIntegrationTests {
+    /// Monday 2026-11-23 10:00:20 UTC.
+    static let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10, minute: 0, second: 20)
+
+    static func ago(_ seconds: Double) -> Instant { now - .seconds(seconds) }
+
+    /// Seeds the same queries in either era and returns the minute-by-minute expectation for a
+    /// 30-minute horizon, per queue: [minute offset: queries due].
+    static func seed(_ connection: PostgresConnection, era: RedashDatabase.Era) async throws -> (expected: [String: [Int: Int]], executedID: Int) {
+        let main = try await RedashDatabase.dataSource(connection, "Production")
+        let heavy = try await RedashDatabase.dataSource(connection, "Warehouse", queue: "queries_heavy", scheduledQueue: "scheduled_queries_heavy")
+        // Every 5 min, last result 09:58:10: due 10:03:10 (+2), 10:08:10 (+7), … 10:28:10 (+27).
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-every5", schedule: #"{"interval": 300, "time": null, "day_of_week": null, "until": null}"#, retrievedAt: ago(130), runtime: 12.5)
+        // The same text on the same data source: Redash enqueues it once.
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-every5", schedule: #"{"interval": 300}"#, retrievedAt: ago(130))
+        // Daily at 10:15, ran yesterday at 10:15:05: due 10:15:05 (+14).
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-daily", schedule: #"{"interval": 86400, "time": "10:15", "day_of_week": null, "until": null}"#,
+                                       retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 22, hour: 10, minute: 15, second: 5))
+        // Weekly on Monday at 10:20, ran last Monday 10:20:30: due 10:20:30 (+20).
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-weekly", schedule: #"{"interval": 604800, "time": "10:20", "day_of_week": "Monday", "until": null}"#,
+                                       retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 16, hour: 10, minute: 20, second: 30))
+        // Daily at 09:00, ran yesterday at 09:00: overdue, due now (+0).
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-overdue", schedule: #"{"interval": 86400, "time": "09:00"}"#,
+                                       retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 22, hour: 9, minute: 0))
+        // Every 10 min with 3 failures, last result 09:52:00: 10:02:00 + 8 min = 10:10:00 (+9),
+        // then 10:10:00 + 10 + 8 min = 10:28:00 (+27).
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-failing", schedule: #"{"interval": 600}"#, failures: 3, retrievedAt: ago(500))
+        // Ended, disabled, archived, not scheduled, never ran: nothing.
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-ended", schedule: #"{"interval": 60, "until": "2026-11-01"}"#, retrievedAt: ago(600))
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-disabled", schedule: #"{"interval": 60, "disabled": true}"#, retrievedAt: ago(600))
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-archived", schedule: #"{"interval": 60}"#, retrievedAt: ago(600), archived: true)
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-null", schedule: era == .v25 ? "null" : nil, retrievedAt: ago(600))
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-never", schedule: #"{"interval": 60}"#)
+        // A schedule Redash itself could not use: skipped and counted.
+        try await RedashDatabase.query(connection, dataSource: main, hash: "h-broken", schedule: era == .v10 ? "{interval: 60" : #"{"interval": "often"}"#, retrievedAt: ago(30))
+        // Hourly, last result 09:10:20 (due 10:10:20, +10) but enqueued by the scheduler at
+        // 09:00:30 (sq:executed_at, when read): due 10:00:30 (+0).
+        let executed = try await RedashDatabase.query(connection, dataSource: main, hash: "h-hourly", schedule: #"{"interval": 3600}"#, retrievedAt: ago(3000))
+        // The warehouse's own scheduled queue, every 15 min, last 09:59:20: 10:14:20 (+14), 10:29:20 (+29).
+        try await RedashDatabase.query(connection, dataSource: heavy, hash: "h-heavy", schedule: #"{"interval": 900}"#, retrievedAt: ago(60), runtime: 200)
+        let expected: [String: [Int: Int]] = [
+            "scheduled_queries": [0: 1, 2: 1, 7: 1, 9: 1, 12: 1, 14: 1, 17: 1, 20: 1, 22: 1, 27: 2, 10: 1],
+            "scheduled_queries_heavy": [14: 1, 29: 1],
+        ]
+        return (expected, executed)
+    }
+
+    static func minutes(_ object: [String: Any]) -> [String: [Int: Int]] {
+        var result: [String: [Int: Int]] = [:]
+        for queue in object["forecast"] as? [[String: Any]] ?? [] {
+            let name = queue["queue"] as? String ?? "?"
+            for minute in queue["minutes"] as? [[String: Any]] ?? [] {
+                let count = minute["queries"] as? Int ?? 0
+                if count > 0 { result[name, default: [:]][minute["offset"] as? Int ?? -1] = count }
+            }
+        }
+        return result
+    }
+
+    @Test("v7–v10 schema (schedule as JSON text), previous runs from query_results: forecast --json minute by minute")
+    func textEra() async throws {
+        let server = try await PostgresServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v10)
+        let (expected, _) = try await Self.seed(connection, era: .v10)
+        let report = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: nil, minutes: 30, json: true, now: Self.now)
+        #expect(report.exitCode == 0, "\(report.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "v7-v10")
+        #expect(Self.minutes(object) == expected)
+        #expect((object["skipped"] as? [[String: Any]])?.count == 1)
+        #expect(object["neverRun"] as? Int == 1)
+        let routing = try #require(object["routing"] as? [[String: Any]])
+        #expect(routing.map { $0["scheduledQueue"] as? String } == ["scheduled_queries", "scheduled_queries_heavy"])
+        // Expected work of the first every-5-minutes run is its own last runtime.
+        let queue = try #require((object["forecast"] as? [[String: Any]])?.first { $0["queue"] as? String == "scheduled_queries" })
+        #expect(((queue["minutes"] as? [[String: Any]])?[2]["expectedWorkSeconds"] as? Double) == 12.5)
+        #expect(!report.standardOutput.contains(server.password))
+    }
+
+    @Test("v25+ schema (jsonb), previous runs from Redis sq:executed_at where the scheduler recorded them")
+    func jsonbEra() async throws {
+        let server = try await PostgresServer.start()
+        let redis = try await RedisServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v25)
+        var (expected, executedID) = try await Self.seed(connection, era: .v25)
+        try await ManagedProcess.run("/usr/bin/redis-cli", ["-p", String(redis.port), "HSET", "sq:executed_at", String(executedID), String(Self.ago(3590).secondsSinceEpoch)])
+        expected["scheduled_queries"]![10] = nil
+        expected["scheduled_queries"]![0]! += 1
+        let report = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: true, now: Self.now)
+        #expect(report.exitCode == 0, "\(report.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        #expect(object["schema"] as? String == "v25+")
+        #expect(Self.minutes(object) == expected)
+        #expect((object["skipped"] as? [[String: Any]])?.first?["reason"] as? String == "interval is not a number")
+
+        // The human form shows the same minutes.
+        let text = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: false, now: Self.now)
+        #expect(text.standardOutput.contains("scheduled_queries_heavy: 2 due"))
+        #expect(text.standardOutput.contains("10:14    1 query, ~3m20s of work"), "\(text.standardOutput)")
+    }
+
+    @Test("runtime statistics per queue over a window: count, p50, p90; old results left out")
+    func runtimeStats() async throws {
+        let server = try await PostgresServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v25)
+        let main = try await RedashDatabase.dataSource(connection, "Production")
+        let recent = Instant(secondsSinceEpoch: Date().timeIntervalSince1970 - 3600)
+        for runtime in 1...10 {
+            try await RedashDatabase.query(connection, dataSource: main, hash: "r\(runtime)", schedule: nil, retrievedAt: recent, runtime: Double(runtime))
+        }
+        try await RedashDatabase.query(connection, dataSource: main, hash: "old", schedule: nil, retrievedAt: Instant(secondsSinceEpoch: Date().timeIntervalSince1970 - 30 * 86_400), runtime: 1000)
+        let reader = RedashMetadataReader(session: PostgresSession(url: SecretURL(server.url)))
+        let stats = try await reader.runtimeStats(window: .seconds(7 * 86_400))
+        // percentile_cont over 1…10: p50 5.5, p90 9.1. Both queues of the data source count them.
+        #expect(stats["queries"] == RuntimeStats(queue: "queries", count: 10, p50: 5.5, p90: 9.1))
+        #expect(stats["scheduled_queries"]?.count == 10)
+    }
+
+    @Test("a schema older or newer than expected names the missing column; the cache turns the forecast off and keeps going")
+    func schemaMismatch() async throws {
+        let server = try await PostgresServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v10)
+        _ = try await connection.query("ALTER TABLE data_sources DROP COLUMN scheduled_queue_name")
+        let session = PostgresSession(url: SecretURL(server.url))
+        let reader = RedashMetadataReader(session: session)
+        await #expect {
+            _ = try await reader.inspectSchema()
+        } throws: { error in
+            (error as? MetadataError)?.message == "Redash schema not as expected: column data_sources.scheduled_queue_name is missing (supported: Redash v7 to v25)"
+        }
+        let cache = MetadataCache(reader: reader)
+        await cache.refresh(now: Self.now)
+        #expect(await cache.problem?.contains("data_sources.scheduled_queue_name is missing") == true)
+        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10) == nil)
+
+        // Without schedule_failures (an older schema) the forecast still works, without backoff.
+        let older = try await PostgresServer.start()
+        let olderConnection = try await PostgresConnection.connect(url: SecretURL(older.url))
+        try await RedashDatabase.create(olderConnection, era: .v10, withFailures: false)
+        let source = try await RedashDatabase.dataSource(olderConnection, "Production")
+        try await RedashDatabase.query(olderConnection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
+        let report = await ForecastCommand.report(databaseURL: SecretURL(older.url), redisURL: nil, minutes: 10, json: true, now: Self.now)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        #expect(Self.minutes(object) == ["scheduled_queries": [2: 1, 7: 1]])
+        #expect((object["notes"] as? [String])?.first?.contains("schedule_failures is missing") == true)
+    }
+
+    @Test("an unreachable database and a wrong password: exit 1, a clear message, no password")
+    func badConnections() async throws {
+        let closed = try Ports.free()
+        let unreachable = await ForecastCommand.report(
+            databaseURL: SecretURL("postgresql://redash:s3cret-pw@127.0.0.1:\(closed)/redash"), redisURL: nil, minutes: 5, json: false, now: Self.now)
+        #expect(unreachable.exitCode == 1)
+        #expect(unreachable.standardError.contains("cannot read Redash's database postgresql://redash:***@127.0.0.1:\(closed)/redash"), "\(unreachable.standardError)")
+        #expect(!unreachable.standardError.contains("s3cret-pw"))
+
+        let server = try await PostgresServer.start()
+        let wrong = server.url.replacingOccurrences(of: server.password, with: "not-the-password")
+        let refused = await ForecastCommand.report(databaseURL: SecretURL(wrong), redisURL: nil, minutes: 5, json: true, now: Self.now)
+        #expect(refused.exitCode == 1)
+        #expect(refused.standardOutput.contains("password authentication failed"))
+        #expect(!refused.standardOutput.contains("not-the-password"))
+    }
+
+    @Test("a statement timeout during a refresh keeps the last good metadata and says why")
+    func statementTimeout() async throws {
+        let server = try await PostgresServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v25)
+        let source = try await RedashDatabase.dataSource(connection, "Production")
+        try await RedashDatabase.query(connection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
+        let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .milliseconds(300))
+        let cache = MetadataCache(reader: RedashMetadataReader(session: session), scheduleRefresh: .zero, statsRefresh: .zero)
+        await cache.refresh(now: Self.now)
+        #expect(await cache.problem == nil)
+        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10)?.queues.first?.due.count == 2)
+
+        // Another session holds `queries` locked: the refresh's statements time out.
+        let blocker = try await PostgresConnection.connect(url: SecretURL(server.url))
+        _ = try await blocker.query("BEGIN")
+        _ = try await blocker.query("LOCK TABLE queries IN ACCESS EXCLUSIVE MODE")
+        await cache.refresh(now: Self.now + .seconds(60))
+        let problem = await cache.problem
+        #expect(problem?.contains("57014") == true, "\(problem ?? "no problem")")
+        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10)?.queues.first?.due.count == 2)
+        _ = try await blocker.query("ROLLBACK")
+        await cache.refresh(now: Self.now + .seconds(120))
+        #expect(await cache.problem == nil)
+    }
+}
