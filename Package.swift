@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The pure scaling brain: observations, policy model, decision function, stabilizer.
@@ -133,6 +134,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The long-running controller: the reconciler, policy reload, HTTP endpoints, metrics,
+        // JSON logs, as services of a ServiceGroup.
+        .target(
+            name: "Controller",
+            dependencies: [
+                "AutoscalerCore", "PolicyFile", "QueueProbes", "RedisClient", "AWSClient", "RedashMetadata", "SystemClock",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The subcommands; a library so that tests can drive them without a subprocess.
         .target(
             name: "AutoscalerCLI",
@@ -146,7 +162,9 @@ let package = Package(
                 "PostgresClient",
                 "RedashMetadata",
                 "SystemClock",
+                "Controller",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -206,10 +224,25 @@ let package = Package(
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),
+        // moto and the AWS stand-ins, shared by the AWS client's and the controller's tests.
+        .target(
+            name: "AWSTestSupport",
+            dependencies: ["AWSClient", "IntegrationSupport"],
+            path: "Tests/AWSTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock"],
+            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock", "AWSTestSupport"],
             exclude: ["Python"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: [
+                "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
+                "PostgresClient", "RedashMetadata",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Controller
 import AutoscalerCore
 import Foundation
 import Logging

@@ -1,5 +1,6 @@
 import AWSClient
 import ArgumentParser
+import Controller
 import AutoscalerCore
 import Foundation
 import Logging

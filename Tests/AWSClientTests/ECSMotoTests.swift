@@ -2,6 +2,7 @@
 import AutoscalerCLI
 import AutoscalerCore
 import Foundation
+import AWSTestSupport
 import IntegrationSupport
 import Testing
 

@@ -1,6 +1,7 @@
 @testable import AWSClient
 import AutoscalerCore
 import Foundation
+import AWSTestSupport
 import IntegrationSupport
 import SystemClock
 import Testing

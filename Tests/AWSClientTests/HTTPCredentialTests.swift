@@ -2,6 +2,7 @@
 import AWSSigning
 import AutoscalerCore
 import Foundation
+import AWSTestSupport
 import IntegrationSupport
 import SystemClock
 import Testing

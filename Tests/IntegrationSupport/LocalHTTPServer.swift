@@ -16,10 +16,15 @@ public final class LocalHTTPServer: @unchecked Sendable {
     }
 
     /// moto's server mode with IAM authentication on after the first `freeActions` requests.
+    /// Services are created with their deployment COMPLETED (`MOTO_ECS_SERVICE_RUNNING`):
+    /// otherwise moto leaves every rollout IN_PROGRESS forever, and the controller rightly never
+    /// scales in during a deployment.
     public static func moto(freeActions: Int = 4) async throws -> LocalHTTPServer {
         let binary = try Repository.venvBinary("moto_server")
         return try await offCooperativePool {
-            try LocalHTTPServer(binary, ["-H", "127.0.0.1", "-p", "{port}"], environment: ["INITIAL_NO_AUTH_ACTION_COUNT": String(freeActions)])
+            try LocalHTTPServer(binary, ["-H", "127.0.0.1", "-p", "{port}"], environment: [
+                "INITIAL_NO_AUTH_ACTION_COUNT": String(freeActions), "MOTO_ECS_SERVICE_RUNNING": "100",
+            ])
         }
     }
 
@@ -42,17 +47,18 @@ extension ManagedProcess {
     /// Starts a server with `start(port)` on a free port and waits until it accepts connections.
     /// A port picked as free can be taken by another test before the server binds it, so a
     /// failed bind ("in use") is retried on a new port.
-    public static func listening(timeout: Double, _ start: (Int) throws -> ManagedProcess) throws -> (ManagedProcess, Int) {
+    /// With `port`, only that port is tried.
+    public static func listening(timeout: Double, port fixedPort: Int? = nil, _ start: (Int) throws -> ManagedProcess) throws -> (ManagedProcess, Int) {
         var attempt = 0
         while true {
             attempt += 1
-            let port = try Ports.free()
+            let port = try fixedPort ?? Ports.free()
             let process = try start(port)
             let deadline = Date().addingTimeInterval(timeout)
             while !Ports.isOpen(port) && process.isRunning && Date() < deadline { usleep(20_000) }
             if Ports.isOpen(port) && process.isRunning { return (process, port) }
             process.stop()
-            if attempt >= 5 || !process.output.contains("in use") {
+            if attempt >= 5 || fixedPort != nil || !process.output.contains("in use") {
                 throw HarnessError("\(process.commandLine) did not start on \(port):\n\(process.output)")
             }
         }

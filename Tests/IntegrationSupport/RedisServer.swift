@@ -33,13 +33,13 @@ public final class RedisServer: @unchecked Sendable {
 
     /// Starts a server and waits until it accepts connections. A port picked as free can be
     /// taken by another test before redis-server binds it, so a failed bind is retried on a new one.
-    public init(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false) throws {
+    public init(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false, port fixedPort: Int? = nil) throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("redis-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         self.password = password
         self.tls = tls ? try TLSMaterial.make(in: directory) : nil
         let directory = directory
-        (process, port) = try ManagedProcess.listening(timeout: 10) { [tls = self.tls] port in
+        (process, port) = try ManagedProcess.listening(timeout: 10, port: fixedPort) { [tls = self.tls] port in
             var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
             if let material = tls {
                 arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
@@ -54,10 +54,11 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     /// Starts a server off the cooperative pool (see `offCooperativePool`).
-    public static func start(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false) async throws -> RedisServer {
+    /// `port` restarts a server where a stopped one was (the client under test keeps its URL).
+    public static func start(password: String? = nil, aclUser: (name: String, password: String)? = nil, tls: Bool = false, port: Int? = nil) async throws -> RedisServer {
         let acl = aclUser.map { [$0.name, $0.password] }
         return try await offCooperativePool {
-            try RedisServer(password: password, aclUser: acl.map { (name: $0[0], password: $0[1]) }, tls: tls)
+            try RedisServer(password: password, aclUser: acl.map { (name: $0[0], password: $0[1]) }, tls: tls, port: port)
         }
     }
 
@@ -74,6 +75,11 @@ public final class RedisServer: @unchecked Sendable {
         var base = ["-h", "127.0.0.1", "-p", String(port)]
         if let password { base += ["--no-auth-warning", "-a", password] }
         return try await ManagedProcess.run("/usr/bin/redis-cli", base + arguments)
+    }
+
+    /// Stops the server now (a Redis outage in a test).
+    public func stop() {
+        process.stop(grace: 1)
     }
 
     deinit {

@@ -12,6 +12,17 @@ public enum Repository {
     /// The Python of the RQ 1.5 venv (Redash v10), when bootstrap could create it.
     public static var python15: String? { try? requirePython(".venv-rq15") }
 
+    /// The `redash-autoscaler` binary of the debug build (`swift build --build-tests` makes it).
+    public static var binary: String {
+        get throws {
+            let path = root.appendingPathComponent(".build/debug/redash-autoscaler").path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw HarnessError("\(path) is missing: run `swift build --build-tests` (scripts/test.sh does) first")
+            }
+            return path
+        }
+    }
+
     /// A program the main venv installed (`moto_server`).
     public static func venvBinary(_ name: String) throws -> String {
         let path = root.appendingPathComponent(".venv/bin").appendingPathComponent(name).path

@@ -25,6 +25,11 @@ public struct ECSClient: Sendable {
         public var services: [ECSService]
         public var missing: [(name: String, reason: String)]
 
+        public init(services: [ECSService], missing: [(name: String, reason: String)]) {
+            self.services = services
+            self.missing = missing
+        }
+
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.services == rhs.services && lhs.missing.map { [$0.name, $0.reason] } == rhs.missing.map { [$0.name, $0.reason] }
         }

@@ -36,6 +36,15 @@ public struct AWSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// actionable.
     public var context: String?
 
+    public init(kind: Kind, action: String, code: String, message: String, status: Int, context: String? = nil) {
+        self.kind = kind
+        self.action = action
+        self.code = code
+        self.message = message
+        self.status = status
+        self.context = context
+    }
+
     public var description: String {
         var text = "\(action) failed"
         if let context { text += " (\(context))" }

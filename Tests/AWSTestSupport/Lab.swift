@@ -1,27 +1,32 @@
-@testable import AWSClient
+import AWSClient
 import Foundation
 import IntegrationSupport
 
 /// The fixtures of `Python/aws_lab.py`, and clients pointed at them.
-enum Lab {
-    static let script = Repository.root.appendingPathComponent("Tests/AWSClientTests/Python/aws_lab.py").path
-    static let iamPolicy = Repository.root.appendingPathComponent("deploy/iam/controller-policy.json").path
-    static let region = "eu-west-1"
+public enum Lab {
+    public static let script = Repository.root.appendingPathComponent("Tests/AWSClientTests/Python/aws_lab.py").path
+    public static let iamPolicy = Repository.root.appendingPathComponent("deploy/iam/controller-policy.json").path
+    public static let region = "eu-west-1"
 
-    struct Keys: Sendable {
-        var accessKeyID: String
-        var secretAccessKey: String
+    public struct Keys: Sendable {
+        public var accessKeyID: String
+        public var secretAccessKey: String
+
+        public init(accessKeyID: String, secretAccessKey: String) {
+            self.accessKeyID = accessKeyID
+            self.secretAccessKey = secretAccessKey
+        }
     }
 
-    struct MotoWorld: Sendable {
-        var controller: Keys
-        var readonly: Keys
-        var tasks: [String]
+    public struct MotoWorld: Sendable {
+        public var controller: Keys
+        public var readonly: Keys
+        public var tasks: [String]
     }
 
     /// Creates the IAM users (from deploy/'s policy document), a cluster `redash` with
     /// `services`, `tasks` running tasks and scaling targets on `scalableTargets`.
-    static func setUpMoto(_ moto: LocalHTTPServer, services: [String], tasks: Int = 0, scalableTargets: [String] = []) async throws -> MotoWorld {
+    public static func setUpMoto(_ moto: LocalHTTPServer, services: [String], tasks: Int = 0, scalableTargets: [String] = []) async throws -> MotoWorld {
         var arguments = [script, "moto-setup", "--endpoint", moto.url, "--region", region, "--policy", iamPolicy,
                          "--services"] + services + ["--tasks", String(tasks)]
         if !scalableTargets.isEmpty { arguments += ["--scalable-target"] + scalableTargets }
@@ -36,7 +41,7 @@ enum Lab {
     }
 
     /// An environment with only these keys and this endpoint: no profile, no metadata service.
-    static func environment(_ keys: Keys, endpoint: String) -> [String: String] {
+    public static func environment(_ keys: Keys, endpoint: String) -> [String: String] {
         [
             "AWS_ACCESS_KEY_ID": keys.accessKeyID, "AWS_SECRET_ACCESS_KEY": keys.secretAccessKey,
             "AWS_ENDPOINT_URL": endpoint, "AWS_EC2_METADATA_DISABLED": "true",
@@ -45,23 +50,23 @@ enum Lab {
     }
 
     /// Quick retries, so that tests of giving up do not wait seconds.
-    static let quickRetry = RetryPolicy(maxAttempts: 3, base: .milliseconds(20), cap: .milliseconds(100))
+    public static let quickRetry = RetryPolicy(maxAttempts: 3, base: .milliseconds(20), cap: .milliseconds(100))
 
-    static func context(_ keys: Keys, endpoint: String, cluster: String = "redash", retry: RetryPolicy = quickRetry) throws -> AWSContext {
+    public static func context(_ keys: Keys, endpoint: String, cluster: String = "redash", retry: RetryPolicy = quickRetry) throws -> AWSContext {
         try AWSContext.make(
             cluster: cluster, regionFlag: region, policyRegion: nil, profile: nil,
             environment: environment(keys, endpoint: endpoint), retry: retry)
     }
 
     /// Posts control JSON to the stand-in (`/_faults`, `/_tasks`, `/_expire-imds-tokens`).
-    static func control(_ server: LocalHTTPServer, _ path: String, _ json: String) async throws {
+    public static func control(_ server: LocalHTTPServer, _ path: String, _ json: String) async throws {
         let reply = try await AsyncHTTPTransport().send(
             method: "POST", url: server.url + path, headers: [("Content-Type", "application/json")], body: Array(json.utf8), timeout: .seconds(5))
         guard reply.status == 200 else { throw HarnessError("stand-in \(path) answered \(reply.status)") }
     }
 
     /// How many ECS calls the stand-in received.
-    static func requestCount(_ server: LocalHTTPServer) async throws -> Int {
+    public static func requestCount(_ server: LocalHTTPServer) async throws -> Int {
         let reply = try await AsyncHTTPTransport().send(method: "GET", url: server.url + "/_requests", headers: [], body: [], timeout: .seconds(5))
         let object = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any]
         return (object?["requests"] as? [[Any]])?.filter { !($0.last is NSNull) }.count ?? -1

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The `--json` output of every command: pretty-printed, keys sorted, absent values as `null`.
-enum JSONOutput {
-    static func render(_ object: [String: Any]) -> String {
+public enum JSONOutput {
+    public static func render(_ object: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: nullify(object), options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }

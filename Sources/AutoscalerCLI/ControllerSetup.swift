@@ -1,0 +1,79 @@
+import AWSClient
+import AutoscalerCore
+import Controller
+import Foundation
+import Logging
+import PostgresClient
+import QueueProbes
+import RedashMetadata
+import RedisClient
+
+/// Builds a reconciler for a policy: Redis, ECS, and the database when the policy has one.
+struct ControllerSetup {
+    let reconciler: Reconciler
+    let redis: RedisClient
+    let lease: LeaderLease?
+
+    static func make(
+        policy: Policy, mode: Reconciler.Mode, aws: AWSOptions, environment: [String: String], metrics: MetricsRegistry, logger: Logger
+    ) async throws -> ControllerSetup {
+        let endpoint: RedisEndpoint
+        do {
+            endpoint = try RedisEndpoint(url: policy.redis.url.unredacted)
+        } catch {
+            throw SetupError("redis.url: \(error)")
+        }
+        let redis = RedisClient(endpoint: endpoint, logger: logger)
+        let prober = QueueProber(client: redis, layout: policy.redis.layout, logger: logger)
+        let context: AWSContext
+        do {
+            context = try AWSContext.make(
+                cluster: policy.cluster, regionFlag: aws.region, policyRegion: policy.region, profile: aws.profile,
+                environment: environment, logger: logger)
+        } catch {
+            throw SetupError("\(error)")
+        }
+        var metadata: MetadataCache?
+        var state: ControllerStateStore?
+        var lease: LeaderLease?
+        if let database = policy.database {
+            let session = PostgresSession(url: database.url, logger: logger)
+            metadata = MetadataCache(reader: RedashMetadataReader(session: session), logger: logger)
+            if mode == .live {
+                let store = try ControllerStateStore(session: PostgresSession(url: database.url, logger: logger), logger: logger)
+                do {
+                    try await store.migrate()
+                    state = store
+                    lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger)
+                } catch {
+                    throw SetupError("cannot prepare the controller's state schema in \(database.url): \(error)")
+                }
+            }
+        } else {
+            logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
+        }
+        let reconciler = Reconciler(
+            policy: policy, mode: mode,
+            dependencies: .init(prober: prober, scaler: context.ecs, redis: metadata == nil ? nil : redis, metadata: metadata, state: state, lease: lease),
+            metrics: metrics, controllerName: controllerName(), logger: logger)
+        // Two autoscalers on one service undo each other: say so at start.
+        if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
+            for (service, target) in targets.sorted(by: { $0.key < $1.key }) {
+                logger.warning("an Application Auto Scaling target is registered on this service; it will fight this controller", metadata: [
+                    "service": "\(service)", "resourceId": "\(target.resourceID)", "min": "\(target.minCapacity)", "max": "\(target.maxCapacity)",
+                ])
+            }
+        }
+        return ControllerSetup(reconciler: reconciler, redis: redis, lease: lease)
+    }
+
+    /// Host name and process id: names this instance in the leader row and the decision log.
+    static func controllerName() -> String {
+        "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+struct SetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import AutoscalerCore
+import Controller
+import Foundation
+import Logging
+import SystemClock
+
+/// `redash-autoscaler plan`: one reconcile in dry-run, as a table or JSON.
+public struct PlanCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Read every signal once and show what the controller would do, changing nothing.",
+        discussion: "Reads Redis, ECS and (when the policy has one) the database, exactly as `run` does. Exits 1 when Redis or ECS could not be read."
+    )
+
+    @OptionGroup public var options: PolicyOptions
+    @OptionGroup public var aws: AWSOptions
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    public var json = false
+
+    public init() {}
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let logger = Logger(label: "redash-autoscaler.plan", factory: { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = .warning
+            return handler
+        })
+        let setup: ControllerSetup
+        do {
+            setup = try await ControllerSetup.make(policy: policy, mode: .dryRun, aws: aws, environment: environment, metrics: MetricsRegistry(), logger: logger)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let report = await setup.reconciler.reconcile(now: WallClock.now())
+        await setup.redis.close()
+        print(json ? JSONOutput.render(PlanRendering.object(report)) : PlanRendering.text(report))
+        if !report.succeeded { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import AutoscalerCore
+import Controller
+import Foundation
+import Logging
+import PolicyFile
+import ServiceLifecycle
+import SystemClock
+
+/// `redash-autoscaler run`: the long-running controller.
+public struct RunCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the controller: reconcile every interval until SIGTERM.",
+        discussion: """
+            Serves /healthz, /readyz, /metrics and /status on --listen. Reloads the policy file when it changes \
+            and on SIGHUP (an invalid file is rejected and the last good policy kept). With --dry-run it reads \
+            and decides exactly as usual but never changes ECS, and logs what it would do.
+            """
+    )
+
+    @OptionGroup public var options: PolicyOptions
+    @OptionGroup public var aws: AWSOptions
+
+    @Flag(help: "Read and decide, log what would change, change nothing.")
+    public var dryRun = false
+
+    @Option(help: ArgumentHelp("Address of the HTTP endpoints (default: $REDASH_AUTOSCALER_LISTEN, else 0.0.0.0:8080).", valueName: "host:port"))
+    public var listen: String?
+
+    @Option(help: ArgumentHelp("Log format: json (one object per line), text, or auto (json unless on a terminal).", valueName: "format"))
+    public var logFormat = "auto"
+
+    @Option(help: ArgumentHelp("Log level: debug, info, notice, warning, error.", valueName: "level"))
+    public var logLevel = "info"
+
+    public init() {}
+
+    public mutating func validate() throws {
+        guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of debug, info, notice, warning, error") }
+        _ = try Self.address(listen ?? "0.0.0.0:8080")
+    }
+
+    static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw ValidationError("--listen must be host:port, such as 0.0.0.0:8080")
+        }
+        let host = String(text[..<colon])
+        return (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+
+    public func run() async throws {
+        let environment = ProcessInfo.processInfo.environment
+        let json = logFormat == "json" || (logFormat == "auto" && isatty(STDOUT_FILENO) == 0)
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "redash-autoscaler")
+        let path = options.resolvedPath(environment: environment)
+        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let initialText = try? String(contentsOfFile: path, encoding: .utf8)
+        let metrics = MetricsRegistry()
+        let setup: ControllerSetup
+        do {
+            setup = try await ControllerSetup.make(
+                policy: policy, mode: dryRun ? .dryRun : .live, aws: aws, environment: environment, metrics: metrics, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        let reconciler = setup.reconciler
+        let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
+        let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
+            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
+        }
+        let loop = ControllerLoop(reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics, logger: logger)
+        logger.notice("controller starting", metadata: [
+            "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
+            "interval": "\(policy.interval)", "policy": "\(path)",
+        ])
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: loop), .init(service: endpoints)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await setup.lease?.release()
+        await setup.redis.close()
+        logger.notice("controller stopped")
+    }
+}
+
+/// The answers of the HTTP endpoints.
+enum ControllerRoutes {
+    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry) async -> HTTPEndpoints.Response {
+        switch path {
+        case "/healthz":
+            return .init(body: "ok\n")
+        case "/readyz":
+            let interval = await reconciler.policy.interval
+            guard let last = await reconciler.lastSuccessAt else { return .init(status: .serviceUnavailable, body: "no successful reconcile yet\n") }
+            let age = WallClock.now() - last
+            let limit = interval * 3 + .seconds(10)
+            return age <= limit
+                ? .init(body: "ok: last successful reconcile \(age.compactDescription) ago\n")
+                : .init(status: .serviceUnavailable, body: "last successful reconcile \(age.compactDescription) ago (limit \(limit.compactDescription))\n")
+        case "/metrics":
+            return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        case "/status":
+            guard let report = await reconciler.lastReport else { return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n") }
+            return .init(contentType: "application/json", body: JSONOutput.render(PlanRendering.object(report)) + "\n")
+        default:
+            return .init(status: .notFound, body: "not found; try /healthz, /readyz, /metrics, /status\n")
+        }
+    }
+}

@@ -1,0 +1,85 @@
+import AutoscalerCore
+import QueueProbes
+
+/// A reconcile report for people (`plan`, dry-run) and machines (`plan --json`, `/status`).
+public enum PlanRendering {
+    public static func object(_ report: ReconcileReport) -> [String: Any] {
+        var object: [String: Any] = [
+            "at": report.at.description,
+            "mode": report.mode.rawValue,
+            "leader": report.isLeader,
+            "durationMilliseconds": (report.duration.inSeconds * 10_000).rounded() / 10,
+            "queueLayout": report.probe.layout.rawValue,
+        ]
+        object["services"] = report.services.map { plan -> [String: Any] in
+            var entry: [String: Any] = [
+                "name": plan.name,
+                "proposed": plan.decision.desired as Any,
+                "reason": plan.decision.reason,
+                "reasonCode": plan.decision.code.rawValue,
+                "outcome": outcomeName(plan.outcome),
+            ]
+            entry["current"] = plan.state.map { ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress] as [String: Any] } as Any
+            entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue]) }
+            return entry
+        }
+        if let scheduler = report.probe.scheduler {
+            object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
+        }
+        if !report.errors.isEmpty { object["errors"] = report.errors }
+        return object
+    }
+
+    static func queueObject(_ queue: String, _ reading: QueueReading?) -> [String: Any] {
+        switch reading {
+        case .observed(let observation):
+            var entry: [String: Any] = [
+                "name": queue, "pending": observation.pending, "running": observation.running as Any,
+                "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 10).rounded() / 10 } as Any,
+            ]
+            entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
+            return entry
+        case .unavailable(let reason): return ["name": queue, "error": reason]
+        case nil: return ["name": queue, "error": "not read"]
+        }
+    }
+
+    static func outcomeName(_ outcome: ServicePlan.Outcome) -> String {
+        switch outcome {
+        case .unchanged: "unchanged"
+        case .applied: "applied"
+        case .dryRun: "dry-run"
+        case .notLeader: "not-leader"
+        case .externalChangeRespected: "external-change-respected"
+        case .failed: "failed"
+        }
+    }
+
+    /// The `plan` table: one block per service.
+    public static func text(_ report: ReconcileReport) -> String {
+        var lines = ["plan at \(report.at) (\(report.mode.rawValue), queue layout \(report.probe.layout.rawValue))"]
+        let width = max(14, (report.services.flatMap(\.queues).map(\.count).max() ?? 0) + 4)
+        for plan in report.services {
+            let current = plan.state.map { "desired \($0.desired), running \($0.running), pending \($0.pending)\($0.isDeploymentInProgress ? ", deploying" : "")" } ?? "ECS state unknown"
+            let proposed = plan.decision.desired.map(String.init) ?? "?"
+            lines.append("")
+            lines.append("\(plan.name): \(current) → proposed \(proposed) [\(plan.decision.code.rawValue)]")
+            lines.append("  " + "queue".rightPadded(to: width) + "pending".leftPadded(to: 8) + "oldest".leftPadded(to: 9) + "running".leftPadded(to: 9) + "   busy/idle")
+            for queue in plan.queues {
+                switch report.probe.readings[queue] {
+                case .observed(let observation):
+                    lines.append("  " + queue.rightPadded(to: width) + "\(observation.pending)".leftPadded(to: 8)
+                        + (observation.oldestAge?.compactDescription ?? "-").leftPadded(to: 9)
+                        + (observation.running.map(String.init) ?? "?").leftPadded(to: 9)
+                        + "   " + (observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a"))
+                case .unavailable(let reason): lines.append("  " + queue.rightPadded(to: width) + "unavailable: \(reason)")
+                case nil: lines.append("  " + queue.rightPadded(to: width) + "not read")
+                }
+            }
+            lines.append("  \(plan.summary)")
+        }
+        for (dependency, error) in report.errors.sorted(by: { $0.key < $1.key }) { lines.append("error (\(dependency)): \(error)") }
+        if report.probe.scheduler?.isStale == true { lines.append("WARNING: Redash's scheduler looks dead (redash:status not refreshed)") }
+        return lines.joined(separator: "\n")
+    }
+}
