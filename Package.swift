@@ -181,7 +181,7 @@ let package = Package(
         .executableTarget(
             name: "autoscaler-benchmarks",
             dependencies: [
-                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata",
+                "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata", "Controller",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

@@ -44,13 +44,40 @@ public struct ControllerLoop: Service {
             group.addTask {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     await reload(reason: "file changed", force: false)
-                    _ = await reconciler.reconcile(now: WallClock.now())
+                    await reconcileWithinShutdownGrace()
                     let interval = await reconciler.policy.interval
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 }
                 logger.notice("reconcile loop stopped for shutdown")
             }
             try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
+    /// pending calls cancelled): well inside ECS's default 30 s stopTimeout.
+    public static let shutdownGrace: Duration = .seconds(15)
+
+    /// One reconcile; if shutdown starts while it runs, it gets `shutdownGrace` to finish.
+    func reconcileWithinShutdownGrace() async {
+        let reconciler = self.reconciler
+        let logger = self.logger
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await reconciler.reconcile(now: WallClock.now())
+                return true
+            }
+            group.addTask {
+                // Returns at shutdown (or when cancelled after the reconcile finished).
+                try? await gracefulShutdown()
+                guard !Task.isCancelled else { return false }
+                try? await Task.sleep(for: Self.shutdownGrace)
+                return false
+            }
+            if let first = await group.next(), !first {
+                logger.warning("abandoning the reconcile under way for shutdown", metadata: ["grace": "\(Self.shutdownGrace)"])
+            }
             group.cancelAll()
         }
     }

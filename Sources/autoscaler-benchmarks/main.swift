@@ -8,6 +8,7 @@ import Foundation
 //   autoscaler-benchmarks sigv4 [count]
 //   autoscaler-benchmarks services [count] [rounds]   (AWS settings from the environment)
 //   autoscaler-benchmarks forecast DATABASE-URL [rounds]
+//   autoscaler-benchmarks reconcile REDIS-URL [services] [ticks]   (ECS from AWS_ENDPOINT_URL, else in memory)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -19,12 +20,16 @@ case "services":
         count: arguments.dropFirst().first.flatMap(Int.init) ?? 50, rounds: arguments.dropFirst(2).first.flatMap(Int.init) ?? 20)
 case "forecast" where arguments.count >= 2:
     await ForecastBenchmark.run(url: arguments[1], rounds: arguments.dropFirst(2).first.flatMap(Int.init) ?? 10)
+case "reconcile" where arguments.count >= 2:
+    await ReconcileBenchmark.run(
+        url: arguments[1], services: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
+        ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 720)
 case "probe" where arguments.count >= 2:
     await ProbeBenchmark.run(
         url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds]\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks]\n".utf8))
     exit(2)
 }
 
