@@ -28,6 +28,9 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address of the HTTP endpoints (default: $REDASH_AUTOSCALER_LISTEN, else 0.0.0.0:8080).", valueName: "host:port"))
     public var listen: String?
 
+    @Option(help: ArgumentHelp("Also send metrics to a DogStatsD agent at host:port after every reconcile (default: $REDASH_AUTOSCALER_DOGSTATSD; off when unset).", valueName: "host:port"))
+    public var dogstatsd: String?
+
     @Option(help: ArgumentHelp("Log format: json (one object per line), text, or auto (json unless on a terminal).", valueName: "format"))
     public var logFormat = "auto"
 
@@ -82,7 +85,18 @@ public struct RunCommand: AsyncParsableCommand {
         let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
             await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
         }
-        let loop = ControllerLoop(reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics, logger: logger)
+        var statsd: DogStatsDSender?
+        if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do {
+                statsd = try DogStatsDSender(target: target)
+            } catch {
+                logger.critical("cannot start", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+        }
+        let loop = ControllerLoop(
+            reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics,
+            statsd: statsd, logger: logger)
         logger.notice("controller starting", metadata: [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)", "policy": "\(path)",

@@ -19,6 +19,7 @@ public struct ControllerLoop: Service {
     let metrics: MetricsRegistry
     let logger: Logger
     let state: LoopState
+    let statsd: DogStatsDSender?
 
     /// The loaded file's contents, so that a change is noticed by content, not by timestamp.
     public final class LoopState: Sendable {
@@ -26,7 +27,11 @@ public struct ControllerLoop: Service {
         public init(initialText: String?) { lastText = Mutex(initialText) }
     }
 
-    public init(reconciler: Reconciler, policyPath: String, initialText: String?, environment: [String: String], metrics: MetricsRegistry, logger: Logger) {
+    public init(
+        reconciler: Reconciler, policyPath: String, initialText: String?, environment: [String: String], metrics: MetricsRegistry,
+        statsd: DogStatsDSender? = nil, logger: Logger
+    ) {
+        self.statsd = statsd
         self.reconciler = reconciler
         self.policyPath = policyPath
         self.environment = environment
@@ -45,6 +50,7 @@ public struct ControllerLoop: Service {
                 while !Task.isShuttingDownGracefully && !Task.isCancelled {
                     await reload(reason: "file changed", force: false)
                     await reconcileWithinShutdownGrace()
+                    statsd?.flush(metrics)
                     let interval = await reconciler.policy.interval
                     try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
                 }

@@ -183,6 +183,7 @@ public actor Reconciler {
         }
         metrics.set("redash_autoscaler_leader", [:], isLeader ? 1 : 0)
 
+        let runtimes = await typicalRuntimes()
         var plans: [ServicePlan] = []
         for service in policy.services {
             let readings = Dictionary(uniqueKeysWithValues: service.queues.map { ($0, probe.readings[$0] ?? .unavailable(reason: "not read")) })
@@ -190,7 +191,7 @@ public actor Reconciler {
             let predicted = forecast.flatMap { predictedDemand(for: service, forecast: $0) }
             let input = DecisionInput(
                 policy: service, queues: readings, service: state, predicted: predicted,
-                history: histories[service.name] ?? ScalingHistory(), now: now)
+                history: histories[service.name] ?? ScalingHistory(), now: now, expectedRuntimes: runtimes)
             let decision = ScalingRule.decide(input)
             var history = input.history
             history.record(decision, policy: service)
@@ -308,6 +309,12 @@ public actor Reconciler {
         let forecast = await metadata.forecast(now: now, executions: executions?.values ?? [:], horizonMinutes: 10)
         if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skipped.count)) }
         return forecast
+    }
+
+    /// The median runtime per queue from the database's statistics (for `target.drainTime`).
+    private func typicalRuntimes() async -> [String: Duration] {
+        guard let metadata = dependencies.metadata else { return [:] }
+        return await metadata.stats.mapValues { .seconds($0.p50) }
     }
 
     func predictedDemand(for service: ServicePolicy, forecast: ScheduledWorkForecast) -> PredictedDemand? {

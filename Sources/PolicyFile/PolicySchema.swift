@@ -9,7 +9,7 @@ struct PolicySchema {
     static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter"]
     static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
                               "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
-    static let targetKeys = ["backlogPerWorker", "maxWait"]
+    static let targetKeys = ["backlogPerWorker", "maxWait", "drainTime"]
     static let behaviorKeys = ["stabilizationWindow", "maxStep", "cooldown"]
     static let scheduleKeys = ["name", "days", "start", "end", "utcOffset", "minTasks"]
 
@@ -120,6 +120,7 @@ struct PolicySchema {
         var workersPerTask: Int?
         var backlogPerWorker: Double?
         var maxWait: Duration?
+        var drainTime: Duration?
         var scaleUp = PartialBehavior()
         var scaleDown = PartialBehavior()
         var staleAfter: Duration?
@@ -151,6 +152,9 @@ struct PolicySchema {
                 }
                 if let value = target["maxWait"] {
                     tunables.maxWait = reader.duration(value, reader.join(targetPath, "maxWait"), allowZero: false)
+                }
+                if let value = target["drainTime"] {
+                    tunables.drainTime = reader.duration(value, reader.join(targetPath, "drainTime"), allowZero: false)
                 }
             }
         }
@@ -266,7 +270,8 @@ struct PolicySchema {
         let staleAfter = own.staleAfter ?? defaults.staleAfter ?? ServicePolicy.defaultStaleAfter
         let target = ScalingTarget(
             backlogPerWorker: own.backlogPerWorker ?? defaults.backlogPerWorker ?? ScalingTarget.defaultBacklogPerWorker,
-            maxWait: own.maxWait ?? defaults.maxWait ?? ScalingTarget.defaultMaxWait)
+            maxWait: own.maxWait ?? defaults.maxWait ?? ScalingTarget.defaultMaxWait,
+            drainTime: own.drainTime ?? defaults.drainTime)
         let scaleDown = own.scaleDown.merged(over: defaults.scaleDown, default: .defaultScaleDown)
         if scaleDown.stabilizationWindow < .seconds(60) {
             reader.warning(entries["scaleDown"]?.mark ?? entries.mark, "\(path).scaleDown.stabilizationWindow",

@@ -174,3 +174,35 @@ struct ScalingRuleScenarioTests {
         #expect(decision.reason.contains("connection refused"))
     }
 }
+
+/// `target.drainTime`: the backlog weighed by typical runtime instead of counted.
+@Suite("Work-weighted backlog")
+struct WorkWeightedBacklogTests {
+    static func decide(pending: Int, runtime: Duration?, drainTime: Duration? = .seconds(120)) -> Decision {
+        var policy = Build.service(max: 20)
+        policy.target = ScalingTarget(backlogPerWorker: 1, maxWait: .seconds(600), drainTime: drainTime)
+        return ScalingRule.decide(DecisionInput(
+            policy: policy, queues: ["queries": Build.queue(pending: pending, running: 0, oldest: 5)],
+            service: Build.state(desired: 1), history: ScalingHistory(), now: Build.monday,
+            expectedRuntimes: runtime.map { ["queries": $0] } ?? [:]))
+    }
+
+    @Test("twelve 2-second queries drain on one worker within 2 minutes; twelve 20-minute ones need a worker each")
+    func weighs() {
+        // 12 × 2 s = 24 s of work, drained in 120 s by 0.2 slots: one task (the minimum).
+        let quick = Self.decide(pending: 12, runtime: .seconds(2))
+        #expect(quick.desired == 1)
+        #expect(quick.reason.contains("~24s of work to drain in 2m"), "\(quick.reason)")
+        // 12 × 1200 s = 4 h of work: 120 slots wanted, capped at the 12 jobs -> 6 tasks of 2.
+        let slow = Self.decide(pending: 12, runtime: .seconds(1200))
+        #expect(slow.desired == 6)
+        // 10 × 30 s = 300 s in 120 s: 2.5 slots -> 2 tasks.
+        #expect(Self.decide(pending: 10, runtime: .seconds(30)).desired == 2)
+    }
+
+    @Test("without a runtime, or without drainTime, jobs are counted as before")
+    func fallsBack() {
+        #expect(Self.decide(pending: 12, runtime: nil).desired == 6)
+        #expect(Self.decide(pending: 12, runtime: .seconds(2), drainTime: nil).desired == 6)
+    }
+}

@@ -14,12 +14,17 @@ public struct DecisionInput: Sendable {
     public var history: ScalingHistory
     /// The moment of the decision.
     public var now: Instant
+    /// Typical runtime of a job per queue (the median of recent results), when the database
+    /// gives it; used with `target.drainTime`.
+    public var expectedRuntimes: [String: Duration]
 
     /// Creates an input.
     public init(
         policy: ServicePolicy, queues: [String: QueueReading], service: ServiceState?,
-        predicted: PredictedDemand? = nil, history: ScalingHistory, now: Instant
+        predicted: PredictedDemand? = nil, history: ScalingHistory, now: Instant,
+        expectedRuntimes: [String: Duration] = [:]
     ) {
+        self.expectedRuntimes = expectedRuntimes
         self.policy = policy
         self.queues = queues
         self.service = service

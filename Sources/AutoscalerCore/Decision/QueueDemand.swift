@@ -12,6 +12,8 @@ public struct QueueDemand: Hashable, Sendable {
     public var oldestAge: Duration?
     /// Queues without a usable observation, as `name (reason)`.
     public var missing: [String] = []
+    /// Pending jobs per readable queue.
+    public var pendingByQueue: [String: Int] = [:]
 
     /// Sums `readings` for `policy`'s queues; an observation older than `policy.staleAfter`, or
     /// dated in the future, counts as missing.
@@ -32,6 +34,7 @@ public struct QueueDemand: Hashable, Sendable {
                     continue
                 }
                 pending += observation.pending
+                pendingByQueue[queue] = observation.pending
                 if let count = observation.running {
                     running += count
                 } else {
@@ -53,6 +56,18 @@ public struct QueueDemand: Hashable, Sendable {
     /// Jobs occupying a worker now: running jobs, or busy workers when those are more (a job
     /// can be started before the registry entry is written, or the other way round).
     public var inFlight: Int { max(running, busyWorkers ?? 0) }
+
+    /// Worker slots the pending jobs need to be done within `drainTime`, from each queue's typical
+    /// runtime: `nil` unless every queue with pending jobs has one. Never more than the jobs.
+    public func slotsForWork(runtimes: [String: Duration], drainTime: Duration) -> (slots: Double, work: Duration)? {
+        guard drainTime > .zero else { return nil }
+        var work = 0.0
+        for (queue, count) in pendingByQueue where count > 0 {
+            guard let runtime = runtimes[queue] else { return nil }
+            work += Double(count) * runtime.inSeconds
+        }
+        return (min(Double(pending), work / drainTime.inSeconds), .seconds(work))
+    }
 
     /// True when every queue of the service was read.
     public var isComplete: Bool { missing.isEmpty }

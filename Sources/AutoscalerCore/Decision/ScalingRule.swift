@@ -40,7 +40,14 @@ public enum ScalingRule {
         // 1–3: what the work asks for, and which term asked most.
         let inFlight = demand.inFlight
         figures.runningFloor = max(ceilingDivision(inFlight, slots), state.busyTasks ?? 0)
-        let slotsWanted = Double(inFlight) + Double(demand.pending) / policy.target.backlogPerWorker
+        var pendingSlots = Double(demand.pending) / policy.target.backlogPerWorker
+        var workNote = ""
+        if let drainTime = policy.target.drainTime,
+           let weighed = demand.slotsForWork(runtimes: input.expectedRuntimes, drainTime: drainTime) {
+            pendingSlots = weighed.slots
+            workNote = " (~\(weighed.work.compactDescription) of work to drain in \(drainTime.compactDescription))"
+        }
+        let slotsWanted = Double(inFlight) + pendingSlots
         figures.byBacklog = max(0, Int((slotsWanted / Double(slots) - 1e-9).rounded(.up)))
         let isLate = demand.pending > 0 && (demand.oldestAge.map { $0 > policy.target.maxWait } ?? false)
         if isLate {
@@ -58,7 +65,7 @@ public enum ScalingRule {
         var code = ReasonCode.backlog
         var cause = demand.pending + inFlight == 0
             ? "no work"
-            : "need \(figures.byBacklog) at \(slots) worker\(slots == 1 ? "" : "s")/task"
+            : "need \(figures.byBacklog) at \(slots) worker\(slots == 1 ? "" : "s")/task\(workNote)"
         if demand.pending == 0 && inFlight > 0 {
             code = .runningJobs
             cause = "running jobs need \(figures.runningFloor)"

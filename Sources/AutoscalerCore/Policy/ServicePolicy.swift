@@ -74,6 +74,11 @@ public struct ScalingTarget: Hashable, Sendable {
     /// The longest a job should wait. When the oldest pending job has waited longer, the
     /// backlog allowance no longer applies: every waiting job is given a worker.
     public var maxWait: Duration
+    /// When set, and the database gives the queues' typical runtimes, the backlog is weighed by
+    /// work instead of counted: enough worker slots to run the pending jobs' expected seconds of
+    /// work within this time (never more slots than jobs). A 2-second query and a 20-minute one
+    /// then no longer count alike. `nil`: count jobs (`backlogPerWorker`).
+    public var drainTime: Duration?
 
     /// Pending jobs per worker slot unless the file says otherwise.
     public static let defaultBacklogPerWorker = 1.0
@@ -83,10 +88,12 @@ public struct ScalingTarget: Hashable, Sendable {
     /// Creates a target; omitted settings take their defaults.
     public init(
         backlogPerWorker: Double = ScalingTarget.defaultBacklogPerWorker,
-        maxWait: Duration = ScalingTarget.defaultMaxWait
+        maxWait: Duration = ScalingTarget.defaultMaxWait,
+        drainTime: Duration? = nil
     ) {
         self.backlogPerWorker = backlogPerWorker
         self.maxWait = maxWait
+        self.drainTime = drainTime
     }
 }
 
