@@ -24,7 +24,7 @@ INITIAL_NO_AUTH_ACTION_COUNT=4 MOTO_ECS_SERVICE_RUNNING=100 .venv/bin/moto_serve
 moto_pid=$!
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$moto_port") 2>/dev/null && break; sleep 0.1; done
 keys=$(.venv/bin/python Tests/AWSClientTests/Python/aws_lab.py moto-setup --endpoint "http://127.0.0.1:$moto_port" \
-  --region eu-west-1 --policy deploy/iam/controller-policy.json --services $(seq -f "bench-service-%g" 1 200))
+  --region eu-west-1 --policy deploy/iam/controller-policy.json.tftpl --services $(seq -f "bench-service-%g" 1 200))
 export AWS_ACCESS_KEY_ID=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["controller"]["accessKeyId"])' "$keys")
 export AWS_SECRET_ACCESS_KEY=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["controller"]["secretAccessKey"])' "$keys")
 export AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true

@@ -15,7 +15,7 @@ trap 'kill $moto 2>/dev/null; rm -f "$log"' EXIT
 for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 services=$(seq -f "bench-service-%g" 1 "$count")
 keys=$(.venv/bin/python Tests/AWSClientTests/Python/aws_lab.py moto-setup --endpoint "http://127.0.0.1:$port" \
-  --region eu-west-1 --policy deploy/iam/controller-policy.json --services $services)
+  --region eu-west-1 --policy deploy/iam/controller-policy.json.tftpl --services $services)
 export AWS_ACCESS_KEY_ID=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["controller"]["accessKeyId"])' "$keys")
 export AWS_SECRET_ACCESS_KEY=$(.venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])["controller"]["secretAccessKey"])' "$keys")
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=eu-west-1 AWS_EC2_METADATA_DISABLED=true

@@ -3,8 +3,8 @@
 # - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
 # - the servers the integration tests start on 127.0.0.1 (redis-server, PostgreSQL 15) and openssl for their
 #   throwaway TLS certificates;
-# - Python venvs with the real queue libraries Redash uses (.venv: rq 1.16, celery;
-#   .venv-rq15: rq 1.5 for Redash v10, optional).
+# - Python venvs with the real queue libraries Redash uses and moto (.venv: rq 1.16, celery,
+#   moto; .venv-rq15: rq 1.5 for Redash v10, optional; .venv-deploy: python-hcl2 and checkov).
 # Safe to run again. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,5 +44,7 @@ make_venv() {
 }
 
 make_venv .venv scripts/requirements-test.txt
+# Terraform parsing and checkov for scripts/check-deploy.sh, apart from the test venv.
+make_venv .venv-deploy scripts/requirements-deploy.txt
 # RQ 1.5 is old; if it cannot be installed here, its compatibility test reports itself skipped.
 make_venv .venv-rq15 scripts/requirements-rq15.txt || echo "bootstrap: RQ 1.5 could not be installed; its test will be skipped"

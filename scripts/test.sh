@@ -22,4 +22,6 @@ demo_dir=$(mktemp -d)
 (cd "$demo_dir" && "$binary" demo --fast --chart "$demo_dir/demo.svg") | tail -n 12
 grep -q "<svg" "$demo_dir/demo.svg"
 rm -rf "$demo_dir"
+echo "deploy: Terraform parses, checkov passes, the IAM template renders"
+scripts/check-deploy.sh
 echo "smoke: ok"

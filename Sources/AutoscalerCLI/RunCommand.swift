@@ -68,9 +68,11 @@ public struct RunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "redash-autoscaler")
-        let path = options.resolvedPath(environment: environment)
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
-        let initialText = try? String(contentsOfFile: path, encoding: .utf8)
+        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        // A policy from the environment cannot change while the task runs: reloads are off and a
+        // new policy arrives with a new deployment.
+        let path: String? = origin.hasPrefix("$") ? nil : origin
+        let initialText = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
         let metrics = MetricsRegistry()
         let setup: ControllerSetup
         do {
@@ -99,7 +101,7 @@ public struct RunCommand: AsyncParsableCommand {
             statsd: statsd, logger: logger)
         logger.notice("controller starting", metadata: [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
-            "interval": "\(policy.interval)", "policy": "\(path)",
+            "interval": "\(policy.interval)", "policy": "\(origin)",
         ])
         let group = ServiceGroup(configuration: .init(
             services: [.init(service: loop), .init(service: endpoints)],

@@ -14,7 +14,8 @@ import UnixSignals
 /// is rejected with its errors logged and the last good policy stays in force.
 public struct ControllerLoop: Service {
     let reconciler: Reconciler
-    let policyPath: String
+    /// `nil` when the policy came from the environment: nothing to reload.
+    let policyPath: String?
     let environment: [String: String]
     let metrics: MetricsRegistry
     let logger: Logger
@@ -28,7 +29,7 @@ public struct ControllerLoop: Service {
     }
 
     public init(
-        reconciler: Reconciler, policyPath: String, initialText: String?, environment: [String: String], metrics: MetricsRegistry,
+        reconciler: Reconciler, policyPath: String?, initialText: String?, environment: [String: String], metrics: MetricsRegistry,
         statsd: DogStatsDSender? = nil, logger: Logger
     ) {
         self.statsd = statsd
@@ -90,6 +91,10 @@ public struct ControllerLoop: Service {
 
     /// Reads the file; applies it when it changed (or `force`) and is valid.
     func reload(reason: String, force: Bool) async {
+        guard let policyPath else {
+            if force { logger.notice("the policy came from the environment; it changes with a new deployment, not a reload") }
+            return
+        }
         guard let text = try? String(contentsOfFile: policyPath, encoding: .utf8) else {
             if force { logger.error("policy file cannot be read; keeping the current policy", metadata: ["path": "\(policyPath)"]) }
             return

@@ -5,7 +5,7 @@ import IntegrationSupport
 /// The fixtures of `Python/aws_lab.py`, and clients pointed at them.
 public enum Lab {
     public static let script = Repository.root.appendingPathComponent("Tests/AWSClientTests/Python/aws_lab.py").path
-    public static let iamPolicy = Repository.root.appendingPathComponent("deploy/iam/controller-policy.json").path
+    public static let iamPolicy = Repository.root.appendingPathComponent("deploy/iam/controller-policy.json.tftpl").path
     public static let region = "eu-west-1"
 
     public struct Keys: Sendable {

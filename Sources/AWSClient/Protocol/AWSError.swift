@@ -57,7 +57,7 @@ public struct AWSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What to do, by kind.
     public var hint: String? {
         switch kind {
-        case .accessDenied: "The IAM policy of these credentials must allow \(action) (deploy/iam/controller-policy.json lists every action the controller uses)"
+        case .accessDenied: "The IAM policy of these credentials must allow \(action) (deploy/iam/controller-policy.json.tftpl lists every action the controller uses)"
         case .notFound: "Check the cluster and service names in the policy, the region and the account"
         case .expiredCredentials: "The credentials have expired; renew them (for SSO: aws sso login) and retry"
         case .invalidCredentials: "The access key is not known to AWS or is deactivated"

@@ -16,6 +16,28 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+def render_policy(template_path, region, cluster, services, account="123456789012", for_moto=True):
+    """Renders deploy/iam/controller-policy.json.tftpl as the Terraform module does (its only
+    template syntax is ${name}). moto checks every ECS request against the resource "*", not the
+    ARNs AWS uses, so for moto the resources are rendered as "*": moto then enforces the actions,
+    which is what these tests can check; the ARNs are checked by the deploy test instead."""
+    with open(template_path) as handle:
+        text = handle.read()
+    values = {
+        "service_arns": json.dumps([f"arn:aws:ecs:{region}:{account}:service/{cluster}/{name}" for name in services]),
+        "cluster_arn": f"arn:aws:ecs:{region}:{account}:cluster/{cluster}",
+        "task_arns": f"arn:aws:ecs:{region}:{account}:task/{cluster}/*",
+    }
+    if for_moto:
+        values["service_arns"] = '"*"'
+        values["task_arns"] = "*"
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    if "${" in text:
+        raise SystemExit(f"{template_path}: a template variable was left unrendered")
+    return json.loads(text)
+
+
 def moto_setup(args):
     import boto3
 
@@ -34,8 +56,7 @@ def moto_setup(args):
     creds = (admin["AccessKeyId"], admin["SecretAccessKey"])
     iam = client("iam", *creds)
 
-    with open(args.policy) as handle:
-        document = json.load(handle)
+    document = render_policy(args.policy, args.region, args.cluster, args.services)
     read_only = json.loads(json.dumps(document))
     for statement in read_only["Statement"]:
         statement["Action"] = [a for a in statement["Action"] if not a.startswith("ecs:Update")]

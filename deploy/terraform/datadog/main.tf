@@ -1,0 +1,107 @@
+# A dashboard and monitors for the controller's DogStatsD metrics (redash_autoscaler.*), which
+# the main module's Datadog agent sidecar forwards.
+
+resource "datadog_dashboard_json" "redash_autoscaler" {
+  dashboard = jsonencode({
+    title       = "Redash autoscaler"
+    description = "Queues, tasks and the controller's actions (deploy/terraform/datadog)."
+    layout_type = "ordered"
+    widgets = [
+      {
+        definition = {
+          title   = "Oldest waiting job per queue (s)"
+          type    = "timeseries"
+          requests = [{ q = "max:redash_autoscaler.queue_oldest_age_seconds{app:${var.service_tag}} by {queue}", display_type = "line" }]
+        }
+      },
+      {
+        definition = {
+          title   = "Pending jobs per queue"
+          type    = "timeseries"
+          requests = [{ q = "max:redash_autoscaler.queue_pending_jobs{app:${var.service_tag}} by {queue}", display_type = "bars" }]
+        }
+      },
+      {
+        definition = {
+          title = "Desired vs proposed vs running tasks"
+          type  = "timeseries"
+          requests = [
+            { q = "max:redash_autoscaler.desired_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
+            { q = "max:redash_autoscaler.proposed_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
+            { q = "max:redash_autoscaler.running_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
+          ]
+        }
+      },
+      {
+        definition = {
+          title   = "Scale actions"
+          type    = "timeseries"
+          requests = [{ q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" }]
+        }
+      },
+      {
+        definition = {
+          title   = "Controller errors by dependency"
+          type    = "timeseries"
+          requests = [{ q = "sum:redash_autoscaler.errors_total{app:${var.service_tag}} by {dependency}.as_count()", display_type = "bars" }]
+        }
+      },
+      {
+        definition = {
+          title   = "Leader and Redash scheduler health"
+          type    = "timeseries"
+          requests = [
+            { q = "max:redash_autoscaler.leader{app:${var.service_tag}}", display_type = "line" },
+            { q = "max:redash_autoscaler.scheduler_stale{app:${var.service_tag}}", display_type = "line" },
+          ]
+        }
+      },
+    ]
+  })
+}
+
+resource "datadog_monitor" "scheduler_dead" {
+  name    = "Redash scheduler looks dead (scheduled queries are not running)"
+  type    = "metric alert"
+  query   = "min(last_5m):max:redash_autoscaler.scheduler_stale{app:${var.service_tag}} >= 1"
+  message = "Redash's scheduler has not refreshed redash:status for minutes: scheduled queries are not being enqueued. Runbook: docs/operations.md#scheduler-dead. ${var.notify}"
+  monitor_thresholds {
+    critical = 1
+  }
+  tags = ["service:${var.service_tag}"]
+}
+
+resource "datadog_monitor" "controller_errors" {
+  name    = "Redash autoscaler cannot read or act"
+  type    = "metric alert"
+  query   = "sum(last_10m):sum:redash_autoscaler.errors_total{app:${var.service_tag}} by {dependency}.as_count() > 50"
+  message = "The controller keeps failing on {{dependency.name}}; it holds every service where it is while this lasts. Runbook: docs/operations.md. ${var.notify}"
+  monitor_thresholds {
+    critical = 50
+  }
+  tags = ["service:${var.service_tag}"]
+}
+
+resource "datadog_monitor" "queue_wait" {
+  name    = "Redash queries wait too long"
+  type    = "metric alert"
+  query   = "min(last_10m):max:redash_autoscaler.queue_oldest_age_seconds{app:${var.service_tag}} by {queue} > ${var.max_wait_seconds}"
+  message = "Jobs on {{queue.name}} have waited more than ${var.max_wait_seconds} s for 10 minutes: the service is at maxTasks, or ECS cannot start tasks. Runbook: docs/operations.md#stuck-at-max. ${var.notify}"
+  monitor_thresholds {
+    critical = var.max_wait_seconds
+  }
+  tags = ["service:${var.service_tag}"]
+}
+
+resource "datadog_monitor" "no_leader" {
+  name    = "Redash autoscaler has no leader"
+  type    = "metric alert"
+  query   = "max(last_10m):max:redash_autoscaler.leader{app:${var.service_tag}} < 1"
+  message = "No controller holds the lease: nothing is scaling Redash. Runbook: docs/operations.md#two-controllers-or-none. ${var.notify}"
+  monitor_thresholds {
+    critical = 1
+  }
+  notify_no_data    = true
+  no_data_timeframe = 15
+  tags              = ["service:${var.service_tag}"]
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Proves the runtime image's package list is enough for the binary, without a Docker engine:
+# builds the release binary as deploy/Dockerfile does (static Swift standard library), assembles a
+# minimal Debian bookworm root filesystem with only the runtime packages of the Dockerfile's
+# second stage, and runs the binary inside it (chroot): `validate` on the shipped policy,
+# `plan --help`, `healthcheck --help`. A missing shared library fails here, not in production.
+# Needs root and Debian's archive (deb.debian.org); takes a few minutes.
+# Usage: scripts/check-runtime-rootfs.sh [mirror]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mirror=${1:-http://deb.debian.org/debian}
+# Keep in step with the runtime stage of deploy/Dockerfile.
+runtime_packages=libpq5,libhiredis0.14,ca-certificates,tzdata
+[[ $(id -u) -eq 0 ]] || { echo "check-runtime-rootfs: needs root (debootstrap, chroot)" >&2; exit 1; }
+command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
+
+swift build -c release --product redash-autoscaler --static-swift-stdlib --scratch-path .build-static >/dev/null
+binary="$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/redash-autoscaler"
+
+root=$(mktemp -d /tmp/redash-autoscaler-rootfs.XXXXXX)
+trap 'rm -rf "$root"' EXIT
+echo "check-runtime-rootfs: debootstrap bookworm (minbase + $runtime_packages) into $root"
+debootstrap --variant=minbase --include="$runtime_packages" bookworm "$root" "$mirror" >"$root.log" 2>&1 \
+  || { tail -20 "$root.log"; exit 1; }
+rm -f "$root.log"
+install -D "$binary" "$root/usr/local/bin/redash-autoscaler"
+install -D policies.yaml "$root/etc/redash-autoscaler/policies.yaml"
+
+echo "check-runtime-rootfs: shared libraries the binary needs, as resolved inside the root:"
+if chroot "$root" /usr/bin/ldd /usr/local/bin/redash-autoscaler | tee /dev/stderr | grep -q "not found"; then
+  echo "check-runtime-rootfs: a shared library is missing from the runtime packages" >&2
+  exit 1
+fi
+chroot "$root" /usr/local/bin/redash-autoscaler validate --policies /etc/redash-autoscaler/policies.yaml
+chroot "$root" /usr/local/bin/redash-autoscaler plan --help >/dev/null
+chroot "$root" /usr/local/bin/redash-autoscaler healthcheck --help >/dev/null
+echo "check-runtime-rootfs: ok ($(du -sh "$root" | cut -f1) root with the runtime packages)"
