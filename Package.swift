@@ -243,6 +243,7 @@ let package = Package(
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
                 "PostgresClient", "RedashMetadata",
             ],
+            exclude: ["Python"],
             swiftSettings: strictSettings
         ),
         .testTarget(

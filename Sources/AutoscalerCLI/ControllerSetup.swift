@@ -54,7 +54,7 @@ struct ControllerSetup {
         }
         let reconciler = Reconciler(
             policy: policy, mode: mode,
-            dependencies: .init(prober: prober, scaler: context.ecs, redis: metadata == nil ? nil : redis, metadata: metadata, state: state, lease: lease),
+            dependencies: .init(prober: prober, scaler: context.ecs, protector: context.ecs, redis: metadata == nil ? nil : redis, metadata: metadata, state: state, lease: lease),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {

@@ -14,6 +14,16 @@ public protocol ServiceScaler: Sendable {
 
 extension ECSClient: ServiceScaler {}
 
+/// Finds a service's tasks and sets their scale-in protection: ECS in production.
+public protocol TaskProtector: Sendable {
+    func listTasks(service: String) async throws -> [String]
+    func describeTasks(_ arns: [String]) async throws -> [ECSTask]
+    func taskProtection(_ arns: [String]) async throws -> ECSClient.ProtectionReport
+    func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int?) async throws -> ECSClient.ProtectionReport
+}
+
+extension ECSClient: TaskProtector {}
+
 /// What one reconcile saw, decided and did.
 public struct ReconcileReport: Sendable {
     public var at: Instant
@@ -77,6 +87,8 @@ public actor Reconciler {
     public struct Dependencies: Sendable {
         public var prober: QueueProber
         public var scaler: (any ServiceScaler)?
+        /// For busy-aware scale-in (task protection); `nil` turns it off.
+        public var protector: (any TaskProtector)?
         /// For `sq:executed_at`, when the forecast is on.
         public var redis: RedisClient?
         public var metadata: MetadataCache?
@@ -84,11 +96,12 @@ public actor Reconciler {
         public var lease: LeaderLease?
 
         public init(
-            prober: QueueProber, scaler: (any ServiceScaler)?, redis: RedisClient? = nil, metadata: MetadataCache? = nil,
-            state: ControllerStateStore? = nil, lease: LeaderLease? = nil
+            prober: QueueProber, scaler: (any ServiceScaler)?, protector: (any TaskProtector)? = nil, redis: RedisClient? = nil,
+            metadata: MetadataCache? = nil, state: ControllerStateStore? = nil, lease: LeaderLease? = nil
         ) {
             self.prober = prober
             self.scaler = scaler
+            self.protector = protector
             self.redis = redis
             self.metadata = metadata
             self.state = state
@@ -108,6 +121,8 @@ public actor Reconciler {
     let dependencies: Dependencies
     let metrics: MetricsRegistry
     let logger: Logger
+    /// Tasks this controller protected, per service, so it knows to release them.
+    var protectedByUs: [String: Set<String>] = [:]
     let controllerName: String
     var histories: [String: ScalingHistory] = [:]
     var historiesRestored = false
@@ -187,7 +202,8 @@ public actor Reconciler {
         var plans: [ServicePlan] = []
         for service in policy.services {
             let readings = Dictionary(uniqueKeysWithValues: service.queues.map { ($0, probe.readings[$0] ?? .unavailable(reason: "not read")) })
-            let state = states[service.name]
+            var state = states[service.name]
+            let tasks = await observeTasks(service, probe: probe, state: &state, errors: &errors)
             let predicted = forecast.flatMap { predictedDemand(for: service, forecast: $0) }
             let input = DecisionInput(
                 policy: service, queues: readings, service: state, predicted: predicted,
@@ -195,7 +211,10 @@ public actor Reconciler {
             let decision = ScalingRule.decide(input)
             var history = input.history
             history.record(decision, policy: service)
-            let outcome = await act(decision, service: service, state: state, isLeader: isLeader, now: now, history: &history, errors: &errors)
+            let protectionHeld = await protect(tasks, service: service, decision: decision, state: state, isLeader: isLeader, now: now, errors: &errors)
+            let outcome = await act(
+                decision, service: service, state: state, isLeader: isLeader, protectionHeld: protectionHeld, now: now,
+                history: &history, errors: &errors)
             histories[service.name] = history
             let plan = ServicePlan(name: service.name, queues: service.queues, state: state, decision: decision, outcome: outcome)
             plans.append(plan)
@@ -217,7 +236,7 @@ public actor Reconciler {
     // MARK: Parts
 
     private func act(
-        _ decision: Decision, service: ServicePolicy, state: ServiceState?, isLeader: Bool, now: Instant,
+        _ decision: Decision, service: ServicePolicy, state: ServiceState?, isLeader: Bool, protectionHeld: Bool, now: Instant,
         history: inout ScalingHistory, errors: inout [String: String]
     ) async -> ServicePlan.Outcome {
         if let state {
@@ -236,6 +255,10 @@ public actor Reconciler {
         if let until = externalChangeUntil[service.name], now < until { return .externalChangeRespected(until: until) }
         guard isLeader else { return .notLeader }
         guard let scaler = dependencies.scaler else { return .failed("no ECS client") }
+        // A scale-in with busy tasks unprotected could stop a running query: not this tick.
+        if decision.direction == .down && !protectionHeld {
+            return .failed("busy tasks could not be protected; not scaling in this tick")
+        }
         do {
             try await scaler.setDesiredCount(service: service.name, to: desired)
             history.recordApplied(decision)

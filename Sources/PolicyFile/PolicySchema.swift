@@ -6,7 +6,7 @@ struct PolicySchema {
     let reader: NodeReader
 
     static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "defaults", "services"]
-    static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter"]
+    static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection"]
     static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
                               "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
     static let targetKeys = ["backlogPerWorker", "maxWait", "drainTime"]
@@ -124,6 +124,8 @@ struct PolicySchema {
         var scaleUp = PartialBehavior()
         var scaleDown = PartialBehavior()
         var staleAfter: Duration?
+        var protectBusyTasks: Bool?
+        var taskProtection: Duration?
     }
 
     struct PartialBehavior {
@@ -160,6 +162,17 @@ struct PolicySchema {
         }
         tunables.scaleUp = readBehavior(entries["scaleUp"], reader.join(path, "scaleUp"))
         tunables.scaleDown = readBehavior(entries["scaleDown"], reader.join(path, "scaleDown"))
+        if let node = entries["protectBusyTasks"] {
+            tunables.protectBusyTasks = reader.boolean(node, reader.join(path, "protectBusyTasks"))
+        }
+        if let node = entries["taskProtection"], let value = reader.duration(node, reader.join(path, "taskProtection"), allowZero: false) {
+            // ECS accepts 1 to 2,880 minutes.
+            if value < .seconds(60) || value > .seconds(2880 * 60) {
+                reader.error(node.mark, reader.join(path, "taskProtection"), "must be between 1m and 48h (ECS's limits for task scale-in protection)")
+            } else {
+                tunables.taskProtection = value
+            }
+        }
         if let node = entries["staleAfter"] {
             tunables.staleAfter = reader.duration(node, reader.join(path, "staleAfter"), allowZero: false)
         }
@@ -283,7 +296,9 @@ struct PolicySchema {
             workersPerTask: own.workersPerTask ?? defaults.workersPerTask ?? ServicePolicy.defaultWorkersPerTask,
             target: target,
             scaleUp: own.scaleUp.merged(over: defaults.scaleUp, default: .defaultScaleUp),
-            scaleDown: scaleDown, staleAfter: staleAfter, fallbackTasks: fallback, schedules: schedules)
+            scaleDown: scaleDown, staleAfter: staleAfter, fallbackTasks: fallback, schedules: schedules,
+            protectBusyTasks: own.protectBusyTasks ?? defaults.protectBusyTasks ?? true,
+            taskProtection: own.taskProtection ?? defaults.taskProtection ?? ServicePolicy.defaultTaskProtection)
     }
 
     /// Redash facts that make some legal-looking policies dangerous.

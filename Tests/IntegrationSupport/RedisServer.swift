@@ -40,7 +40,9 @@ public final class RedisServer: @unchecked Sendable {
         self.tls = tls ? try TLSMaterial.make(in: directory) : nil
         let directory = directory
         (process, port) = try ManagedProcess.listening(timeout: 10, port: fixedPort) { [tls = self.tls] port in
-            var arguments = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
+            // protected-mode off: the ECS lab's tasks connect from 127.0.0.x, which protected mode
+            // refuses (it trusts 127.0.0.1 only); the server still listens on 127.0.0.1 alone.
+            var arguments = ["--bind", "127.0.0.1", "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", directory.path, "--databases", "16"]
             if let material = tls {
                 arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", material.certificateFile,
                               "--tls-key-file", material.keyFile, "--tls-ca-cert-file", material.caFile, "--tls-auth-clients", "no"]

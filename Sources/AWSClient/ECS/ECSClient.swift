@@ -125,6 +125,11 @@ public struct ECSClient: Sendable {
     public struct ProtectionReport: Sendable, Equatable {
         public var tasks: [ECSTaskProtection]
         public var failures: [ECSFailure]
+
+        public init(tasks: [ECSTaskProtection] = [], failures: [ECSFailure] = []) {
+            self.tasks = tasks
+            self.failures = failures
+        }
     }
 
     struct UpdateTaskProtectionInput: Encodable, Sendable {
@@ -132,22 +137,36 @@ public struct ECSClient: Sendable {
     }
     struct TaskProtectionOutput: Decodable { var protectedTasks: [ECSTaskProtection]?; var failures: [ECSFailure]? }
 
-    /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off for up to ten tasks.
+    /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off, ten tasks per call
+    /// (ECS's limit).
     public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil) async throws -> ProtectionReport {
-        let output = try await api.call(
-            "UpdateTaskProtection",
-            UpdateTaskProtectionInput(cluster: cluster, tasks: arns, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
-            context: "cluster \(cluster)", as: TaskProtectionOutput.self)
-        return ProtectionReport(tasks: output.protectedTasks ?? [], failures: output.failures ?? [])
+        var report = ProtectionReport()
+        for start in stride(from: 0, to: arns.count, by: 10) {
+            let batch = Array(arns[start..<min(start + 10, arns.count)])
+            let output = try await api.call(
+                "UpdateTaskProtection",
+                UpdateTaskProtectionInput(cluster: cluster, tasks: batch, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
+                context: "cluster \(cluster)", as: TaskProtectionOutput.self)
+            report.tasks += output.protectedTasks ?? []
+            report.failures += output.failures ?? []
+        }
+        return report
     }
 
     struct GetTaskProtectionInput: Encodable, Sendable { var cluster: String; var tasks: [String] }
 
+    /// Protection state of tasks, 100 per call (ECS's limit).
     public func taskProtection(_ arns: [String]) async throws -> ProtectionReport {
-        let output = try await api.call(
-            "GetTaskProtection", GetTaskProtectionInput(cluster: cluster, tasks: arns), context: "cluster \(cluster)",
-            as: TaskProtectionOutput.self)
-        return ProtectionReport(tasks: output.protectedTasks ?? [], failures: output.failures ?? [])
+        var report = ProtectionReport()
+        for start in stride(from: 0, to: arns.count, by: 100) {
+            let batch = Array(arns[start..<min(start + 100, arns.count)])
+            let output = try await api.call(
+                "GetTaskProtection", GetTaskProtectionInput(cluster: cluster, tasks: batch), context: "cluster \(cluster)",
+                as: TaskProtectionOutput.self)
+            report.tasks += output.protectedTasks ?? []
+            report.failures += output.failures ?? []
+        }
+        return report
     }
 }
 

@@ -27,6 +27,15 @@ public struct ServicePolicy: Hashable, Sendable {
 
     /// Jobs one task runs at once unless the file says otherwise (Redash's adhoc default).
     public static let defaultWorkersPerTask = 2
+    /// Busy-aware scale-in: protect the tasks running jobs from ECS scale-in, and never go below
+    /// the number of busy tasks (RQ workers mapped to tasks by address).
+    public var protectBusyTasks: Bool
+    /// How long one protection lasts unless renewed (renewed while the task stays busy). Longer
+    /// than Redash's query time limit is safest; ECS allows 1 minute to 48 hours.
+    public var taskProtection: Duration
+    /// Protection time unless the file says otherwise.
+    public static let defaultTaskProtection: Duration = .seconds(3600)
+
     /// Observations older than this count as missing unless the file says otherwise.
     public static let defaultStaleAfter: Duration = .seconds(30)
 
@@ -39,8 +48,12 @@ public struct ServicePolicy: Hashable, Sendable {
         scaleDown: ScalingBehavior = .defaultScaleDown,
         staleAfter: Duration = ServicePolicy.defaultStaleAfter,
         fallbackTasks: Int? = nil,
-        schedules: [ScheduleFloor] = []
+        schedules: [ScheduleFloor] = [],
+        protectBusyTasks: Bool = true,
+        taskProtection: Duration = ServicePolicy.defaultTaskProtection
     ) {
+        self.protectBusyTasks = protectBusyTasks
+        self.taskProtection = taskProtection
         self.name = name
         self.queues = queues
         self.minTasks = minTasks
