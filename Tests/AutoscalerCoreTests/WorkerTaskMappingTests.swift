@@ -45,3 +45,44 @@ struct WorkerTaskMappingTests {
         #expect(WorkerTaskMapping.address(ofHostname: text) == expected)
     }
 }
+
+@Suite("Scale-in protection plan")
+struct ScaleInProtectionTests {
+    static func task(_ id: String, busy: Int, protected: Bool = false) -> TaskActivity {
+        TaskActivity(id: id, busyWorkers: busy, isProtected: protected)
+    }
+
+    @Test("busy tasks are protected and idle ones released")
+    func protectsBusy() {
+        let plan = ScaleInProtection.plan(
+            tasks: [Self.task("a", busy: 2), Self.task("b", busy: 0, protected: true), Self.task("c", busy: 1, protected: true)],
+            desired: 3, isDeploymentInProgress: false)
+        #expect(plan.protect == ["a"])
+        #expect(plan.release == ["b"])
+    }
+
+    @Test("never more protected tasks than the new desired count, busiest first")
+    func capped() {
+        let plan = ScaleInProtection.plan(
+            tasks: [Self.task("a", busy: 1), Self.task("b", busy: 2), Self.task("c", busy: 1, protected: true)],
+            desired: 1, isDeploymentInProgress: false)
+        #expect(plan.protect == ["b"])
+        #expect(plan.release == ["c"])
+    }
+
+    @Test("during a deployment nothing stays protected, so protection never blocks the rollout")
+    func deployment() {
+        let plan = ScaleInProtection.plan(
+            tasks: [Self.task("a", busy: 2, protected: true), Self.task("b", busy: 1)], desired: 4, isDeploymentInProgress: true)
+        #expect(plan.protect.isEmpty)
+        #expect(plan.release == ["a"])
+    }
+
+    @Test("protections close to expiry are renewed; fresh ones are left alone")
+    func renewal() {
+        let tasks = [Self.task("a", busy: 1, protected: true), Self.task("b", busy: 1, protected: true)]
+        let plan = ScaleInProtection.plan(tasks: tasks, desired: 2, isDeploymentInProgress: false, renewing: ["b"])
+        #expect(plan.protect == ["b"] && plan.release.isEmpty)
+        #expect(ScaleInProtection.plan(tasks: tasks, desired: 2, isDeploymentInProgress: false).isEmpty)
+    }
+}

@@ -354,6 +354,63 @@ def enqueue(args):
     print(json.dumps({"ids": ids}))
 
 
+def workload(args):
+    """A seeded Redash-like adhoc workload over `duration` seconds, enqueued in real time:
+    Poisson arrivals with heavy-tailed (lognormal) runtimes, two bursts of slow queries from
+    someone's dashboard, and a scheduled burst in the middle."""
+    from redis import Redis
+    from rq import Queue
+
+    rng = random.Random(args.seed)
+    connection = Redis.from_url(args.url)
+    queue = Queue(args.queue, connection=connection)
+    events = []
+    t = 0.0
+    while t < args.duration:
+        t += rng.expovariate(args.rate)
+        events.append((t, min(120.0, rng.lognormvariate(1.6, 1.0))))
+    for burst in (args.duration * 0.25, args.duration * 0.7):
+        events += [(burst + rng.uniform(0, 5), rng.uniform(20, 60)) for _ in range(10)]
+    events += [(args.duration * 0.5, rng.uniform(5, 30)) for _ in range(15)]
+    events.sort()
+    start = time.time()
+    for at, seconds in events:
+        delay = start + at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        job = queue.enqueue("ecs_lab.sleep_job", round(seconds, 2), job_timeout=3600, result_ttl=3600, failure_ttl=3600)
+        connection.sadd(f"lab:enqueued:{args.queue}", job.id)
+    print(json.dumps({"jobs": len(events), "work": round(sum(s for _, s in events), 1)}))
+
+
+def keda(args):
+    """The KEDA Redis list scaler with HPA's defaults, as a baseline: desired replicas =
+    ceil(list length / target), scale up at once, scale down to the highest recommendation of
+    the stabilization window. It sees only the waiting list, not the running jobs."""
+    import math
+    import urllib.request
+    from redis import Redis
+
+    connection = Redis.from_url(args.url)
+    history = []
+    while True:
+        pending = connection.llen(f"rq:queue:{args.queue}")
+        wanted = max(args.min, min(args.max, math.ceil(pending / args.target)))
+        now = time.time()
+        history = [(t, w) for t, w in history if now - t <= args.window] + [(now, wanted)]
+        request = urllib.request.Request(args.endpoint, method="POST", headers={
+            "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.DescribeServices", "Authorization": "AWS4-HMAC-SHA256 keda"},
+            data=json.dumps({"services": [args.service]}).encode())
+        current = json.load(urllib.request.urlopen(request))["services"][0]["desiredCount"]
+        desired = wanted if wanted >= current else max(w for _, w in history)
+        if desired != current:
+            request = urllib.request.Request(args.endpoint, method="POST", headers={
+                "X-Amz-Target": "AmazonEC2ContainerServiceV20141113.UpdateService", "Authorization": "AWS4-HMAC-SHA256 keda"},
+                data=json.dumps({"service": args.service, "desiredCount": desired}).encode())
+            urllib.request.urlopen(request).read()
+        time.sleep(args.interval)
+
+
 def main():
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(dest="command", required=True)
@@ -368,8 +425,17 @@ def main():
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("name"); command.add_argument("source")
     command = commands.add_parser("enqueue")
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("seconds", nargs="+")
+    command = commands.add_parser("workload")
+    command.add_argument("url"); command.add_argument("queue")
+    command.add_argument("--duration", type=float, default=240); command.add_argument("--rate", type=float, default=0.15)
+    command.add_argument("--seed", type=int, default=1)
+    command = commands.add_parser("keda")
+    command.add_argument("url"); command.add_argument("queue"); command.add_argument("endpoint"); command.add_argument("service")
+    command.add_argument("--target", type=float, default=2); command.add_argument("--min", type=int, default=1)
+    command.add_argument("--max", type=int, default=8); command.add_argument("--window", type=float, default=75)
+    command.add_argument("--interval", type=float, default=1)
     args = parser.parse_args()
-    {"serve": serve, "worker": worker, "enqueue": enqueue}[args.command](args)
+    {"serve": serve, "worker": worker, "enqueue": enqueue, "workload": workload, "keda": keda}[args.command](args)
 
 
 if __name__ == "__main__":
