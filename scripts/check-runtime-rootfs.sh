@@ -18,20 +18,27 @@ swift build -c release --product redash-autoscaler --static-swift-stdlib --scrat
 binary="$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/redash-autoscaler"
 
 root=$(mktemp -d /tmp/redash-autoscaler-rootfs.XXXXXX)
-trap 'rm -rf "$root"' EXIT
+trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT
 echo "check-runtime-rootfs: debootstrap bookworm (minbase + $runtime_packages) into $root"
 debootstrap --variant=minbase --include="$runtime_packages" bookworm "$root" "$mirror" >"$root.log" 2>&1 \
   || { tail -20 "$root.log"; exit 1; }
 rm -f "$root.log"
 install -D "$binary" "$root/usr/local/bin/redash-autoscaler"
 install -D policies.yaml "$root/etc/redash-autoscaler/policies.yaml"
+# A container has /proc, and a statically linked Swift program reads its arguments from
+# /proc/self/cmdline: without it every command would see none.
+mount -t proc proc "$root/proc"
 
 echo "check-runtime-rootfs: shared libraries the binary needs, as resolved inside the root:"
-if chroot "$root" /usr/bin/ldd /usr/local/bin/redash-autoscaler | tee /dev/stderr | grep -q "not found"; then
+libraries=$(chroot "$root" /usr/bin/ldd /usr/local/bin/redash-autoscaler)
+echo "$libraries"
+if grep -q "not found" <<<"$libraries"; then
   echo "check-runtime-rootfs: a shared library is missing from the runtime packages" >&2
   exit 1
 fi
-chroot "$root" /usr/local/bin/redash-autoscaler validate --policies /etc/redash-autoscaler/policies.yaml
-chroot "$root" /usr/local/bin/redash-autoscaler plan --help >/dev/null
-chroot "$root" /usr/local/bin/redash-autoscaler healthcheck --help >/dev/null
+summary=$(chroot "$root" /usr/local/bin/redash-autoscaler validate --policies /etc/redash-autoscaler/policies.yaml)
+echo "$summary"
+grep -q "redash-adhoc-worker: queries" <<<"$summary"
+chroot "$root" /usr/local/bin/redash-autoscaler plan --help | grep -q "USAGE: redash-autoscaler plan"
+chroot "$root" /usr/local/bin/redash-autoscaler healthcheck --help | grep -q "USAGE: redash-autoscaler healthcheck"
 echo "check-runtime-rootfs: ok ($(du -sh "$root" | cut -f1) root with the runtime packages)"
