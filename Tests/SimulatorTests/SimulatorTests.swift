@@ -80,7 +80,7 @@ struct SimulatorTests {
         let workload = Scenario.scheduledBurst.workload(seed: 5, routing: QueueRouting(policy: policy))
         let simulation = Simulation(policy: policy, workload: workload, seed: 5)
         var autoscaler = QueueDrivenAutoscaler(
-            policy: policy, forecast: ScheduledWorkForecast(workload: workload, leadTime: .seconds(95)))
+            policy: policy, forecast: SimulatedScheduleForecast(workload: workload, leadTime: .seconds(95)))
         autoscaler.isRecording = true
         _ = simulation.run(&autoscaler)
         #expect(autoscaler.records.count == Int(workload.duration / 5) * policy.services.count)

@@ -7,7 +7,7 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
     public let tickInterval: Double
     let policy: Policy
     let isBusyAware: Bool
-    var forecast: ScheduledWorkForecast?
+    var forecast: SimulatedScheduleForecast?
     var histories: [String: ScalingHistory] = [:]
     /// The decisions of the last tick, for tests that compare with the pure core.
     public private(set) var lastDecisions: [Decision] = []
@@ -19,7 +19,7 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
     ///   - busyAware: protect busy tasks and count busy tasks as a floor (the busy-aware
     ///     scale-in of the controller).
     ///   - forecast: scheduled work the metadata database would predict; `nil` runs without.
-    public init(policy: Policy, busyAware: Bool = true, forecast: ScheduledWorkForecast? = nil, name: String? = nil) {
+    public init(policy: Policy, busyAware: Bool = true, forecast: SimulatedScheduleForecast? = nil, name: String? = nil) {
         self.policy = policy
         self.isBusyAware = busyAware
         self.forecast = forecast
@@ -67,7 +67,7 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
 
 /// What Redash's metadata database would forecast: scheduled queries about to fall due, with the
 /// runtime their data source's history predicts.
-public struct ScheduledWorkForecast: Sendable {
+public struct SimulatedScheduleForecast: Sendable {
     struct Due {
         var due: Double
         var arrival: Double

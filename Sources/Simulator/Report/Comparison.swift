@@ -20,7 +20,7 @@ public enum Comparison {
         contenders: [Contender] = [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed]
     ) -> [SimulationResult] {
         let simulation = Simulation(policy: policy, workload: workload, ecs: ecs, seed: seed)
-        let forecast = ScheduledWorkForecast(
+        let forecast = SimulatedScheduleForecast(
             workload: workload, leadTime: .seconds(ecs.taskStart.upperBound) + policy.interval)
         var results: [SimulationResult] = []
         var oursResult: SimulationResult?
