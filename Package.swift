@@ -233,7 +233,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock", "AWSTestSupport"],
+            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock", "AWSTestSupport", "TestSupport"],
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),
@@ -241,7 +241,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
-                "PostgresClient", "RedashMetadata",
+                "PostgresClient", "RedashMetadata", "TestSupport",
             ],
             exclude: ["Python"],
             swiftSettings: strictSettings

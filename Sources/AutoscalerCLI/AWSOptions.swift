@@ -1,4 +1,7 @@
+import AWSClient
 import ArgumentParser
+import AutoscalerCore
+import Logging
 
 /// How a command reaches AWS: region and profile. Credentials come from the standard chain
 /// (docs/credentials.md); endpoints from `AWS_ENDPOINT_URL_ECS` and friends.
@@ -10,4 +13,12 @@ public struct AWSOptions: ParsableArguments {
     public var profile: String?
 
     public init() {}
+
+    /// Region, credentials and clients for `policy`'s cluster, from these options, the policy and
+    /// the environment.
+    func context(for policy: Policy, environment: [String: String], logger: Logger) throws -> AWSContext {
+        try AWSContext.make(
+            cluster: policy.cluster, regionFlag: region, policyRegion: policy.region, profile: profile,
+            environment: environment, logger: logger)
+    }
 }

@@ -21,17 +21,15 @@ struct ControllerSetup {
         do {
             endpoint = try RedisEndpoint(url: policy.redis.url.unredacted)
         } catch {
-            throw SetupError("redis.url: \(error)")
+            throw SetupFailure("redis.url: \(error)")
         }
         let redis = RedisClient(endpoint: endpoint, logger: logger)
         let prober = QueueProber(client: redis, layout: policy.redis.layout, logger: logger)
         let context: AWSContext
         do {
-            context = try AWSContext.make(
-                cluster: policy.cluster, regionFlag: aws.region, policyRegion: policy.region, profile: aws.profile,
-                environment: environment, logger: logger)
+            context = try aws.context(for: policy, environment: environment, logger: logger)
         } catch {
-            throw SetupError("\(error)")
+            throw SetupFailure("\(error)")
         }
         var metadata: MetadataCache?
         var state: ControllerStateStore?
@@ -46,7 +44,7 @@ struct ControllerSetup {
                     state = store
                     lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger)
                 } catch {
-                    throw SetupError("cannot prepare the controller's state schema in \(database.url): \(error)")
+                    throw SetupFailure("cannot prepare the controller's state schema in \(database.url): \(error)")
                 }
             }
         } else {
@@ -71,9 +69,4 @@ struct ControllerSetup {
     static func controllerName() -> String {
         "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
     }
-}
-
-struct SetupError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
 }

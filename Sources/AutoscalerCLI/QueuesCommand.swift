@@ -66,22 +66,7 @@ enum QueueReportJSON {
             "roundTrips": report.roundTrips,
             "commands": report.commands,
         ]
-        object["queues"] = queues.map { name -> [String: Any] in
-            switch report.readings[name] {
-            case .observed(let observation):
-                var entry: [String: Any] = [
-                    "name": name, "pending": observation.pending,
-                    "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 1000).rounded() / 1000 } as Any,
-                    "running": observation.running as Any,
-                ]
-                entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
-                return entry
-            case .unavailable(let reason):
-                return ["name": name, "error": reason]
-            case nil:
-                return ["name": name, "error": "not read"]
-            }
-        }
+        object["queues"] = queues.map { PlanRendering.queueObject($0, report.readings[$0]) }
         if let scheduler = report.scheduler {
             object["scheduler"] = [
                 "lastRefreshAt": scheduler.lastRefreshAt?.description as Any,
@@ -102,21 +87,8 @@ enum QueueReportTable {
     static func render(_ report: ProbeReport, queues: [String], endpoint: RedisEndpoint) -> String {
         var lines = ["\(endpoint) · layout \(report.layout.rawValue), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
         let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
-        lines.append("queue".rightPadded(to: width) + "pending   oldest   running   workers busy/idle")
-        for name in queues {
-            let label = name.rightPadded(to: width)
-            switch report.readings[name] {
-            case .observed(let observation):
-                let oldest = observation.oldestAge.map { $0.compactDescription } ?? "-"
-                let running = observation.running.map(String.init) ?? "?"
-                let workers = observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)"
-                lines.append(label + "\(observation.pending)".leftPadded(to: 7) + oldest.leftPadded(to: 9) + running.leftPadded(to: 10) + "   " + workers)
-            case .unavailable(let reason):
-                lines.append(label + "unavailable: \(reason)")
-            case nil:
-                lines.append(label + "not read")
-            }
-        }
+        lines.append(PlanRendering.queueHeader(width: width))
+        lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width) }
         if let scheduler = report.scheduler {
             let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" } ?? "never refreshed"
             let periodic = scheduler.periodicWorkers.map { ", \($0) periodic worker(s)" } ?? ""

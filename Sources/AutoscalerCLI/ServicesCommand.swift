@@ -32,9 +32,7 @@ public struct ServicesCommand: AsyncParsableCommand {
         let logger = Logger(label: "redash-autoscaler.services", factory: { StreamLogHandler.standardError(label: $0) })
         let context: AWSContext
         do {
-            context = try AWSContext.make(
-                cluster: policy.cluster, regionFlag: aws.region, policyRegion: policy.region, profile: aws.profile,
-                environment: environment, logger: logger)
+            context = try aws.context(for: policy, environment: environment, logger: logger)
         } catch {
             throw ValidationError("\(error)")
         }

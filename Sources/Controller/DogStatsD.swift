@@ -5,32 +5,16 @@ import Glibc
 
 extension MetricsRegistry {
     /// The registry as DogStatsD lines: gauges as `|g`, counters as `|c` with the increase since
-    /// the previous call (`last` keeps the counters sent), labels as tags. The reconcile duration
-    /// is sent as the last reconcile's value (`|g`, seconds).
+    /// the previous call (`last` keeps the counters sent, by series), labels as tags. The
+    /// reconcile-duration histogram is not sent.
     public func dogStatsDLines(previousCounters last: inout [String: Double]) -> [String] {
-        let text = render()
-        var lines: [String] = []
-        var types: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            if line.hasPrefix("# TYPE ") {
-                let parts = line.split(separator: " ")
-                if parts.count == 4 { types[String(parts[2])] = String(parts[3]) }
-                continue
-            }
-            if line.hasPrefix("#") { continue }
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
-            let series = String(line[..<space])
-            let name = String(series.prefix { $0 != "{" })
-            switch types[name] {
-            case "gauge":
-                lines.append("\(Self.statsdName(name)):\(Self.format(value))|g\(Self.tags(series))")
-            case "counter":
-                let increase = value - (last[series] ?? 0)
-                last[series] = value
-                if increase > 0 { lines.append("\(Self.statsdName(name)):\(Self.format(increase))|c\(Self.tags(series))") }
-            default:
-                continue  // histogram buckets: not sent
-            }
+        let (gauges, counters) = snapshot()
+        var lines = gauges.map { "\(Self.statsdName($0.0.name)):\(Self.format($0.1))|g\(Self.tags($0.0))" }
+        for (key, value) in counters {
+            let series = key.prometheus
+            let increase = value - (last[series] ?? 0)
+            last[series] = value
+            if increase > 0 { lines.append("\(Self.statsdName(key.name)):\(Self.format(increase))|c\(Self.tags(key))") }
         }
         return lines
     }
@@ -40,16 +24,9 @@ extension MetricsRegistry {
         name.hasPrefix("redash_autoscaler_") ? "redash_autoscaler." + name.dropFirst("redash_autoscaler_".count) : name
     }
 
-    /// `{queue="queries",service="x"}` → `|#queue:queries,service:x`.
-    static func tags(_ series: String) -> String {
-        guard let open = series.firstIndex(of: "{"), series.hasSuffix("}") else { return "" }
-        let inner = series[series.index(after: open)..<series.index(before: series.endIndex)]
-        let tags = inner.split(separator: ",").map { pair -> String in
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            guard parts.count == 2 else { return String(pair) }
-            return "\(parts[0]):\(parts[1].trimmingCharacters(in: CharacterSet(charactersIn: "\"")))"
-        }
-        return "|#" + tags.joined(separator: ",")
+    /// `|#queue:queries,service:x`, or nothing without labels.
+    static func tags(_ key: Key) -> String {
+        key.labels.isEmpty ? "" : "|#" + key.labels.map { "\($0.name):\($0.value)" }.joined(separator: ",")
     }
 }
 

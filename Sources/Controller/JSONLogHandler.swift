@@ -26,18 +26,21 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in metadata { object[key] = "\(value)" }
         for (key, value) in metadataProvider?.get() ?? [:] { object[key] = "\(value)" }
         for (key, value) in event.metadata ?? [:] { object[key] = "\(value)" }
-        object["time"] = Self.timestamp()
         object["level"] = event.level.rawValue
         object["label"] = label
         object["message"] = "\(event.message)"
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
-        data.append(0x0a)
-        Self.lock.withLock { Self.output.write(data) }
+        // One formatter, used under the lock that also keeps lines from interleaving.
+        Self.lock.withLock {
+            object["time"] = Self.formatter.string(from: Date())
+            guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+            data.append(0x0a)
+            Self.output.write(data)
+        }
     }
 
-    static func timestamp() -> String {
+    nonisolated(unsafe) static let formatter: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
-    }
+        return formatter
+    }()
 }

@@ -5,12 +5,25 @@ import Synchronization
 /// of our own: gauges and counters keyed by name and labels, and one histogram (reconcile
 /// duration). Safe to update from any task.
 public final class MetricsRegistry: Sendable {
+    struct Label: Hashable, Comparable {
+        var name: String
+        var value: String
+
+        static func < (lhs: Label, rhs: Label) -> Bool { (lhs.name, lhs.value) < (rhs.name, rhs.value) }
+    }
+
     struct Key: Hashable, Comparable {
         var name: String
-        var labels: [String]  // "name=\"value\"" pairs, sorted
+        /// Sorted by name.
+        var labels: [Label]
 
         static func < (lhs: Key, rhs: Key) -> Bool {
-            (lhs.name, lhs.labels.joined(separator: ",")) < (rhs.name, rhs.labels.joined(separator: ","))
+            lhs.name != rhs.name ? lhs.name < rhs.name : lhs.labels.lexicographicallyPrecedes(rhs.labels)
+        }
+
+        /// `name{label="value",…}` with Prometheus' escaping.
+        var prometheus: String {
+            labels.isEmpty ? name : "\(name){\(labels.map { "\($0.name)=\"\(MetricsRegistry.escape($0.value))\"" }.joined(separator: ","))}"
         }
     }
 
@@ -46,7 +59,15 @@ public final class MetricsRegistry: Sendable {
     public init() {}
 
     static func key(_ name: String, _ labels: [String: String]) -> Key {
-        Key(name: name, labels: labels.sorted { $0.key < $1.key }.map { "\($0.key)=\"\(escape($0.value))\"" })
+        Key(name: name, labels: labels.map { Label(name: $0.key, value: $0.value) }.sorted())
+    }
+
+    /// Gauges and counters as they are now, sorted.
+    func snapshot() -> (gauges: [(Key, Double)], counters: [(Key, Double)]) {
+        state.withLock { state in
+            (state.gauges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+             state.counters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        }
     }
 
     static func escape(_ value: String) -> String {
@@ -91,8 +112,7 @@ public final class MetricsRegistry: Sendable {
         }
         func line(_ key: Key, _ value: Double) {
             describe(key.name)
-            let labels = key.labels.isEmpty ? "" : "{\(key.labels.joined(separator: ","))}"
-            lines.append("\(key.name)\(labels) \(Self.format(value))")
+            lines.append("\(key.prometheus) \(Self.format(value))")
         }
         for (key, value) in snapshot.gauges.sorted(by: { $0.key < $1.key }) { line(key, value) }
         for (key, value) in snapshot.counters.sorted(by: { $0.key < $1.key }) { line(key, value) }

@@ -30,17 +30,37 @@ public enum PlanRendering {
         return object
     }
 
-    static func queueObject(_ queue: String, _ reading: QueueReading?) -> [String: Any] {
+    /// One queue as JSON, the same in `queues --json`, `plan --json` and `/status`.
+    public static func queueObject(_ queue: String, _ reading: QueueReading?) -> [String: Any] {
         switch reading {
         case .observed(let observation):
             var entry: [String: Any] = [
                 "name": queue, "pending": observation.pending, "running": observation.running as Any,
-                "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 10).rounded() / 10 } as Any,
+                "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 1000).rounded() / 1000 } as Any,
             ]
             entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
             return entry
         case .unavailable(let reason): return ["name": queue, "error": reason]
         case nil: return ["name": queue, "error": "not read"]
+        }
+    }
+
+    /// The header of a queue table whose first column is `width` wide.
+    public static func queueHeader(width: Int) -> String {
+        "queue".rightPadded(to: width) + "pending".leftPadded(to: 8) + "oldest".leftPadded(to: 9) + "running".leftPadded(to: 9) + "   workers busy/idle"
+    }
+
+    /// One queue as a table row, the same in `queues` and `plan`.
+    public static func queueRow(_ queue: String, _ reading: QueueReading?, width: Int) -> String {
+        let label = queue.rightPadded(to: width)
+        switch reading {
+        case .observed(let observation):
+            return label + "\(observation.pending)".leftPadded(to: 8)
+                + (observation.oldestAge?.compactDescription ?? "-").leftPadded(to: 9)
+                + (observation.running.map(String.init) ?? "?").leftPadded(to: 9)
+                + "   " + (observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)")
+        case .unavailable(let reason): return label + "unavailable: \(reason)"
+        case nil: return label + "not read"
         }
     }
 
@@ -64,18 +84,8 @@ public enum PlanRendering {
             let proposed = plan.decision.desired.map(String.init) ?? "?"
             lines.append("")
             lines.append("\(plan.name): \(current) → proposed \(proposed) [\(plan.decision.code.rawValue)]")
-            lines.append("  " + "queue".rightPadded(to: width) + "pending".leftPadded(to: 8) + "oldest".leftPadded(to: 9) + "running".leftPadded(to: 9) + "   busy/idle")
-            for queue in plan.queues {
-                switch report.probe.readings[queue] {
-                case .observed(let observation):
-                    lines.append("  " + queue.rightPadded(to: width) + "\(observation.pending)".leftPadded(to: 8)
-                        + (observation.oldestAge?.compactDescription ?? "-").leftPadded(to: 9)
-                        + (observation.running.map(String.init) ?? "?").leftPadded(to: 9)
-                        + "   " + (observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a"))
-                case .unavailable(let reason): lines.append("  " + queue.rightPadded(to: width) + "unavailable: \(reason)")
-                case nil: lines.append("  " + queue.rightPadded(to: width) + "not read")
-                }
-            }
+            lines.append("  " + queueHeader(width: width))
+            lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width) }
             lines.append("  \(plan.summary)")
         }
         for (dependency, error) in report.errors.sorted(by: { $0.key < $1.key }) { lines.append("error (\(dependency)): \(error)") }

@@ -6,6 +6,7 @@ import AWSTestSupport
 import IntegrationSupport
 import SystemClock
 import Testing
+import TestSupport
 
 /// The credential sources that speak HTTP, against a local server playing the ECS container
 /// endpoint and IMDSv2, and moto's STS for web identity.
@@ -71,9 +72,9 @@ struct HTTPCredentialTests {
     @Test("temporary credentials are renewed before they expire, and kept when renewal fails while they are valid")
     func renewal() async throws {
         let server = try await LocalHTTPServer.python(Lab.script, ["serve", "--lifetime", "900"])
-        let clock = TestClock(start: WallClock.now())
+        let clock = SettableClock(start: WallClock.now())
         let environment = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": server.url + "/container-credentials", "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent"]
-        let provider = CredentialProvider(chain: .standard(environment: environment), refreshAhead: .seconds(300), now: clock.now)
+        let provider = CredentialProvider(chain: .standard(environment: environment), refreshAhead: .seconds(300), now: clock.reading)
         #expect(try await provider.credentials().accessKeyID == "ASIACONTAINER0001")
         clock.advance(by: Duration.seconds(500))  // 400 s left: still used
         #expect(try await provider.credentials().accessKeyID == "ASIACONTAINER0001")
@@ -81,8 +82,8 @@ struct HTTPCredentialTests {
         #expect(try await provider.credentials().accessKeyID == "ASIACONTAINER0002")
 
         // The endpoint goes away: the valid credentials stay in use until they expire.
-        let later = TestClock(start: WallClock.now())
-        let broken = CredentialProvider(chain: CredentialChain(sources: [FailingAfterFirst(environment: environment)]), refreshAhead: .seconds(300), now: later.now)
+        let later = SettableClock(start: WallClock.now())
+        let broken = CredentialProvider(chain: CredentialChain(sources: [FailingAfterFirst(environment: environment)]), refreshAhead: .seconds(300), now: later.reading)
         let kept = try await broken.credentials()
         later.advance(by: Duration.seconds(700))  // 200 s left: renewal fails, the old ones are kept
         #expect(try await broken.credentials() == kept)
@@ -128,18 +129,6 @@ struct HTTPCredentialTests {
             }
         }
     }
-}
-
-/// A settable clock for renewal tests.
-final class TestClock: @unchecked Sendable {
-    private let lock = NSLock()
-    private var current: Instant
-
-    init(start: Instant) { current = start }
-
-    var now: @Sendable () -> Instant { { [self] in lock.withLock { current } } }
-
-    func advance(by duration: Duration) { lock.withLock { current = current + duration } }
 }
 
 /// Gives container-endpoint credentials once, then fails as an unreachable endpoint would.

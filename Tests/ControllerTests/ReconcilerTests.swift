@@ -7,6 +7,7 @@ import Logging
 import QueueProbes
 import RedisClient
 import Testing
+import TestSupport
 
 /// ECS as a dictionary, with a switch to make it fail and a hook to play someone else.
 final class FakeScaler: ServiceScaler, @unchecked Sendable {
@@ -47,21 +48,27 @@ struct ReconcilerTests {
         cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
         services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1)])
 
-    /// The probe's clock, moved by each test along with the `now` it passes to `reconcile`.
-    final class Clock: @unchecked Sendable {
-        private let lock = NSLock()
-        private var current = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
-        var now: Instant {
-            get { lock.withLock { current } }
-            set { lock.withLock { current = newValue } }
-        }
-    }
+    /// A reconciler whose probe clock moves with the `now` each reconcile is given.
+    struct Driver {
+        let reconciler: Reconciler
+        let clock = SettableClock()
+        let start: Instant
 
-    static func reconciler(redis: RedisServer, scaler: FakeScaler, clock: Clock, mode: Reconciler.Mode = .live) -> Reconciler {
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let client = RedisClient(endpoint: try! RedisEndpoint(url: redis.url), logger: logger)
-        let prober = QueueProber(client: client, layout: .rq, logger: logger, now: { clock.now })
-        return Reconciler(policy: policy, mode: mode, dependencies: .init(prober: prober, scaler: scaler), metrics: MetricsRegistry(), controllerName: "test", logger: logger)
+        init(redis: RedisServer, scaler: FakeScaler, mode: Reconciler.Mode = .live) {
+            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            let client = RedisClient(endpoint: try! RedisEndpoint(url: redis.url), logger: logger)
+            let prober = QueueProber(client: client, layout: .rq, logger: logger, now: clock.reading)
+            reconciler = Reconciler(
+                policy: ReconcilerTests.policy, mode: mode, dependencies: .init(prober: prober, scaler: scaler), metrics: MetricsRegistry(),
+                controllerName: "test", logger: logger)
+            start = clock.now
+        }
+
+        /// Reconciles `seconds` after the start.
+        func at(_ seconds: Double) async -> ReconcileReport {
+            clock.set(start + .seconds(seconds))
+            return await reconciler.reconcile(now: clock.now)
+        }
     }
 
     static func pending(_ redis: RedisServer, _ count: Int) async throws {
@@ -73,15 +80,10 @@ struct ReconcilerTests {
     func externalChange() async throws {
         let redis = try await RedisServer.start()
         let scaler = FakeScaler(["adhoc": 1])
-        let clock = Clock()
-        let reconciler = Self.reconciler(redis: redis, scaler: scaler, clock: clock)
-        let start = clock.now
-        func at(_ seconds: Double) async -> ReconcileReport {
-            clock.now = start + .seconds(seconds)
-            return await reconciler.reconcile(now: clock.now)
-        }
+        let driver = Driver(redis: redis, scaler: scaler)
+        let start = driver.start
         try await Self.pending(redis, 3)
-        let first = await at(0)
+        let first = await driver.at(0)
         #expect(first.services[0].outcome == .applied && scaler.count("adhoc") == 3)
 
         // Someone sets 5 by hand (console, Terraform): the controller notices and holds.
@@ -89,13 +91,13 @@ struct ReconcilerTests {
         // Without the hold, the 2-minute scale-down window would bring it back to 3 by 200 s.
         var outcomes: [ServicePlan.Outcome] = []
         for second in stride(from: 5, through: 200, by: 5) {
-            outcomes.append((await at(Double(second))).services[0].outcome)
+            outcomes.append((await driver.at(Double(second))).services[0].outcome)
         }
         #expect(scaler.count("adhoc") == 5)
         #expect(outcomes.last == .externalChangeRespected(until: start + .seconds(5) + Reconciler.externalChangeHold), "\(outcomes.last.map { "\($0)" } ?? "")")
         // After the hold the policy wins again (scale-down still waits for its own window).
         for second in stride(from: 310, through: 500, by: 5) {
-            _ = await at(Double(second))
+            _ = await driver.at(Double(second))
         }
         #expect(scaler.count("adhoc") == 3)
     }
@@ -104,16 +106,10 @@ struct ReconcilerTests {
     func failingDependencies() async throws {
         let redis = try await RedisServer.start()
         let scaler = FakeScaler(["adhoc": 4])
-        let clock = Clock()
-        let reconciler = Self.reconciler(redis: redis, scaler: scaler, clock: clock)
-        let start = clock.now
-        func at(_ seconds: Double) async -> ReconcileReport {
-            clock.now = start + .seconds(seconds)
-            return await reconciler.reconcile(now: clock.now)
-        }
+        let driver = Driver(redis: redis, scaler: scaler)
         try await Self.pending(redis, 0)
         scaler.setFailing(true)
-        let blind = await at(0)
+        let blind = await driver.at(0)
         #expect(blind.errors["ecs"] != nil && !blind.succeeded)
         #expect(blind.services[0].decision.code == .serviceUnknown && blind.services[0].outcome == .unchanged)
         scaler.setFailing(false)
@@ -121,7 +117,7 @@ struct ReconcilerTests {
         // Redis goes away with an empty queue on record: the count stays, window or not.
         redis.stop()
         for second in stride(from: 5, through: 300, by: 5) {
-            let report = await at(Double(second))
+            let report = await driver.at(Double(second))
             #expect(report.errors["redis"] != nil)
         }
         #expect(scaler.count("adhoc") == 4)
@@ -132,10 +128,9 @@ struct ReconcilerTests {
     func dryRun() async throws {
         let redis = try await RedisServer.start()
         let scaler = FakeScaler(["adhoc": 1])
-        let clock = Clock()
-        let reconciler = Self.reconciler(redis: redis, scaler: scaler, clock: clock, mode: .dryRun)
+        let driver = Driver(redis: redis, scaler: scaler, mode: .dryRun)
         try await Self.pending(redis, 4)
-        let report = await reconciler.reconcile(now: clock.now)
+        let report = await driver.at(0)
         #expect(report.services[0].outcome == .dryRun && report.services[0].decision.desired == 4)
         #expect(report.services[0].summary.hasPrefix("would scale adhoc 1 → 4: "))
         #expect(scaler.updates.isEmpty)
