@@ -319,7 +319,9 @@ public actor Reconciler {
 
     private func readForecast(now: Instant, errors: inout [String: String]) async -> ScheduledWorkForecast? {
         guard let metadata = dependencies.metadata else { return nil }
-        await metadata.refresh(now: now)
+        // The metadata refreshes on its own slow intervals, in the background: a slow database
+        // delays the forecast, never the tick. One refresh at a time.
+        await metadata.refreshInBackground(now: now)
         if let problem = await metadata.problem { errors["database"] = problem }
         // Redash's scheduler runs every 30 s; its execution times are read as often.
         if let redis = dependencies.redis, executions.map({ now - $0.at >= .seconds(30) }) ?? true {

@@ -20,6 +20,7 @@ public actor MetadataCache {
     public private(set) var stats: [String: RuntimeStats] = [:]
     /// Why the forecast is off or stale, when it is.
     public private(set) var problem: String?
+    private var refreshing = false
     private var scheduleReadAt: Instant?
     private var statsReadAt: Instant?
 
@@ -66,6 +67,21 @@ public actor MetadataCache {
             if problem != message { logger.warning("Redash metadata refresh failed; keeping the last good copy", metadata: ["error": "\(error)"]) }
             problem = message
         }
+    }
+
+    /// Starts `refresh(now:)` without waiting for it, unless one is already running: the
+    /// controller's tick never waits on the database.
+    public func refreshInBackground(now: Instant) {
+        guard !refreshing else { return }
+        refreshing = true
+        Task {
+            await refresh(now: now)
+            finishRefresh()
+        }
+    }
+
+    private func finishRefresh() {
+        refreshing = false
     }
 
     /// The forecast from what is in memory. `nil` before the first successful read.
