@@ -1,7 +1,7 @@
 import AutoscalerCore
 
 /// What `DescribeServices` tells about one service.
-public struct ECSService: Sendable, Equatable, Codable {
+public struct ECSService: Sendable, Equatable, Decodable {
     public var serviceName: String
     public var serviceArn: String?
     public var status: String?
@@ -62,7 +62,7 @@ public struct ECSService: Sendable, Equatable, Codable {
     }
 }
 
-public struct ECSDeployment: Sendable, Equatable, Codable {
+public struct ECSDeployment: Sendable, Equatable, Decodable {
     public var id: String
     /// `PRIMARY`, `ACTIVE` or `INACTIVE`.
     public var status: String
@@ -109,7 +109,7 @@ public struct ECSDeployment: Sendable, Equatable, Codable {
     }
 }
 
-public struct ECSServiceEvent: Sendable, Equatable, Codable {
+public struct ECSServiceEvent: Sendable, Equatable, Decodable {
     public var id: String?
     public var createdAt: Double?
     public var message: String
@@ -131,7 +131,7 @@ public struct ECSServiceEvent: Sendable, Equatable, Codable {
 }
 
 /// One task, as the busy-aware scale-in needs it.
-public struct ECSTask: Sendable, Equatable, Codable {
+public struct ECSTask: Sendable, Equatable, Decodable {
     public var taskArn: String
     /// `PROVISIONING`, `PENDING`, `ACTIVATING`, `RUNNING`, `DEACTIVATING`, `STOPPING`, …, `STOPPED`.
     public var lastStatus: String
@@ -177,18 +177,10 @@ public struct ECSTask: Sendable, Equatable, Codable {
         let containers = try container.decodeIfPresent([Container].self, forKey: .containers) ?? []
         privateIPv4Address = fromENI ?? containers.lazy.compactMap { $0.networkInterfaces?.first?.privateIpv4Address }.first
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(taskArn, forKey: .taskArn)
-        try container.encode(lastStatus, forKey: .lastStatus)
-        try container.encodeIfPresent(desiredStatus, forKey: .desiredStatus)
-        try container.encodeIfPresent(startedAt?.secondsSinceEpoch, forKey: .startedAt)
-    }
 }
 
 /// A task's scale-in protection.
-public struct ECSTaskProtection: Sendable, Equatable, Codable {
+public struct ECSTaskProtection: Sendable, Equatable, Decodable {
     public var taskArn: String
     public var protectionEnabled: Bool
     public var expirationDate: Instant?
@@ -207,31 +199,24 @@ public struct ECSTaskProtection: Sendable, Equatable, Codable {
         protectionEnabled = try container.decodeIfPresent(Bool.self, forKey: .protectionEnabled) ?? false
         expirationDate = try ECSTime.decode(container, .expirationDate).map { Instant(secondsSinceEpoch: $0) }
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(taskArn, forKey: .taskArn)
-        try container.encode(protectionEnabled, forKey: .protectionEnabled)
-        try container.encodeIfPresent(expirationDate?.secondsSinceEpoch, forKey: .expirationDate)
-    }
 }
 
 /// A per-item failure ECS reports beside the items that worked (`MISSING`, `INACTIVE`).
-public struct ECSFailure: Sendable, Equatable, Codable {
+public struct ECSFailure: Sendable, Equatable, Decodable {
     public var arn: String?
     public var reason: String?
     public var detail: String?
 }
 
 /// An Application Auto Scaling target registered on a service's desired count.
-public struct ScalableTarget: Sendable, Equatable, Codable {
+public struct ScalableTarget: Sendable, Equatable, Decodable {
     public var resourceID: String
     public var minCapacity: Int
     public var maxCapacity: Int
     public var suspended: Bool
 
     enum CodingKeys: String, CodingKey { case resourceID = "ResourceId", minCapacity = "MinCapacity", maxCapacity = "MaxCapacity", suspendedState = "SuspendedState" }
-    struct Suspended: Codable { var DynamicScalingInSuspended: Bool?; var DynamicScalingOutSuspended: Bool? }
+    struct Suspended: Decodable { var DynamicScalingInSuspended: Bool?; var DynamicScalingOutSuspended: Bool? }
 
     public init(resourceID: String, minCapacity: Int, maxCapacity: Int, suspended: Bool = false) {
         self.resourceID = resourceID
@@ -247,14 +232,6 @@ public struct ScalableTarget: Sendable, Equatable, Codable {
         maxCapacity = try container.decodeIfPresent(Int.self, forKey: .maxCapacity) ?? 0
         let state = try container.decodeIfPresent(Suspended.self, forKey: .suspendedState)
         suspended = state?.DynamicScalingInSuspended == true && state?.DynamicScalingOutSuspended == true
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(resourceID, forKey: .resourceID)
-        try container.encode(minCapacity, forKey: .minCapacity)
-        try container.encode(maxCapacity, forKey: .maxCapacity)
-        try container.encode(Suspended(DynamicScalingInSuspended: suspended, DynamicScalingOutSuspended: suspended), forKey: .suspendedState)
     }
 }
 
