@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A response, read whole: AWS answers these calls with small bodies.
 public struct HTTPReply: Sendable {
@@ -57,26 +58,47 @@ public protocol HTTPTransport: Sendable {
     ) async throws -> HTTPReply
 }
 
-/// AsyncHTTPClient on NIO's shared event loops; one client for the life of the process.
+/// AsyncHTTPClient on NIO's shared event loops; clients live for the life of the process.
+///
+/// A request's `timeout` is enforced twice. The deadline given to AsyncHTTPClient bounds the whole
+/// exchange, but it is delivered through a Swift task, so on a busy cooperative pool it can arrive
+/// late, after a slow answer has already been accepted. The client's read timeout (no byte for
+/// that long once the request is sent) is a timer on the connection's own event loop and does not
+/// wait for the pool. AsyncHTTPClient sets the read timeout per client, so there is one client
+/// per distinct timeout; a program uses a handful (ECS calls, metadata probes, the health check).
 public struct AsyncHTTPTransport: HTTPTransport {
     /// Larger bodies are refused: no AWS answer this program reads comes near it.
     static let maximumBody = 8 * 1024 * 1024
 
-    let client: HTTPClient
+    /// A client chosen by the caller (its own read timeout then applies), or nil for the shared ones.
+    let fixedClient: HTTPClient?
 
-    public init(client: HTTPClient = Self.sharedClient) {
-        self.client = client
+    public init() {
+        fixedClient = nil
     }
 
+    public init(client: HTTPClient) {
+        fixedClient = client
+    }
+
+    private static let clients = Mutex<[Int64: HTTPClient]>([:])
+
+    /// The shared client whose read timeout is `timeout` (rounded up to whole milliseconds).
     /// No redirects (an AWS endpoint never sends one; following it could leak a signed request),
     /// a short connect timeout so that an unreachable metadata address fails fast.
-    public static let sharedClient: HTTPClient = {
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .seconds(2), read: .seconds(30))
-        configuration.decompression = .disabled
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+    static func client(readTimeout timeout: Duration) -> HTTPClient {
+        let milliseconds = max(1, (timeout.nanoseconds + 999_999) / 1_000_000)
+        return clients.withLock { clients in
+            if let client = clients[milliseconds] { return client }
+            var configuration = HTTPClient.Configuration()
+            configuration.redirectConfiguration = .disallow
+            configuration.timeout = .init(connect: .milliseconds(min(2_000, milliseconds)), read: .milliseconds(milliseconds))
+            configuration.decompression = .disabled
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+            clients[milliseconds] = client
+            return client
+        }
+    }
 
     public func send(
         method: String, url: String, headers: [(name: String, value: String)], body: [UInt8], timeout: Duration
@@ -89,6 +111,7 @@ public struct AsyncHTTPTransport: HTTPTransport {
         }
         let target = Self.describe(method: method, url: url)
         do {
+            let client = fixedClient ?? Self.client(readTimeout: timeout)
             let response = try await client.execute(request, timeout: .nanoseconds(timeout.nanoseconds))
             let buffer = try await response.body.collect(upTo: Self.maximumBody)
             return HTTPReply(
