@@ -1,4 +1,5 @@
 import ArgumentParser
+import CoreMetrics
 import AutoscalerCore
 import Controller
 import Foundation
@@ -73,7 +74,17 @@ public struct RunCommand: AsyncParsableCommand {
         // new policy arrives with a new deployment.
         let path: String? = origin.hasPrefix("$") ? nil : origin
         let initialText = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
-        let metrics = MetricsRegistry()
+        var statsd: DogStatsDSender?
+        if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do {
+                statsd = try DogStatsDSender(target: target)
+            } catch {
+                logger.critical("cannot start", metadata: ["error": "\(error)"])
+                throw ExitCode(1)
+            }
+        }
+        let metrics = MetricsRegistry(dogStatsD: statsd != nil)
+        MetricsSystem.bootstrap(metrics.factory)
         let setup: ControllerSetup
         do {
             setup = try await ControllerSetup.make(
@@ -86,15 +97,6 @@ public struct RunCommand: AsyncParsableCommand {
         let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
         let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
             await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
-        }
-        var statsd: DogStatsDSender?
-        if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
-            do {
-                statsd = try DogStatsDSender(target: target)
-            } catch {
-                logger.critical("cannot start", metadata: ["error": "\(error)"])
-                throw ExitCode(1)
-            }
         }
         let loop = ControllerLoop(
             reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics,

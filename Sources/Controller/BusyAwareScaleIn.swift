@@ -113,12 +113,12 @@ extension Reconciler {
                         "note": "\(failure.reason == "DEPLOYMENT_BLOCKED" ? "a deployment is in progress; protection would block it" : "")",
                     ])
                 }
-                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service.name, "action": "protect"], by: Double(report.tasks.count))
+                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service.name, "action": "protect"], by: report.tasks.count)
             }
             if !plan.release.isEmpty {
                 let report = try await protector.updateTaskProtection(plan.release, enabled: false, expiresInMinutes: nil)
                 protectedByUs[service.name, default: []].subtract(report.tasks.map(\.taskArn))
-                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service.name, "action": "release"], by: Double(report.tasks.count))
+                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service.name, "action": "release"], by: report.tasks.count)
             }
             logger.info("task protection updated", metadata: ["service": "\(service.name)", "protected": "\(names(plan.protect))", "released": "\(names(plan.release))"])
         } catch {

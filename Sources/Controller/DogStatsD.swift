@@ -1,43 +1,140 @@
+import CoreMetrics
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-extension MetricsRegistry {
-    /// The registry as DogStatsD lines: gauges as `|g`, counters as `|c` with the increase since
-    /// the previous call (`last` keeps the counters sent, by series), labels as tags. The
-    /// reconcile-duration histogram is not sent.
-    public func dogStatsDLines(previousCounters last: inout [String: Double]) -> [String] {
-        let (gauges, counters) = snapshot()
-        var lines = gauges.map { "\(Self.statsdName($0.0.name)):\(Self.format($0.1))|g\(Self.tags($0.0))" }
-        for (key, value) in counters {
-            let series = key.prometheus
-            let increase = value - (last[series] ?? 0)
-            last[series] = value
-            if increase > 0 { lines.append("\(Self.statsdName(key.name)):\(Self.format(increase))|c\(Self.tags(key))") }
+/// A swift-metrics backend that collects records for a DogStatsD agent until the next flush:
+/// a gauge keeps its last value (and is sent at every flush, as statsd gauges expect), a counter
+/// adds up its increments (sent as the increase since the previous flush), a timer keeps its
+/// observations (sent in seconds as histogram samples, `|h`). Names get a dot after the
+/// `redash_autoscaler` prefix and labels become tags.
+public final class DogStatsDAggregator: MetricsFactory, Sendable {
+    struct Series: Hashable, Comparable {
+        /// `redash_autoscaler.queue_pending_jobs`
+        var name: String
+        /// `|#queue:queries`, or empty without labels.
+        var tags: String
+
+        static func < (lhs: Series, rhs: Series) -> Bool { (lhs.name, lhs.tags) < (rhs.name, rhs.tags) }
+    }
+
+    struct State {
+        var gauges: [Series: Double] = [:]
+        var counters: [Series: Double] = [:]
+        var samples: [Series: [Double]] = [:]
+    }
+
+    /// Samples kept per timer between flushes; a flush every tick keeps far fewer.
+    static let maximumSamples = 1_000
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    static func series(_ label: String, _ dimensions: [(String, String)]) -> Series {
+        let prefix = "redash_autoscaler_"
+        let name = label.hasPrefix(prefix) ? "redash_autoscaler." + label.dropFirst(prefix.count) : label
+        let sorted = dimensions.sorted { $0.0 < $1.0 }
+        return Series(name: name, tags: sorted.isEmpty ? "" : "|#" + sorted.map { "\($0.0):\($0.1)" }.joined(separator: ","))
+    }
+
+    /// The lines to send now; counters and samples start again from zero.
+    public func drain() -> [String] {
+        state.withLock { state in
+            var lines = state.gauges.sorted { $0.key < $1.key }.map { "\($0.key.name):\(Self.format($0.value))|g\($0.key.tags)" }
+            for (series, increase) in state.counters.sorted(by: { $0.key < $1.key }) where increase > 0 {
+                lines.append("\(series.name):\(Self.format(increase))|c\(series.tags)")
+            }
+            for (series, values) in state.samples.sorted(by: { $0.key < $1.key }) {
+                lines += values.map { "\(series.name):\(Self.format($0))|h\(series.tags)" }
+            }
+            state.counters.removeAll(keepingCapacity: true)
+            state.samples.removeAll(keepingCapacity: true)
+            return lines
         }
-        return lines
     }
 
-    /// `redash_autoscaler_queue_pending_jobs` → `redash_autoscaler.queue_pending_jobs`.
-    static func statsdName(_ name: String) -> String {
-        name.hasPrefix("redash_autoscaler_") ? "redash_autoscaler." + name.dropFirst("redash_autoscaler_".count) : name
+    static func format(_ value: Double) -> String {
+        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
+        return String(value)
     }
 
-    /// `|#queue:queries,service:x`, or nothing without labels.
-    static func tags(_ key: Key) -> String {
-        key.labels.isEmpty ? "" : "|#" + key.labels.map { "\($0.name):\($0.value)" }.joined(separator: ",")
+    fileprivate func setGauge(_ series: Series, _ value: Double) { state.withLock { $0.gauges[series] = value } }
+    fileprivate func add(_ series: Series, _ amount: Double) { state.withLock { $0.counters[series, default: 0] += amount } }
+    fileprivate func sample(_ series: Series, _ value: Double) {
+        state.withLock { state in
+            if state.samples[series, default: []].count < Self.maximumSamples { state.samples[series, default: []].append(value) }
+        }
+    }
+    fileprivate func remove(_ series: Series) { state.withLock { $0.gauges[series] = nil } }
+
+    /// One handler type for every kind of metric: it knows its series and what it is.
+    final class Handler: CounterHandler, FloatingPointCounterHandler, RecorderHandler, MeterHandler, TimerHandler, Sendable {
+        enum Kind { case counter, gauge, samples }
+        let aggregator: DogStatsDAggregator
+        let series: Series
+        let kind: Kind
+
+        init(_ aggregator: DogStatsDAggregator, _ series: Series, _ kind: Kind) {
+            self.aggregator = aggregator
+            self.series = series
+            self.kind = kind
+        }
+
+        func increment(by amount: Int64) { aggregator.add(series, Double(amount)) }
+        func increment(by amount: Double) {
+            kind == .gauge ? aggregator.state.withLock { $0.gauges[series, default: 0] += amount } : aggregator.add(series, amount)
+        }
+        func decrement(by amount: Double) { aggregator.state.withLock { $0.gauges[series, default: 0] -= amount } }
+        func reset() {}
+        func record(_ value: Int64) { record(Double(value)) }
+        func record(_ value: Double) { kind == .samples ? aggregator.sample(series, value) : aggregator.setGauge(series, value) }
+        func set(_ value: Int64) { aggregator.setGauge(series, Double(value)) }
+        func set(_ value: Double) { aggregator.setGauge(series, value) }
+        func recordNanoseconds(_ duration: Int64) { aggregator.sample(series, Double(duration) / 1e9) }
+    }
+
+    public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        Handler(self, Self.series(label, dimensions), .counter)
+    }
+
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        Handler(self, Self.series(label, dimensions), .counter)
+    }
+
+    public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        Handler(self, Self.series(label, dimensions), aggregate ? .samples : .gauge)
+    }
+
+    public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        Handler(self, Self.series(label, dimensions), .gauge)
+    }
+
+    public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        Handler(self, Self.series(label, dimensions), .samples)
+    }
+
+    public func destroyCounter(_ handler: any CounterHandler) {}
+    public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {}
+    public func destroyTimer(_ handler: any TimerHandler) {}
+
+    public func destroyRecorder(_ handler: any RecorderHandler) {
+        if let handler = handler as? Handler { remove(handler.series) }
+    }
+
+    public func destroyMeter(_ handler: any MeterHandler) {
+        if let handler = handler as? Handler { remove(handler.series) }
     }
 }
 
 /// Sends DogStatsD lines over UDP to a Datadog agent (a sidecar on 127.0.0.1:8125 in ECS).
 /// Fire and forget: a missing agent never slows the controller.
 public final class DogStatsDSender: @unchecked Sendable {
-    // The socket and address are set in init and only read; `previous` is touched by `flush`,
-    // which the one reconcile loop calls.
+    // The socket and address are set in init and only read afterwards.
     private let socketFD: Int32
     private var address = sockaddr_in()
-    private var previous: [String: Double] = [:]
 
     /// `target` is `host:port` with an IPv4 host.
     public init(target: String) throws {
@@ -57,8 +154,10 @@ public final class DogStatsDSender: @unchecked Sendable {
 
     deinit { close(socketFD) }
 
-    /// Sends the registry's current values, packed into datagrams of at most 1,400 bytes.
+    /// Sends what the registry collected since the last flush, packed into datagrams of at most
+    /// 1,400 bytes. Nothing is sent for a registry made without DogStatsD.
     public func flush(_ metrics: MetricsRegistry) {
+        guard let aggregator = metrics.dogStatsD else { return }
         var packet = ""
         func send() {
             guard !packet.isEmpty else { return }
@@ -72,7 +171,7 @@ public final class DogStatsDSender: @unchecked Sendable {
             }
             packet = ""
         }
-        for line in metrics.dogStatsDLines(previousCounters: &previous) {
+        for line in aggregator.drain() {
             if packet.utf8.count + line.utf8.count + 1 > 1400 { send() }
             packet += packet.isEmpty ? line : "\n" + line
         }

@@ -1,134 +1,178 @@
+import AutoscalerCore
+import CoreMetrics
 import Foundation
+import Prometheus
 import Synchronization
 
-/// The controller's metrics, rendered in Prometheus' text format at `/metrics`. A small registry
-/// of our own: gauges and counters keyed by name and labels, and one histogram (reconcile
-/// duration). Safe to update from any task.
+/// The controller's metrics. The code records through swift-metrics handles (`Gauge`, `Counter`,
+/// `Timer`), made with this registry's own factory rather than the process-wide one, so that
+/// every reconciler (and every test) has its own values. swift-prometheus keeps the values and
+/// renders `/metrics`; with DogStatsD on, a second backend receives the same records through
+/// swift-metrics' multiplexer. Safe to use from any task.
 public final class MetricsRegistry: Sendable {
-    struct Label: Hashable, Comparable {
+    /// Where the values live; `render()` is its text exposition.
+    public let prometheus: PrometheusCollectorRegistry
+    /// Values waiting for the next DogStatsD flush; nil when DogStatsD is off.
+    public let dogStatsD: DogStatsDAggregator?
+    /// The swift-metrics factory behind every handle here. `run` also bootstraps the process-wide
+    /// metrics system with it, so a library's metrics land in `/metrics` too.
+    public let factory: any MetricsFactory
+
+    private struct Key: Hashable {
         var name: String
-        var value: String
-
-        static func < (lhs: Label, rhs: Label) -> Bool { (lhs.name, lhs.value) < (rhs.name, rhs.value) }
+        /// Sorted by label name.
+        var labels: [String]
     }
 
-    struct Key: Hashable, Comparable {
-        var name: String
-        /// Sorted by name.
-        var labels: [Label]
-
-        static func < (lhs: Key, rhs: Key) -> Bool {
-            lhs.name != rhs.name ? lhs.name < rhs.name : lhs.labels.lexicographicallyPrecedes(rhs.labels)
-        }
-
-        /// `name{label="value",…}` with Prometheus' escaping.
-        var prometheus: String {
-            labels.isEmpty ? name : "\(name){\(labels.map { "\($0.name)=\"\(MetricsRegistry.escape($0.value))\"" }.joined(separator: ","))}"
-        }
+    private struct Handles {
+        var gauges: [Key: CoreMetrics.Gauge] = [:]
+        var counters: [Key: CoreMetrics.Counter] = [:]
     }
 
-    struct State {
-        var gauges: [Key: Double] = [:]
-        var counters: [Key: Double] = [:]
-        var histogramBuckets: [Double] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
-        var histogramCounts: [Int] = Array(repeating: 0, count: 11)
-        var histogramSum = 0.0
-        var histogramTotal = 0
-    }
+    private let handles = Mutex(Handles())
+    private let reconcileDuration: CoreMetrics.Timer
 
-    private let state = Mutex(State())
+    static let reconcileDurationName = "redash_autoscaler_reconcile_duration_seconds"
 
-    /// Help texts, by metric name.
-    static let help: [String: (type: String, text: String)] = [
-        "redash_autoscaler_desired_tasks": ("gauge", "desiredCount ECS reports for the service"),
-        "redash_autoscaler_proposed_tasks": ("gauge", "desiredCount the controller wants for the service"),
-        "redash_autoscaler_running_tasks": ("gauge", "running tasks ECS reports for the service"),
-        "redash_autoscaler_queue_pending_jobs": ("gauge", "jobs waiting in the queue"),
-        "redash_autoscaler_queue_running_jobs": ("gauge", "jobs running from the queue (RQ)"),
-        "redash_autoscaler_queue_oldest_age_seconds": ("gauge", "age of the oldest waiting job"),
-        "redash_autoscaler_leader": ("gauge", "1 when this controller holds the lease (or needs none)"),
-        "redash_autoscaler_scheduler_stale": ("gauge", "1 when Redash's scheduler looks dead"),
-        "redash_autoscaler_policy_reload_failures_total": ("counter", "policy files rejected on reload"),
-        "redash_autoscaler_reconciles_total": ("counter", "reconciles by outcome"),
-        "redash_autoscaler_errors_total": ("counter", "failed reads or writes by dependency"),
-        "redash_autoscaler_scale_actions_total": ("counter", "desiredCount changes sent (or, in dry-run, that would be) by direction"),
-        "redash_autoscaler_skipped_schedules": ("gauge", "scheduled queries whose schedule could not be read"),
-        "redash_autoscaler_reconcile_duration_seconds": ("histogram", "wall time of one reconcile"),
+    /// Help texts, by metric name; every metric the controller records has one.
+    static let help: [String: String] = [
+        "redash_autoscaler_desired_tasks": "desiredCount ECS reports for the service",
+        "redash_autoscaler_proposed_tasks": "desiredCount the controller wants for the service",
+        "redash_autoscaler_running_tasks": "running tasks ECS reports for the service",
+        "redash_autoscaler_queue_pending_jobs": "jobs waiting in the queue",
+        "redash_autoscaler_queue_running_jobs": "jobs running from the queue (RQ)",
+        "redash_autoscaler_queue_oldest_age_seconds": "age of the oldest waiting job",
+        "redash_autoscaler_leader": "1 when this controller holds the lease (or needs none)",
+        "redash_autoscaler_scheduler_stale": "1 when Redash's scheduler looks dead",
+        "redash_autoscaler_policy_reload_failures_total": "policy files rejected on reload",
+        "redash_autoscaler_reconciles_total": "reconciles by outcome",
+        "redash_autoscaler_errors_total": "failed reads or writes by dependency",
+        "redash_autoscaler_scale_actions_total": "desiredCount changes sent (or, in dry-run, that would be) by direction",
+        "redash_autoscaler_skipped_schedules": "scheduled queries whose schedule could not be read",
+        "redash_autoscaler_last_scale_timestamp_seconds": "Unix time of the last desiredCount change applied to the service",
+        "redash_autoscaler_unmapped_busy_workers": "busy RQ workers that could not be matched to an ECS task",
+        "redash_autoscaler_task_protection_changes_total": "tasks whose scale-in protection was set or released, by action",
+        reconcileDurationName: "wall time of one reconcile",
     ]
 
-    public init() {}
+    /// Buckets of the reconcile-duration histogram.
+    static let reconcileBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
 
-    static func key(_ name: String, _ labels: [String: String]) -> Key {
-        Key(name: name, labels: labels.map { Label(name: $0.key, value: $0.value) }.sorted())
+    /// `dogStatsD`: also collect every record for a DogStatsD agent (see `DogStatsDSender`).
+    public init(dogStatsD: Bool = false) {
+        let prometheus = PrometheusCollectorRegistry()
+        let exporter = PrometheusExporter(registry: prometheus, help: Self.help, durationBuckets: Self.reconcileBuckets)
+        let aggregator = dogStatsD ? DogStatsDAggregator() : nil
+        let factory: any MetricsFactory = aggregator.map { MultiplexMetricsHandler(factories: [exporter, $0]) } ?? exporter
+        self.prometheus = prometheus
+        self.dogStatsD = aggregator
+        self.factory = factory
+        reconcileDuration = CoreMetrics.Timer(label: Self.reconcileDurationName, dimensions: [], factory: factory)
     }
 
-    /// Gauges and counters as they are now, sorted.
-    func snapshot() -> (gauges: [(Key, Double)], counters: [(Key, Double)]) {
-        state.withLock { state in
-            (state.gauges.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-             state.counters.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
-        }
-    }
-
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    private static func key(_ name: String, _ labels: [String: String]) -> (Key, [(String, String)]) {
+        let sorted = labels.sorted { $0.key < $1.key }
+        return (Key(name: name, labels: sorted.flatMap { [$0.key, $0.value] }), sorted.map { ($0.key, $0.value) })
     }
 
     public func set(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
-        state.withLock { $0.gauges[Self.key(name, labels)] = value }
+        let (key, dimensions) = Self.key(name, labels)
+        let gauge = handles.withLock { handles in
+            if let gauge = handles.gauges[key] { return gauge }
+            let gauge = CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
+            handles.gauges[key] = gauge
+            return gauge
+        }
+        gauge.record(value)
     }
 
     /// Drops every series of a gauge (a service or queue removed from the policy).
     public func clear(_ name: String) {
-        state.withLock { state in state.gauges = state.gauges.filter { $0.key.name != name } }
-    }
-
-    public func increment(_ name: String, _ labels: [String: String] = [:], by amount: Double = 1) {
-        state.withLock { $0.counters[Self.key(name, labels), default: 0] += amount }
-    }
-
-    public func observeReconcile(seconds: Double) {
-        state.withLock { state in
-            for (index, bound) in state.histogramBuckets.enumerated() where seconds <= bound { state.histogramCounts[index] += 1 }
-            state.histogramSum += seconds
-            state.histogramTotal += 1
+        let removed = handles.withLock { handles in
+            let removed = handles.gauges.filter { $0.key.name == name }
+            for key in removed.keys { handles.gauges[key] = nil }
+            return Array(removed.values)
         }
+        for gauge in removed { gauge.destroy() }
     }
 
-    /// A counter's or gauge's current value (tests, `/status`).
-    public func value(_ name: String, _ labels: [String: String] = [:]) -> Double? {
-        let key = Self.key(name, labels)
-        return state.withLock { $0.gauges[key] ?? $0.counters[key] }
+    public func increment(_ name: String, _ labels: [String: String] = [:], by amount: Int = 1) {
+        let (key, dimensions) = Self.key(name, labels)
+        let counter = handles.withLock { handles in
+            if let counter = handles.counters[key] { return counter }
+            let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
+            handles.counters[key] = counter
+            return counter
+        }
+        counter.increment(by: amount)
     }
 
+    public func observeReconcile(_ duration: Duration) {
+        reconcileDuration.recordNanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+
+    /// The Prometheus text exposition of every metric.
     public func render() -> String {
-        let snapshot = state.withLock { $0 }
-        var lines: [String] = []
-        var described = Set<String>()
-        func describe(_ name: String) {
-            guard described.insert(name).inserted, let help = Self.help[name] else { return }
-            lines.append("# HELP \(name) \(help.text)")
-            lines.append("# TYPE \(name) \(help.type)")
-        }
-        func line(_ key: Key, _ value: Double) {
-            describe(key.name)
-            lines.append("\(key.prometheus) \(Self.format(value))")
-        }
-        for (key, value) in snapshot.gauges.sorted(by: { $0.key < $1.key }) { line(key, value) }
-        for (key, value) in snapshot.counters.sorted(by: { $0.key < $1.key }) { line(key, value) }
-        let histogram = "redash_autoscaler_reconcile_duration_seconds"
-        describe(histogram)
-        for (index, bound) in snapshot.histogramBuckets.enumerated() {
-            lines.append("\(histogram)_bucket{le=\"\(Self.format(bound))\"} \(snapshot.histogramCounts[index])")
-        }
-        lines.append("\(histogram)_bucket{le=\"+Inf\"} \(snapshot.histogramTotal)")
-        lines.append("\(histogram)_sum \(Self.format(snapshot.histogramSum))")
-        lines.append("\(histogram)_count \(snapshot.histogramTotal)")
-        return lines.joined(separator: "\n") + "\n"
+        prometheus.emitToString()
+    }
+}
+
+/// swift-metrics' factory for swift-prometheus, with this controller's help texts: gauges
+/// (recorders that do not aggregate), counters and timers (as duration histograms).
+/// swift-prometheus' own factory registers every metric without help.
+struct PrometheusExporter: MetricsFactory {
+    let registry: PrometheusCollectorRegistry
+    let help: [String: String]
+    let durationBuckets: [Duration]
+
+    private func descriptor(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: help[label] ?? "")
     }
 
-    static func format(_ value: Double) -> String {
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int(value)) }
-        return String(value)
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        if aggregate {
+            return registry.makeValueHistogram(descriptor: descriptor(label), labels: dimensions, buckets: durationBuckets.map(\.inSeconds))
+        }
+        return registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(descriptor: descriptor(label), labels: dimensions, buckets: durationBuckets)
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) {
+        if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
+    }
+
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) {
+        if let counter = handler as? Prometheus.Counter { registry.unregisterCounter(counter) }
+    }
+
+    func destroyRecorder(_ handler: any RecorderHandler) {
+        if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
+        if let histogram = handler as? ValueHistogram { registry.unregisterValueHistogram(histogram) }
+    }
+
+    func destroyMeter(_ handler: any MeterHandler) {
+        if let gauge = handler as? Prometheus.Gauge { registry.unregisterGauge(gauge) }
+    }
+
+    func destroyTimer(_ handler: any TimerHandler) {
+        if let histogram = handler as? DurationHistogram { registry.unregisterDurationHistogram(histogram) }
     }
 }

@@ -224,7 +224,7 @@ public actor Reconciler {
         wasLeader = isLeader
         updateMetrics(probe: probe, plans: plans)
         let duration = clock.now - started
-        metrics.observeReconcile(seconds: duration.inSeconds)
+        metrics.observeReconcile(duration)
         let report = ReconcileReport(at: now, duration: duration, mode: mode, isLeader: isLeader, probe: probe, services: plans, errors: errors)
         metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
         for dependency in errors.keys { metrics.increment("redash_autoscaler_errors_total", ["dependency": dependency]) }

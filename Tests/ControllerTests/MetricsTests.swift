@@ -7,21 +7,34 @@ import Glibc
 
 @Suite("Metrics")
 struct MetricsTests {
-    @Test("Prometheus text: help, type, labels escaped, histogram buckets")
+    @Test("Prometheus text through swift-metrics: help, type, labels escaped, histogram buckets, cleared series gone")
     func prometheus() {
         let metrics = MetricsRegistry()
         metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": "queries"], 7)
         metrics.increment("redash_autoscaler_errors_total", ["dependency": "ecs"])
         metrics.increment("redash_autoscaler_errors_total", ["dependency": "ecs"])
         metrics.set("redash_autoscaler_desired_tasks", ["service": #"odd "name""#], 2)
-        metrics.observeReconcile(seconds: 0.03)
-        let text = metrics.render()
-        #expect(text.contains("# TYPE redash_autoscaler_queue_pending_jobs gauge\nredash_autoscaler_queue_pending_jobs{queue=\"queries\"} 7\n"))
-        #expect(text.contains("redash_autoscaler_errors_total{dependency=\"ecs\"} 2"))
-        #expect(text.contains(#"redash_autoscaler_desired_tasks{service="odd \"name\""} 2"#))
-        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_bucket{le=\"0.025\"} 0"))
-        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_bucket{le=\"0.05\"} 1"))
-        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_count 1"))
+        metrics.set("redash_autoscaler_desired_tasks", ["service": "gone"], 3)
+        metrics.observeReconcile(.milliseconds(30))
+        var text = metrics.render()
+        #expect(text.contains("# HELP redash_autoscaler_queue_pending_jobs jobs waiting in the queue\n# TYPE redash_autoscaler_queue_pending_jobs gauge\nredash_autoscaler_queue_pending_jobs{queue=\"queries\"} 7.0\n"), "\(text)")
+        #expect(text.contains("# TYPE redash_autoscaler_errors_total counter\nredash_autoscaler_errors_total{dependency=\"ecs\"} 2\n"), "\(text)")
+        #expect(text.contains(#"redash_autoscaler_desired_tasks{service="odd \"name\""} 2.0"#), "\(text)")
+        #expect(text.contains("# TYPE redash_autoscaler_reconcile_duration_seconds histogram"), "\(text)")
+        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_bucket{le=\"0.025\"} 0"), "\(text)")
+        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_bucket{le=\"0.05\"} 1"), "\(text)")
+        #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_count 1"), "\(text)")
+
+        // A second registry is independent: values are per registry, not process-wide.
+        #expect(!MetricsRegistry().render().contains("redash_autoscaler_errors_total"))
+
+        metrics.clear("redash_autoscaler_desired_tasks")
+        text = metrics.render()
+        #expect(!text.contains("redash_autoscaler_desired_tasks{"), "\(text)")
+        #expect(text.contains("redash_autoscaler_queue_pending_jobs{queue=\"queries\"} 7.0"))
+        // A series can come back after it was cleared.
+        metrics.set("redash_autoscaler_desired_tasks", ["service": "gone"], 4)
+        #expect(metrics.render().contains(#"redash_autoscaler_desired_tasks{service="gone"} 4.0"#))
     }
 
     @Test("DogStatsD over UDP: gauges with tags, counters as increases since the last flush")
@@ -46,19 +59,31 @@ struct MetricsTests {
             return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
         }
 
-        let metrics = MetricsRegistry()
+        let metrics = MetricsRegistry(dogStatsD: true)
         let sender = try DogStatsDSender(target: "127.0.0.1:\(UInt16(bigEndian: address.sin_port))")
         metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": "queries"], 7)
+        metrics.set("redash_autoscaler_desired_tasks", ["service": "adhoc"], 2)
         metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
+        metrics.observeReconcile(.milliseconds(250))
         sender.flush(metrics)
         let first = receive().split(separator: "\n").map(String.init)
         #expect(first.contains("redash_autoscaler.queue_pending_jobs:7|g|#queue:queries"), "\(first)")
         #expect(first.contains("redash_autoscaler.scale_actions_total:1|c|#direction:up,service:adhoc"), "\(first)")
+        #expect(first.contains("redash_autoscaler.reconcile_duration_seconds:0.25|h"), "\(first)")
+        // The same records reached Prometheus through the multiplexer.
+        #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="up",service="adhoc"} 1"#))
 
+        // Counters are sent as the increase since the last flush; gauges every time; a cleared
+        // gauge no longer.
         metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
+        metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
+        metrics.clear("redash_autoscaler_desired_tasks")
         sender.flush(metrics)
         let second = receive().split(separator: "\n").map(String.init)
-        #expect(second.contains("redash_autoscaler.scale_actions_total:1|c|#direction:up,service:adhoc"), "\(second)")
+        #expect(second.contains("redash_autoscaler.scale_actions_total:2|c|#direction:up,service:adhoc"), "\(second)")
+        #expect(second.contains("redash_autoscaler.queue_pending_jobs:7|g|#queue:queries"), "\(second)")
+        #expect(!second.contains { $0.hasPrefix("redash_autoscaler.desired_tasks") }, "\(second)")
+        #expect(!second.contains { $0.hasPrefix("redash_autoscaler.reconcile_duration_seconds") }, "\(second)")
         #expect(throws: SetupFailure.self) { try DogStatsDSender(target: "datadog-agent") }
     }
 }
