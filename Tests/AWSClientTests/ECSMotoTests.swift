@@ -4,6 +4,7 @@ import AutoscalerCore
 import Foundation
 import AWSTestSupport
 import IntegrationSupport
+import SystemClock
 import Testing
 
 /// The ECS client against moto's server mode with IAM authentication on: every request is
@@ -85,6 +86,49 @@ struct ECSMotoTests {
         // Nothing changed.
         let unchanged = try await readonly.ecs.describeServices(["redash-adhoc-worker"])
         #expect(unchanged.services.first?.desiredCount == 1)
+    }
+
+    @Test("a role_arn profile: STS AssumeRole signed with the source profile's keys, then ECS with the role's permissions")
+    func assumeRoleProfile() async throws {
+        let moto = try await LocalHTTPServer.moto()
+        let world = try await Lab.setUpMoto(moto, services: ["redash-adhoc-worker"])
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: home) }
+        try """
+            [laptop]
+            aws_access_key_id = \(world.laptop.accessKeyID)
+            aws_secret_access_key = \(world.laptop.secretAccessKey)
+            """.write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
+        try """
+            [profile prod]
+            role_arn = \(world.roleARN)
+            source_profile = laptop
+            role_session_name = sre-dry-run
+            region = \(Lab.region)
+            """.write(to: home.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8)
+        let environment = ["HOME": home.path, "AWS_ENDPOINT_URL": moto.url, "AWS_EC2_METADATA_DISABLED": "true"]
+
+        let context = try AWSContext.make(
+            cluster: "redash", regionFlag: nil, policyRegion: nil, profile: "prod", environment: environment, retry: Lab.quickRetry)
+        let assumed = try await context.credentials.credentials()
+        #expect(assumed.accessKeyID.hasPrefix("ASIA") && assumed.sessionToken?.isEmpty == false, "\(assumed.accessKeyID)")
+        #expect(assumed.expiration.map { $0 > WallClock.now() } == true)
+        #expect(context.region == Lab.region)
+        let services = try await context.ecs.describeServices(["redash-adhoc-worker"])
+        #expect(services.services.map(\.serviceName) == ["redash-adhoc-worker"])
+        try await context.ecs.setDesiredCount(service: "redash-adhoc-worker", to: 2)
+        #expect(try await context.ecs.describeServices(["redash-adhoc-worker"]).services.first?.desiredCount == 2)
+
+        // The laptop user's own keys may only assume the role: the permissions came from the role.
+        let direct = try AWSContext.make(
+            cluster: "redash", regionFlag: Lab.region, policyRegion: nil, profile: "laptop", environment: environment, retry: Lab.quickRetry)
+        do {
+            _ = try await direct.ecs.describeServices(["redash-adhoc-worker"])
+            Issue.record("the source profile's own keys could read ECS")
+        } catch let error as AWSError {
+            #expect(error.kind == .accessDenied && error.action == "ecs:DescribeServices", "\(error)")
+        }
     }
 
     @Test("services --json against moto: counts, deployments, a missing service and a loud warning for a scaling target")

@@ -138,6 +138,32 @@ struct CredentialChainTests {
         }
     }
 
+    @Test("role profiles that cannot work say why before any call to STS", arguments: [
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\n", "profile r sets role_arn but neither source_profile nor credential_source"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = s\ncredential_source = Environment\n", "profile r sets both source_profile and credential_source"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = nowhere\n", "profile r: source_profile nowhere is not in"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = s\n[profile s]\nregion = eu-west-1\n", "profile r: source_profile s has no credentials"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = s\n[profile s]\nrole_arn = arn:aws:iam::1:role/y\nsource_profile = r\n", "profiles r → s → r form a loop"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = r\n", "profile r is its own source_profile but has no aws_access_key_id"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\ncredential_source = Laptop\n", "credential_source Laptop is not one of Environment, Ec2InstanceMetadata, EcsContainer"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\ncredential_source = Environment\n", "profile r: credential_source Environment has no credentials here"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nmfa_serial = arn:aws:iam::1:mfa/me\nsource_profile = r\n", "with MFA (mfa_serial)"),
+        ("[profile r]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = s\nduration_seconds = 60\n[profile s]\naws_access_key_id = AKIAS\naws_secret_access_key = s-secret\n", "duration_seconds must be whole seconds from 900 to 43200, not 60"),
+    ])
+    func roleProfileErrors(config: String, message: String) async throws {
+        let home = try FakeHome(config: config)
+        // An STS endpoint where nothing listens: reaching it would be a different error.
+        var environment = home.environment
+        environment["AWS_ENDPOINT_URL_STS"] = "http://127.0.0.1:9"
+        do {
+            _ = try await CredentialChain.standard(environment: environment, profile: "r").resolve()
+            Issue.record("credentials from a broken role profile")
+        } catch let error as CredentialError {
+            #expect(error.message.contains(message), "\(error)")
+            #expect(!error.message.contains("s-secret"))
+        }
+    }
+
     @Test("only half of the environment pair is an error")
     func halfEnvironment() async {
         await #expect(throws: CredentialError.self) {

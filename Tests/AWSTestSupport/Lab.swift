@@ -21,6 +21,9 @@ public enum Lab {
     public struct MotoWorld: Sendable {
         public var controller: Keys
         public var readonly: Keys
+        /// A user allowed only to assume `roleARN`, a role with the controller's policy.
+        public var laptop: Keys
+        public var roleARN: String
         public var tasks: [String]
     }
 
@@ -33,11 +36,13 @@ public enum Lab {
         let output = try await ManagedProcess.run(Repository.python, arguments, timeout: 120)
         guard let line = output.split(separator: "\n").last,
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let controller = object["controller"] as? [String: String], let readonly = object["readonly"] as? [String: String] else {
+              let controller = object["controller"] as? [String: String], let readonly = object["readonly"] as? [String: String],
+              let laptop = object["laptop"] as? [String: String], let roleARN = object["roleArn"] as? String else {
             throw HarnessError("moto-setup printed no keys:\n\(output)")
         }
         func keys(_ entry: [String: String]) -> Keys { Keys(accessKeyID: entry["accessKeyId"]!, secretAccessKey: entry["secretAccessKey"]!) }
-        return MotoWorld(controller: keys(controller), readonly: keys(readonly), tasks: object["tasks"] as? [String] ?? [])
+        return MotoWorld(
+            controller: keys(controller), readonly: keys(readonly), laptop: keys(laptop), roleARN: roleARN, tasks: object["tasks"] as? [String] ?? [])
     }
 
     /// An environment with only these keys and this endpoint: no profile, no metadata service.

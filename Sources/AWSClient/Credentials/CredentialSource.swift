@@ -25,15 +25,16 @@ public struct CredentialChain: Sendable {
         self.sources = sources
     }
 
-    /// The chain the SDKs use: environment, the shared files (static keys or credential_process)
-    /// for the selected profile, web identity, the ECS container endpoint, EC2 instance metadata.
+    /// The chain the SDKs use: environment, the shared files (a role to assume, static keys or
+    /// credential_process) for the selected profile, web identity, the ECS container endpoint,
+    /// EC2 instance metadata.
     /// With `--profile`, only the profile: asking for one and silently getting another would be
     /// a surprise.
     public static func standard(
         environment: [String: String], profile: String? = nil, region: String? = nil,
         transport: any HTTPTransport = AsyncHTTPTransport()
     ) -> CredentialChain {
-        let files = SharedFileCredentials(environment: environment, profile: profile)
+        let files = SharedFileCredentials(environment: environment, profile: profile, region: region, transport: transport)
         if profile != nil { return CredentialChain(sources: [files]) }
         return CredentialChain(sources: [
             EnvironmentCredentials(environment: environment),

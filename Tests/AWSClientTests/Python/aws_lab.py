@@ -70,6 +70,24 @@ def moto_setup(args):
         key = iam.create_access_key(UserName=name)["AccessKey"]
         users[name] = {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}
 
+    # The same permissions as a role, and a "laptop" user that may only assume it: how an SRE
+    # with a role_arn profile reaches a production account. The trust policy names the user
+    # (moto matches principals literally; AWS would also accept the account's root).
+    laptop = iam.create_user(UserName="laptop")["User"]
+    # A managed policy with Resource "*": moto's check skips inline user policies and compares
+    # every request with "*" (see render_policy), not with the role's ARN.
+    assume = iam.create_policy(PolicyName="laptop-assume", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="laptop", PolicyArn=assume)
+    key = iam.create_access_key(UserName="laptop")["AccessKey"]
+    users["laptop"] = {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                      "Principal": {"AWS": laptop["Arn"]}}]}
+    role = iam.create_role(RoleName="redash-autoscaler", AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+    controller_policy = iam.create_policy(PolicyName="controller-role", PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="redash-autoscaler", PolicyArn=controller_policy)
+    users["roleArn"] = role["Arn"]
+
     ecs = client("ecs", *creds)
     ecs.create_cluster(clusterName=args.cluster)
     ecs.register_task_definition(family="redash-worker", networkMode="bridge",
