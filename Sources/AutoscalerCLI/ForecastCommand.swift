@@ -71,19 +71,25 @@ public struct ForecastCommand: AsyncParsableCommand {
             return CommandReport(exitCode: 1, standardOutput: json ? JSONOutput.render(["error": message]) : "", standardError: json ? "" : message)
         }
         if !schema.hasScheduleFailures { notes.append("queries.schedule_failures is missing: failure backoff is not forecast") }
-        var executions: [Int: Instant] = [:]
+        var scheduler = RedashSchedulerState()
         if let redisURL {
             do {
                 let client = RedisClient(endpoint: try RedisEndpoint(url: redisURL), logger: logger)
-                executions = try await ScheduledExecutions.read(client)
+                scheduler = try await RedashSchedulerState.read(client, dataSources: routes.map(\.id))
                 await client.close()
             } catch {
-                notes.append("sq:executed_at not read from Redis (\(error)); previous runs taken from query_results.retrieved_at")
+                notes.append("Redis not read (\(error)); previous runs taken from query_results.retrieved_at, paused data sources unknown")
             }
+        } else {
+            notes.append("no Redis given: previous runs taken from query_results.retrieved_at, paused data sources unknown")
         }
         let forecast = ScheduledWorkForecast.build(
-            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions, stats: stats,
-            now: now, horizonMinutes: minutes)
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: scheduler.executions,
+            paused: scheduler.pausedDataSources, stats: stats, now: now, horizonMinutes: minutes)
+        if !forecast.pausedDataSources.isEmpty {
+            let names = forecast.pausedDataSources.map { id in routes.first { $0.id == id }.map { "\($0.name) (\(id))" } ?? "\(id)" }
+            notes.append("paused data sources, left out of the forecast: \(names.joined(separator: ", ")); \(forecast.pausedQueries) scheduled queries")
+        }
         let output = json
             ? renderJSON(schema: schema, routes: routes, stats: stats, forecast: forecast, scheduledCount: scheduled.queries.count, notes: notes)
             : renderText(databaseURL: databaseURL, schema: schema, routes: routes, stats: stats, forecast: forecast, scheduledCount: scheduled.queries.count, notes: notes)
@@ -100,6 +106,8 @@ public struct ForecastCommand: AsyncParsableCommand {
             "horizonMinutes": forecast.horizonMinutes,
             "scheduledQueries": scheduledCount,
             "neverRun": forecast.neverRun,
+            "pausedDataSources": forecast.pausedDataSources,
+            "pausedQueries": forecast.pausedQueries,
             "skipped": forecast.skipped.map { ["queryId": $0.queryID, "reason": $0.reason] as [String: Any] },
             "routing": routes.map { ["dataSourceId": $0.id, "name": $0.name, "queue": $0.queue, "scheduledQueue": $0.scheduledQueue] as [String: Any] },
             "runtime": stats.mapValues { ["results": $0.count, "p50Seconds": $0.p50, "p90Seconds": $0.p90] as [String: Any] },

@@ -130,7 +130,7 @@ public actor Reconciler {
     var lastSeenDesired: [String: Int] = [:]
     var externalChangeUntil: [String: Instant] = [:]
     var lastLogged: [String: String] = [:]
-    var executions: (at: Instant, values: [Int: Instant])?
+    var scheduler: (at: Instant, state: RedashSchedulerState)?
     var schedulerWasStale = false
     /// Whether this instance led at the previous tick: only a leader that was leading can tell
     /// an outside change from its predecessor's.
@@ -323,15 +323,17 @@ public actor Reconciler {
         // delays the forecast, never the tick. One refresh at a time.
         await metadata.refreshInBackground(now: now)
         if let problem = await metadata.problem { errors["database"] = problem }
-        // Redash's scheduler runs every 30 s; its execution times are read as often.
-        if let redis = dependencies.redis, executions.map({ now - $0.at >= .seconds(30) }) ?? true {
+        // Redash's scheduler runs every 30 s; its execution times and the paused data sources
+        // are read as often.
+        if let redis = dependencies.redis, scheduler.map({ now - $0.at >= .seconds(30) }) ?? true {
             do {
-                executions = (now, try await ScheduledExecutions.read(redis))
+                scheduler = (now, try await RedashSchedulerState.read(redis, dataSources: await metadata.dataSourceIDs))
             } catch {
                 errors["redis"] = errors["redis"] ?? "sq:executed_at: \(error)"
             }
         }
-        let forecast = await metadata.forecast(now: now, executions: executions?.values ?? [:], horizonMinutes: 10)
+        let state = scheduler?.state ?? RedashSchedulerState()
+        let forecast = await metadata.forecast(now: now, executions: state.executions, paused: state.pausedDataSources, horizonMinutes: 10)
         if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skipped.count)) }
         return forecast
     }

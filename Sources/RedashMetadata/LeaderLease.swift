@@ -21,7 +21,7 @@ public actor LeaderLease {
     public init(store: ControllerStateStore, url: SecretURL, holder: String, logger: Logger = Logger(label: "leader-lease")) async {
         self.session = PostgresSession(url: url, statementTimeout: .seconds(5), applicationName: "redash-autoscaler lease", logger: logger)
         self.key = await store.lockKey
-        self.schema = await store.schema
+        self.schema = store.schema
         self.holder = holder
         self.logger = logger
     }

@@ -84,11 +84,15 @@ public actor MetadataCache {
         refreshing = false
     }
 
-    /// The forecast from what is in memory. `nil` before the first successful read.
-    public func forecast(now: Instant, executions: [Int: Instant], horizonMinutes: Int) -> ScheduledWorkForecast? {
+    /// The forecast from what is in memory, with the scheduler's state from Redis (previous
+    /// executions by query id, paused data sources). `nil` before the first successful read.
+    public func forecast(now: Instant, executions: [Int: Instant], paused: Set<Int> = [], horizonMinutes: Int) -> ScheduledWorkForecast? {
         guard scheduleReadAt != nil else { return nil }
         return ScheduledWorkForecast.build(
-            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions, stats: stats,
-            now: now, horizonMinutes: horizonMinutes)
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions,
+            paused: paused, stats: stats, now: now, horizonMinutes: horizonMinutes)
     }
+
+    /// The ids of Redash's data sources, as last read (empty before the first read).
+    public var dataSourceIDs: [Int] { routes.map(\.id) }
 }

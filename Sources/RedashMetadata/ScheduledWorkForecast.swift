@@ -9,6 +9,10 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
     public var skipped: [RedashMetadataReader.ScheduledQueries.Skipped]
     /// Scheduled queries that never ran: Redash's rule never finds them due.
     public var neverRun: Int
+    /// Paused data sources (Redis `ds:<id>:pause`) and how many scheduled queries they hold:
+    /// Redash's scheduler skips those queries until the data source resumes.
+    public var pausedDataSources: [Int] = []
+    public var pausedQueries = 0
 
     public struct QueueForecast: Sendable, Equatable {
         public var queue: String
@@ -32,10 +36,10 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
     /// execution time from Redis (`executions`, by query id) when known, else the latest
     /// result's `retrieved_at`. Queries with the same text and data source (Redash's
     /// `query_hash:data_source_id` key) that fall due in the same minute count once, as Redash
-    /// enqueues them once.
+    /// enqueues them once. Queries of a `paused` data source are left out.
     public static func build(
         queries: [ScheduledQuery], skipped: [RedashMetadataReader.ScheduledQueries.Skipped] = [], routes: [DataSourceRoute],
-        executions: [Int: Instant], stats: [String: RuntimeStats], now: Instant, horizonMinutes: Int
+        executions: [Int: Instant], paused: Set<Int> = [], stats: [String: RuntimeStats], now: Instant, horizonMinutes: Int
     ) -> ScheduledWorkForecast {
         let queueOf = Dictionary(routes.map { ($0.id, $0.scheduledQueue) }, uniquingKeysWith: { first, _ in first })
         let horizon = Duration.seconds(60 * horizonMinutes)
@@ -43,7 +47,12 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
         var due: [String: [DueQuery]] = [:]
         var seen = Set<String>()
         var neverRun = 0
+        var pausedQueries = 0
         for query in queries {
+            if paused.contains(query.dataSourceID) {
+                pausedQueries += 1
+                continue
+            }
             let queue = queueOf[query.dataSourceID] ?? "scheduled_queries"
             if buckets[queue] == nil {
                 buckets[queue] = (0..<horizonMinutes).map { Minute(offset: $0, queries: 0, expectedWork: 0) }
@@ -62,6 +71,8 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
         let forecasts = buckets.keys.sorted().map { queue in
             QueueForecast(queue: queue, minutes: buckets[queue]!, due: (due[queue] ?? []).sorted { $0.dueIn < $1.dueIn })
         }
-        return ScheduledWorkForecast(generatedAt: now, horizonMinutes: horizonMinutes, queues: forecasts, skipped: skipped, neverRun: neverRun)
+        return ScheduledWorkForecast(
+            generatedAt: now, horizonMinutes: horizonMinutes, queues: forecasts, skipped: skipped, neverRun: neverRun,
+            pausedDataSources: paused.sorted(), pausedQueries: pausedQueries)
     }
 }

@@ -110,6 +110,23 @@ struct ForecastIntegrationTests {
         let text = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: false, now: Self.now)
         #expect(text.standardOutput.contains("scheduled_queries_heavy: 2 due"))
         #expect(text.standardOutput.contains("10:14    1 query, ~3m20s of work"), "\(text.standardOutput)")
+
+        // Pausing the warehouse in Redash (the key its `DataSource.pause` sets) takes its
+        // scheduled queries out of the forecast: Redash's scheduler skips them.
+        let warehouse = try #require((object["routing"] as? [[String: Any]])?.first { $0["name"] as? String == "Warehouse" }?["dataSourceId"] as? Int)
+        try await ManagedProcess.run("/usr/bin/redis-cli", ["-p", String(redis.port), "SET", "ds:\(warehouse):pause", "maintenance"])
+        let paused = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: true, now: Self.now)
+        let pausedObject = try #require(try JSONSerialization.jsonObject(with: Data(paused.standardOutput.utf8)) as? [String: Any])
+        expected["scheduled_queries_heavy"] = nil
+        #expect(Self.minutes(pausedObject) == expected)
+        #expect(pausedObject["pausedDataSources"] as? [Int] == [warehouse])
+        #expect(pausedObject["pausedQueries"] as? Int == 1)
+        #expect((pausedObject["notes"] as? [String])?.contains { $0.contains("Warehouse (\(warehouse))") } == true, "\(pausedObject)")
+        // Resumed: back in.
+        try await ManagedProcess.run("/usr/bin/redis-cli", ["-p", String(redis.port), "DEL", "ds:\(warehouse):pause"])
+        let resumed = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: true, now: Self.now)
+        let resumedObject = try #require(try JSONSerialization.jsonObject(with: Data(resumed.standardOutput.utf8)) as? [String: Any])
+        #expect(Self.minutes(resumedObject)["scheduled_queries_heavy"] == [14: 1, 29: 1])
     }
 
     @Test("runtime statistics per queue over a window: count, p50, p90; old results left out")
