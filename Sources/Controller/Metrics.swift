@@ -78,15 +78,22 @@ public final class MetricsRegistry: Sendable {
         return (Key(name: name, labels: sorted.flatMap { [$0.key, $0.value] }), sorted.map { ($0.key, $0.value) })
     }
 
-    public func set(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
+    /// The handle of this series, made on first use.
+    private func handle<Handle: Sendable>(
+        _ table: WritableKeyPath<Handles, [Key: Handle]>, _ name: String, _ labels: [String: String],
+        make: (String, [(String, String)], any MetricsFactory) -> Handle
+    ) -> Handle {
         let (key, dimensions) = Self.key(name, labels)
-        let gauge = handles.withLock { handles in
-            if let gauge = handles.gauges[key] { return gauge }
-            let gauge = CoreMetrics.Gauge(label: name, dimensions: dimensions, factory: factory)
-            handles.gauges[key] = gauge
-            return gauge
+        return handles.withLock { handles in
+            if let handle = handles[keyPath: table][key] { return handle }
+            let handle = make(name, dimensions, factory)
+            handles[keyPath: table][key] = handle
+            return handle
         }
-        gauge.record(value)
+    }
+
+    public func set(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
+        handle(\.gauges, name, labels) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: $2) }.record(value)
     }
 
     /// Drops every series of a gauge (a service or queue removed from the policy).
@@ -100,14 +107,7 @@ public final class MetricsRegistry: Sendable {
     }
 
     public func increment(_ name: String, _ labels: [String: String] = [:], by amount: Int = 1) {
-        let (key, dimensions) = Self.key(name, labels)
-        let counter = handles.withLock { handles in
-            if let counter = handles.counters[key] { return counter }
-            let counter = CoreMetrics.Counter(label: name, dimensions: dimensions, factory: factory)
-            handles.counters[key] = counter
-            return counter
-        }
-        counter.increment(by: amount)
+        handle(\.counters, name, labels) { CoreMetrics.Counter(label: $0, dimensions: $1, factory: $2) }.increment(by: amount)
     }
 
     public func observeReconcile(_ duration: Duration) {
