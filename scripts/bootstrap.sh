@@ -2,14 +2,14 @@
 # Installs what building and testing need on a fresh Debian machine, and nothing that is there:
 # - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
 # - the servers the integration tests start on 127.0.0.1 (redis-server, PostgreSQL 15) and openssl for their
-#   throwaway TLS certificates;
+#   throwaway TLS certificates; debootstrap for the runtime root-filesystem check;
 # - Python venvs with the real queue libraries Redash uses and moto (.venv: rq 1.16, celery,
 #   moto; .venv-rq15: rq 1.5 for Redash v10, optional; .venv-deploy: python-hcl2 and checkov).
 # Safe to run again. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15)
+packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15 debootstrap)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

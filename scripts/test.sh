@@ -24,4 +24,11 @@ grep -q "<svg" "$demo_dir/demo.svg"
 rm -rf "$demo_dir"
 echo "deploy: Terraform parses, checkov passes, the IAM template renders"
 scripts/check-deploy.sh
+# The runtime image's packages are enough for the binary: needs root (debootstrap, chroot).
+if [[ $(id -u) -eq 0 ]]; then
+  echo "deploy: the release binary runs in a Debian root with only the runtime packages"
+  scripts/check-runtime-rootfs.sh
+else
+  echo "deploy: runtime root-filesystem check NOT RUN (needs root): sudo scripts/check-runtime-rootfs.sh"
+fi
 echo "smoke: ok"
