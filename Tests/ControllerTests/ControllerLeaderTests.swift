@@ -29,7 +29,11 @@ struct ControllerLeaderTests {
         try await world.enqueue("queries", count: 2, seconds: 60)
         #expect(await eventually(timeout: 15) { (try? await world.desired("redash-adhoc-worker")) == 2 })
         let connection = try await PostgresConnection.connect(url: SecretURL(database.url))
-        let actors = try await connection.query("SELECT DISTINCT controller FROM redash_autoscaler.decisions WHERE mode = 'applied'")
+        // The decision is recorded after UpdateService returns: moto can show the new count a
+        // moment before the row is written.
+        let appliedBy = "SELECT DISTINCT controller FROM redash_autoscaler.decisions WHERE mode = 'applied'"
+        #expect(await eventually(timeout: 10) { ((try? await connection.query(appliedBy))?.rows.count ?? 0) >= 1 })
+        let actors = try await connection.query(appliedBy)
         #expect(actors.rows.count == 1)
         let standby = second.logLines.filter { $0["message"]?.hasPrefix("scaled ") == true }
         #expect(standby.isEmpty)
@@ -39,9 +43,11 @@ struct ControllerLeaderTests {
         #expect(await eventually(timeout: 30) { await Self.leader(second) == 1 }, "\(second.process.output.suffix(2000))")
         try await world.enqueue("queries", count: 1, seconds: 60)
         #expect(await eventually(timeout: 15) { (try? await world.desired("redash-adhoc-worker")) == 3 })
-        #expect(second.logLines.contains { $0["message"]?.hasPrefix("scaled redash-adhoc-worker 2 → 3") == true })
-        let history = try await connection.query("SELECT service FROM redash_autoscaler.scaling_history ORDER BY service")
-        #expect(history.rows.count >= 1)
+        // Logged after UpdateService returns, so a moment after moto shows it.
+        #expect(await eventually(timeout: 5) { second.logLines.contains { $0["message"]?.hasPrefix("scaled redash-adhoc-worker 2 → 3") == true } })
+        #expect(await eventually(timeout: 10) {
+            ((try? await connection.query("SELECT service FROM redash_autoscaler.scaling_history"))?.rows.count ?? 0) >= 1
+        })
     }
 
     @Test("plan --json: one dry-run reconcile as the documented object")
