@@ -130,7 +130,8 @@ public actor Reconciler {
     var lastSeenDesired: [String: Int] = [:]
     var externalChangeUntil: [String: Instant] = [:]
     var lastLogged: [String: String] = [:]
-    var scheduler: (at: Instant, state: RedashSchedulerState)?
+    /// Redash's scheduler state from Redis, when it was read and for which data sources.
+    var scheduler: (at: Instant, dataSources: [Int], state: RedashSchedulerState)?
     var schedulerWasStale = false
     /// Whether this instance led at the previous tick: only a leader that was leading can tell
     /// an outside change from its predecessor's.
@@ -324,10 +325,12 @@ public actor Reconciler {
         await metadata.refreshInBackground(now: now)
         if let problem = await metadata.problem { errors["database"] = problem }
         // Redash's scheduler runs every 30 s; its execution times and the paused data sources
-        // are read as often.
-        if let redis = dependencies.redis, scheduler.map({ now - $0.at >= .seconds(30) }) ?? true {
+        // are read as often, and at once when the data sources change (the first metadata
+        // read comes after the first tick).
+        let dataSources = await metadata.dataSourceIDs
+        if let redis = dependencies.redis, scheduler.map({ now - $0.at >= .seconds(30) || $0.dataSources != dataSources }) ?? true {
             do {
-                scheduler = (now, try await RedashSchedulerState.read(redis, dataSources: await metadata.dataSourceIDs))
+                scheduler = (now, dataSources, try await RedashSchedulerState.read(redis, dataSources: dataSources))
             } catch {
                 errors["redis"] = errors["redis"] ?? "sq:executed_at: \(error)"
             }
