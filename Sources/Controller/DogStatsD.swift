@@ -68,6 +68,7 @@ public final class DogStatsDAggregator: MetricsFactory, Sendable {
             if state.samples[series, default: []].count < Self.maximumSamples { state.samples[series, default: []].append(value) }
         }
     }
+    fileprivate func adjustGauge(_ series: Series, by amount: Double) { state.withLock { $0.gauges[series, default: 0] += amount } }
     fileprivate func remove(_ series: Series) { state.withLock { $0.gauges[series] = nil } }
 
     /// One handler type for every kind of metric: it knows its series and what it is.
@@ -84,10 +85,8 @@ public final class DogStatsDAggregator: MetricsFactory, Sendable {
         }
 
         func increment(by amount: Int64) { aggregator.add(series, Double(amount)) }
-        func increment(by amount: Double) {
-            kind == .gauge ? aggregator.state.withLock { $0.gauges[series, default: 0] += amount } : aggregator.add(series, amount)
-        }
-        func decrement(by amount: Double) { aggregator.state.withLock { $0.gauges[series, default: 0] -= amount } }
+        func increment(by amount: Double) { kind == .gauge ? aggregator.adjustGauge(series, by: amount) : aggregator.add(series, amount) }
+        func decrement(by amount: Double) { aggregator.adjustGauge(series, by: -amount) }
         func reset() {}
         func record(_ value: Int64) { record(Double(value)) }
         func record(_ value: Double) { kind == .samples ? aggregator.sample(series, value) : aggregator.setGauge(series, value) }
