@@ -133,6 +133,7 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore", "PostgresClient", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -141,7 +142,7 @@ let package = Package(
         .target(
             name: "Controller",
             dependencies: [
-                "AutoscalerCore", "PolicyFile", "QueueProbes", "RedisClient", "AWSClient", "RedashMetadata", "SystemClock",
+                "AutoscalerCore", "PolicyFile", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -187,6 +188,7 @@ let package = Package(
             name: "autoscaler-benchmarks",
             dependencies: [
                 "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata", "Controller",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -246,7 +248,8 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
-                "PostgresClient", "RedashMetadata", "TestSupport",
+                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile",
+                .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],
             swiftSettings: strictSettings

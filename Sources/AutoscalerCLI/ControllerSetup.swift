@@ -8,14 +8,17 @@ import QueueProbes
 import RedashMetadata
 import RedisClient
 
-/// Builds a reconciler for a policy: Redis, ECS, and the database when the policy has one.
+/// Builds a reconciler for a policy: the Redis probes, ECS, and the database when the policy has
+/// one. Live and dry-run differ only in the applier.
 struct ControllerSetup {
     let reconciler: Reconciler
     let redis: RedisClient
     let lease: LeaderLease?
+    /// The metadata cache to keep fresh in the background (`run`) or to load once (`plan`).
+    let metadata: MetadataCache?
 
     static func make(
-        policy: Policy, mode: Reconciler.Mode, aws: AWSOptions, environment: [String: String], metrics: MetricsRegistry, logger: Logger
+        policy: Policy, mode: ControllerMode, aws: AWSOptions, environment: [String: String], metrics: MetricsRegistry, logger: Logger
     ) async throws -> ControllerSetup {
         let endpoint: RedisEndpoint
         do {
@@ -50,9 +53,10 @@ struct ControllerSetup {
         } else {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
+        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs) : DryRunApplier()
         let reconciler = Reconciler(
-            policy: policy, mode: mode,
-            dependencies: .init(prober: prober, scaler: context.ecs, protector: context.ecs, redis: metadata == nil ? nil : redis, metadata: metadata, state: state, lease: lease),
+            policy: policy,
+            ports: .init(queues: prober, cluster: context.ecs, applier: applier, forecast: metadata, store: state, leadership: lease),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
@@ -62,7 +66,7 @@ struct ControllerSetup {
                 ])
             }
         }
-        return ControllerSetup(reconciler: reconciler, redis: redis, lease: lease)
+        return ControllerSetup(reconciler: reconciler, redis: redis, lease: lease, metadata: metadata)
     }
 
     /// Host name and process id: names this instance in the leader row and the decision log.

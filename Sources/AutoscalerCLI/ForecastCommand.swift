@@ -75,7 +75,7 @@ public struct ForecastCommand: AsyncParsableCommand {
         if let redisURL {
             do {
                 let client = RedisClient(endpoint: try RedisEndpoint(url: redisURL), logger: logger)
-                scheduler = try await RedashSchedulerState.read(client, dataSources: routes.map(\.id))
+                scheduler = try await RedashSchedulerStateReader.read(client, dataSources: routes.map(\.id), now: now)
                 await client.close()
             } catch {
                 notes.append("Redis not read (\(error)); previous runs taken from query_results.retrieved_at, paused data sources unknown")

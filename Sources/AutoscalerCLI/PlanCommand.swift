@@ -35,6 +35,7 @@ public struct PlanCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        await setup.metadata?.refresh(now: WallClock.now())
         let report = await setup.reconciler.reconcile(now: WallClock.now())
         await setup.redis.close()
         print(json ? JSONOutput.render(PlanRendering.object(report)) : PlanRendering.text(report))

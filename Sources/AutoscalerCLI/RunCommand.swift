@@ -5,6 +5,7 @@ import Controller
 import Foundation
 import Logging
 import PolicyFile
+import RedashMetadata
 import ServiceLifecycle
 import SystemClock
 
@@ -105,8 +106,10 @@ public struct RunCommand: AsyncParsableCommand {
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)", "policy": "\(origin)",
         ])
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: loop), .init(service: endpoints)]
+        if let metadata = setup.metadata { services.append(.init(service: MetadataRefresher(cache: metadata))) }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: loop), .init(service: endpoints)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await setup.lease?.release()

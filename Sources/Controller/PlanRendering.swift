@@ -1,5 +1,4 @@
 import AutoscalerCore
-import QueueProbes
 
 /// A reconcile report for people (`plan`, dry-run) and machines (`plan --json`, `/status`).
 public enum PlanRendering {
@@ -17,7 +16,7 @@ public enum PlanRendering {
                 "proposed": plan.decision.desired as Any,
                 "reason": plan.decision.reason,
                 "reasonCode": plan.decision.code.rawValue,
-                "outcome": outcomeName(plan.outcome),
+                "outcome": plan.outcome.name,
             ]
             entry["current"] = plan.state.map { ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress] as [String: Any] } as Any
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue]) }
@@ -26,7 +25,7 @@ public enum PlanRendering {
         if let scheduler = report.probe.scheduler {
             object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
-        if !report.errors.isEmpty { object["errors"] = report.errors }
+        if !report.errors.isEmpty { object["errors"] = report.errors.map { errorObject($0) } }
         return object
     }
 
@@ -64,15 +63,8 @@ public enum PlanRendering {
         }
     }
 
-    static func outcomeName(_ outcome: ServicePlan.Outcome) -> String {
-        switch outcome {
-        case .unchanged: "unchanged"
-        case .applied: "applied"
-        case .dryRun: "dry-run"
-        case .notLeader: "not-leader"
-        case .externalChangeRespected: "external-change-respected"
-        case .failed: "failed"
-        }
+    static func errorObject(_ error: DependencyError) -> [String: Any] {
+        ["dependency": error.dependency.rawValue, "operation": error.operation, "message": error.message]
     }
 
     /// The `plan` table: one block per service.
@@ -88,7 +80,7 @@ public enum PlanRendering {
             lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width) }
             lines.append("  \(plan.summary)")
         }
-        for (dependency, error) in report.errors.sorted(by: { $0.key < $1.key }) { lines.append("error (\(dependency)): \(error)") }
+        for error in report.errors { lines.append("error (\(error.dependency.rawValue)): \(error)") }
         if report.probe.scheduler?.isStale == true { lines.append("WARNING: Redash's scheduler looks dead (redash:status not refreshed)") }
         return lines.joined(separator: "\n")
     }

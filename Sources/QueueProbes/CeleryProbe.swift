@@ -14,7 +14,11 @@ import RedisClient
 enum CeleryProbe {
     static let prioritySuffixes = ["", "\u{06}\u{16}3", "\u{06}\u{16}6", "\u{06}\u{16}9"]
 
-    static func probe(queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport) async throws {
+    /// Probes `queues`; `extra` commands ride along in the round trip and their replies are
+    /// returned.
+    static func probe(
+        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, appending extra: [[String]] = []
+    ) async throws -> [RESPValue] {
         var commands: [[String]] = []
         for queue in queues {
             for suffix in prioritySuffixes {
@@ -24,9 +28,10 @@ enum CeleryProbe {
         }
         commands.append(["HVALS", "unacked"])
         commands.append(["HGET", "redash:status", "last_refresh_at"])
-        let replies = try await client.pipeline(commands)
+        let all = try await client.pipeline(commands + extra)
         report.roundTrips += 1
-        report.commands += commands.count
+        report.commands += commands.count + extra.count
+        let replies = Array(all.prefix(commands.count))
         report.scheduler = SchedulerHealth.from(lastRefresh: replies[replies.count - 1], periodicWorkers: nil, now: now)
 
         // Prefetched messages per queue, with their enqueue times.
@@ -81,6 +86,7 @@ enum CeleryProbe {
                 oldestAge: pending > 0 ? oldest.map { max(.zero, now - $0) } : nil,
                 workers: nil, observedAt: now))
         }
+        return Array(all.dropFirst(commands.count))
     }
 
     /// `headers.argsrepr.enqueue_time` of Redash's execute_query message.

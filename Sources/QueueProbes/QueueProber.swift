@@ -9,32 +9,45 @@ import SystemClock
 ///
 /// A failure is never turned into a zero: a queue that cannot be read gets
 /// `QueueReading.unavailable` with the reason, so the scaling rule holds instead of scaling in.
-public actor QueueProber {
+public actor QueueProber: QueueSource {
     let client: RedisClient
     let configuredLayout: QueueLayout
     let logger: Logger
-    let now: @Sendable () -> Instant
     private var detected: (layout: QueueLayout, evidence: String)?
+    /// The scheduler state last read, reused until `schedulerStateRefresh` has passed.
+    private var schedulerState: RedashSchedulerState?
+
+    /// Redash's scheduler runs every 30 s: its state (`sq:executed_at`, the pause keys) changes
+    /// no faster, and on a large Redash it is thousands of fields, so it is read that often.
+    public static let schedulerStateRefresh: Duration = .seconds(30)
 
     /// - Parameters:
     ///   - layout: `.auto` detects from the keys on the first probe that finds any.
-    ///   - now: the wall clock (injectable for tests).
-    public init(
-        client: RedisClient, layout: QueueLayout, logger: Logger,
-        now: @escaping @Sendable () -> Instant = WallClock.now
-    ) {
+    public init(client: RedisClient, layout: QueueLayout, logger: Logger) {
         self.client = client
         self.configuredLayout = layout
         self.logger = logger
-        self.now = now
     }
 
-    /// Reads every queue in `queues`.
+    /// Reads every queue in `queues` now (commands and tests).
     public func probe(queues: [String]) async -> ProbeReport {
-        let startedAt = now()
-        var report = ProbeReport(
-            layout: configuredLayout, layoutSource: "configured", readings: [:], workers: [:],
-            scheduler: nil, roundTrips: 0, commands: 0, observedAt: startedAt)
+        await probe(queues: queues, dataSources: nil, now: WallClock.now())
+    }
+
+    /// Reads every queue in `queues`, stamped `now` (the tick's instant). With `dataSources`,
+    /// also Redash's scheduler state for them, in the same first round trip, at most every
+    /// `schedulerStateRefresh` (and at once when the data sources change).
+    public func probe(queues: [String], dataSources: [Int]?, now: Instant) async -> ProbeReport {
+        var report = ProbeReport(layout: configuredLayout, observedAt: now)
+        var schedulerCommands: [[String]] = []
+        if let dataSources {
+            if let state = schedulerState, state.dataSources == dataSources, let readAt = state.readAt,
+               now - readAt < Self.schedulerStateRefresh, now >= readAt {
+                report.redashScheduler = state
+            } else {
+                schedulerCommands = RedashSchedulerStateReader.commands(dataSources: dataSources)
+            }
+        }
         do {
             let layout: QueueLayout
             if configuredLayout != .auto {
@@ -47,21 +60,47 @@ public actor QueueProber {
                     let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys yet; set redis.layout"
                     for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
                     report.layoutSource = "undetected"
+                    if !schedulerCommands.isEmpty { try await readSchedulerState(schedulerCommands, dataSources: dataSources ?? [], now: now, report: &report) }
                     return report
                 }
                 layout = found
                 report.layoutSource = "detected from \(detected?.evidence ?? "")"
             }
             report.layout = layout
+            let extra: [RESPValue]
             switch layout {
-            case .rq: try await RQProbe.probe(queues: queues, client: client, now: startedAt, report: &report)
-            case .celery, .auto: try await CeleryProbe.probe(queues: queues, client: client, now: startedAt, report: &report)
+            case .rq: extra = try await RQProbe.probe(queues: queues, client: client, now: now, report: &report, appending: schedulerCommands)
+            case .celery, .auto: extra = try await CeleryProbe.probe(queues: queues, client: client, now: now, report: &report, appending: schedulerCommands)
             }
+            if !schedulerCommands.isEmpty { interpretSchedulerState(extra, dataSources: dataSources ?? [], now: now, report: &report) }
         } catch {
             let reason = (error as? RedisError)?.description ?? "\(error)"
             for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
+            if !schedulerCommands.isEmpty {
+                report.redashSchedulerProblem = "sq:executed_at: \(reason)"
+                report.redashScheduler = schedulerState
+            }
         }
         return report
+    }
+
+    private func readSchedulerState(_ commands: [[String]], dataSources: [Int], now: Instant, report: inout ProbeReport) async throws {
+        let replies = try await client.pipeline(commands)
+        report.roundTrips += 1
+        report.commands += commands.count
+        interpretSchedulerState(replies, dataSources: dataSources, now: now, report: &report)
+    }
+
+    private func interpretSchedulerState(_ replies: [RESPValue], dataSources: [Int], now: Instant, report: inout ProbeReport) {
+        switch RedashSchedulerStateReader.interpret(replies, dataSources: dataSources, now: now) {
+        case .success(let state):
+            schedulerState = state
+            report.redashScheduler = state
+        case .failure(let problem):
+            // The last good state is better than none: Redash's rule would use it too.
+            report.redashSchedulerProblem = problem.message
+            report.redashScheduler = schedulerState
+        }
     }
 
     /// RQ registers queues and workers in sets; kombu keeps bindings per exchange.

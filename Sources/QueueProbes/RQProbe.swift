@@ -12,7 +12,11 @@ import RedisClient
 /// Jobs in `rq:queue:<name>:intermediate` (RQ 1.16) have been dequeued: they are in the started
 /// registry once running, or being cleaned up by RQ, so they are not counted again.
 enum RQProbe {
-    static func probe(queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport) async throws {
+    /// Probes `queues`; `extra` commands ride along in the first round trip and their replies
+    /// are returned.
+    static func probe(
+        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, appending extra: [[String]] = []
+    ) async throws -> [RESPValue] {
         let nowScore = String(format: "%.6f", now.secondsSinceEpoch)
         var commands: [[String]] = []
         for queue in queues {
@@ -25,9 +29,10 @@ enum RQProbe {
         }
         commands.append(["HGET", "redash:status", "last_refresh_at"])
         commands.append(["SCARD", "rq:workers:periodic"])
-        let replies = try await client.pipeline(commands)
+        let all = try await client.pipeline(commands + extra)
         report.roundTrips += 1
-        report.commands += commands.count
+        report.commands += commands.count + extra.count
+        let replies = Array(all.prefix(commands.count))
 
         struct Partial {
             var pending: Int
@@ -118,6 +123,7 @@ enum RQProbe {
                 queue: queue, pending: partial.pending, running: partial.runningJobs.count, oldestAge: oldest,
                 workers: WorkerCounts(busy: busy, idle: live.count - busy), observedAt: now))
         }
+        return Array(all.dropFirst(commands.count))
     }
 }
 

@@ -1,32 +1,29 @@
 import AutoscalerCore
 import RedisClient
 
-/// What Redash's scheduler keeps in Redis about scheduled queries, read in one pipelined round
-/// trip: when it last enqueued each query (the hash `sq:executed_at`, query id → seconds since
-/// the epoch, which Redash's rule prefers over the latest result's `retrieved_at`), and which
-/// data sources are paused (a key `ds:<id>:pause` exists; the scheduler skips their queries).
-public struct RedashSchedulerState: Sendable, Equatable {
+/// Reads what Redash's scheduler keeps in Redis (`RedashSchedulerState`): the hash
+/// `sq:executed_at` and a pause key `ds:<id>:pause` per data source.
+public enum RedashSchedulerStateReader {
     public static let executionsKey = "sq:executed_at"
-
-    /// Previous executions by query id; unreadable entries are left out.
-    public var executions: [Int: Instant]
-    /// Data sources whose scheduled queries Redash will not enqueue while paused.
-    public var pausedDataSources: Set<Int>
-
-    public init(executions: [Int: Instant] = [:], pausedDataSources: Set<Int> = []) {
-        self.executions = executions
-        self.pausedDataSources = pausedDataSources
-    }
 
     static func pauseKey(_ dataSource: Int) -> String { "ds:\(dataSource):pause" }
 
-    /// Reads both for `dataSources` (the ids in Redash's `data_sources` table). An error when
-    /// Redis cannot be read; the forecast then goes on without them, as Redash's rule would
-    /// without `sq:executed_at`.
-    public static func read(_ client: RedisClient, dataSources: [Int]) async throws -> RedashSchedulerState {
-        let replies = try await client.pipeline([["HGETALL", executionsKey]] + dataSources.map { ["EXISTS", pauseKey($0)] })
-        guard let first = replies.first else { return RedashSchedulerState() }
-        if let message = first.errorMessage { throw RedisError(.protocolViolation, server: "", "HGETALL \(executionsKey): \(message)") }
+    /// The commands, to pipeline with others.
+    static func commands(dataSources: [Int]) -> [[String]] {
+        [["HGETALL", executionsKey]] + dataSources.map { ["EXISTS", pauseKey($0)] }
+    }
+
+    struct Problem: Error {
+        var message: String
+    }
+
+    /// Reads the replies of `commands(dataSources:)`. An error reply (a wrong type, say) fails
+    /// the whole reading: half a state would make the forecast lie.
+    static func interpret(_ replies: [RESPValue], dataSources: [Int], now: Instant) -> Result<RedashSchedulerState, Problem> {
+        guard let first = replies.first, replies.count == dataSources.count + 1 else {
+            return .failure(Problem(message: "\(executionsKey): no reply"))
+        }
+        if let message = first.errorMessage { return .failure(Problem(message: "HGETALL \(executionsKey): \(message)")) }
         let elements = first.array ?? []
         var executions: [Int: Instant] = [:]
         var index = 0
@@ -38,9 +35,19 @@ public struct RedashSchedulerState: Sendable, Equatable {
         }
         var paused = Set<Int>()
         for (dataSource, reply) in zip(dataSources, replies.dropFirst()) {
-            if let message = reply.errorMessage { throw RedisError(.protocolViolation, server: "", "EXISTS \(pauseKey(dataSource)): \(message)") }
+            if let message = reply.errorMessage { return .failure(Problem(message: "EXISTS \(pauseKey(dataSource)): \(message)")) }
             if (reply.integer ?? 0) > 0 { paused.insert(dataSource) }
         }
-        return RedashSchedulerState(executions: executions, pausedDataSources: paused)
+        return .success(RedashSchedulerState(executions: executions, pausedDataSources: paused, dataSources: dataSources, readAt: now))
+    }
+
+    /// Reads both for `dataSources` in one round trip (the `forecast` command). An error when
+    /// Redis cannot be read.
+    public static func read(_ client: RedisClient, dataSources: [Int], now: Instant) async throws -> RedashSchedulerState {
+        let replies = try await client.pipeline(commands(dataSources: dataSources))
+        switch interpret(replies, dataSources: dataSources, now: now) {
+        case .success(let state): return state
+        case .failure(let problem): throw RedisError(.protocolViolation, server: "", problem.message)
+        }
     }
 }

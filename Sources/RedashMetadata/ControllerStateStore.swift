@@ -8,7 +8,7 @@ import PostgresClient
 /// (so cooldowns survive a redeploy), and the leader row. Created and migrated at start,
 /// idempotently, under a transaction-level advisory lock so that two controllers starting at once
 /// do not race.
-public actor ControllerStateStore {
+public actor ControllerStateStore: DecisionStore {
     public let schema: String
     let session: PostgresSession
     let logger: Logger
@@ -173,6 +173,10 @@ public actor ControllerStateStore {
             result[service] = (up, down)
         }
         return result
+    }
+
+    public func loadActionTimes() async throws -> [String: ActionTimes] {
+        try await loadHistory().mapValues { ActionTimes(lastScaleUp: $0.lastScaleUp, lastScaleDown: $0.lastScaleDown) }
     }
 
     static func json(_ figures: DecisionFigures) -> String {

@@ -9,7 +9,7 @@ import PostgresClient
 /// the leader checks at every tick, before acting, that its session still holds it, and steps
 /// down at once when it does not. Takeover after a leader dies: one tick once the server has
 /// dropped the session.
-public actor LeaderLease {
+public actor LeaderLease: Leadership {
     let session: PostgresSession
     let key: Int64
     let holder: String
@@ -37,7 +37,7 @@ public actor LeaderLease {
                     WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
                       AND ((classid::bigint << 32) | objid::bigint) = $1::bigint
                     """, [String(key)])[0, "n"]?.int ?? 0
-                if held == 0 { return stepDown("the lease session no longer holds the lock") }
+                if held == 0 { return await stepDown("the lease session no longer holds the lock") }
             } else {
                 let taken = try await session.query("SELECT pg_try_advisory_lock($1::bigint) AS taken", [String(key)])[0, "taken"]
                 guard taken == .bool(true) else { return false }
@@ -51,7 +51,7 @@ public actor LeaderLease {
                 """, [holder, String(now.secondsSinceEpoch)])
             return true
         } catch {
-            if isLeader { return stepDown("\(error)") }
+            if isLeader { return await stepDown("\(error)") }
             logger.debug("lease not taken", metadata: ["error": "\(error)"])
             return false
         }
@@ -70,10 +70,11 @@ public actor LeaderLease {
         try await session.backendPID()
     }
 
-    private func stepDown(_ reason: String) -> Bool {
+    private func stepDown(_ reason: String) async -> Bool {
         isLeader = false
         logger.error("leadership lost; not acting until the lease is taken again", metadata: ["reason": "\(reason)"])
-        Task { await session.reset() }
+        // A fresh session for the next attempt: the old one may still hold the lock server-side.
+        await session.reset()
         return false
     }
 }

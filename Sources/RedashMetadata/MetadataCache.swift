@@ -1,13 +1,15 @@
 import AutoscalerCore
 import Logging
 import PostgresClient
+import ServiceLifecycle
+import SystemClock
 
 /// Redash's metadata as the controller uses it each tick, read on slower intervals of its own:
 /// queue routing and scheduled queries every `scheduleRefresh`, runtime statistics (a scan of
 /// `query_results`) every `statsRefresh`. The per-tick path (`forecast`) reads only memory. A
 /// failed refresh keeps the last good data and is retried at the next interval; a schema that
 /// does not fit turns the forecast off with one clear message.
-public actor MetadataCache {
+public actor MetadataCache: ForecastSource {
     let reader: RedashMetadataReader
     let logger: Logger
     public let scheduleRefresh: Duration
@@ -20,7 +22,6 @@ public actor MetadataCache {
     public private(set) var stats: [String: RuntimeStats] = [:]
     /// Why the forecast is off or stale, when it is.
     public private(set) var problem: String?
-    private var refreshing = false
     private var scheduleReadAt: Instant?
     private var statsReadAt: Instant?
 
@@ -69,21 +70,6 @@ public actor MetadataCache {
         }
     }
 
-    /// Starts `refresh(now:)` without waiting for it, unless one is already running: the
-    /// controller's tick never waits on the database.
-    public func refreshInBackground(now: Instant) {
-        guard !refreshing else { return }
-        refreshing = true
-        Task {
-            await refresh(now: now)
-            finishRefresh()
-        }
-    }
-
-    private func finishRefresh() {
-        refreshing = false
-    }
-
     /// The forecast from what is in memory, with the scheduler's state from Redis (previous
     /// executions by query id, paused data sources). `nil` before the first successful read.
     public func forecast(now: Instant, executions: [Int: Instant], paused: Set<Int> = [], horizonMinutes: Int) -> ScheduledWorkForecast? {
@@ -95,4 +81,45 @@ public actor MetadataCache {
 
     /// The ids of Redash's data sources, as last read (empty before the first read).
     public var dataSourceIDs: [Int] { routes.map(\.id) }
+
+    /// Whether scheduled queries have been read at least once.
+    public var isLoaded: Bool { scheduleReadAt != nil }
+
+    /// How far ahead the reconciler's forecast looks.
+    public static let tickHorizonMinutes = 10
+
+    public func dataSourceIDs() async -> [Int] { dataSourceIDs }
+
+    public func snapshot(now: Instant, scheduler: RedashSchedulerState?) async -> ForecastSnapshot {
+        let runtimes = stats.mapValues { Duration.seconds($0.p50) }
+        guard let forecast = forecast(
+            now: now, executions: scheduler?.executions ?? [:], paused: scheduler?.pausedDataSources ?? [],
+            horizonMinutes: Self.tickHorizonMinutes)
+        else { return ForecastSnapshot(due: nil, runtimes: runtimes, problem: problem) }
+        return ForecastSnapshot(
+            due: Dictionary(uniqueKeysWithValues: forecast.queues.map { ($0.queue, $0.due) }), runtimes: runtimes,
+            skippedSchedules: forecast.skipped.count, problem: problem)
+    }
+}
+
+/// Refreshes the metadata cache on its own, as a service of the controller's group: a slow
+/// database delays the forecast, never a tick. It checks every `period`; the cache decides what
+/// is due (schedules every minute, statistics every ten).
+public struct MetadataRefresher: Service {
+    let cache: MetadataCache
+    let period: Duration
+    let now: @Sendable () -> Instant
+
+    public init(cache: MetadataCache, period: Duration = .seconds(5), now: @escaping @Sendable () -> Instant = WallClock.now) {
+        self.cache = cache
+        self.period = period
+        self.now = now
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await cache.refresh(now: now())
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+        }
+    }
 }

@@ -5,29 +5,14 @@ import Foundation
 import Logging
 import QueueProbes
 import RedisClient
-import Synchronization
+import TestSupport
 
 /// Per-tick cost of the whole reconcile for `services` services of three queues each on a Redis
 /// filled by scripts/bench-reconcile.sh: against ECS from the environment (moto) when
-/// AWS_ENDPOINT_URL is set, else against an in-memory ECS (the figure "excluding ECS latency").
+/// AWS_ENDPOINT_URL is set, else against the in-memory ECS of the tests (the figure "excluding
+/// ECS latency").
 /// Also the resident memory over an hour's worth of ticks.
 enum ReconcileBenchmark {
-    final class MemoryECS: ServiceScaler {
-        let desired = Mutex<[String: Int]>([:])
-
-        func describeServices(_ names: [String]) async throws -> ECSClient.ServicesReport {
-            let current = desired.withLock { $0 }
-            return ECSClient.ServicesReport(
-                services: names.map { ECSService(serviceName: $0, desiredCount: current[$0] ?? 1, runningCount: current[$0] ?? 1, pendingCount: 0) },
-                missing: [])
-        }
-
-        func setDesiredCount(service: String, to count: Int) async throws -> ECSService {
-            desired.withLock { $0[service] = count }
-            return ECSService(serviceName: service, desiredCount: count, runningCount: count, pendingCount: 0)
-        }
-    }
-
     static func run(url: String, services count: Int, ticks: Int) async {
         let logger = Logger(label: "bench", factory: { _ in SwiftLogNoOpLogHandler() })
         let services = (0..<count).map { index in
@@ -35,24 +20,25 @@ enum ReconcileBenchmark {
         }
         let policy = Policy(cluster: "redash", redis: RedisSettings(url: SecretURL(url), layout: .rq), services: services)
         let environment = ProcessInfo.processInfo.environment
-        let scaler: any ServiceScaler
+        let cluster: any ClusterReader & ClusterWriter
         let target: String
         if environment["AWS_ENDPOINT_URL"] != nil {
             do {
-                scaler = try AWSContext.make(cluster: "redash", regionFlag: nil, policyRegion: nil, profile: nil, logger: logger).ecs
+                cluster = try AWSContext.make(cluster: "redash", regionFlag: nil, policyRegion: nil, profile: nil, logger: logger).ecs
                 target = "ECS at \(environment["AWS_ENDPOINT_URL"]!)"
             } catch {
                 print("reconcile: \(error)")
                 return
             }
         } else {
-            scaler = MemoryECS()
+            cluster = FakeCluster(Dictionary(uniqueKeysWithValues: services.map { ($0.name, 1) }))
             target = "in-memory ECS"
         }
         guard let endpoint = try? RedisEndpoint(url: url) else { return }
         let client = RedisClient(endpoint: endpoint, logger: logger)
         let reconciler = Reconciler(
-            policy: policy, mode: .live, dependencies: .init(prober: QueueProber(client: client, layout: .rq, logger: logger), scaler: scaler),
+            policy: policy,
+            ports: .init(queues: QueueProber(client: client, layout: .rq, logger: logger), cluster: cluster, applier: LiveApplier(writer: cluster)),
             metrics: MetricsRegistry(), controllerName: "bench", logger: logger)
         var walls: [Double] = [], cpus: [Double] = []
         var rssAfterWarmup = 0

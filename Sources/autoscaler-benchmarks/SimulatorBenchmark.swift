@@ -27,7 +27,7 @@ enum SimulatorBenchmark {
         let elapsed = clock.measure {
             let simulation = Simulation(policy: policy, workload: workload, seed: 1)
             var autoscaler = QueueDrivenAutoscaler(
-                policy: policy, forecast: SimulatedScheduleForecast(workload: workload, leadTime: .seconds(95)))
+                policy: policy, forecast: SimulatedScheduleForecast(workload: workload))
             result = simulation.run(&autoscaler, scenario: "bench")
         }
         let ticks = Int(workload.duration / policy.interval.inSeconds)

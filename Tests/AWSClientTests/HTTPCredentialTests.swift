@@ -5,6 +5,7 @@ import Foundation
 import AWSTestSupport
 import IntegrationSupport
 import SystemClock
+import Synchronization
 import Testing
 import TestSupport
 
@@ -132,16 +133,18 @@ struct HTTPCredentialTests {
 }
 
 /// Gives container-endpoint credentials once, then fails as an unreachable endpoint would.
-final class FailingAfterFirst: CredentialSource, @unchecked Sendable {
+final class FailingAfterFirst: CredentialSource, Sendable {
     let environment: [String: String]
-    private let lock = NSLock()
-    private var calls = 0
+    private let calls = Mutex(0)
     let name = "flaky endpoint"
 
     init(environment: [String: String]) { self.environment = environment }
 
     func credentials() async throws -> AWSCredentials? {
-        let call = lock.withLock { calls += 1; return calls }
+        let call = calls.withLock { calls in
+            calls += 1
+            return calls
+        }
         guard call == 1 else { throw CredentialError("endpoint unreachable") }
         return try await ContainerCredentials(environment: environment).credentials()
     }

@@ -4,8 +4,7 @@ import Foundation
 import Testing
 
 /// A throwaway HOME with ~/.aws files and scripts.
-// Its only property is an immutable URL; the files it writes belong to the one test using it.
-private final class FakeHome: @unchecked Sendable {
+private final class FakeHome: Sendable {
     let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("home-\(UUID().uuidString)")
 
     init(credentials: String? = nil, config: String? = nil) throws {

@@ -90,13 +90,16 @@ final class CaseCounter: Sendable {
 struct ScalingRulePropertyTests {
     @Test("a change never lands outside minTasks…maxTasks")
     func neverOutsideBounds() async {
+        let changes = CaseCounter()
         await propertyCheck(count: 2000, input: situations) { situation in
             let decision = ScalingRule.decide(situation.input)
             guard decision.isChange, let desired = decision.desired else { return }
+            changes.increment()
             #expect(desired >= situation.input.policy.minTasks, "\(decision.reason)")
             #expect(desired <= situation.input.policy.maxTasks, "\(decision.reason)")
             #expect(desired >= decision.figures.lowerBound, "\(decision.reason)")
         }
+        #expect(changes.count >= 200, "exercised \(changes.count) changes")
     }
 
     @Test("a scale-down never goes below what the running jobs need")
@@ -177,11 +180,54 @@ struct ScalingRulePropertyTests {
         }
     }
 
-    @Test("a hold keeps the current count")
-    func holdKeepsCurrent() async {
-        await propertyCheck(count: 1000, input: situations) { situation in
-            let decision = ScalingRule.decide(situation.input)
-            if decision.direction == .hold { #expect(decision.desired == decision.current) }
+    @Test("the step never scales in below its busy tasks, never protects more tasks than it keeps, and never scales in blind")
+    func stepInvariants() async {
+        let busyDowns = CaseCounter(), blindDowns = CaseCounter(), protections = CaseCounter()
+        await propertyCheck(count: 4000, input: zip(situations, numbers.array(of: 12))) { situation, raw in
+            let numbers = Numbers(raw)
+            let input = situation.input
+            guard let state = input.service else { return }
+            // Up to 8 tasks, some busy, some protected, some unreadable.
+            let count = numbers[0] % 9
+            let tasks = (0..<count).map { index in
+                TaskSnapshot(
+                    id: "t\(index)", privateIP: "10.0.0.\(index)", phase: numbers[1 + index % 4] % 7 == 0 ? .starting : .running,
+                    protectedUntil: numbers[5 + index % 4] % 3 == 0 ? input.now + .seconds(Double(numbers[9] % 4000)) : nil)
+            }
+            let workers = tasks.enumerated().map { index, task in
+                WorkerIdentity(name: "w\(index)", hostname: nil, ipAddress: "\(task.privateIP!):4000", isBusy: (numbers[10] >> index) & 1 == 1)
+            }
+            let reading: TaskReading = numbers[11] % 5 == 0 ? .unavailable(reason: "throttled") : .observed(tasks)
+            let observation = ServiceObservation(queues: input.queues, service: state, workers: workers, tasks: reading)
+            let (plan, _) = ServiceStep.plan(
+                observation, memory: ServiceMemory(history: input.history), policy: input.policy,
+                context: .init(interval: .seconds(5)), now: input.now)
+            let decision = plan.decision
+            if !plan.protection.protect.isEmpty {
+                protections.increment()
+                #expect(!state.isDeploymentInProgress, "protected during a deployment")
+            }
+            if case .observed = reading, input.policy.protectBusyTasks {
+                // Whoever protected them, no more tasks stay protected than the service keeps:
+                // protection on more would hold it above its count.
+                let keeps = decision.desired ?? state.desired
+                let protectedAfter = Set(tasks.filter { $0.isProtected(at: input.now) }.map(\.id))
+                    .union(plan.protection.protect).subtracting(plan.protection.release)
+                #expect(protectedAfter.count <= keeps, "\(protectedAfter.count) protected, keeping \(keeps)")
+                if state.isDeploymentInProgress { #expect(protectedAfter.isEmpty, "protection left on during a deployment") }
+            }
+            guard case .set(let target) = plan.action, target < state.desired else { return }
+            if case .unavailable = reading {
+                blindDowns.increment()
+                Issue.record("scaled in \(state.desired) → \(target) without reading the tasks")
+            }
+            if let floor = plan.busyTasks.floor, floor > 0 {
+                busyDowns.increment()
+                #expect(target >= min(floor, input.policy.maxTasks), "below \(floor) busy tasks: \(decision.reason)")
+            }
         }
+        #expect(busyDowns.count >= 30, "exercised \(busyDowns.count) scale-ins with busy tasks")
+        #expect(protections.count >= 100, "exercised \(protections.count) protection plans")
+        #expect(blindDowns.count == 0)
     }
 }

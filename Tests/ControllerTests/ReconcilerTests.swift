@@ -1,138 +1,211 @@
-import AWSClient
 import AutoscalerCore
 import Controller
-import Foundation
-import IntegrationSupport
 import Logging
-import QueueProbes
-import RedisClient
 import Testing
 import TestSupport
 
-/// ECS as a dictionary, with a switch to make it fail and a hook to play someone else.
-final class FakeScaler: ServiceScaler, @unchecked Sendable {
-    private let lock = NSLock()
-    private var desired: [String: Int]
-    private var failing = false
-    private(set) var updates: [(String, Int)] = []
-
-    init(_ desired: [String: Int]) { self.desired = desired }
-
-    func setFailing(_ value: Bool) { lock.withLock { failing = value } }
-    func changeOutside(_ service: String, to count: Int) { lock.withLock { desired[service] = count } }
-    func count(_ service: String) -> Int? { lock.withLock { desired[service] } }
-
-    func describeServices(_ names: [String]) async throws -> ECSClient.ServicesReport {
-        try lock.withLock {
-            if failing { throw AWSError(kind: .server, action: "ecs:DescribeServices", code: "ServerException", message: "down", status: 500) }
-            return ECSClient.ServicesReport(
-                services: names.compactMap { name in
-                    desired[name].map { ECSService(serviceName: name, desiredCount: $0, runningCount: $0, pendingCount: 0) }
-                },
-                missing: [])
-        }
-    }
-
-    func setDesiredCount(service: String, to count: Int) async throws -> ECSService {
-        lock.withLock {
-            desired[service] = count
-            updates.append((service, count))
-            return ECSService(serviceName: service, desiredCount: count, runningCount: count, pendingCount: 0)
-        }
-    }
-}
-
+/// The reconciler with in-memory ports: what it gathers, what it hands the applier, what it
+/// reports. No Redis, no ECS.
 @Suite("Reconciler")
 struct ReconcilerTests {
     static let policy = Policy(
         cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
         services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1)])
+    static let start = Build.monday
+    static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// A reconciler whose probe clock moves with the `now` each reconcile is given.
-    struct Driver {
-        let reconciler: Reconciler
-        let clock = SettableClock()
-        let start: Instant
-
-        init(redis: RedisServer, scaler: FakeScaler, mode: Reconciler.Mode = .live) {
-            let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            let client = RedisClient(endpoint: try! RedisEndpoint(url: redis.url), logger: logger)
-            let prober = QueueProber(client: client, layout: .rq, logger: logger, now: clock.reading)
-            reconciler = Reconciler(
-                policy: ReconcilerTests.policy, mode: mode, dependencies: .init(prober: prober, scaler: scaler), metrics: MetricsRegistry(),
-                controllerName: "test", logger: logger)
-            start = clock.now
-        }
-
-        /// Reconciles `seconds` after the start.
-        func at(_ seconds: Double) async -> ReconcileReport {
-            clock.set(start + .seconds(seconds))
-            return await reconciler.reconcile(now: clock.now)
-        }
+    static func reconciler(
+        queues: FakeQueues, cluster: FakeCluster, applier: (any PlanApplier)? = nil, forecast: FakeForecast? = nil,
+        store: FakeDecisionStore? = nil, leadership: FakeLeadership? = nil, policy: Policy = policy, metrics: MetricsRegistry = MetricsRegistry()
+    ) -> Reconciler {
+        Reconciler(
+            policy: policy,
+            ports: .init(
+                queues: queues, cluster: cluster, applier: applier ?? LiveApplier(writer: cluster), forecast: forecast, store: store,
+                leadership: leadership),
+            metrics: metrics, controllerName: "test", logger: quiet)
     }
 
-    static func pending(_ redis: RedisServer, _ count: Int) async throws {
-        try await redis.cli(["DEL", "rq:queue:queries"])
-        if count > 0 { try await redis.cli(["RPUSH", "rq:queue:queries"] + (0..<count).map { "job-\($0)" }) }
-    }
+    static func at(_ seconds: Double) -> Instant { start + .seconds(seconds) }
 
     @Test("an outside change of desiredCount is left alone for the hold time, then the policy applies again")
-    func externalChange() async throws {
-        let redis = try await RedisServer.start()
-        let scaler = FakeScaler(["adhoc": 1])
-        let driver = Driver(redis: redis, scaler: scaler)
-        let start = driver.start
-        try await Self.pending(redis, 3)
-        let first = await driver.at(0)
-        #expect(first.services[0].outcome == .applied && scaler.count("adhoc") == 3)
+    func externalChange() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        queues.set("queries", pending: 3)
+        let first = await reconciler.reconcile(now: Self.at(0))
+        #expect(first.services[0].outcome == .applied && cluster.count("adhoc") == 3)
+        queues.set("queries", pending: 0, running: 3)
 
         // Someone sets 5 by hand (console, Terraform): the controller notices and holds.
-        scaler.changeOutside("adhoc", to: 5)
-        // Without the hold, the 2-minute scale-down window would bring it back to 3 by 200 s.
-        var outcomes: [ServicePlan.Outcome] = []
+        cluster.changeOutside("adhoc", to: 5)
+        var outcomes: [ServiceOutcome] = []
         for second in stride(from: 5, through: 200, by: 5) {
-            outcomes.append((await driver.at(Double(second))).services[0].outcome)
+            outcomes.append(await reconciler.reconcile(now: Self.at(Double(second))).services[0].outcome)
         }
-        #expect(scaler.count("adhoc") == 5)
-        #expect(outcomes.last == .externalChangeRespected(until: start + .seconds(5) + Reconciler.externalChangeHold), "\(outcomes.last.map { "\($0)" } ?? "")")
-        // After the hold the policy wins again (scale-down still waits for its own window).
+        // Without the hold, the 2-minute scale-down window would bring it back to 3 by 200 s.
+        #expect(cluster.count("adhoc") == 5)
+        #expect(outcomes.last == .externalChangeRespected(until: Self.at(5) + ServicePolicy.defaultExternalChangeHold), "\(outcomes)")
         for second in stride(from: 310, through: 500, by: 5) {
-            _ = await driver.at(Double(second))
+            _ = await reconciler.reconcile(now: Self.at(Double(second)))
         }
-        #expect(scaler.count("adhoc") == 3)
+        #expect(cluster.count("adhoc") == 3)
     }
 
     @Test("ECS unreadable: no change at all; Redis unreadable: never a scale-in")
-    func failingDependencies() async throws {
-        let redis = try await RedisServer.start()
-        let scaler = FakeScaler(["adhoc": 4])
-        let driver = Driver(redis: redis, scaler: scaler)
-        try await Self.pending(redis, 0)
-        scaler.setFailing(true)
-        let blind = await driver.at(0)
-        #expect(blind.errors["ecs"] != nil && !blind.succeeded)
+    func failingDependencies() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 4])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        cluster.setFailingReads(true)
+        let blind = await reconciler.reconcile(now: Self.at(0))
+        #expect(!blind.errors(of: .ecs).isEmpty && !blind.succeeded)
         #expect(blind.services[0].decision.code == .serviceUnknown && blind.services[0].outcome == .unchanged)
-        scaler.setFailing(false)
+        cluster.setFailingReads(false)
 
-        // Redis goes away with an empty queue on record: the count stays, window or not.
-        redis.stop()
+        queues.setUnavailable("connection refused")
         for second in stride(from: 5, through: 300, by: 5) {
-            let report = await driver.at(Double(second))
-            #expect(report.errors["redis"] != nil)
+            let report = await reconciler.reconcile(now: Self.at(Double(second)))
+            #expect(report.errors(of: .redis).first?.message == "connection refused")
         }
-        #expect(scaler.count("adhoc") == 4)
-        #expect(scaler.updates.isEmpty)
+        #expect(cluster.count("adhoc") == 4)
+        #expect(cluster.writes.isEmpty)
     }
 
-    @Test("dry-run decides but never calls UpdateService")
-    func dryRun() async throws {
-        let redis = try await RedisServer.start()
-        let scaler = FakeScaler(["adhoc": 1])
-        let driver = Driver(redis: redis, scaler: scaler, mode: .dryRun)
-        try await Self.pending(redis, 4)
-        let report = await driver.at(0)
-        #expect(report.services[0].outcome == .dryRun && report.services[0].decision.desired == 4)
-        #expect(report.services[0].summary.hasPrefix("would scale adhoc 1 → 4: "))
-        #expect(scaler.updates.isEmpty)
+    @Test("dry-run plans what live plans, and writes nothing")
+    func dryRunIsOnlyTheApplier() async {
+        let workers = [
+            WorkerRecord(name: "w1", state: "busy", currentJob: "j1", ipAddress: "10.0.0.1:4000"),
+            WorkerRecord(name: "w2", state: "idle", ipAddress: "10.0.0.2:4000"),
+        ]
+        let tasks = [
+            TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running),
+            TaskSnapshot(id: "t2", privateIP: "10.0.0.2", phase: .running),
+        ]
+        func world() -> (FakeQueues, FakeCluster) {
+            let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+            queues.set("queries", pending: 5, running: 1, oldestAge: .seconds(40))
+            queues.setWorkers("queries", workers)
+            cluster.setTasks("adhoc", tasks)
+            return (queues, cluster)
+        }
+        let (liveQueues, liveCluster) = world(), (dryQueues, dryCluster) = world()
+        let live = Self.reconciler(queues: liveQueues, cluster: liveCluster)
+        let dry = Self.reconciler(queues: dryQueues, cluster: dryCluster, applier: DryRunApplier())
+        let liveReport = await live.reconcile(now: Self.at(0)), dryReport = await dry.reconcile(now: Self.at(0))
+        #expect(liveReport.services[0].plan == dryReport.services[0].plan)
+        #expect(dryReport.services[0].plan.protection.protect == ["t1"])
+        #expect(dryReport.mode == .dryRun && dryReport.services[0].outcome == .dryRun)
+        #expect(dryReport.services[0].summary.hasPrefix("would scale adhoc 2 → 6: "))
+        #expect(liveReport.services[0].outcome == .applied && liveCluster.count("adhoc") == 6)
+        #expect(dryCluster.writes.isEmpty, "dry-run wrote \(dryCluster.writes)")
+
+        // Nothing changes for a minute: the two keep planning alike, tick after tick.
+        for second in stride(from: 5, through: 60, by: 5) {
+            dryCluster.changeOutside("adhoc", to: 6)  // as if dry-run's world had followed
+            let a = await live.reconcile(now: Self.at(Double(second))), b = await dry.reconcile(now: Self.at(Double(second)))
+            #expect(a.services[0].plan.action == b.services[0].plan.action && a.services[0].decision == b.services[0].decision)
+        }
+    }
+
+    @Test("a scale-in waits when busy tasks cannot be protected, and goes ahead once they are")
+    func protectionGate() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 3])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        queues.set("queries", pending: 0, running: 1)
+        queues.setWorkers("queries", [WorkerRecord(name: "w1", state: "busy", currentJob: "j1", ipAddress: "10.0.0.1:4000")])
+        cluster.setTasks("adhoc", (1...3).map { TaskSnapshot(id: "t\($0)", privateIP: "10.0.0.\($0)", phase: .running) })
+        cluster.setProtectionClock(Self.start)
+        cluster.setFailingProtection(true)
+        // The scale-down window (2 minutes) passes while protection keeps failing.
+        var outcomes: [ServiceOutcome] = []
+        for second in stride(from: 0, through: 180, by: 5) {
+            outcomes.append(await reconciler.reconcile(now: Self.at(Double(second))).services[0].outcome)
+        }
+        #expect(cluster.count("adhoc") == 3)
+        #expect(outcomes.contains { if case .withheld = $0 { true } else { false } }, "\(outcomes)")
+        cluster.setFailingProtection(false)
+        _ = await reconciler.reconcile(now: Self.at(185))
+        #expect(cluster.count("adhoc") == 1)
+        #expect(cluster.writes.first == .protection(isEnabled: true, tasks: ["t1"]), "protection goes first: \(cluster.writes)")
+    }
+
+    @Test("task reads failing: no scale-in, and both errors of the tick are kept")
+    func everyErrorKept() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 3])
+        let policy = Policy(
+            cluster: "redash", interval: .seconds(5), redis: Self.policy.redis,
+            services: Self.policy.services + [ServicePolicy(name: "gone", queues: ["other"], minTasks: 1, maxTasks: 2)])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, policy: policy)
+        queues.setWorkers("queries", [WorkerRecord(name: "w1", state: "busy", currentJob: "j1", ipAddress: "10.0.0.1:4000")])
+        queues.set("queries", pending: 0, running: 1)
+        cluster.setFailingTaskReads(true)
+        var report = await reconciler.reconcile(now: Self.at(0))
+        for second in stride(from: 5, through: 180, by: 5) { report = await reconciler.reconcile(now: Self.at(Double(second))) }
+        #expect(cluster.count("adhoc") == 3)
+        let operations = report.errors.map(\.operation)
+        #expect(operations.contains("DescribeServices"), "the missing service: \(operations)")
+        #expect(operations.contains("tasks of adhoc"), "\(operations)")
+        guard case .withheld(let reason) = report.services[0].outcome else {
+            Issue.record("expected a withheld scale-in, got \(report.services[0].outcome)")
+            return
+        }
+        #expect(reason.contains("busy tasks could not be read"))
+    }
+
+    @Test("a standby writes nothing; once it leads, the old leader's last change is not taken for an outside one")
+    func standbyThenLeader() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])
+        let leadership = FakeLeadership(isLeader: false)
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, leadership: leadership)
+        queues.set("queries", pending: 4)
+        let standby = await reconciler.reconcile(now: Self.at(0))
+        #expect(standby.services[0].outcome == .notLeader && !standby.isLeader && cluster.writes.isEmpty)
+        // The leader acts, then dies.
+        cluster.changeOutside("adhoc", to: 4)
+        _ = await reconciler.reconcile(now: Self.at(5))
+        queues.set("queries", pending: 0, running: 4)
+        cluster.changeOutside("adhoc", to: 5)
+        leadership.set(true)
+        let leading = await reconciler.reconcile(now: Self.at(10))
+        #expect(leading.isLeader)
+        if case .externalChangeRespected = leading.services[0].outcome { Issue.record("the predecessor's change was taken for an outside one") }
+        #expect(leading.services[0].plan.notices.isEmpty)
+    }
+
+    @Test("one instant per tick; the probe reads the scheduler state for the forecast's data sources")
+    func oneInstantAndSchedulerState() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])
+        let forecast = FakeForecast(dataSources: [1, 2], due: ["queries": [DueQuery(dueIn: .seconds(20), expectedRuntime: .seconds(120))]])
+        let state = RedashSchedulerState(executions: [7: Self.start], dataSources: [1, 2], readAt: Self.start)
+        queues.setSchedulerState(state)
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, forecast: forecast)
+        let report = await reconciler.reconcile(now: Self.at(42))
+        #expect(report.at == Self.at(42) && report.probe.observedAt == Self.at(42))
+        #expect(report.services[0].state?.observedAt == Self.at(42))
+        #expect(forecast.schedulersSeen == [state])
+        #expect(report.services[0].decision.code == .forecast, "\(report.services[0].decision.reason)")
+    }
+
+    @Test("cooldowns come back from the store; applied changes go into it")
+    func durableCooldowns() async {
+        let policy = Policy(
+            cluster: "redash", interval: .seconds(5), redis: Self.policy.redis,
+            services: [ServicePolicy(
+                name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1,
+                scaleDown: ScalingBehavior(stabilizationWindow: .seconds(60), maxStep: 4, cooldown: .seconds(300)))])
+        func run(store: FakeDecisionStore?) async -> FakeCluster {
+            let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 3])
+            let reconciler = Self.reconciler(queues: queues, cluster: cluster, store: store, policy: policy)
+            for second in stride(from: 0, through: 150, by: 5) { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
+            return cluster
+        }
+        // A previous controller scaled it down 10 s before this one started: 290 s of cooldown left.
+        let store = FakeDecisionStore(times: ["adhoc": ActionTimes(lastScaleUp: nil, lastScaleDown: Self.at(-10))])
+        #expect(await run(store: store).count("adhoc") == 3)
+        #expect(await run(store: nil).count("adhoc") == 1, "without the restored cooldown it scales in after the window")
+        let fresh = FakeDecisionStore()
+        _ = await run(store: fresh)
+        #expect(fresh.times["adhoc"]?.lastScaleDown.map { $0 > Self.start } == true)
+        #expect(fresh.rows.contains { $0.mode == "applied" && $0.decision.desired == 1 })
     }
 }

@@ -203,9 +203,12 @@ struct ForecastIntegrationTests {
         try await RedashDatabase.query(connection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
         let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .milliseconds(300))
         let cache = MetadataCache(reader: RedashMetadataReader(session: session), scheduleRefresh: .zero, statsRefresh: .zero)
-        // The controller's way: started without waiting, ready a moment later.
-        await cache.refreshInBackground(now: Self.now)
-        #expect(await eventually(timeout: 10) { await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10) != nil })
+        // The controller's way: a refresher beside the reconcile loop, ready a moment later.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await MetadataRefresher(cache: cache, period: .milliseconds(100), now: { Self.now }).run() }
+            #expect(await eventually(timeout: 10) { await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10) != nil })
+            group.cancelAll()
+        }
         #expect(await cache.problem == nil)
         #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10)?.queues.first?.due.count == 2)
 

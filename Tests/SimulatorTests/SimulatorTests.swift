@@ -74,24 +74,27 @@ struct SimulatorTests {
         #expect(killedByBaselines > 0)
     }
 
-    @Test("the simulated controller decides exactly as the pure core does on the same observations")
-    func simulatedControllerIsTheCore() throws {
+    @Test("a simulated deployment holds scale-in and releases protection, through the production step")
+    func deploymentHoldsScaleIn() throws {
         let policy = try shippedPolicy()
-        let workload = Scenario.scheduledBurst.workload(seed: 5, routing: QueueRouting(policy: policy))
-        let simulation = Simulation(policy: policy, workload: workload, seed: 5)
-        var autoscaler = QueueDrivenAutoscaler(
-            policy: policy, forecast: SimulatedScheduleForecast(workload: workload, leadTime: .seconds(95)))
+        let workload = Scenario.seedOverload.workload(seed: 2, routing: QueueRouting(policy: policy))
+        var simulation = Simulation(policy: policy, workload: workload, seed: 2)
+        let adhoc = try #require(policy.services.first { $0.queues.contains("queries") })
+        // A deployment starts while the 10:30 burst drains, when the rule would begin scaling in.
+        let start = 10.5 * 3600 + 360, end = start + 1800
+        simulation.deployments = [SimulatedDeployment(service: adhoc.name, start: start, duration: 1800)]
+        var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: SimulatedScheduleForecast(workload: workload))
         autoscaler.isRecording = true
         _ = simulation.run(&autoscaler)
-        #expect(autoscaler.records.count == Int(workload.duration / 5) * policy.services.count)
-        var changes = 0, forecasts = 0
-        for (input, decision) in autoscaler.records {
-            #expect(ScalingRule.decide(input) == decision)
-            if decision.isChange { changes += 1 }
-            if input.predicted != nil { forecasts += 1 }
+        let during = autoscaler.records.filter {
+            $0.service == adhoc.name && $0.now >= workload.start + .seconds(start) && $0.now < workload.start + .seconds(end)
         }
-        #expect(changes > 10)
-        #expect(forecasts > 10, "the forecast fed the rule")
+        #expect(!during.isEmpty)
+        #expect(during.allSatisfy { $0.plan.decision.direction != .down }, "scaled in during a deployment")
+        #expect(during.contains { $0.plan.decision.code == .deployment }, "the rule never met the deployment")
+        #expect(during.allSatisfy { $0.plan.protection.protect.isEmpty }, "protected a task during a deployment")
+        let after = autoscaler.records.filter { $0.service == adhoc.name && $0.now >= workload.start + .seconds(end) }
+        #expect(after.contains { $0.plan.decision.direction == .down }, "never scaled in after the deployment")
     }
 
     @Test("a forecast puts capacity in place before a scheduled burst lands")

@@ -1,14 +1,15 @@
 import AutoscalerCore
 
-/// Runs the scaling rule tick by tick against a service whose desiredCount follows every
-/// decision at once, as the reconciler would with a perfectly obedient ECS.
+/// Runs the production step (`ServiceStep`) tick by tick against a service whose desiredCount
+/// follows every change at once, as the reconciler would with a perfectly obedient ECS.
 public struct RuleDriver {
     public var policy: ServicePolicy
-    public var history = ScalingHistory()
+    public var memory = ServiceMemory()
     public var desired: Int
     public var now: Instant
     public var interval: Duration
     public private(set) var decisions: [Decision] = []
+    public private(set) var plans: [ServicePlan] = []
 
     public init(policy: ServicePolicy, desired: Int, start: Instant = Build.monday, interval: Duration = .seconds(5)) {
         self.policy = policy
@@ -20,17 +21,18 @@ public struct RuleDriver {
     /// One tick with these queue readings; returns the decision.
     @discardableResult
     public mutating func tick(_ queues: [String: QueueReading]) -> Decision {
-        let decision = ScalingRule.decide(DecisionInput(
-            policy: policy, queues: queues, service: Build.state(desired: desired, at: now),
-            history: history, now: now))
-        history.record(decision, policy: policy)
-        if decision.isChange, let target = decision.desired {
-            history.recordApplied(decision)
-            desired = target
+        let observation = ServiceObservation(queues: queues, service: Build.state(desired: desired, at: now))
+        let (plan, planned) = ServiceStep.plan(observation, memory: memory, policy: policy, context: .init(interval: interval), now: now)
+        var scale = ScaleResult.nothingToSend
+        if case .send(let count) = plan.desiredCountToSend(after: .nothingToDo) {
+            desired = count
+            scale = .sent
         }
-        decisions.append(decision)
+        memory = ServiceStep.settle(plan, memory: planned, result: ApplyResult(protection: .nothingToDo, scale: scale)).memory
+        decisions.append(plan.decision)
+        plans.append(plan)
         now = now + interval
-        return decision
+        return plan.decision
     }
 
     /// `count` ticks with readings computed from the tick's instant.

@@ -4,23 +4,24 @@
 /// may rely on its invariants (bounds ordered, queues named, durations positive).
 public struct Policy: Hashable, Sendable {
     /// The ECS cluster name or ARN.
-    public var cluster: String
+    public let cluster: String
     /// The AWS region; `nil` means "from the environment or profile".
-    public var region: String?
+    public let region: String?
     /// Time between two reconciles.
-    public var interval: Duration
+    public let interval: Duration
     /// Where Redash's queues live.
-    public var redis: RedisSettings
+    public let redis: RedisSettings
     /// Redash's metadata database; `nil` when the controller works from Redis alone.
-    public var database: DatabaseSettings?
+    public let database: DatabaseSettings?
     /// The managed ECS services, in file order.
-    public var services: [ServicePolicy]
+    public let services: [ServicePolicy]
 
     /// Time between two reconciles unless the file says otherwise.
     public static let defaultInterval: Duration = .seconds(5)
 
-    /// Creates a policy.
-    public init(
+    /// Creates a policy. Only the policy loader builds one in the product (it checks every
+    /// invariant first); tests and benchmarks of this package build theirs directly.
+    package init(
         cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
         redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy]
     ) {

@@ -35,6 +35,11 @@ public struct ServicePolicy: Hashable, Sendable {
     public var taskProtection: Duration
     /// Protection time unless the file says otherwise.
     public static let defaultTaskProtection: Duration = .seconds(3600)
+    /// How long an outside change of desiredCount (console, Terraform, another autoscaler) is
+    /// left alone before the policy applies again; `0s` never holds.
+    public var externalChangeHold: Duration
+    /// Outside changes are left alone this long unless the file says otherwise.
+    public static let defaultExternalChangeHold: Duration = .seconds(300)
 
     /// Observations older than this count as missing unless the file says otherwise.
     public static let defaultStaleAfter: Duration = .seconds(30)
@@ -50,8 +55,10 @@ public struct ServicePolicy: Hashable, Sendable {
         fallbackTasks: Int? = nil,
         schedules: [ScheduleFloor] = [],
         protectBusyTasks: Bool = true,
-        taskProtection: Duration = ServicePolicy.defaultTaskProtection
+        taskProtection: Duration = ServicePolicy.defaultTaskProtection,
+        externalChangeHold: Duration = ServicePolicy.defaultExternalChangeHold
     ) {
+        self.externalChangeHold = externalChangeHold
         self.protectBusyTasks = protectBusyTasks
         self.taskProtection = taskProtection
         self.name = name

@@ -1,35 +1,48 @@
 import AutoscalerCore
 
-/// Our controller on simulated time: the production `ScalingRule`, `ScalingHistory`,
-/// `ScaleInProtection` and `ScheduledForecast`, fed what the Redis probes and ECS would report.
+/// Our controller on simulated time: the production `ServiceStep` (the rule, the history, the
+/// outside-change rule, busy tasks, protection, the forecast), fed what the Redis probes and ECS
+/// would report, its plans carried out by the simulated ECS as a live applier would.
 public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
     public let name: String
     public let tickInterval: Double
     let policy: Policy
-    let isBusyAware: Bool
+    let context: ServiceStep.Context
     var forecast: SimulatedScheduleForecast?
-    var histories: [String: ScalingHistory] = [:]
-    /// The decisions of the last tick, for tests that compare with the pure core.
-    public private(set) var lastDecisions: [Decision] = []
-    /// Every input the rule saw with the decision it made, when recording is on (tests only).
+    var memories: [String: ServiceMemory] = [:]
+    /// Every observation with the plan the step made, when recording is on (tests only).
     public var isRecording = false
-    public private(set) var records: [(input: DecisionInput, decision: Decision)] = []
+    public private(set) var records: [Record] = []
+
+    /// One service's tick as the step saw and planned it.
+    public struct Record: Sendable {
+        public var service: String
+        public var now: Instant
+        public var observation: ServiceObservation
+        public var memory: ServiceMemory
+        public var plan: ServicePlan
+        /// Every task ECS would list, read or not.
+        public var tasks: [TaskSnapshot]
+    }
 
     /// - Parameters:
-    ///   - busyAware: protect busy tasks and count busy tasks as a floor (the busy-aware
-    ///     scale-in of the controller).
+    ///   - busyAware: protect busy tasks and count them as a floor (the policy's
+    ///     `protectBusyTasks`); `false` turns it off for every service.
     ///   - forecast: scheduled work the metadata database would predict; `nil` runs without.
-    public init(policy: Policy, busyAware: Bool = true, forecast: SimulatedScheduleForecast? = nil, name: String? = nil) {
-        self.policy = policy
-        self.isBusyAware = busyAware
+    ///   - taskStartLead: how far ahead of scheduled work capacity is asked for.
+    public init(
+        policy: Policy, busyAware: Bool = true, forecast: SimulatedScheduleForecast? = nil, name: String? = nil,
+        taskStartLead: Duration = ServiceStep.Context.defaultTaskStartLead
+    ) {
+        self.policy = busyAware ? policy : policy.withServices { $0.protectBusyTasks = false }
         self.forecast = forecast
         self.tickInterval = policy.interval.inSeconds
+        self.context = ServiceStep.Context(interval: policy.interval, taskStartLead: taskStartLead)
         self.name = name ?? "redash-autoscaler"
     }
 
     public mutating func tick(_ view: ClusterView) -> AutoscalerActions {
         var actions = AutoscalerActions()
-        lastDecisions = []
         for (index, service) in policy.services.enumerated() {
             let serviceView = view.services[index]
             var readings: [String: QueueReading] = [:]
@@ -38,30 +51,42 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
             }
             let state = ServiceState(
                 desired: serviceView.desired, running: serviceView.running, pending: serviceView.pending,
-                busyTasks: isBusyAware ? serviceView.tasks.filter { $0.busyWorkers > 0 }.count : nil,
-                observedAt: view.now)
-            let predicted = forecast?.demand(for: service, at: view.now)
-            let input = DecisionInput(
-                policy: service, queues: readings, service: state, predicted: predicted,
-                history: histories[service.name] ?? ScalingHistory(), now: view.now)
-            let decision = ScalingRule.decide(input)
-            if isRecording { records.append((input, decision)) }
-            var history = input.history
-            history.record(decision, policy: service)
-            if decision.isChange, let desired = decision.desired {
-                history.recordApplied(decision)
-                actions.desired[service.name] = desired
+                isDeploymentInProgress: serviceView.isDeploying, observedAt: view.now)
+            let memory = memories[service.name] ?? ServiceMemory()
+            let needsTasks = ServiceStep.needsTasks(policy: service, workers: serviceView.workers, service: state, memory: memory)
+            let observation = ServiceObservation(
+                queues: readings, service: state, workers: serviceView.workers,
+                tasks: needsTasks ? .observed(serviceView.tasks) : .notRead,
+                scheduledDue: forecast?.due(for: service, at: view.now, leadTime: context.forecastLead))
+            let (plan, planned) = ServiceStep.plan(observation, memory: memory, policy: service, context: context, now: view.now)
+            if isRecording { records.append(Record(
+                service: service.name, now: view.now, observation: observation, memory: memory, plan: plan, tasks: serviceView.tasks)) }
+            // The simulated ECS accepts every call: protection first, then the count.
+            let protection: ProtectionResult = plan.protection.isEmpty
+                ? .nothingToDo : .applied(ProtectionChange(protected: plan.protection.protect, released: plan.protection.release))
+            if !plan.protection.isEmpty { actions.protection[service.name] = (plan.protection, plan.protectionDuration) }
+            let scale: ScaleResult
+            switch plan.desiredCountToSend(after: protection) {
+            case .nothing: scale = .nothingToSend
+            case .withhold(let reason): scale = .withheld(reason)
+            case .send(let count):
+                actions.desired[service.name] = count
+                scale = .sent
             }
-            histories[service.name] = history
-            lastDecisions.append(decision)
-            if isBusyAware {
-                let plan = ScaleInProtection.plan(
-                    tasks: serviceView.tasks, desired: decision.desired ?? serviceView.desired,
-                    isDeploymentInProgress: false)
-                if !plan.isEmpty { actions.protection[service.name] = plan }
-            }
+            memories[service.name] = ServiceStep.settle(plan, memory: planned, result: ApplyResult(protection: protection, scale: scale)).memory
         }
         return actions
+    }
+}
+
+extension Policy {
+    /// The same policy with every service changed by `change` (the simulator's variants).
+    package func withServices(_ change: (inout ServicePolicy) -> Void) -> Policy {
+        Policy(cluster: cluster, region: region, interval: interval, redis: redis, database: database, services: services.map { service in
+            var service = service
+            change(&service)
+            return service
+        })
     }
 }
 
@@ -76,13 +101,10 @@ public struct SimulatedScheduleForecast: Sendable {
 
     let start: Instant
     let dueByQueue: [String: [Due]]
-    /// How far ahead capacity is asked for: the slowest task start plus one tick.
-    public let leadTime: Duration
 
     /// Reads the scheduled jobs of `workload`.
-    public init(workload: Workload, leadTime: Duration) {
+    public init(workload: Workload) {
         start = workload.start
-        self.leadTime = leadTime
         var byQueue: [String: [Due]] = [:]
         for job in workload.jobs where job.kind == .scheduled {
             guard let due = job.due else { continue }
@@ -92,7 +114,9 @@ public struct SimulatedScheduleForecast: Sendable {
         dueByQueue = byQueue.mapValues { $0.sorted { $0.due < $1.due } }
     }
 
-    func demand(for service: ServicePolicy, at now: Instant) -> PredictedDemand? {
+    /// The scheduled queries of `service`'s queues due within `leadTime` of `now` (or up to a
+    /// minute overdue) that Redash has not enqueued yet: what the controller's forecast passes on.
+    func due(for service: ServicePolicy, at now: Instant, leadTime: Duration) -> [DueQuery] {
         let elapsed = now - start
         var due: [DueQuery] = []
         for queue in service.queues {
@@ -115,6 +139,6 @@ public struct SimulatedScheduleForecast: Sendable {
                 index += 1
             }
         }
-        return ScheduledForecast.demand(due: due, policy: service, leadTime: leadTime)
+        return due
     }
 }

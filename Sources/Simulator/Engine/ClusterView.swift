@@ -28,19 +28,29 @@ public struct ServiceView: Sendable {
     public var running: Int
     /// Tasks starting.
     public var pending: Int
-    /// Running tasks with their busy workers and protection.
-    public var tasks: [TaskActivity]
+    /// True while a simulated ECS deployment rolls out.
+    public var isDeploying: Bool
+    /// The tasks as ECS would describe them: address, phase and scale-in protection.
+    public var tasks: [TaskSnapshot]
+    /// The RQ workers as Redis' worker registry would list them (each connects from its task's
+    /// address, so busy workers map to tasks the way they do in production).
+    public var workers: [WorkerIdentity]
     /// Average CPU of the running tasks now, 0…1 (a busy worker keeps its share of the task's
     /// CPU busy: Redash workers process results in Python).
     public var cpu: Double
 
     /// Creates a service view.
-    public init(name: String, desired: Int, running: Int, pending: Int, tasks: [TaskActivity], cpu: Double) {
+    public init(
+        name: String, desired: Int, running: Int, pending: Int, isDeploying: Bool = false, tasks: [TaskSnapshot] = [],
+        workers: [WorkerIdentity] = [], cpu: Double
+    ) {
         self.name = name
         self.desired = desired
         self.running = running
         self.pending = pending
+        self.isDeploying = isDeploying
         self.tasks = tasks
+        self.workers = workers
         self.cpu = cpu
     }
 }
@@ -49,10 +59,11 @@ public struct ServiceView: Sendable {
 public struct AutoscalerActions: Sendable {
     /// New desiredCount per service name; services not named keep theirs.
     public var desired: [String: Int] = [:]
-    /// Protection changes per service name, applied before any desiredCount change.
-    public var protection: [String: ProtectionPlan] = [:]
+    /// Protection changes per service name, applied before any desiredCount change, and how
+    /// long a protection set now lasts.
+    public var protection: [String: (plan: ProtectionPlan, duration: Duration)] = [:]
 
-    public init(desired: [String: Int] = [:], protection: [String: ProtectionPlan] = [:]) {
+    public init(desired: [String: Int] = [:], protection: [String: (plan: ProtectionPlan, duration: Duration)] = [:]) {
         self.desired = desired
         self.protection = protection
     }

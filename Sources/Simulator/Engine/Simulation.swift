@@ -19,6 +19,8 @@ public struct Simulation {
     public var sampleInterval: Double
     /// Tasks each service runs at second 0; `minTasks` when not given.
     public var initialTasks: [String: Int]
+    /// ECS deployments rolling out during the run (ECS reports them; scaling in waits).
+    public var deployments: [SimulatedDeployment] = []
 
     /// Creates a simulation.
     public init(
@@ -40,6 +42,21 @@ public struct Simulation {
     }
 }
 
+/// An ECS deployment of one service: from `start` for `duration` simulated seconds.
+public struct SimulatedDeployment: Sendable, Hashable {
+    public var service: String
+    public var start: Double
+    public var duration: Double
+
+    public init(service: String, start: Double, duration: Double) {
+        self.service = service
+        self.start = start
+        self.duration = duration
+    }
+
+    func covers(_ time: Double) -> Bool { time >= start && time < start + duration }
+}
+
 /// The mutable state of one run.
 struct Engine {
     enum TaskState { case starting, running, stopping, gone }
@@ -51,7 +68,10 @@ struct Engine {
         var state: TaskState
         var slots: [Int]  // job index, or -1 when free
         var busy = 0
-        var isProtected = false
+        /// Simulated seconds until which ECS scale-in protection holds; `nil` when unprotected.
+        var protectedUntil: Double?
+
+        func isProtected(at now: Double) -> Bool { protectedUntil.map { $0 > now } ?? false }
     }
 
     struct JobState {
@@ -294,7 +314,7 @@ struct Engine {
                 launch(service: service, readyIn: random.uniform(simulation.ecs.taskStart))
             }
         } else if live.count > desired[service] {
-            var candidates = live.filter { !tasks[$0].isProtected }
+            var candidates = live.filter { !tasks[$0].isProtected(at: now) }
             let excess = min(live.count - desired[service], candidates.count)
             for pick in 0..<excess {
                 let chosen = pick + Int(random.next() % UInt64(candidates.count - pick))
@@ -328,13 +348,25 @@ struct Engine {
         }
         let serviceViews = services.enumerated().map { index, service in
             let running = liveTasks[index].filter { tasks[$0].state == .running }
-            let starting = liveTasks[index].filter { tasks[$0].state == .starting }.count
+            let starting = liveTasks[index].filter { tasks[$0].state == .starting }
             let busySlots = running.reduce(0) { $0 + tasks[$1].busy }
             let cpu = running.isEmpty ? 0 : Double(busySlots) / Double(running.count * service.workersPerTask)
+            // ECS's view of the tasks, and the RQ registry's view of their workers: one worker
+            // per slot, connected from its task's address.
+            let snapshots = (starting + running).map { task in
+                TaskSnapshot(
+                    id: Self.taskID(task), privateIP: Self.address(task), phase: tasks[task].state == .running ? .running : .starting,
+                    protectedUntil: tasks[task].protectedUntil.map { simulation.workload.start + .seconds($0) })
+            }
+            let workers = running.flatMap { task in
+                tasks[task].slots.enumerated().map { slot, job in
+                    WorkerIdentity(name: "\(Self.taskID(task))-\(slot)", hostname: nil, ipAddress: "\(Self.address(task)):\(40000 + slot)", isBusy: job >= 0)
+                }
+            }
             return ServiceView(
-                name: service.name, desired: desired[index], running: running.count, pending: starting,
-                tasks: running.map { TaskActivity(id: "task-\($0)", busyWorkers: tasks[$0].busy, isProtected: tasks[$0].isProtected) },
-                cpu: cpu)
+                name: service.name, desired: desired[index], running: running.count, pending: starting.count,
+                isDeploying: simulation.deployments.contains { $0.service == service.name && $0.covers(now) },
+                tasks: snapshots, workers: workers, cpu: cpu)
         }
         return ClusterView(now: instant, queues: observations, services: serviceViews)
     }
@@ -342,9 +374,9 @@ struct Engine {
     private mutating func apply(_ actions: AutoscalerActions) {
         for (index, service) in services.enumerated() {
             var changed = false
-            if let plan = actions.protection[service.name] {
-                for id in plan.protect { setProtection(id, true) }
-                for id in plan.release { setProtection(id, false) }
+            if let (plan, duration) = actions.protection[service.name] {
+                for id in plan.protect { setProtection(id, until: now + duration.inSeconds) }
+                for id in plan.release { setProtection(id, until: nil) }
                 changed = !plan.release.isEmpty
             }
             if let wanted = actions.desired[service.name], wanted != desired[index] {
@@ -356,10 +388,15 @@ struct Engine {
         }
     }
 
-    private mutating func setProtection(_ id: String, _ isProtected: Bool) {
+    private mutating func setProtection(_ id: String, until: Double?) {
         guard let task = Int(id.dropFirst("task-".count)), task < tasks.count else { return }
-        tasks[task].isProtected = isProtected
+        tasks[task].protectedUntil = until
     }
+
+    static func taskID(_ task: Int) -> String { "task-\(task)" }
+
+    /// A private address per task, as Fargate gives each task its own ENI.
+    static func address(_ task: Int) -> String { "10.\(task / 65_536 % 256).\(task / 256 % 256).\(task % 256)" }
 
     // MARK: Figures
 

@@ -20,22 +20,22 @@ public enum Comparison {
         contenders: [Contender] = [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed]
     ) -> [SimulationResult] {
         let simulation = Simulation(policy: policy, workload: workload, ecs: ecs, seed: seed)
-        let forecast = SimulatedScheduleForecast(
-            workload: workload, leadTime: .seconds(ecs.taskStart.upperBound) + policy.interval)
+        let forecast = SimulatedScheduleForecast(workload: workload)
+        let lead = Duration.seconds(ecs.taskStart.upperBound)
         var results: [SimulationResult] = []
         var oursResult: SimulationResult?
         for contender in contenders {
             let result: SimulationResult
             switch contender {
             case .ours:
-                var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: forecast, name: contender.rawValue)
+                var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: forecast, name: contender.rawValue, taskStartLead: lead)
                 result = simulation.run(&autoscaler, scenario: scenario)
                 oursResult = result
             case .oursWithoutForecast:
-                var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: nil, name: contender.rawValue)
+                var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: nil, name: contender.rawValue, taskStartLead: lead)
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .oursWithoutBusyAwareness:
-                var autoscaler = QueueDrivenAutoscaler(policy: policy, busyAware: false, forecast: forecast, name: contender.rawValue)
+                var autoscaler = QueueDrivenAutoscaler(policy: policy, busyAware: false, forecast: forecast, name: contender.rawValue, taskStartLead: lead)
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .targetTracking:
                 var autoscaler = TargetTrackingAutoscaler(policy: policy)
@@ -45,7 +45,7 @@ public enum Comparison {
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .fixed:
                 let reference = oursResult ?? {
-                    var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: forecast)
+                    var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: forecast, taskStartLead: lead)
                     return simulation.run(&autoscaler, scenario: scenario)
                 }()
                 var tasks: [String: Int] = [:]

@@ -1,0 +1,58 @@
+import AutoscalerCore
+
+/// The ECS client as the reconciler's ports: ECS's answers become core values here, so that the
+/// wire types (`ECSService`, `ECSTask`, `ECSTaskProtection`) never leave this module.
+extension ECSClient: ClusterReader, ClusterWriter {
+    public func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
+        let report = try await describeServices(names)
+        var states: [String: ServiceState] = [:]
+        for service in report.services {
+            states[service.serviceName] = ServiceState(
+                desired: service.desiredCount, running: service.runningCount, pending: service.pendingCount,
+                isDeploymentInProgress: service.isDeploying, observedAt: now)
+        }
+        return ServicesSnapshot(states: states, missing: report.missing.map { .init(name: $0.name, reason: $0.reason) })
+    }
+
+    public func tasks(of names: [String], now: Instant) async throws -> [String: [TaskSnapshot]] {
+        var result: [String: [TaskSnapshot]] = [:]
+        for name in names {
+            let arns = try await listTasks(service: name)
+            guard !arns.isEmpty else {
+                result[name] = []
+                continue
+            }
+            let described = try await describeTasks(arns)
+            let protection = try await taskProtection(arns)
+            let protectedUntil = Dictionary(
+                protection.tasks.filter(\.protectionEnabled).map { ($0.taskArn, $0.expirationDate ?? Instant(secondsSinceEpoch: .infinity)) },
+                uniquingKeysWith: { first, _ in first })
+            result[name] = described.map { task in
+                TaskSnapshot(id: task.taskArn, privateIP: task.privateIPv4Address, phase: Self.phase(task.lastStatus), protectedUntil: protectedUntil[task.taskArn])
+            }
+        }
+        return result
+    }
+
+    /// ECS's task life cycle in the three phases scaling cares about.
+    static func phase(_ lastStatus: String) -> TaskSnapshot.Phase {
+        switch lastStatus {
+        case "PROVISIONING", "PENDING", "ACTIVATING": .starting
+        case "RUNNING": .running
+        default: .stopping
+        }
+    }
+
+    public func setDesiredCount(_ count: Int, service: String) async throws {
+        _ = try await setDesiredCount(service: service, to: count)
+    }
+
+    public func setProtection(_ isEnabled: Bool, tasks: [String], duration: Duration?) async throws -> ProtectionChange {
+        // ECS takes whole minutes, 1 to 2,880.
+        let minutes = duration.map { max(1, min(2880, Int(($0.inSeconds / 60).rounded()))) }
+        let report = try await updateTaskProtection(tasks, enabled: isEnabled, expiresInMinutes: minutes)
+        let changed = report.tasks.filter { $0.protectionEnabled == isEnabled }.map(\.taskArn)
+        let refused = report.failures.map { ProtectionChange.Refusal(task: $0.arn ?? "?", reason: $0.reason ?? "unknown") }
+        return isEnabled ? ProtectionChange(protected: changed, refused: refused) : ProtectionChange(released: changed, releaseRefused: refused)
+    }
+}

@@ -1,0 +1,143 @@
+/// Everything one probe of Redash's Redis saw: the queues, the RQ workers, the scheduler's
+/// health and, when asked for, its state (which scheduled queries ran when, paused data sources).
+///
+/// Produced by the Redis probes (`QueueProbes`) and by test fakes; read by the reconciler.
+public struct ProbeReport: Sendable {
+    /// The queue system the keys belong to.
+    public var layout: QueueLayout
+    /// How the layout was known: configured, or what detection found.
+    public var layoutSource: String
+    /// One reading per queue asked for.
+    public var readings: [String: QueueReading]
+    /// RQ workers registered for each queue (empty for Celery).
+    public var workers: [String: [WorkerRecord]]
+    /// Whether Redash's scheduler looks alive.
+    public var scheduler: SchedulerHealth?
+    /// Redash's scheduler state, when the probe was asked to read it (the forecast is on).
+    public var redashScheduler: RedashSchedulerState?
+    /// Why the scheduler state could not be read, when it was asked for and failed.
+    public var redashSchedulerProblem: String?
+    /// Redis round trips this probe took.
+    public var roundTrips: Int
+    /// Commands it sent.
+    public var commands: Int
+    /// When it read.
+    public var observedAt: Instant
+    /// Things worth telling an operator that did not stop the reading (a foreign message).
+    public var notes: [String] = []
+
+    /// Creates a report.
+    public init(
+        layout: QueueLayout, layoutSource: String = "configured", readings: [String: QueueReading] = [:],
+        workers: [String: [WorkerRecord]] = [:], scheduler: SchedulerHealth? = nil, redashScheduler: RedashSchedulerState? = nil,
+        roundTrips: Int = 0, commands: Int = 0, observedAt: Instant, notes: [String] = []
+    ) {
+        self.layout = layout
+        self.layoutSource = layoutSource
+        self.readings = readings
+        self.workers = workers
+        self.scheduler = scheduler
+        self.redashScheduler = redashScheduler
+        self.roundTrips = roundTrips
+        self.commands = commands
+        self.observedAt = observedAt
+        self.notes = notes
+    }
+
+    /// The distinct workers registered on any of `queues`, as the busy-task mapping takes them.
+    public func workerIdentities(on queues: [String]) -> [WorkerIdentity] {
+        var seen = Set<String>()
+        var identities: [WorkerIdentity] = []
+        for queue in queues {
+            for record in workers[queue] ?? [] where seen.insert(record.name).inserted {
+                identities.append(WorkerIdentity(name: record.name, hostname: record.hostname, ipAddress: record.ipAddress, isBusy: record.isBusy))
+            }
+        }
+        return identities
+    }
+}
+
+/// One RQ worker as its hash in Redis describes it.
+public struct WorkerRecord: Hashable, Sendable {
+    /// The worker name (the part of `rq:worker:<name>` after the prefix).
+    public var name: String
+    /// `busy`, `idle`, `started`, `suspended`.
+    public var state: String?
+    /// The job it runs, when busy.
+    public var currentJob: String?
+    /// The host it runs on (on Fargate, the task's hostname, such as `ip-10-0-1-23.ec2.internal`).
+    public var hostname: String?
+    /// The address Redis saw it connect from (RQ 1.16 and later).
+    public var ipAddress: String?
+    /// Its last heartbeat.
+    public var lastHeartbeat: Instant?
+    /// True when the hash says busy but its job is no longer live in the started registry: the
+    /// worker died mid-job and its hash has not expired yet.
+    public var hasAbandonedJob = false
+
+    /// Creates a worker record.
+    public init(
+        name: String, state: String? = nil, currentJob: String? = nil, hostname: String? = nil, ipAddress: String? = nil,
+        lastHeartbeat: Instant? = nil, hasAbandonedJob: Bool = false
+    ) {
+        self.name = name
+        self.state = state
+        self.currentJob = currentJob
+        self.hostname = hostname
+        self.ipAddress = ipAddress
+        self.lastHeartbeat = lastHeartbeat
+        self.hasAbandonedJob = hasAbandonedJob
+    }
+
+    /// Whether the worker is running a job.
+    public var isBusy: Bool {
+        !hasAbandonedJob && (state == "busy" || (currentJob.map { !$0.isEmpty } ?? false))
+    }
+}
+
+/// Redash's scheduler writes `redash:status.last_refresh_at` every 30 s (refresh_queries, in
+/// every version); when it stops, scheduled queries stop.
+public struct SchedulerHealth: Hashable, Sendable {
+    /// When refresh_queries last finished; `nil` when Redash has never written it.
+    public var lastRefreshAt: Instant?
+    /// How long ago that was.
+    public var sinceLastRefresh: Duration?
+    /// Workers registered on the periodic queue (RQ only; `nil` for Celery, which has no registry).
+    public var periodicWorkers: Int?
+    /// True when the last refresh is older than `SchedulerHealth.staleAfter`, or never happened.
+    public var isStale: Bool
+
+    /// Six refresh cycles: one missed beat is noise, six is a dead scheduler.
+    public static let staleAfter: Duration = .seconds(180)
+
+    /// Creates a health reading.
+    public init(lastRefreshAt: Instant?, sinceLastRefresh: Duration?, periodicWorkers: Int?, isStale: Bool) {
+        self.lastRefreshAt = lastRefreshAt
+        self.sinceLastRefresh = sinceLastRefresh
+        self.periodicWorkers = periodicWorkers
+        self.isStale = isStale
+    }
+}
+
+/// What Redash's scheduler keeps in Redis about scheduled queries: when each query last ran
+/// (the hash `sq:executed_at`, query id → seconds since the epoch, which Redash's rule prefers
+/// over the latest result's `retrieved_at`), and which data sources are paused (a key
+/// `ds:<id>:pause` exists; the scheduler skips their queries).
+public struct RedashSchedulerState: Hashable, Sendable {
+    /// Previous executions by query id; unreadable entries are left out.
+    public var executions: [Int: Instant]
+    /// Data sources whose scheduled queries Redash will not enqueue while paused.
+    public var pausedDataSources: Set<Int>
+    /// The data sources whose pause keys were read.
+    public var dataSources: [Int]
+    /// When it was read.
+    public var readAt: Instant?
+
+    /// Creates a scheduler state.
+    public init(executions: [Int: Instant] = [:], pausedDataSources: Set<Int> = [], dataSources: [Int] = [], readAt: Instant? = nil) {
+        self.executions = executions
+        self.pausedDataSources = pausedDataSources
+        self.dataSources = dataSources
+        self.readAt = readAt
+    }
+}

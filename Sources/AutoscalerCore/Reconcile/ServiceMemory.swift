@@ -1,0 +1,28 @@
+/// What the controller remembers about one service between ticks. A value: the step returns the
+/// next one, the reconciler keeps it, the simulator and the tests keep theirs.
+public struct ServiceMemory: Hashable, Sendable {
+    /// Recommendations within the stabilization windows and the last applied actions.
+    public var history: ScalingHistory
+    /// The desiredCount this controller last set, so its own change is not taken for an outside one.
+    public var lastSetByUs: Int?
+    /// The desiredCount ECS reported at the previous tick while this controller was in charge of
+    /// the service; `nil` when it was not (standby, paused): then it cannot tell who changed what.
+    public var lastSeenDesired: Int?
+    /// Until when an outside change of desiredCount is left alone.
+    public var outsideChangeUntil: Instant?
+    /// Tasks this controller protected from scale-in, so that it knows to release them.
+    public var protectedByUs: Set<String>
+
+    /// Creates a memory; a new controller starts with an empty one (cooldowns may be restored
+    /// into `history` from durable state).
+    public init(
+        history: ScalingHistory = ScalingHistory(), lastSetByUs: Int? = nil, lastSeenDesired: Int? = nil,
+        outsideChangeUntil: Instant? = nil, protectedByUs: Set<String> = []
+    ) {
+        self.history = history
+        self.lastSetByUs = lastSetByUs
+        self.lastSeenDesired = lastSeenDesired
+        self.outsideChangeUntil = outsideChangeUntil
+        self.protectedByUs = protectedByUs
+    }
+}

@@ -1,0 +1,103 @@
+/// What the step decided for one service at one tick: the rule's decision, what to do about it,
+/// and which tasks to protect or release. The applier carries it out (live) or reports it
+/// (dry-run); nothing in it depends on which.
+public struct ServicePlan: Hashable, Sendable {
+    /// The scaling rule's verdict with its reason and figures.
+    public var decision: Decision
+    /// What to do with desiredCount.
+    public var action: ScaleAction
+    /// Scale-in protection to set (protect or renew) and release, before any desiredCount change.
+    public var protection: ProtectionPlan
+    /// How long a protection set now lasts.
+    public var protectionDuration: Duration
+    /// Busy tasks as the step saw them.
+    public var busyTasks: BusyTasks
+    /// Things worth telling an operator (an outside change noticed, busy workers unmapped).
+    public var notices: [StepNotice]
+
+    /// Creates a plan.
+    public init(
+        decision: Decision, action: ScaleAction, protection: ProtectionPlan = ProtectionPlan(),
+        protectionDuration: Duration = ServicePolicy.defaultTaskProtection, busyTasks: BusyTasks = .notApplicable,
+        notices: [StepNotice] = []
+    ) {
+        self.decision = decision
+        self.action = action
+        self.protection = protection
+        self.protectionDuration = protectionDuration
+        self.busyTasks = busyTasks
+        self.notices = notices
+    }
+
+    /// The count to send once the protection plan has been carried out: a scale-in goes ahead
+    /// only when every task that should be protected is (ECS picks which task to stop, so an
+    /// unprotected busy task could lose its query).
+    public func desiredCountToSend(after protection: ProtectionResult) -> SendDecision {
+        guard case .set(let count) = action else { return .nothing }
+        guard decision.direction == .down, !self.protection.protect.isEmpty else { return .send(count) }
+        switch protection {
+        case .applied(let change) where change.refused.isEmpty: return .send(count)
+        case .nothingToDo: return .send(count)
+        case .applied(let change):
+            return .withhold("\(change.refused.count) busy task(s) could not be protected (\(change.refused.map(\.reason).joined(separator: ", "))); not scaling in this tick")
+        case .failed(let error): return .withhold("busy tasks could not be protected (\(error)); not scaling in this tick")
+        case .notSent: return .withhold("busy tasks were not protected; not scaling in this tick")
+        }
+    }
+
+    /// What `desiredCountToSend(after:)` allows.
+    public enum SendDecision: Hashable, Sendable {
+        case nothing
+        case send(Int)
+        case withhold(String)
+    }
+}
+
+/// What a plan does with desiredCount.
+public enum ScaleAction: Hashable, Sendable {
+    /// The decision keeps the count.
+    case none
+    /// Set desiredCount (a scale-in only once protection holds).
+    case set(Int)
+    /// Someone else changed desiredCount; it is left alone until then, though the decision
+    /// would change it.
+    case respectOutsideChange(until: Instant)
+    /// A scale-in the decision asks for is refused this tick (busy tasks could not be read).
+    case withhold(reason: String)
+}
+
+/// Busy tasks as the step saw them.
+public enum BusyTasks: Hashable, Sendable {
+    /// Busy-aware scale-in is off, ECS could not be read, or the queue system keeps no worker
+    /// registry (Celery): only the running-jobs floor holds.
+    case notApplicable
+    /// No busy worker and nothing to release: the tasks were not read.
+    case none
+    /// The tasks could not be read.
+    case unknown(reason: String)
+    /// Busy workers mapped to tasks.
+    case mapped(busyTasks: Int?, unmappedBusyWorkers: Int)
+
+    /// The busy-task floor the rule keeps: `nil` when unknown (only the running-jobs floor holds).
+    public var floor: Int? {
+        switch self {
+        case .none: 0
+        case .mapped(let count, _): count
+        case .notApplicable, .unknown: nil
+        }
+    }
+
+    /// Busy workers that matched no task (0 unless mapped).
+    public var unmappedBusyWorkers: Int {
+        if case .mapped(_, let unmapped) = self { return unmapped }
+        return 0
+    }
+}
+
+/// Something the step noticed that an operator should hear about.
+public enum StepNotice: Hashable, Sendable {
+    /// desiredCount changed to `to` without this controller; left alone until `until`.
+    case outsideChange(from: Int, to: Int, until: Instant)
+    /// Busy workers that match no task: only the running-jobs floor protects them.
+    case unmappedBusyWorkers(Int)
+}

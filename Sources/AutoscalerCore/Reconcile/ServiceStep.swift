@@ -1,0 +1,165 @@
+/// One service's part of a tick, as a pure function: from what was observed, what is
+/// remembered, the policy and the moment, to a plan and the memory after it. The controller,
+/// the simulator and the tests all call it; none has a copy of its own.
+///
+/// In order:
+/// 1. An outside change of desiredCount (console, Terraform, another autoscaler) is noticed
+///    against the memory and left alone for the policy's `externalChangeHold`.
+/// 2. Busy RQ workers are mapped to tasks: every busy task becomes a floor, and the protection
+///    plan protects busy tasks (renewing those that will soon run out) and releases idle ones.
+///    When the tasks could not be read, no scale-in this tick.
+/// 3. Scheduled work due within the lead time becomes predicted demand.
+/// 4. The scaling rule decides; the recommendation is remembered for the windows.
+///
+/// `settle` then takes what the applier did and returns the memory after it (cooldowns start
+/// only when a change was accepted) and the outcome to report.
+public enum ServiceStep {
+    /// What the step needs to know about the controller around it.
+    public struct Context: Hashable, Sendable {
+        /// Time between two ticks: the forecast asks this much further ahead.
+        public var interval: Duration
+        /// How long a new task takes to start: scheduled work due within it (plus a tick) is
+        /// asked for now.
+        public var taskStartLead: Duration
+
+        /// A Fargate task takes 30–90 s to start.
+        public static let defaultTaskStartLead: Duration = .seconds(90)
+
+        /// Creates a context.
+        public init(interval: Duration, taskStartLead: Duration = Context.defaultTaskStartLead) {
+            self.interval = interval
+            self.taskStartLead = taskStartLead
+        }
+
+        /// How far ahead scheduled work is asked for.
+        public var forecastLead: Duration { taskStartLead + interval }
+    }
+
+    /// Whether the service's tasks must be read this tick: busy-aware scale-in is on, the queue
+    /// system records workers, ECS was read, and some worker is busy or some task is still
+    /// protected by this controller (to release it).
+    public static func needsTasks(policy: ServicePolicy, workers: [WorkerIdentity]?, service: ServiceState?, memory: ServiceMemory) -> Bool {
+        guard policy.protectBusyTasks, let workers, service != nil else { return false }
+        return workers.contains(where: \.isBusy) || !memory.protectedByUs.isEmpty
+    }
+
+    /// Plans one tick of one service.
+    public static func plan(
+        _ observation: ServiceObservation, memory: ServiceMemory, policy: ServicePolicy, context: Context, now: Instant
+    ) -> (plan: ServicePlan, memory: ServiceMemory) {
+        var memory = memory
+        var notices: [StepNotice] = []
+        var state = observation.service
+
+        // 1. Who changed desiredCount since the last tick?
+        if let state {
+            if let seen = memory.lastSeenDesired, state.desired != seen, memory.lastSetByUs != state.desired {
+                let until = now + policy.externalChangeHold
+                if policy.externalChangeHold > .zero { memory.outsideChangeUntil = until }
+                notices.append(.outsideChange(from: seen, to: state.desired, until: until))
+            }
+            memory.lastSeenDesired = state.desired
+        }
+
+        // 2. Busy tasks: the floor, and what protection they need.
+        let busy: BusyTasks
+        var activeTasks: [TaskSnapshot] = []
+        var busyWorkersByTask: [String: Int] = [:]
+        if state == nil || !policy.protectBusyTasks {
+            busy = .notApplicable
+        } else if let workers = observation.workers {
+            switch observation.tasks {
+            case .notRead:
+                busy = .none
+            case .unavailable(let reason):
+                busy = .unknown(reason: reason)
+            case .observed(let tasks):
+                activeTasks = tasks.filter { $0.phase != .stopping }
+                let mapping = WorkerTaskMapping.map(
+                    workers: workers, tasks: activeTasks.map { TaskAddress(id: $0.id, privateIP: $0.privateIP) })
+                busy = .mapped(busyTasks: mapping.busyTasks, unmappedBusyWorkers: mapping.unmappedBusy)
+                busyWorkersByTask = mapping.busyWorkers
+                if mapping.unmappedBusy > 0 { notices.append(.unmappedBusyWorkers(mapping.unmappedBusy)) }
+            }
+        } else {
+            busy = .notApplicable
+        }
+        state?.busyTasks = busy.floor
+
+        // 3. Scheduled work about to fall due.
+        let predicted = observation.scheduledDue.flatMap {
+            ScheduledForecast.demand(due: $0, policy: policy, leadTime: context.forecastLead)
+        }
+
+        // 4. The rule.
+        let decision = ScalingRule.decide(DecisionInput(
+            policy: policy, queues: observation.queues, service: state, predicted: predicted, history: memory.history,
+            now: now, expectedRuntimes: observation.expectedRuntimes))
+        memory.history.record(decision, policy: policy)
+
+        var protection = ProtectionPlan()
+        if case .mapped = busy, let state {
+            let renewBefore = now + policy.taskProtection / 3
+            protection = ScaleInProtection.plan(
+                tasks: activeTasks.map {
+                    TaskActivity(id: $0.id, busyWorkers: busyWorkersByTask[$0.id] ?? 0, isProtected: $0.isProtected(at: now))
+                },
+                desired: decision.desired ?? state.desired, isDeploymentInProgress: state.isDeploymentInProgress,
+                renewing: Set(activeTasks.filter { ($0.protectedUntil ?? now) <= renewBefore }.map(\.id)))
+        }
+
+        let action: ScaleAction
+        if !decision.isChange {
+            action = .none
+        } else if let until = memory.outsideChangeUntil, now < until {
+            action = .respectOutsideChange(until: until)
+        } else if decision.direction == .down, case .unknown(let reason) = busy {
+            action = .withhold(reason: "busy tasks could not be read (\(reason)); not scaling in this tick")
+        } else if let desired = decision.desired {
+            action = .set(desired)
+        } else {
+            action = .none
+        }
+        let plan = ServicePlan(
+            decision: decision, action: action, protection: protection, protectionDuration: policy.taskProtection,
+            busyTasks: busy, notices: notices)
+        return (plan, memory)
+    }
+
+    /// The memory after the applier's `result`, and the outcome to report.
+    public static func settle(_ plan: ServicePlan, memory: ServiceMemory, result: ApplyResult) -> (memory: ServiceMemory, outcome: ServiceOutcome) {
+        var memory = memory
+        if case .applied(let change) = result.protection {
+            memory.protectedByUs.formUnion(change.protected)
+            memory.protectedByUs.subtract(change.released)
+        }
+        if case .notSent(let reason) = result.scale, reason != .dryRun {
+            // Not in charge: a change seen next tick may be anyone's.
+            memory.lastSeenDesired = nil
+        }
+        let outcome: ServiceOutcome
+        switch plan.action {
+        case .none:
+            outcome = .unchanged
+        case .respectOutsideChange(let until):
+            outcome = .externalChangeRespected(until: until)
+        case .withhold(let reason):
+            outcome = .withheld(reason)
+        case .set(let count):
+            switch result.scale {
+            case .sent:
+                memory.history.recordApplied(plan.decision)
+                memory.lastSetByUs = count
+                memory.lastSeenDesired = count
+                outcome = .applied
+            case .notSent(.dryRun): outcome = .dryRun
+            case .notSent(.paused): outcome = .paused
+            case .notSent(.notLeader): outcome = .notLeader
+            case .withheld(let reason): outcome = .withheld(reason)
+            case .failed(let error): outcome = .failed(error)
+            case .nothingToSend: outcome = .unchanged
+            }
+        }
+        return (memory, outcome)
+    }
+}

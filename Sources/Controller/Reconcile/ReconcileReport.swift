@@ -1,0 +1,71 @@
+import AutoscalerCore
+
+/// What one reconcile saw, decided and did.
+public struct ReconcileReport: Sendable {
+    public var at: Instant
+    public var duration: Duration
+    public var mode: ControllerMode
+    /// Whether this controller may act (holds the lease, or needs none).
+    public var isLeader: Bool
+    public var probe: ProbeReport
+    public var services: [ServiceReport]
+    /// Every failed read or write of the tick, in the order they happened.
+    public var errors: [DependencyError]
+
+    /// Whether Redis and ECS were both read and written as planned: what `/readyz` asks of the
+    /// last reconcile.
+    public var succeeded: Bool { !errors.contains { $0.dependency == .redis || $0.dependency == .ecs } }
+
+    /// The errors of one dependency.
+    public func errors(of dependency: DependencyError.Dependency) -> [DependencyError] {
+        errors.filter { $0.dependency == dependency }
+    }
+}
+
+/// One failed read or write: which dependency, what was being done, what it said.
+public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
+    public enum Dependency: String, Hashable, Sendable, CaseIterable {
+        case redis, ecs, database
+    }
+
+    public var dependency: Dependency
+    /// What was being done: `DescribeServices`, `tasks of redash-adhoc-worker`, `queue queries`.
+    public var operation: String
+    public var message: String
+
+    public init(_ dependency: Dependency, _ operation: String, _ message: String) {
+        self.dependency = dependency
+        self.operation = operation
+        self.message = message
+    }
+
+    public var description: String { "\(operation): \(message)" }
+}
+
+/// One service's part of a reconcile.
+public struct ServiceReport: Sendable {
+    public var name: String
+    public var queues: [String]
+    /// What ECS said, with the busy tasks the step found; `nil` when ECS could not be read.
+    public var state: ServiceState?
+    public var plan: ServicePlan
+    public var outcome: ServiceOutcome
+
+    public var decision: Decision { plan.decision }
+
+    /// `would scale redash-adhoc-worker 1 → 4: …`, `scaled …`, `holding …`.
+    public var summary: String {
+        let from = decision.current.map(String.init) ?? "?"
+        let to = decision.desired.map(String.init) ?? "?"
+        switch outcome {
+        case .unchanged: return "\(name) stays at \(from): \(decision.reason)"
+        case .applied: return "scaled \(name) \(from) → \(to): \(decision.reason)"
+        case .dryRun: return "would scale \(name) \(from) → \(to): \(decision.reason)"
+        case .paused: return "paused, not scaling \(name) \(from) → \(to): \(decision.reason)"
+        case .notLeader: return "not leader, not scaling \(name) \(from) → \(to): \(decision.reason)"
+        case .externalChangeRespected(let until): return "respecting an outside change of \(name) to \(from) until \(until); would scale → \(to): \(decision.reason)"
+        case .withheld(let reason): return "not scaling \(name) \(from) → \(to): \(reason)"
+        case .failed(let error): return "failed to scale \(name) \(from) → \(to): \(error)"
+        }
+    }
+}

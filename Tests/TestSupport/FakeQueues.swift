@@ -1,0 +1,67 @@
+import AutoscalerCore
+import Synchronization
+
+/// Redash's queues in memory, as the reconciler's queue port: set what each queue holds (or that
+/// Redis is gone) and every probe reports it, stamped with the tick's `now`.
+public final class FakeQueues: QueueSource, Sendable {
+    public struct Queue: Sendable, Equatable {
+        public var pending: Int
+        public var running: Int?
+        public var oldestAge: Duration?
+
+        public init(pending: Int = 0, running: Int? = 0, oldestAge: Duration? = nil) {
+            self.pending = pending
+            self.running = running
+            self.oldestAge = oldestAge
+        }
+    }
+
+    struct State {
+        var layout: QueueLayout
+        var queues: [String: Queue] = [:]
+        var workers: [String: [WorkerRecord]] = [:]
+        var unavailable: String?
+        var scheduler: RedashSchedulerState?
+        var probes = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(layout: QueueLayout = .rq) {
+        state = Mutex(State(layout: layout))
+    }
+
+    public func set(_ queue: String, _ value: Queue) { state.withLock { $0.queues[queue] = value } }
+    public func set(_ queue: String, pending: Int, running: Int? = 0, oldestAge: Duration? = nil) {
+        set(queue, Queue(pending: pending, running: running, oldestAge: oldestAge))
+    }
+    /// The RQ workers registered on `queue`.
+    public func setWorkers(_ queue: String, _ workers: [WorkerRecord]) { state.withLock { $0.workers[queue] = workers } }
+    /// Every queue reads as unavailable with `reason` (Redis gone), or readable again with `nil`.
+    public func setUnavailable(_ reason: String?) { state.withLock { $0.unavailable = reason } }
+    public func setSchedulerState(_ scheduler: RedashSchedulerState?) { state.withLock { $0.scheduler = scheduler } }
+    public var probeCount: Int { state.withLock { $0.probes } }
+
+    public func probe(queues: [String], dataSources: [Int]?, now: Instant) async -> ProbeReport {
+        state.withLock { state in
+            state.probes += 1
+            var report = ProbeReport(layout: state.layout, observedAt: now)
+            for name in queues {
+                if let reason = state.unavailable {
+                    report.readings[name] = .unavailable(reason: reason)
+                    continue
+                }
+                let queue = state.queues[name] ?? Queue()
+                let workers = state.workers[name] ?? []
+                let busy = workers.filter(\.isBusy).count
+                report.readings[name] = .observed(QueueObservation(
+                    queue: name, pending: queue.pending, running: state.layout == .rq ? queue.running : nil,
+                    oldestAge: queue.pending > 0 ? queue.oldestAge : nil,
+                    workers: state.layout == .rq ? WorkerCounts(busy: busy, idle: workers.count - busy) : nil, observedAt: now))
+                if state.layout == .rq { report.workers[name] = workers }
+            }
+            if dataSources != nil { report.redashScheduler = state.scheduler }
+            return report
+        }
+    }
+}
