@@ -13,6 +13,8 @@ import RedisClient
 struct ControllerSetup {
     let reconciler: Reconciler
     let redis: RedisClient
+    /// Redash's own Redis, when it is not the queues' (`redis.redashUrl`).
+    let redashRedis: RedisClient?
     let lease: LeaderLease?
     /// The metadata cache to keep fresh in the background (`run`) or to load once (`plan`).
     let metadata: MetadataCache?
@@ -27,7 +29,15 @@ struct ControllerSetup {
             throw SetupFailure("redis.url: \(error)")
         }
         let redis = RedisClient(endpoint: endpoint, logger: logger)
-        let prober = QueueProber(client: redis, layout: policy.redis.layout, logger: logger)
+        var redashRedis: RedisClient?
+        if let url = policy.redis.redashURL {
+            do {
+                redashRedis = RedisClient(endpoint: try RedisEndpoint(url: url.unredacted), logger: logger)
+            } catch {
+                throw SetupFailure("redis.redashUrl: \(error)")
+            }
+        }
+        let prober = QueueProber(client: redis, redashClient: redashRedis, layout: policy.redis.layout, logger: logger)
         let context: AWSContext
         do {
             context = try aws.context(for: policy, environment: environment, logger: logger)
@@ -66,7 +76,13 @@ struct ControllerSetup {
                 ])
             }
         }
-        return ControllerSetup(reconciler: reconciler, redis: redis, lease: lease, metadata: metadata)
+        return ControllerSetup(reconciler: reconciler, redis: redis, redashRedis: redashRedis, lease: lease, metadata: metadata)
+    }
+
+    /// Closes the Redis connections.
+    func close() async {
+        await redis.close()
+        await redashRedis?.close()
     }
 
     /// Host name and process id: names this instance in the leader row and the decision log.

@@ -48,14 +48,19 @@ public struct ForecastCommand: AsyncParsableCommand {
             throw ValidationError("no database: set database.url in the policy (the shipped one reads $REDASH_DATABASE_URL) or pass --database")
         }
         let report = await Self.report(
-            databaseURL: url, redisURL: redis ?? policy.redis.url.unredacted, minutes: minutes, json: json, now: WallClock.now())
+            databaseURL: url, redisURL: redis ?? policy.redis.url.unredacted,
+            redashRedisURL: redis == nil ? policy.redis.redashURL?.unredacted : nil, layout: policy.redis.layout, minutes: minutes, json: json,
+            now: WallClock.now())
         if !report.standardError.isEmpty { StandardError.write(report.standardError) }
         print(report.standardOutput)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
     /// Reads everything once and renders it; `redisURL` nil skips Redis.
-    public static func report(databaseURL: SecretURL, redisURL: String?, minutes: Int, json: Bool, now: Instant) async -> CommandReport {
+    public static func report(
+        databaseURL: SecretURL, redisURL: String?, redashRedisURL: String? = nil, layout: QueueLayout = .auto, minutes: Int, json: Bool,
+        now: Instant
+    ) async -> CommandReport {
         let logger = Logger(label: "redash-autoscaler.forecast", factory: { StreamLogHandler.standardError(label: $0) })
         let session = PostgresSession(url: databaseURL, logger: logger)
         let reader = RedashMetadataReader(session: session)
@@ -72,20 +77,47 @@ public struct ForecastCommand: AsyncParsableCommand {
         }
         if !schema.hasScheduleFailures { notes.append("queries.schedule_failures is missing: failure backoff is not forecast") }
         var scheduler = RedashSchedulerState()
+        var health: SchedulerHealth?
+        var forecast = ScheduledWorkForecast.build(
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, scheduler: scheduler,
+            neverRunIsDue: schema.era.runsNeverRunQueries, stats: stats, now: now, horizonMinutes: minutes)
         if let redisURL {
+            var clients: [RedisClient] = []
             do {
                 let client = RedisClient(endpoint: try RedisEndpoint(url: redisURL), logger: logger)
-                scheduler = try await RedashSchedulerStateReader.read(client, dataSources: routes.map(\.id), now: now)
-                await client.close()
+                clients.append(client)
+                let redashClient = try redashRedisURL.map { RedisClient(endpoint: try RedisEndpoint(url: $0), logger: logger) }
+                if let redashClient { clients.append(redashClient) }
+                let prober = QueueProber(client: client, redashClient: redashClient, layout: layout, logger: logger)
+                let queues = Array(Set(routes.map(\.scheduledQueue))).sorted()
+                // Twice, as the controller does over two ticks: the first forecast names the
+                // queries due now, whose locks the second read looks up.
+                var request = SchedulerStateRequest(dataSources: routes.map(\.id))
+                for _ in 0..<2 {
+                    let probe = await prober.probe(queues: queues, scheduler: request, now: now)
+                    if let problem = probe.redashSchedulerProblem { throw SetupFailure(problem) }
+                    health = probe.scheduler
+                    scheduler = probe.redashScheduler ?? scheduler
+                    forecast = ScheduledWorkForecast.build(
+                        queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, scheduler: scheduler,
+                        neverRunIsDue: schema.era.runsNeverRunQueries, stats: stats, now: now, horizonMinutes: minutes)
+                    guard !forecast.locksToCheck.isEmpty else { break }
+                    request.locks = forecast.locksToCheck
+                }
             } catch {
-                notes.append("Redis not read (\(error)); previous runs taken from query_results.retrieved_at, paused data sources unknown")
+                notes.append("Redis not read (\(error)); previous runs taken from query_results.retrieved_at, paused data sources and locks unknown")
             }
+            for client in clients { await client.close() }
         } else {
-            notes.append("no Redis given: previous runs taken from query_results.retrieved_at, paused data sources unknown")
+            notes.append("no Redis given: previous runs taken from query_results.retrieved_at, paused data sources and locks unknown")
         }
-        let forecast = ScheduledWorkForecast.build(
-            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: scheduler.executions,
-            paused: scheduler.pausedDataSources, stats: stats, now: now, horizonMinutes: minutes)
+        if let health {
+            if health.isStale {
+                notes.append("Redash's scheduler looks dead (redash:status last refreshed \(health.sinceLastRefresh.map { "\($0.compactDescription) ago" } ?? "never")): nothing scheduled is enqueued until it runs again")
+            } else if let count = health.outdatedQueries, let at = health.refreshAnchor {
+                notes.append("Redash's last refresh (\(at)) found \(count) scheduled quer\(count == 1 ? "y" : "ies") due; this forecast expects \(forecast.nextRefresh.dueQueries) at the next one (\(forecast.nextRefresh.at))")
+            }
+        }
         if !forecast.pausedDataSources.isEmpty {
             let names = forecast.pausedDataSources.map { id in routes.first { $0.id == id }.map { "\($0.name) (\(id))" } ?? "\(id)" }
             notes.append("paused data sources, left out of the forecast: \(names.joined(separator: ", ")); \(forecast.pausedQueries) scheduled queries")
@@ -112,6 +144,10 @@ public struct ForecastCommand: AsyncParsableCommand {
             "routing": routes.map { ["dataSourceId": $0.id, "name": $0.name, "queue": $0.queue, "scheduledQueue": $0.scheduledQueue] as [String: Any] },
             "runtime": stats.mapValues { ["results": $0.count, "p50Seconds": $0.p50, "p90Seconds": $0.p90] as [String: Any] },
             "notes": notes,
+            "rules": forecast.rules,
+            "nextRefresh": ["at": forecast.nextRefresh.at.description, "dueQueries": forecast.nextRefresh.dueQueries] as [String: Any],
+            "waitingBehindLock": forecast.waitingBehindLock,
+            "blockedByAbandonedJob": forecast.blockedByAbandonedJob,
         ]
         object["forecast"] = forecast.queues.map { queue -> [String: Any] in
             [
@@ -135,7 +171,9 @@ public struct ForecastCommand: AsyncParsableCommand {
     ) -> String {
         var lines = ["\(databaseURL) · Redash \(schema.era.rawValue) schema · \(routes.count) data source(s) · \(scheduledCount) scheduled quer\(scheduledCount == 1 ? "y" : "ies")"
             + (forecast.skipped.isEmpty ? "" : ", \(forecast.skipped.count) skipped (unreadable schedule)")
-            + (forecast.neverRun == 0 ? "" : ", \(forecast.neverRun) never ran (never due)")]
+            + (forecast.neverRun == 0 ? "" : ", \(forecast.neverRun) never ran (\(schema.era.runsNeverRunQueries ? "due at once" : "never due"))")
+            + (forecast.waitingBehindLock == 0 ? "" : ", \(forecast.waitingBehindLock) waiting behind their lock")
+            + (forecast.blockedByAbandonedJob == 0 ? "" : ", \(forecast.blockedByAbandonedJob) held by an abandoned job's lock")]
         lines.append("")
         lines.append("routing")
         let nameWidth = max(14, (routes.map { $0.name.count + String($0.id).count + 1 }.max() ?? 0) + 2)
@@ -152,11 +190,14 @@ public struct ForecastCommand: AsyncParsableCommand {
                 + Duration.seconds(stat.p50).compactDescription.leftPadded(to: 10) + Duration.seconds(stat.p90).compactDescription.leftPadded(to: 10))
         }
         lines.append("")
-        lines.append("scheduled queries falling due, per minute (UTC), next \(forecast.horizonMinutes) min; minutes without any left out")
+        lines.append("rules applied")
+        lines += forecast.rules.map { "  - \($0)" }
+        lines.append("")
+        lines.append("scheduled queries Redash will enqueue, per minute (UTC), next \(forecast.horizonMinutes) min; minutes without any left out")
         for queue in forecast.queues {
             let busy = queue.minutes.filter { $0.queries > 0 }
             let total = busy.reduce(0) { $0 + $1.queries }
-            lines.append("  \(queue.queue): \(total) due")
+            lines.append("  \(queue.queue): \(total) runs")
             for minute in busy {
                 let start = CivilTime(forecast.generatedAt + .seconds(60 * minute.offset))
                 lines.append("    " + "\(start.hour.zeroPadded(to: 2)):\(start.minute.zeroPadded(to: 2))" + "\(minute.queries)".leftPadded(to: 5)

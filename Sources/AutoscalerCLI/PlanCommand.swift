@@ -37,7 +37,7 @@ public struct PlanCommand: AsyncParsableCommand {
         }
         await setup.metadata?.refresh(now: WallClock.now())
         let report = await setup.reconciler.reconcile(now: WallClock.now())
-        await setup.redis.close()
+        await setup.close()
         print(json ? JSONOutput.render(PlanRendering.object(report)) : PlanRendering.text(report))
         if !report.succeeded { throw ExitCode(1) }
     }

@@ -45,12 +45,22 @@ public struct QueuesCommand: AsyncParsableCommand {
         // Diagnostics go to standard error so that standard output stays a table or JSON.
         let logger = Logger(label: "redash-autoscaler.queues", factory: { StreamLogHandler.standardError(label: $0) })
         let client = RedisClient(endpoint: endpoint, logger: logger)
-        let prober = QueueProber(client: client, layout: policy.redis.layout, logger: logger)
+        // With --redis everything is read there; else Redash's own keys from redis.redashUrl.
+        var redashClient: RedisClient?
+        if redisURL == nil, let url = policy.redis.redashURL {
+            do {
+                redashClient = RedisClient(endpoint: try RedisEndpoint(url: url.unredacted), logger: logger)
+            } catch {
+                throw ValidationError("redis.redashUrl: \(error)")
+            }
+        }
+        let prober = QueueProber(client: client, redashClient: redashClient, layout: policy.redis.layout, logger: logger)
         let report = await prober.probe(queues: policy.queueNames)
         await client.close()
+        await redashClient?.close()
         let output = json
-            ? QueueReportJSON.render(report, queues: policy.queueNames)
-            : QueueReportTable.render(report, queues: policy.queueNames, endpoint: endpoint)
+            ? QueueReportJSON.render(report, policy: policy)
+            : QueueReportTable.render(report, policy: policy, endpoint: endpoint)
         let failed = policy.queueNames.contains { if case .unavailable = report.readings[$0] { true } else { false } }
         return CommandReport(exitCode: failed ? 1 : 0, standardOutput: output, standardError: "")
     }
@@ -58,7 +68,17 @@ public struct QueuesCommand: AsyncParsableCommand {
 
 /// The `--json` form: `{"layout": ..., "queues": [...], "scheduler": {...}}`.
 enum QueueReportJSON {
-    static func render(_ report: ProbeReport, queues: [String]) -> String {
+    /// Queue names that do not add up, from Redis alone (`queues` reads no database).
+    static func findingsOf(_ report: ProbeReport, policy: Policy) -> [QueueNameCheck.Finding] {
+        guard var known = report.knownQueues?.names else { return [] }
+        for queue in policy.queueNames {
+            if case .observed(let observation)? = report.readings[queue], let workers = observation.workers, workers.busy + workers.idle > 0 { known.insert(queue) }
+        }
+        return QueueNameCheck.check(policy: policy, known: known, pendingOutsidePolicy: report.knownQueues?.pendingOutsidePolicy ?? [:], routed: [:])
+    }
+
+    static func render(_ report: ProbeReport, policy: Policy) -> String {
+        let queues = policy.queueNames
         var object: [String: Any] = [
             "layout": report.layout.rawValue,
             "layoutSource": report.layoutSource,
@@ -66,7 +86,9 @@ enum QueueReportJSON {
             "roundTrips": report.roundTrips,
             "commands": report.commands,
         ]
-        object["queues"] = queues.map { PlanRendering.queueObject($0, report.readings[$0]) }
+        object["queues"] = queues.map { PlanRendering.queueObject($0, report.readings[$0], abandoned: report.abandonedJobs[$0]) }
+        let findings = findingsOf(report, policy: policy)
+        if !findings.isEmpty { object["queueNames"] = findings.map { ["queue": $0.queue, "kind": $0.kind, "finding": $0.description] } }
         if let scheduler = report.scheduler {
             object["scheduler"] = [
                 "lastRefreshAt": scheduler.lastRefreshAt?.description as Any,
@@ -84,11 +106,13 @@ enum QueueReportJSON {
 
 /// The default, human form.
 enum QueueReportTable {
-    static func render(_ report: ProbeReport, queues: [String], endpoint: RedisEndpoint) -> String {
+    static func render(_ report: ProbeReport, policy: Policy, endpoint: RedisEndpoint) -> String {
+        let queues = policy.queueNames
         var lines = ["\(endpoint) · layout \(report.layout.rawValue), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
         let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
         lines.append(PlanRendering.queueHeader(width: width))
-        lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width) }
+        lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width, abandoned: report.abandonedJobs[$0]) }
+        lines += QueueReportJSON.findingsOf(report, policy: policy).map { "warning: queue names: \($0)" }
         if let scheduler = report.scheduler {
             let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" } ?? "never refreshed"
             let periodic = scheduler.periodicWorkers.map { ", \($0) periodic worker(s)" } ?? ""

@@ -113,7 +113,7 @@ public struct RunCommand: AsyncParsableCommand {
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await setup.lease?.release()
-        await setup.redis.close()
+        await setup.close()
         logger.notice("controller stopped")
     }
 }

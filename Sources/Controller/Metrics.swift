@@ -52,6 +52,10 @@ public final class MetricsRegistry: Sendable {
         "redash_autoscaler_last_scale_timestamp_seconds": "Unix time of the last desiredCount change applied to the service",
         "redash_autoscaler_unmapped_busy_workers": "busy RQ workers that could not be matched to an ECS task",
         "redash_autoscaler_task_protection_changes_total": "tasks whose scale-in protection was set or released, by action",
+        "redash_autoscaler_forecast_refreshes_compared_total": "Redash refreshes whose outdated_queries_count was compared with the forecast",
+        "redash_autoscaler_forecast_refresh_absolute_error_total": "sum over compared refreshes of |found due by Redash - forecast|",
+        "redash_autoscaler_forecast_refresh_error": "found due by Redash's last refresh minus what the forecast said",
+        "redash_autoscaler_queue_name_problems": "policy queues that exist nowhere (missing) and queues with work no service consumes (unconsumed)",
         reconcileDurationName: "wall time of one reconcile",
     ]
 

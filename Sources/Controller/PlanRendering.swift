@@ -19,18 +19,28 @@ public enum PlanRendering {
                 "outcome": plan.outcome.name,
             ]
             entry["current"] = plan.state.map { ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress] as [String: Any] } as Any
-            entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue]) }
+            entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
             return entry
         }
         if let scheduler = report.probe.scheduler {
             object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
         if !report.errors.isEmpty { object["errors"] = report.errors.map { errorObject($0) } }
+        if !report.queueFindings.isEmpty { object["queueNames"] = report.queueFindings.map { ["queue": $0.queue, "kind": $0.kind, "finding": $0.description] } }
+        let check = report.forecastCheck
+        if check.compared > 0 || !check.predictions.isEmpty {
+            object["forecastCheck"] = [
+                "refreshesCompared": check.compared,
+                "meanAbsoluteError": check.meanAbsoluteError.map { ($0 * 100).rounded() / 100 } as Any,
+                "recent": check.recent.suffix(10).map { ["refreshAt": $0.refreshAt.description, "predicted": $0.predicted, "observed": $0.observed] as [String: Any] },
+                "next": check.predictions.last.map { ["at": $0.at.description, "dueQueries": $0.dueQueries] as [String: Any] } as Any,
+            ] as [String: Any]
+        }
         return object
     }
 
     /// One queue as JSON, the same in `queues --json`, `plan --json` and `/status`.
-    public static func queueObject(_ queue: String, _ reading: QueueReading?) -> [String: Any] {
+    public static func queueObject(_ queue: String, _ reading: QueueReading?, abandoned: Int? = nil) -> [String: Any] {
         switch reading {
         case .observed(let observation):
             var entry: [String: Any] = [
@@ -38,6 +48,7 @@ public enum PlanRendering {
                 "oldestAgeSeconds": observation.oldestAge.map { ($0.inSeconds * 1000).rounded() / 1000 } as Any,
             ]
             entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
+            if let abandoned { entry["abandoned"] = abandoned }
             return entry
         case .unavailable(let reason): return ["name": queue, "error": reason]
         case nil: return ["name": queue, "error": "not read"]
@@ -50,7 +61,7 @@ public enum PlanRendering {
     }
 
     /// One queue as a table row, the same in `queues` and `plan`.
-    public static func queueRow(_ queue: String, _ reading: QueueReading?, width: Int) -> String {
+    public static func queueRow(_ queue: String, _ reading: QueueReading?, width: Int, abandoned: Int? = nil) -> String {
         let label = queue.rightPadded(to: width)
         switch reading {
         case .observed(let observation):
@@ -58,6 +69,7 @@ public enum PlanRendering {
                 + (observation.oldestAge?.compactDescription ?? "-").leftPadded(to: 9)
                 + (observation.running.map(String.init) ?? "?").leftPadded(to: 9)
                 + "   " + (observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)")
+                + (abandoned.map { $0 > 0 ? "   \($0) abandoned (in a started registry, no worker runs it)" : "" } ?? "")
         case .unavailable(let reason): return label + "unavailable: \(reason)"
         case nil: return label + "not read"
         }
@@ -77,11 +89,12 @@ public enum PlanRendering {
             lines.append("")
             lines.append("\(plan.name): \(current) → proposed \(proposed) [\(plan.decision.code.rawValue)]")
             lines.append("  " + queueHeader(width: width))
-            lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width) }
+            lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width, abandoned: report.probe.abandonedJobs[$0]) }
             lines.append("  \(plan.summary)")
         }
         for error in report.errors { lines.append("error (\(error.dependency.rawValue)): \(error)") }
         if report.probe.scheduler?.isStale == true { lines.append("WARNING: Redash's scheduler looks dead (redash:status not refreshed)") }
+        lines += report.queueFindings.map { "WARNING: queue names: \($0)" }
         return lines.joined(separator: "\n")
     }
 }

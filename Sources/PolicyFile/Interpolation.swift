@@ -31,7 +31,7 @@ enum Interpolation {
                 index = next
                 continue
             }
-            guard let close = text[next...].firstIndex(of: "}") else { throw .unterminated }
+            guard let close = matchingBrace(in: text, after: next) else { throw .unterminated }
             let body = text[text.index(after: next)..<close]
             let name: Substring
             let fallback: Substring?
@@ -47,13 +47,34 @@ enum Interpolation {
             if let value = environment[String(name)], !(value.isEmpty && fallback != nil) {
                 result += value
             } else if let fallback {
-                result += fallback
+                // A default may name another variable: `${RQ_REDIS_URL:-${REDASH_REDIS_URL}}`.
+                result += try expand(String(fallback), environment: environment)
             } else {
                 throw .undefined(String(name))
             }
             index = text.index(after: close)
         }
         return result
+    }
+
+    /// The `}` that closes the `${` whose `{` is at `open`, counting nested `${…}`.
+    private static func matchingBrace(in text: String, after open: String.Index) -> String.Index? {
+        var depth = 0
+        var index = text.index(after: open)
+        while index < text.endIndex {
+            let character = text[index]
+            if character == "$", text.index(after: index) < text.endIndex, text[text.index(after: index)] == "{" {
+                depth += 1
+                index = text.index(index, offsetBy: 2)
+                continue
+            }
+            if character == "}" {
+                if depth == 0 { return index }
+                depth -= 1
+            }
+            index = text.index(after: index)
+        }
+        return nil
     }
 
     private static func isValidName(_ name: Substring) -> Bool {

@@ -61,8 +61,10 @@ struct PolicySchema {
     private func readRedis(_ node: Node) -> RedisSettings? {
         var urlNode = node
         var layout = QueueLayout.auto
+        var redashURL: SecretURL?
+        var redashURLFailed = false
         if case .mapping = node {
-            guard let entries = reader.mapping(node, "redis", known: ["url", "layout"], required: ["url"]),
+            guard let entries = reader.mapping(node, "redis", known: ["url", "layout", "redashUrl"], required: ["url"]),
                   let url = entries["url"] else { return nil }
             urlNode = url
             if let layoutNode = entries["layout"], let text = reader.nonEmptyString(layoutNode, "redis.layout") {
@@ -73,15 +75,33 @@ struct PolicySchema {
                                  "`\(text)` is not a layout; use auto, celery (Redash v7–v8) or rq (v10 and later)")
                 }
             }
+            if let redashNode = entries["redashUrl"], !reader.isNull(redashNode), let text = reader.string(redashNode, "redis.redashUrl"),
+               !text.trimmingWhitespace.isEmpty {
+                redashURL = checkedRedisURL(text.trimmingWhitespace, redashNode, "redis.redashUrl")
+                redashURLFailed = redashURL == nil
+            }
         }
         let path = node == urlNode ? "redis" : "redis.url"
-        guard let text = reader.nonEmptyString(urlNode, path) else { return nil }
+        guard let text = reader.nonEmptyString(urlNode, path), let url = checkedRedisURL(text, urlNode, path), !redashURLFailed else { return nil }
+        // The same server twice is one Redis.
+        if redashURL == url { redashURL = nil }
+        return RedisSettings(url: url, layout: layout, redashURL: redashURL)
+    }
+
+    /// `text` when it is a Redis URL the client accepts (the same parser), else an error.
+    private func checkedRedisURL(_ text: String, _ node: Node, _ path: String) -> SecretURL? {
         let url = SecretURL(text)
         guard url.scheme == "redis" || url.scheme == "rediss" else {
-            reader.error(urlNode.mark, path, "`\(url)` is not a Redis URL; expected redis://host:6379/0 or rediss://…")
+            reader.error(node.mark, path, "`\(url)` is not a Redis URL; expected redis://host:6379/0 or rediss://…")
             return nil
         }
-        return RedisSettings(url: url, layout: layout)
+        do {
+            _ = try RedisURL(text)
+        } catch {
+            reader.error(node.mark, path, "`\(url)` is not a usable Redis URL: \(error.message)")
+            return nil
+        }
+        return url
     }
 
     /// `nil` for a bad value, `.some(nil)` for "no database" (absent, null or empty after

@@ -17,7 +17,8 @@ enum CeleryProbe {
     /// Probes `queues`; `extra` commands ride along in the round trip and their replies are
     /// returned.
     static func probe(
-        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, appending extra: [[String]] = []
+        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
+        appending extra: [[String]] = []
     ) async throws -> [RESPValue] {
         var commands: [[String]] = []
         for queue in queues {
@@ -26,52 +27,68 @@ enum CeleryProbe {
                 commands.append(["LINDEX", queue + suffix, "-1"])
             }
         }
+        commands.append(["HLEN", "unacked"])
         commands.append(["HVALS", "unacked"])
-        commands.append(["HGET", "redash:status", "last_refresh_at"])
+        if readsStatus { commands.append(SchedulerHealth.command) }
         let all = try await client.pipeline(commands + extra)
         report.roundTrips += 1
         report.commands += commands.count + extra.count
         let replies = Array(all.prefix(commands.count))
-        report.scheduler = SchedulerHealth.from(lastRefresh: replies[replies.count - 1], periodicWorkers: nil, now: now)
+        let unackedIndex = queues.count * prioritySuffixes.count * 2
+        if readsStatus { report.takeSchedulerHealth(replies[unackedIndex + 2], now: now) }
 
-        // Prefetched messages per queue, with their enqueue times.
+        // Prefetched messages per queue, with their enqueue times. `unacked` is shared by every
+        // queue: when it cannot be read, no queue's count can be trusted.
         var prefetched: [String: (count: Int, oldest: Instant?)] = [:]
-        if let entries = replies[replies.count - 2].array {
-            for entry in entries {
-                guard let text = entry.string,
+        var untrusted: [String: String] = [:]
+        do throws(UntrustedReply) {
+            let count = try replies[unackedIndex].count("unacked")
+            guard count <= unackedLimit else {
+                throw UntrustedReply("unacked holds \(count) messages, more than \(unackedLimit) prefetched ones a Redash fleet keeps; not trusted")
+            }
+            for entry in try replies[unackedIndex + 1].elements("unacked") {
+                guard let text = try entry.optionalText("unacked message"),
                       let triple = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [Any],
                       triple.count >= 3, let routingKey = triple[2] as? String else { continue }
                 var record = prefetched[routingKey] ?? (0, nil)
                 record.count += 1
-                if let message = triple[0] as? [String: Any], let enqueued = enqueueTime(of: message) {
-                    record.oldest = min(record.oldest ?? enqueued, enqueued)
+                if let message = triple[0] as? [String: Any], let time = enqueueTime(of: message) {
+                    do throws(UntrustedReply) {
+                        let enqueued = try PlausibleTime.check(time, "enqueue_time of a prefetched \(routingKey) message", now: now)
+                        record.oldest = min(record.oldest ?? enqueued, enqueued)
+                    } catch {
+                        untrusted[routingKey] = error.message
+                    }
                 }
                 prefetched[routingKey] = record
             }
+        } catch {
+            for queue in queues { report.readings[queue] = .unavailable(reason: error.message) }
+            return Array(all.dropFirst(commands.count))
         }
 
         let perQueue = prioritySuffixes.count * 2
         for (index, queue) in queues.enumerated() {
             var pending = 0
             var oldest: Instant?
-            var problem: String?
             var unreadable = false
-            for (offset, suffix) in prioritySuffixes.enumerated() {
-                let length = replies[index * perQueue + offset * 2], tail = replies[index * perQueue + offset * 2 + 1]
-                if let message = length.errorMessage ?? tail.errorMessage {
-                    problem = "\(printable(queue + suffix)): \(message)"
-                    break
+            do throws(UntrustedReply) {
+                if let problem = untrusted[queue] { throw UntrustedReply(problem) }
+                for (offset, suffix) in prioritySuffixes.enumerated() {
+                    let key = printable(queue + suffix)
+                    pending += try replies[index * perQueue + offset * 2].count(key)
+                    guard let text = try replies[index * perQueue + offset * 2 + 1].optionalText(key) else { continue }
+                    if let message = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+                        if let time = enqueueTime(of: message) {
+                            let enqueued = try PlausibleTime.check(time, "enqueue_time of the oldest \(key) message", now: now)
+                            oldest = min(oldest ?? enqueued, enqueued)
+                        }
+                    } else {
+                        unreadable = true
+                    }
                 }
-                pending += length.integer ?? 0
-                guard let text = tail.string else { continue }
-                if let message = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
-                    if let enqueued = enqueueTime(of: message) { oldest = min(oldest ?? enqueued, enqueued) }
-                } else {
-                    unreadable = true
-                }
-            }
-            if let problem {
-                report.readings[queue] = .unavailable(reason: problem)
+            } catch {
+                report.readings[queue] = .unavailable(reason: error.message)
                 continue
             }
             if let extra = prefetched[queue] {
@@ -89,14 +106,18 @@ enum CeleryProbe {
         return Array(all.dropFirst(commands.count))
     }
 
+    /// Prefetched messages read at the most: each worker process holds a few (Celery's prefetch
+    /// multiplier), so even a large fleet keeps far fewer.
+    static let unackedLimit = 10_000
+
     /// `headers.argsrepr.enqueue_time` of Redash's execute_query message.
     static func enqueueTime(of message: [String: Any]) -> Instant? {
         guard let headers = message["headers"] as? [String: Any],
               let argsrepr = headers["argsrepr"] as? String,
               let arguments = try? JSONSerialization.jsonObject(with: Data(argsrepr.utf8)) as? [String: Any],
-              let time = arguments["enqueue_time"] as? Double
+              let number = arguments["enqueue_time"] as? NSNumber, !(arguments["enqueue_time"] is Bool)
         else { return nil }
-        return Instant(secondsSinceEpoch: time)
+        return Instant(secondsSinceEpoch: number.doubleValue)
     }
 
     /// Queue names with kombu's separator bytes made visible.

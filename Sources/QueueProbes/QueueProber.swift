@@ -11,43 +11,59 @@ import SystemClock
 /// `QueueReading.unavailable` with the reason, so the scaling rule holds instead of scaling in.
 public actor QueueProber: QueueSource {
     let client: RedisClient
+    /// Redash's own Redis, when RQ's queues are on another (`redis.redashUrl`).
+    let redashClient: RedisClient?
     let configuredLayout: QueueLayout
     let logger: Logger
     private var detected: (layout: QueueLayout, evidence: String)?
-    /// The scheduler state last read, reused until `schedulerStateRefresh` has passed.
+    /// The scheduler state last read, reused until it is due again.
     private var schedulerState: RedashSchedulerState?
+    /// The refresh `redash:status` showed when the scheduler state was read.
+    private var stateRefreshMarker: Instant?
+    /// The refresh `redash:status` showed at the last probe.
+    private var lastRefreshMarker: Instant?
+    /// The queues Redis knows, last read, and when.
+    private var registry: (known: KnownQueues, readAt: Instant)?
 
-    /// Redash's scheduler runs every 30 s: its state (`sq:executed_at`, the pause keys) changes
-    /// no faster, and on a large Redash it is thousands of fields, so it is read that often.
+    /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
+    /// locks) is read again after each refresh `redash:status` shows, and at least this often.
     public static let schedulerStateRefresh: Duration = .seconds(30)
+    /// How often the queues Redis knows are listed (for misnamed and unconsumed queues).
+    public static let registryRefresh: Duration = .seconds(30)
+    /// Queue names Redash uses in some version, looked for in Celery's bindings.
+    public static let redashQueueNames = ["queries", "scheduled_queries", "celery", "schemas", "periodic", "emails", "default"]
 
     /// - Parameters:
+    ///   - client: where the queues are.
+    ///   - redashClient: Redash's own Redis (`redash:status`, `sq:executed_at`, pause keys,
+    ///     locks) when it is not `client`.
     ///   - layout: `.auto` detects from the keys on the first probe that finds any.
-    public init(client: RedisClient, layout: QueueLayout, logger: Logger) {
+    public init(client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, logger: Logger) {
         self.client = client
+        self.redashClient = redashClient
         self.configuredLayout = layout
         self.logger = logger
     }
 
     /// Reads every queue in `queues` now (commands and tests).
     public func probe(queues: [String]) async -> ProbeReport {
-        await probe(queues: queues, dataSources: nil, now: WallClock.now())
+        await probe(queues: queues, scheduler: nil, now: WallClock.now())
     }
 
-    /// Reads every queue in `queues`, stamped `now` (the tick's instant). With `dataSources`,
-    /// also Redash's scheduler state for them, in the same first round trip, at most every
-    /// `schedulerStateRefresh` (and at once when the data sources change).
-    public func probe(queues: [String], dataSources: [Int]?, now: Instant) async -> ProbeReport {
+    /// Reads every queue in `queues`, stamped `now` (the tick's instant). With `scheduler`, also
+    /// Redash's scheduler state for it, in the same round trips, when it is due: after each
+    /// refresh Redash records, when the data sources change, and at least every 30 s.
+    public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
         var report = ProbeReport(layout: configuredLayout, observedAt: now)
         var schedulerCommands: [[String]] = []
-        if let dataSources {
-            if let state = schedulerState, state.dataSources == dataSources, let readAt = state.readAt,
-               now - readAt < Self.schedulerStateRefresh, now >= readAt {
+        if let request {
+            if isSchedulerStateFresh(for: request, now: now), let state = schedulerState {
                 report.redashScheduler = state
             } else {
-                schedulerCommands = RedashSchedulerStateReader.commands(dataSources: dataSources)
+                schedulerCommands = RedashSchedulerStateReader.commands(request)
             }
         }
+        let registryDue = registry.map { now - $0.readAt >= Self.registryRefresh || now < $0.readAt } ?? true
         do {
             let layout: QueueLayout
             if configuredLayout != .auto {
@@ -60,46 +76,174 @@ public actor QueueProber: QueueSource {
                     let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys yet; set redis.layout"
                     for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
                     report.layoutSource = "undetected"
-                    if !schedulerCommands.isEmpty { try await readSchedulerState(schedulerCommands, dataSources: dataSources ?? [], now: now, report: &report) }
-                    return report
+                    // Redash's own keys do not depend on the queue system.
+                    let commands = [SchedulerHealth.command] + schedulerCommands
+                    let replies = try await (redashClient ?? client).pipeline(commands)
+                    report.roundTrips += 1
+                    report.commands += commands.count
+                    report.takeSchedulerHealth(replies[0], now: now)
+                    if !schedulerCommands.isEmpty, let request {
+                        interpretSchedulerState(Array(replies.dropFirst()), jobStatuses: nil, request: request, now: now, report: &report)
+                    }
+                    return finish(report)
                 }
                 layout = found
                 report.layoutSource = "detected from \(detected?.evidence ?? "")"
             }
             report.layout = layout
-            let extra: [RESPValue]
-            switch layout {
-            case .rq: extra = try await RQProbe.probe(queues: queues, client: client, now: now, report: &report, appending: schedulerCommands)
-            case .celery, .auto: extra = try await CeleryProbe.probe(queues: queues, client: client, now: now, report: &report, appending: schedulerCommands)
+            // Redash's own keys: on the queues' Redis, or first, in a round trip of their own.
+            var redashReplies: [RESPValue]?
+            if let redashClient {
+                let commands = [SchedulerHealth.command] + schedulerCommands
+                do {
+                    let replies = try await redashClient.pipeline(commands)
+                    report.roundTrips += 1
+                    report.commands += commands.count
+                    report.takeSchedulerHealth(replies[0], now: now)
+                    redashReplies = Array(replies.dropFirst())
+                } catch {
+                    let reason = (error as? RedisError)?.description ?? "\(error)"
+                    report.notes.append("Redash's own Redis (redis.redashUrl): \(reason)")
+                    if !schedulerCommands.isEmpty {
+                        report.redashSchedulerProblem = "Redash's scheduler state: \(reason)"
+                        report.redashScheduler = schedulerState
+                    }
+                    schedulerCommands = []
+                }
             }
-            if !schedulerCommands.isEmpty { interpretSchedulerState(extra, dataSources: dataSources ?? [], now: now, report: &report) }
+            let sharedScheduler = redashClient == nil ? schedulerCommands : []
+            let outside = registryOutside(queues)
+            let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues, outside: outside) : []
+            let extra = sharedScheduler + registryCommands
+            let lockCount = request?.locks.count ?? 0
+            switch layout {
+            case .rq:
+                let (first, detail) = try await RQProbe.probe(
+                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra,
+                    detail: { replies in
+                        guard !schedulerCommands.isEmpty else { return [] }
+                        return RedashSchedulerStateReader.jobStatusCommands(redashReplies ?? Array(replies.prefix(sharedScheduler.count)), locks: lockCount)
+                    })
+                if !schedulerCommands.isEmpty, let request {
+                    interpretSchedulerState(
+                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: detail, request: request, now: now, report: &report)
+                }
+                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: outside, now: now, report: &report) }
+            case .celery, .auto:
+                let first = try await CeleryProbe.probe(
+                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra)
+                if !schedulerCommands.isEmpty, let request {
+                    interpretSchedulerState(
+                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
+                }
+                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: outside, now: now, report: &report) }
+            }
+            report.scheduler?.periodicWorkers = report.periodicWorkers
         } catch {
             let reason = (error as? RedisError)?.description ?? "\(error)"
             for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
             if !schedulerCommands.isEmpty {
-                report.redashSchedulerProblem = "sq:executed_at: \(reason)"
+                report.redashSchedulerProblem = "Redash's scheduler state: \(reason)"
                 report.redashScheduler = schedulerState
             }
+        }
+        return finish(report)
+    }
+
+    /// What every probe ends with: the queue registry, and the refresh grid's phase on the state.
+    private func finish(_ report: ProbeReport) -> ProbeReport {
+        var report = report
+        report.knownQueues = registry?.known
+        if let anchor = report.scheduler?.refreshAnchor { lastRefreshMarker = anchor }
+        if var state = report.redashScheduler {
+            state.refreshAnchor = report.scheduler?.refreshAnchor
+            report.redashScheduler = state
         }
         return report
     }
 
-    private func readSchedulerState(_ commands: [[String]], dataSources: [Int], now: Instant, report: inout ProbeReport) async throws {
-        let replies = try await client.pipeline(commands)
-        report.roundTrips += 1
-        report.commands += commands.count
-        interpretSchedulerState(replies, dataSources: dataSources, now: now, report: &report)
+    /// Whether the last scheduler state still stands: same data sources and locks asked for,
+    /// no refresh since it was read, and younger than `schedulerStateRefresh`.
+    private func isSchedulerStateFresh(for request: SchedulerStateRequest, now: Instant) -> Bool {
+        guard let state = schedulerState, let readAt = state.readAt, now >= readAt, now - readAt < Self.schedulerStateRefresh,
+              state.dataSources == request.dataSources, Set(request.locks).isSubset(of: state.checkedLocks)
+        else { return false }
+        return lastRefreshMarker == stateRefreshMarker
     }
 
-    private func interpretSchedulerState(_ replies: [RESPValue], dataSources: [Int], now: Instant, report: inout ProbeReport) {
-        switch RedashSchedulerStateReader.interpret(replies, dataSources: dataSources, now: now) {
+    private func interpretSchedulerState(
+        _ replies: [RESPValue], jobStatuses: [RESPValue]?, request: SchedulerStateRequest, now: Instant, report: inout ProbeReport
+    ) {
+        let held = RedashSchedulerStateReader.Liveness(running: report.runningJobIDs, abandoned: report.abandonedJobIDs)
+        switch RedashSchedulerStateReader.interpret(replies, jobStatuses: jobStatuses, request: request, liveness: held, now: now) {
         case .success(let state):
             schedulerState = state
+            stateRefreshMarker = lastRefreshMarker
             report.redashScheduler = state
         case .failure(let problem):
             // The last good state is better than none: Redash's rule would use it too.
             report.redashSchedulerProblem = problem.message
             report.redashScheduler = schedulerState
+        }
+    }
+
+    /// Queues Redis knew at the last listing that the policy does not consume (RQ), whose length
+    /// the next listing reads.
+    private func registryOutside(_ queues: [String]) -> [String] {
+        guard let known = registry?.known.names else { return [] }
+        return known.subtracting(queues).sorted().prefix(100).map { $0 }
+    }
+
+    /// Lists the queues Redis knows: RQ's registry of queues (and the length of those outside
+    /// the policy), or, for Celery, the bindings and lists of the names Redash uses and the
+    /// policy's.
+    static func registryCommands(layout: QueueLayout, queues: [String], outside: [String]) -> [[String]] {
+        switch layout {
+        case .rq:
+            return [["SCARD", "rq:queues"], ["SRANDMEMBER", "rq:queues", "1000"]] + outside.map { ["LLEN", "rq:queue:\($0)"] }
+        case .celery, .auto:
+            return celeryCandidates(queues).flatMap { [["EXISTS", "_kombu.binding.\($0)"], ["LLEN", $0]] }
+        }
+    }
+
+    static func celeryCandidates(_ queues: [String]) -> [String] {
+        var names = redashQueueNames
+        for queue in queues where !names.contains(queue) { names.append(queue) }
+        return names
+    }
+
+    private func interpretRegistry(
+        _ replies: [RESPValue], layout: QueueLayout, queues: [String], outside: [String], now: Instant, report: inout ProbeReport
+    ) {
+        var known = KnownQueues()
+        do throws(UntrustedReply) {
+            switch layout {
+            case .rq:
+                guard replies.count >= 2 + outside.count else { return }
+                let count = try replies[0].count("rq:queues")
+                guard count <= 1000 else { throw UntrustedReply("rq:queues lists \(count) queues; not read") }
+                for member in try replies[1].elements("rq:queues") {
+                    guard let key = try member.optionalText("rq:queues member"), key.hasPrefix("rq:queue:") else { continue }
+                    known.names.insert(String(key.dropFirst("rq:queue:".count)))
+                }
+                for (index, name) in outside.enumerated() {
+                    let pending = try replies[2 + index].count("rq:queue:\(name)")
+                    if pending > 0 { known.pendingOutsidePolicy[name] = pending }
+                }
+            case .celery, .auto:
+                let candidates = Self.celeryCandidates(queues)
+                guard replies.count >= candidates.count * 2 else { return }
+                let consumed = Set(queues)
+                for (index, name) in candidates.enumerated() {
+                    let bound = try replies[index * 2].count("_kombu.binding.\(name)") > 0
+                    let waiting = try replies[index * 2 + 1].count(name)
+                    if bound || waiting > 0 { known.names.insert(name) }
+                    if waiting > 0, !consumed.contains(name) { known.pendingOutsidePolicy[name] = waiting }
+                }
+            }
+            registry = (known, now)
+        } catch {
+            report.notes.append(error.message)
         }
     }
 
@@ -110,8 +254,8 @@ public actor QueueProber: QueueSource {
         let replies = try await client.pipeline(commands)
         report.roundTrips += 1
         report.commands += commands.count
-        let rqQueues = replies[0].integer ?? 0, rqWorkers = replies[1].integer ?? 0
-        let kombu = replies.dropFirst(2).reduce(0) { $0 + ($1.integer ?? 0) }
+        let rqQueues = (try? replies[0].count("rq:queues")) ?? 0, rqWorkers = (try? replies[1].count("rq:workers")) ?? 0
+        let kombu = replies.dropFirst(2).reduce(0) { $0 + ((try? $1.count("_kombu.binding")) ?? 0) }
         let found: (QueueLayout, String)?
         if rqQueues + rqWorkers > 0 {
             found = (.rq, "\(rqQueues) RQ queue(s), \(rqWorkers) RQ worker(s) registered")

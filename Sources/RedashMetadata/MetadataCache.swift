@@ -71,12 +71,15 @@ public actor MetadataCache: ForecastSource {
     }
 
     /// The forecast from what is in memory, with the scheduler's state from Redis (previous
-    /// executions by query id, paused data sources). `nil` before the first successful read.
-    public func forecast(now: Instant, executions: [Int: Instant], paused: Set<Int> = [], horizonMinutes: Int) -> ScheduledWorkForecast? {
-        guard scheduleReadAt != nil else { return nil }
-        return ScheduledWorkForecast.build(
-            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, executions: executions,
-            paused: paused, stats: stats, now: now, horizonMinutes: horizonMinutes)
+    /// starts by query id, paused data sources, locks, the refresh grid's phase). `nil` before
+    /// the first successful read.
+    public func forecast(now: Instant, scheduler: RedashSchedulerState = RedashSchedulerState(), horizonMinutes: Int) -> ScheduledWorkForecast? {
+        guard scheduleReadAt != nil, let schema else { return nil }
+        let forecast = ScheduledWorkForecast.build(
+            queries: scheduled.queries, skipped: scheduled.skipped, routes: routes, scheduler: scheduler,
+            neverRunIsDue: schema.era.runsNeverRunQueries, stats: stats, now: now, horizonMinutes: horizonMinutes)
+        lastLocksToCheck = forecast.locksToCheck
+        return forecast
     }
 
     /// The ids of Redash's data sources, as last read (empty before the first read).
@@ -88,17 +91,30 @@ public actor MetadataCache: ForecastSource {
     /// How far ahead the reconciler's forecast looks.
     public static let tickHorizonMinutes = 10
 
-    public func dataSourceIDs() async -> [Int] { dataSourceIDs }
+    /// Lock keys the last forecast wanted looked up.
+    private var lastLocksToCheck: [String] = []
 
-    public func snapshot(now: Instant, scheduler: RedashSchedulerState?) async -> ForecastSnapshot {
+    public func schedulerRequest() async -> SchedulerStateRequest? {
+        guard scheduleReadAt != nil else { return nil }
+        return SchedulerStateRequest(dataSources: dataSourceIDs, locks: lastLocksToCheck)
+    }
+
+    public func snapshot(now: Instant, scheduler: RedashSchedulerState?, schedulerIsStale: Bool) async -> ForecastSnapshot {
         let runtimes = stats.mapValues { Duration.seconds($0.p50) }
-        guard let forecast = forecast(
-            now: now, executions: scheduler?.executions ?? [:], paused: scheduler?.pausedDataSources ?? [],
-            horizonMinutes: Self.tickHorizonMinutes)
-        else { return ForecastSnapshot(due: nil, runtimes: runtimes, problem: problem) }
+        var routed: [String: [String]] = [:]
+        for route in routes {
+            routed[route.queue, default: []].append(route.name)
+            if route.scheduledQueue != route.queue { routed[route.scheduledQueue, default: []].append(route.name) }
+        }
+        guard let forecast = forecast(now: now, scheduler: scheduler ?? RedashSchedulerState(), horizonMinutes: Self.tickHorizonMinutes) else {
+            return ForecastSnapshot(due: nil, runtimes: runtimes, routedQueues: routed, problem: problem)
+        }
+        // A dead scheduler enqueues nothing: capacity asked for its queries would idle. (The
+        // reconciler already reports the dead scheduler.)
+        let due = schedulerIsStale ? [:] : Dictionary(uniqueKeysWithValues: forecast.queues.map { ($0.queue, $0.due) })
         return ForecastSnapshot(
-            due: Dictionary(uniqueKeysWithValues: forecast.queues.map { ($0.queue, $0.due) }), runtimes: runtimes,
-            skippedSchedules: forecast.skipped.count, problem: problem)
+            due: due, runtimes: runtimes, skippedSchedules: forecast.skipped.count,
+            nextRefresh: schedulerIsStale ? nil : forecast.nextRefresh, routedQueues: routed, problem: problem)
     }
 }
 

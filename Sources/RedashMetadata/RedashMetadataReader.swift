@@ -7,6 +7,10 @@ public enum RedashSchemaEra: String, Sendable, Equatable {
     case textSchedule = "v7-v10"
     /// Redash v25+: `queries.schedule` is jsonb.
     case jsonbSchedule = "v25+"
+
+    /// Whether Redash runs a scheduled query that never ran at its next refresh: since v25.1
+    /// (`should_schedule_next` returns true without a previous run); v7–v10 never run it.
+    public var runsNeverRunQueries: Bool { self == .jsonbSchedule }
 }
 
 public struct RedashSchema: Sendable, Equatable {
@@ -161,10 +165,17 @@ public struct RedashMetadataReader: Sendable {
                 result.queries.append(ScheduledQuery(
                     id: id, dataSourceID: rows[index, "data_source_id"]?.int ?? 0, queryHash: rows[index, "query_hash"]?.string ?? "",
                     schedule: schedule, failures: rows[index, "failures"]?.int ?? 0,
-                    lastRetrievedAt: rows[index, "retrieved_at"]?.instant, lastRuntime: rows[index, "runtime"]?.double))
+                    lastRetrievedAt: rows[index, "retrieved_at"]?.instant.flatMap { $0.isPlausible ? $0 : nil },
+                    lastRuntime: Self.plausibleRuntime(rows[index, "runtime"]?.double)))
             }
         }
         return result
+    }
+
+    /// A runtime in seconds from the database, when it is one: finite, from 0 to a week.
+    static func plausibleRuntime(_ value: Double?) -> Double? {
+        guard let value, value.isFinite, value >= 0, value <= 7 * 86_400 else { return nil }
+        return value
     }
 
     /// Count, median and 90th percentile of `query_results.runtime` per queue over `window`.
@@ -188,8 +199,9 @@ public struct RedashMetadataReader: Sendable {
         var stats: [String: RuntimeStats] = [:]
         for index in rows.rows.indices {
             guard let queue = rows[index, "queue"]?.string else { continue }
-            stats[queue] = RuntimeStats(
-                queue: queue, count: rows[index, "n"]?.int ?? 0, p50: rows[index, "p50"]?.double ?? 0, p90: rows[index, "p90"]?.double ?? 0)
+            // A runtime that is not a number of seconds a query could take is no statistic.
+            guard let p50 = Self.plausibleRuntime(rows[index, "p50"]?.double), let p90 = Self.plausibleRuntime(rows[index, "p90"]?.double) else { continue }
+            stats[queue] = RuntimeStats(queue: queue, count: max(0, rows[index, "n"]?.int ?? 0), p50: p50, p90: p90)
         }
         return stats
     }

@@ -1,3 +1,5 @@
+import AutoscalerCore
+
 /// Where a Redis server is and how to talk to it, parsed from a URL as Redash and redis-py accept
 /// it: `redis://[[user]:password@]host[:port][/db][?options]` or `rediss://…` for TLS.
 ///
@@ -16,76 +18,20 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `url`; the error never contains the password.
     public init(url: String) throws(RedisError) {
-        let shown = RedisEndpoint.redacted(url)
-        func invalid(_ why: String) -> RedisError { RedisError(.invalidURL, server: shown, why) }
-        guard let schemeEnd = url.firstRange(of: "://") else { throw invalid("not a URL: expected redis://host:6379/0") }
-        let scheme = url[..<schemeEnd.lowerBound].lowercased()
-        guard scheme == "redis" || scheme == "rediss" else {
-            throw invalid("unsupported scheme \(scheme): expected redis:// or rediss://")
+        let parsed: RedisURL
+        do {
+            parsed = try RedisURL(url)
+        } catch {
+            throw RedisError(.invalidURL, server: RedisURL.redactedServer(url), error.message)
         }
-        usesTLS = scheme == "rediss"
-        var rest = url[schemeEnd.upperBound...]
-        var query = Substring("")
-        if let question = rest.firstIndex(of: "?") {
-            query = rest[rest.index(after: question)...]
-            rest = rest[..<question]
-        }
-        var path = Substring("")
-        if let slash = rest.firstIndex(of: "/") {
-            path = rest[rest.index(after: slash)...]
-            rest = rest[..<slash]
-        }
-        if let at = rest.lastIndex(of: "@") {
-            let userInfo = rest[..<at]
-            if let colon = userInfo.firstIndex(of: ":") {
-                let user = String(userInfo[..<colon])
-                username = user.isEmpty ? nil : RedisEndpoint.percentDecoded(user)
-                password = RedisEndpoint.percentDecoded(String(userInfo[userInfo.index(after: colon)...]))
-            } else if !userInfo.isEmpty {
-                // redis://secret@host: redis-py reads a lone user-info as the username; a password
-                // given this way is common in old configs, so treat it as the password.
-                password = RedisEndpoint.percentDecoded(String(userInfo))
-            }
-            rest = rest[rest.index(after: at)...]
-        }
-        var hostPart = rest
-        var portText: Substring?
-        if hostPart.hasPrefix("[") {
-            guard let close = hostPart.firstIndex(of: "]") else { throw invalid("unclosed [ in the IPv6 host") }
-            let after = hostPart[hostPart.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() }
-            hostPart = hostPart[hostPart.index(after: hostPart.startIndex)..<close]
-        } else if let colon = hostPart.lastIndex(of: ":") {
-            portText = hostPart[hostPart.index(after: colon)...]
-            hostPart = hostPart[..<colon]
-        }
-        guard !hostPart.isEmpty else { throw invalid("no host") }
-        host = String(hostPart)
-        if let portText {
-            guard let value = Int(portText), (1...65535).contains(value) else { throw invalid("port `\(portText)` is not 1–65535") }
-            port = value
-        } else {
-            port = 6379
-        }
-        let databaseText = path.split(separator: "/").first ?? ""
-        if databaseText.isEmpty {
-            database = 0
-        } else {
-            guard let value = Int(databaseText), value >= 0 else { throw invalid("database `\(databaseText)` is not a number") }
-            database = value
-        }
-        verifiesCertificate = true
-        caFile = nil
-        for parameter in query.split(separator: "&") {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
-            guard pair.count == 2 else { continue }
-            switch pair[0] {
-            case "ssl_cert_reqs": verifiesCertificate = pair[1].lowercased() != "none"
-            case "ssl_ca_certs": caFile = RedisEndpoint.percentDecoded(pair[1])
-            case "db": if let value = Int(pair[1]) { database = value }
-            default: break
-            }
-        }
+        host = parsed.host
+        port = parsed.port
+        database = parsed.database
+        username = parsed.username
+        password = parsed.password
+        usesTLS = parsed.usesTLS
+        verifiesCertificate = parsed.verifiesCertificate
+        caFile = parsed.caFile
     }
 
     /// `host:port`, for errors and logs.
@@ -93,28 +39,4 @@ public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
 
     /// The URL without credentials.
     public var description: String { "\(usesTLS ? "rediss" : "redis")://\(server)/\(database)" }
-
-    static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.firstRange(of: "://") else { return "(unparsable URL)" }
-        let rest = url[schemeEnd.upperBound...]
-        let authority = rest.prefix { $0 != "/" && $0 != "?" }
-        let host = authority.lastIndex(of: "@").map { authority[authority.index(after: $0)...] } ?? authority
-        return host.isEmpty ? "(no host)" : String(host)
-    }
-
-    static func percentDecoded(_ text: String) -> String {
-        guard text.contains("%") else { return text }
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-               let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16) {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

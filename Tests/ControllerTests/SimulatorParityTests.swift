@@ -37,7 +37,7 @@ struct SimulatorParityTests {
         func select(_ tick: Int) { index.withLock { $0 = tick } }
         var current: Tick { ticks[index.withLock { $0 }] }
 
-        func probe(queues: [String], dataSources: [Int]?, now: Instant) async -> ProbeReport {
+        func probe(queues: [String], scheduler: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
             var report = ProbeReport(layout: .rq, observedAt: now)
             for record in current.records {
                 for (queue, reading) in record.observation.queues { report.readings[queue] = reading }
@@ -66,9 +66,9 @@ struct SimulatorParityTests {
             isEnabled ? ProtectionChange(protected: tasks) : ProtectionChange(released: tasks)
         }
 
-        func dataSourceIDs() async -> [Int] { [] }
+        func schedulerRequest() async -> SchedulerStateRequest? { nil }
 
-        func snapshot(now: Instant, scheduler: RedashSchedulerState?) async -> ForecastSnapshot {
+        func snapshot(now: Instant, scheduler: RedashSchedulerState?, schedulerIsStale: Bool) async -> ForecastSnapshot {
             var due: [String: [DueQuery]] = [:]
             for record in current.records {
                 guard let list = record.observation.scheduledDue, let first = policy.service(named: record.service)?.queues.first else { continue }

@@ -15,28 +15,31 @@ struct ForecastIntegrationTests {
 
     static func ago(_ seconds: Double) -> Instant { now - .seconds(seconds) }
 
-    /// Seeds the same queries in either era and returns the minute-by-minute expectation for a
-    /// 30-minute horizon, per queue: [minute offset: queries due].
-    static func seed(_ connection: PostgresConnection, era: RedashDatabase.Era) async throws -> (expected: [String: [Int: Int]], executedID: Int) {
+    /// Seeds the same queries in either era; returns the id of the hourly query (whose previous
+    /// run the v25 test sets in `sq:executed_at`). Each test works out by hand, in its comments,
+    /// the minute in which Redash will enqueue each run: at the first refresh of its 30 s grid
+    /// strictly after the run falls due, the next run counted from that start (+1 s).
+    static func seed(_ connection: PostgresConnection, era: RedashDatabase.Era) async throws -> Int {
         let main = try await RedashDatabase.dataSource(connection, "Production")
         let heavy = try await RedashDatabase.dataSource(connection, "Warehouse", queue: "queries_heavy", scheduledQueue: "scheduled_queries_heavy")
-        // Every 5 min, last result 09:58:10: due 10:03:10 (+2), 10:08:10 (+7), … 10:28:10 (+27).
+        // A: every 5 min, last result 09:58:10: first due 10:03:10.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-every5", schedule: #"{"interval": 300, "time": null, "day_of_week": null, "until": null}"#, retrievedAt: ago(130), runtime: 12.5)
         // The same text on the same data source: Redash enqueues it once.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-every5", schedule: #"{"interval": 300}"#, retrievedAt: ago(130))
-        // Daily at 10:15, ran yesterday at 10:15:05: due 10:15:05 (+14).
+        // B: daily at 10:15, ran yesterday at 10:15:05: due 10:15:05.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-daily", schedule: #"{"interval": 86400, "time": "10:15", "day_of_week": null, "until": null}"#,
                                        retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 22, hour: 10, minute: 15, second: 5))
-        // Weekly on Monday at 10:20, ran last Monday 10:20:30: due 10:20:30 (+20).
+        // C: weekly on Monday at 10:20, ran last Monday 10:20:30: due 10:20:30.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-weekly", schedule: #"{"interval": 604800, "time": "10:20", "day_of_week": "Monday", "until": null}"#,
                                        retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 16, hour: 10, minute: 20, second: 30))
-        // Daily at 09:00, ran yesterday at 09:00: overdue, due now (+0).
+        // D: daily at 09:00, ran yesterday at 09:00: overdue, at the next refresh.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-overdue", schedule: #"{"interval": 86400, "time": "09:00"}"#,
                                        retrievedAt: CivilTime.instant(year: 2026, month: 11, day: 22, hour: 9, minute: 0))
-        // Every 10 min with 3 failures, last result 09:52:00: 10:02:00 + 8 min = 10:10:00 (+9),
-        // then 10:10:00 + 10 + 8 min = 10:28:00 (+27).
+        // E: every 10 min with 3 failures, last result 09:52:00: 10:02:00 + 8 min = 10:10:00; a
+        // projected run succeeds, so the next is 10 min after it, without back-off.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-failing", schedule: #"{"interval": 600}"#, failures: 3, retrievedAt: ago(500))
-        // Ended, disabled, archived, not scheduled, never ran: nothing.
+        // Ended, disabled, archived, not scheduled: nothing. Never ran (every 60 s): nothing in
+        // v7–v10, at once and then every 90 s in v25.1+.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-ended", schedule: #"{"interval": 60, "until": "2026-11-01"}"#, retrievedAt: ago(600))
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-disabled", schedule: #"{"interval": 60, "disabled": true}"#, retrievedAt: ago(600))
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-archived", schedule: #"{"interval": 60}"#, retrievedAt: ago(600), archived: true)
@@ -44,16 +47,12 @@ struct ForecastIntegrationTests {
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-never", schedule: #"{"interval": 60}"#)
         // A schedule Redash itself could not use: skipped and counted.
         try await RedashDatabase.query(connection, dataSource: main, hash: "h-broken", schedule: era == .v10 ? "{interval: 60" : #"{"interval": "often"}"#, retrievedAt: ago(30))
-        // Hourly, last result 09:10:20 (due 10:10:20, +10) but enqueued by the scheduler at
-        // 09:00:30 (sq:executed_at, when read): due 10:00:30 (+0).
+        // G: hourly, last result 09:10:20 (due 10:10:20), but started by a worker at 09:00:30
+        // (sq:executed_at, when read): due 10:00:30.
         let executed = try await RedashDatabase.query(connection, dataSource: main, hash: "h-hourly", schedule: #"{"interval": 3600}"#, retrievedAt: ago(3000))
-        // The warehouse's own scheduled queue, every 15 min, last 09:59:20: 10:14:20 (+14), 10:29:20 (+29).
+        // H: the warehouse's own scheduled queue, every 15 min, last 09:59:20: due 10:14:20.
         try await RedashDatabase.query(connection, dataSource: heavy, hash: "h-heavy", schedule: #"{"interval": 900}"#, retrievedAt: ago(60), runtime: 200)
-        let expected: [String: [Int: Int]] = [
-            "scheduled_queries": [0: 1, 2: 1, 7: 1, 9: 1, 12: 1, 14: 1, 17: 1, 20: 1, 22: 1, 27: 2, 10: 1],
-            "scheduled_queries_heavy": [14: 1, 29: 1],
-        ]
-        return (expected, executed)
+        return executed
     }
 
     static func minutes(_ object: [String: Any]) -> [String: [Int: Int]] {
@@ -73,7 +72,16 @@ struct ForecastIntegrationTests {
         let server = try await PostgresServer.start()
         let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
         try await RedashDatabase.create(connection, era: .v10)
-        let (expected, _) = try await Self.seed(connection, era: .v10)
+        _ = try await Self.seed(connection, era: .v10)
+        // No Redis: the refresh grid's phase is unknown and assumed halfway, refreshes at :05 and
+        // :35 (now is 10:00:20). A: 10:03:35 (+3), then every 330 s: 10:09:05 (+8), 10:14:35
+        // (+14), 10:20:05 (+19), 10:25:35 (+25). B: 10:15:35 (+15). C: 10:20:35 (+20). D: 10:00:35
+        // (+0). E: 10:10:05 (+9), then 10:20:35 (+20). G from retrieved_at: 10:10:35 (+10). H:
+        // 10:14:35 (+14), 10:30:05 (+29). The never-run query: never (v10).
+        let expected: [String: [Int: Int]] = [
+            "scheduled_queries": [0: 1, 3: 1, 8: 1, 9: 1, 10: 1, 14: 1, 15: 1, 19: 1, 20: 2, 25: 1],
+            "scheduled_queries_heavy": [14: 1, 29: 1],
+        ]
         let report = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: nil, minutes: 30, json: true, now: Self.now)
         #expect(report.exitCode == 0, "\(report.standardError)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
@@ -85,7 +93,8 @@ struct ForecastIntegrationTests {
         #expect(routing.map { $0["scheduledQueue"] as? String } == ["scheduled_queries", "scheduled_queries_heavy"])
         // Expected work of the first every-5-minutes run is its own last runtime.
         let queue = try #require((object["forecast"] as? [[String: Any]])?.first { $0["queue"] as? String == "scheduled_queries" })
-        #expect(((queue["minutes"] as? [[String: Any]])?[2]["expectedWorkSeconds"] as? Double) == 12.5)
+        #expect(((queue["minutes"] as? [[String: Any]])?[3]["expectedWorkSeconds"] as? Double) == 12.5)
+        #expect((object["rules"] as? [String])?.contains { $0.contains("never due (Redash v7 to v10)") } == true)
         #expect(!report.standardOutput.contains(server.password))
     }
 
@@ -95,20 +104,39 @@ struct ForecastIntegrationTests {
         let redis = try await RedisServer.start()
         let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
         try await RedashDatabase.create(connection, era: .v25)
-        var (expected, executedID) = try await Self.seed(connection, era: .v25)
+        let executedID = try await Self.seed(connection, era: .v25)
         try await ManagedProcess.run("/usr/bin/redis-cli", ["-p", String(redis.port), "HSET", "sq:executed_at", String(executedID), String(Self.ago(3590).secondsSinceEpoch)])
-        expected["scheduled_queries"]![10] = nil
-        expected["scheduled_queries"]![0]! += 1
+        // Redash's last refresh started and ended at 10:00:00: refreshes at :00 and :30.
+        try await ManagedProcess.run("/usr/bin/redis-cli", [
+            "-p", String(redis.port), "HSET", "redash:status", "started_at", String(Self.ago(20).secondsSinceEpoch),
+            "last_refresh_at", String(Self.ago(20).secondsSinceEpoch), "outdated_queries_count", "3",
+        ])
+        // A: 10:03:30 (+3), 10:09:00 (+8), 10:14:30 (+14), 10:20:00 (+19), 10:25:30 (+25). B:
+        // 10:15:30 (+15). C: 10:21:00 (+20). D: 10:00:30 (+0). E: 10:10:30 (+10), 10:21:00 (+20).
+        // G, due 10:00:30 exactly: the refresh at 10:00:30 does not find it due yet, 10:01:00
+        // does (+0). H: 10:14:30 (+14), 10:30:00 (+29). Never ran (v25): 10:00:30 (+0), then
+        // every 90 s: +1, +3, +4, +6, +7, +9, +10, +12, +13, +15, +16, +18, +19, +21, +22, +24,
+        // +25, +27, +28.
+        var expected: [String: [Int: Int]] = [
+            "scheduled_queries": [
+                0: 3, 1: 1, 3: 2, 4: 1, 6: 1, 7: 1, 8: 1, 9: 1, 10: 2, 12: 1, 13: 1, 14: 1, 15: 2, 16: 1, 18: 1, 19: 2, 20: 2,
+                21: 1, 22: 1, 24: 1, 25: 2, 27: 1, 28: 1,
+            ],
+            "scheduled_queries_heavy": [14: 1, 29: 1],
+        ]
         let report = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: true, now: Self.now)
         #expect(report.exitCode == 0, "\(report.standardError)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
         #expect(object["schema"] as? String == "v25+")
         #expect(Self.minutes(object) == expected)
         #expect((object["skipped"] as? [[String: Any]])?.first?["reason"] as? String == "interval is not a number")
+        // The next refresh (10:00:30) finds D and the never-run query due: what Redash will count.
+        #expect((object["nextRefresh"] as? [String: Any])?["dueQueries"] as? Int == 2)
+        #expect((object["notes"] as? [String])?.contains { $0.contains("found 3 scheduled queries due") } == true, "\(object["notes"] ?? "")")
 
         // The human form shows the same minutes.
         let text = await ForecastCommand.report(databaseURL: SecretURL(server.url), redisURL: redis.url, minutes: 30, json: false, now: Self.now)
-        #expect(text.standardOutput.contains("scheduled_queries_heavy: 2 due"))
+        #expect(text.standardOutput.contains("scheduled_queries_heavy: 2 runs"))
         #expect(text.standardOutput.contains("10:14    1 query, ~3m20s of work"), "\(text.standardOutput)")
 
         // Pausing the warehouse in Redash (the key its `DataSource.pause` sets) takes its
@@ -163,7 +191,7 @@ struct ForecastIntegrationTests {
         let cache = MetadataCache(reader: reader)
         await cache.refresh(now: Self.now)
         #expect(await cache.problem?.contains("data_sources.scheduled_queue_name is missing") == true)
-        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10) == nil)
+        #expect(await cache.forecast(now: Self.now, horizonMinutes: 10) == nil)
 
         // Without schedule_failures (an older schema) the forecast still works, without backoff.
         let older = try await PostgresServer.start()
@@ -173,7 +201,7 @@ struct ForecastIntegrationTests {
         try await RedashDatabase.query(olderConnection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
         let report = await ForecastCommand.report(databaseURL: SecretURL(older.url), redisURL: nil, minutes: 10, json: true, now: Self.now)
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
-        #expect(Self.minutes(object) == ["scheduled_queries": [2: 1, 7: 1]])
+        #expect(Self.minutes(object) == ["scheduled_queries": [3: 1, 8: 1]])
         #expect((object["notes"] as? [String])?.first?.contains("schedule_failures is missing") == true)
     }
 
@@ -206,11 +234,11 @@ struct ForecastIntegrationTests {
         // The controller's way: a refresher beside the reconcile loop, ready a moment later.
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await MetadataRefresher(cache: cache, period: .milliseconds(100), now: { Self.now }).run() }
-            #expect(await eventually(timeout: 10) { await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10) != nil })
+            #expect(await eventually(timeout: 10) { await cache.forecast(now: Self.now, horizonMinutes: 10) != nil })
             group.cancelAll()
         }
         #expect(await cache.problem == nil)
-        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10)?.queues.first?.due.count == 2)
+        #expect(await cache.forecast(now: Self.now, horizonMinutes: 10)?.queues.first?.due.count == 2)
 
         // Another session holds `queries` locked: the refresh's statements time out.
         let blocker = try await PostgresConnection.connect(url: SecretURL(server.url))
@@ -219,7 +247,7 @@ struct ForecastIntegrationTests {
         await cache.refresh(now: Self.now + .seconds(60))
         let problem = await cache.problem
         #expect(problem?.contains("57014") == true, "\(problem ?? "no problem")")
-        #expect(await cache.forecast(now: Self.now, executions: [:], horizonMinutes: 10)?.queues.first?.due.count == 2)
+        #expect(await cache.forecast(now: Self.now, horizonMinutes: 10)?.queues.first?.due.count == 2)
         _ = try await blocker.query("ROLLBACK")
         await cache.refresh(now: Self.now + .seconds(120))
         #expect(await cache.problem == nil)

@@ -8,12 +8,10 @@ struct RedashScheduleRuleTests {
         CivilTime.instant(year: 2026, month: 11, day: day, hour: hour, minute: minute, second: second)
     }
 
-    @Test("interval: previous + interval, then every interval after")
+    @Test("interval: previous + interval")
     func interval() {
         let schedule = RedashSchedule(interval: 300)
         #expect(RedashScheduleRule.nextIteration(after: Self.at(23, 9, 58, 10), schedule: schedule, failures: 0) == Self.at(23, 10, 3, 10))
-        let times = RedashScheduleRule.occurrences(previous: Self.at(23, 9, 58, 10), schedule: schedule, failures: 0, now: Self.at(23, 10, 0, 20), horizon: .seconds(900))
-        #expect(times == [Self.at(23, 10, 3, 10), Self.at(23, 10, 8, 10), Self.at(23, 10, 13, 10)])
     }
 
     @Test("daily at a time: keeps the seconds of the previous run; a run before the time counts for the day before")
@@ -45,17 +43,93 @@ struct RedashScheduleRuleTests {
         #expect(RedashScheduleRule.nextIteration(after: Self.at(23, 9, 52, 0), schedule: schedule, failures: 40) == nil)
     }
 
-    @Test("disabled, past until, empty schedules and never-run queries are never due; overdue ones are due now")
-    func inactive() {
-        let now = Self.at(23, 10, 0, 20)
-        let previous = Self.at(23, 9, 0)
-        #expect(RedashScheduleRule.occurrences(previous: previous, schedule: RedashSchedule(interval: 60, disabled: true), failures: 0, now: now, horizon: .seconds(600)).isEmpty)
-        let ended = RedashSchedule(interval: 60, until: CivilTime.instant(year: 2026, month: 11, day: 1))
-        #expect(RedashScheduleRule.occurrences(previous: previous, schedule: ended, failures: 0, now: now, horizon: .seconds(600)).isEmpty)
-        #expect(RedashScheduleRule.occurrences(previous: previous, schedule: RedashSchedule(interval: nil), failures: 0, now: now, horizon: .seconds(600)).isEmpty)
-        #expect(RedashScheduleRule.occurrences(previous: nil, schedule: RedashSchedule(interval: 60), failures: 0, now: now, horizon: .seconds(600)).isEmpty)
-        // Until tomorrow: still runs today.
-        let endsTomorrow = RedashSchedule(interval: 3600, until: CivilTime.instant(year: 2026, month: 11, day: 24))
-        #expect(RedashScheduleRule.occurrences(previous: previous, schedule: endsTomorrow, failures: 0, now: now, horizon: .seconds(600)) == [now])
+    /// Redash's refreshes at :00 and :30 of every minute.
+    static let grid = RedashRefreshGrid(anchor: at(23, 10, 0))
+    static let now = at(23, 10, 0, 5)
+
+    struct Cadence: CustomTestStringConvertible, Sendable {
+        var name: String
+        var schedule: RedashSchedule
+        var previous: Instant?
+        var failures = 0
+        var neverRunIsDue = true
+        var lock: JobLock?
+        var grid = RedashScheduleRuleTests.grid
+        var expected: [Instant]
+        var testDescription: String { name }
+    }
+
+    static let cadences: [Cadence] = [
+        Cadence(
+            name: "every 60 s runs every 90 s: due 30 s after a refresh, enqueued at the next (7 runs in 10 minutes)",
+            schedule: RedashSchedule(interval: 60), previous: at(23, 9, 59, 0.5),
+            expected: [at(23, 10, 0, 30), at(23, 10, 2), at(23, 10, 3, 30), at(23, 10, 5), at(23, 10, 6, 30), at(23, 10, 8), at(23, 10, 9, 30)]),
+        Cadence(
+            name: "every 120 s runs every 150 s",
+            schedule: RedashSchedule(interval: 120), previous: at(23, 9, 58, 30.5),
+            expected: [at(23, 10, 1), at(23, 10, 3, 30), at(23, 10, 6), at(23, 10, 8, 30)]),
+        Cadence(
+            name: "every 300 s runs every 330 s",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 57, 30.5),
+            expected: [at(23, 10, 3), at(23, 10, 8, 30)]),
+        Cadence(
+            name: "every 240 s, last started 10 s after a refresh: every 270 s",
+            schedule: RedashSchedule(interval: 240), previous: at(23, 9, 56, 10),
+            expected: [at(23, 10, 0, 30), at(23, 10, 5), at(23, 10, 9, 30)]),
+        Cadence(
+            name: "never ran, Redash v25.1+: at the next refresh, then on its schedule",
+            schedule: RedashSchedule(interval: 180), previous: nil,
+            expected: [at(23, 10, 0, 30), at(23, 10, 4), at(23, 10, 7, 30)]),
+        Cadence(
+            name: "never ran, Redash v7–v10: never",
+            schedule: RedashSchedule(interval: 180), previous: nil, neverRunIsDue: false, expected: []),
+        Cadence(
+            name: "2 failures: 2^2 minutes on the next run only; the run succeeds and the back-off resets",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 53), failures: 2,
+            expected: [at(23, 10, 2, 30), at(23, 10, 8)]),
+        Cadence(
+            name: "overdue with its job waiting behind the lock: no second copy; next one interval after it can start",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50), lock: .waiting,
+            expected: [at(23, 10, 5, 30)]),
+        Cadence(
+            name: "overdue without a lock: at the next refresh",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50),
+            expected: [at(23, 10, 0, 30), at(23, 10, 6)]),
+        Cadence(
+            name: "held by an abandoned job's lock until 10:04:10: at the first refresh after",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50), lock: .abandoned(expiresAt: at(23, 10, 4, 10)),
+            expected: [at(23, 10, 4, 30), at(23, 10, 10)]),
+        Cadence(
+            name: "no refresh recorded: the phase is assumed halfway, 15 s from now",
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50), grid: RedashRefreshGrid(anchor: nil),
+            expected: [at(23, 10, 0, 20), at(23, 10, 5, 50)]),
+        Cadence(
+            name: "daily at 10:05, ran yesterday at 10:05:05: at the first refresh after 10:05:05",
+            schedule: RedashSchedule(interval: 86_400, time: (hour: 10, minute: 5)), previous: at(22, 10, 5, 5),
+            expected: [at(23, 10, 5, 30)]),
+        Cadence(
+            name: "disabled: never", schedule: RedashSchedule(interval: 60, disabled: true), previous: at(23, 9, 0), expected: []),
+        Cadence(
+            name: "past until: never", schedule: RedashSchedule(interval: 60, until: CivilTime.instant(year: 2026, month: 11, day: 1)),
+            previous: at(23, 9, 0), expected: []),
+        Cadence(name: "no interval: never", schedule: RedashSchedule(interval: nil), previous: at(23, 9, 0), expected: []),
+    ]
+
+    @Test("when Redash enqueues, over the next 10 minutes", arguments: cadences)
+    func cadence(_ case: Cadence) {
+        let times = RedashScheduleRule.enqueueTimes(
+            previous: `case`.previous, schedule: `case`.schedule, failures: `case`.failures, neverRunIsDue: `case`.neverRunIsDue,
+            lock: `case`.lock, now: Self.now, horizon: .seconds(600), grid: `case`.grid)
+        #expect(times == `case`.expected, "\(times)")
+    }
+
+    @Test("what the next refresh finds due, as Redash counts it (outdated_queries_count)")
+    func dueAtRefresh() {
+        let refresh = Self.at(23, 10, 0, 30)
+        #expect(RedashScheduleRule.isDue(previous: Self.at(23, 9, 59, 0.5), schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: true, at: refresh))
+        #expect(!RedashScheduleRule.isDue(previous: Self.at(23, 9, 59, 30.5), schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: true, at: refresh))
+        #expect(RedashScheduleRule.isDue(previous: nil, schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: true, at: refresh))
+        #expect(!RedashScheduleRule.isDue(previous: nil, schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: false, at: refresh))
+        #expect(!RedashScheduleRule.isDue(previous: Self.at(23, 9, 0), schedule: RedashSchedule(interval: 60, disabled: true), failures: 0, neverRunIsDue: true, at: refresh))
     }
 }

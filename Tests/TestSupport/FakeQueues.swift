@@ -42,7 +42,7 @@ public final class FakeQueues: QueueSource, Sendable {
     public func setSchedulerState(_ scheduler: RedashSchedulerState?) { state.withLock { $0.scheduler = scheduler } }
     public var probeCount: Int { state.withLock { $0.probes } }
 
-    public func probe(queues: [String], dataSources: [Int]?, now: Instant) async -> ProbeReport {
+    public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
         state.withLock { state in
             state.probes += 1
             var report = ProbeReport(layout: state.layout, observedAt: now)
@@ -60,7 +60,7 @@ public final class FakeQueues: QueueSource, Sendable {
                     workers: state.layout == .rq ? WorkerCounts(busy: busy, idle: workers.count - busy) : nil, observedAt: now))
                 if state.layout == .rq { report.workers[name] = workers }
             }
-            if dataSources != nil { report.redashScheduler = state.scheduler }
+            if request != nil { report.redashScheduler = state.scheduler }
             return report
         }
     }

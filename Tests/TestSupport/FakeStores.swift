@@ -62,9 +62,9 @@ public final class FakeForecast: ForecastSource, Sendable {
     /// The scheduler states each snapshot was given.
     public var schedulersSeen: [RedashSchedulerState?] { state.withLock { $0.schedulers } }
 
-    public func dataSourceIDs() async -> [Int] { state.withLock { $0.dataSources } }
+    public func schedulerRequest() async -> SchedulerStateRequest? { SchedulerStateRequest(dataSources: state.withLock { $0.dataSources }) }
 
-    public func snapshot(now: Instant, scheduler: RedashSchedulerState?) async -> ForecastSnapshot {
+    public func snapshot(now: Instant, scheduler: RedashSchedulerState?, schedulerIsStale: Bool) async -> ForecastSnapshot {
         state.withLock { state in
             state.schedulers.append(scheduler)
             return ForecastSnapshot(due: state.due)

@@ -41,8 +41,9 @@ public struct RedashSchedule: Hashable, Sendable {
 /// When Redash runs a scheduled query, in our own implementation of the rule Redash's scheduler
 /// applies every 30 seconds (docs/database.md spells it out):
 ///
-/// - the previous run is the time the scheduler last enqueued it (Redis `sq:executed_at`), else
-///   the `retrieved_at` of its latest result; a query with neither is never due;
+/// - the previous run is when a worker last started it (Redis `sq:executed_at`), else the
+///   `retrieved_at` of its latest result; a query with neither is due at once in Redash ≥ v25.1
+///   and never in v7–v10;
 /// - without `time`: next = previous + interval;
 /// - with `time` (daily and weekly schedules): the previous run is moved back to the last
 ///   `time` at or before it, the interval (in days) and, for weekly schedules, the distance to
@@ -86,25 +87,65 @@ public enum RedashScheduleRule {
         return true
     }
 
-    /// The times the query falls due from `now` to `now + horizon`: the first (overdue ones at
-    /// `now`), then each next one counted from the previous, as the scheduler would enqueue them
-    /// if each run were enqueued the moment it fell due.
-    public static func occurrences(
-        previous: Instant?, schedule: RedashSchedule, failures: Int, now: Instant, horizon: Duration, limit: Int = 1_000
+    /// When Redash will enqueue the query from `now` to `now + horizon`: each time at the first
+    /// refresh of `grid` after the query falls due, the next one counted from when that run
+    /// starts (Redash's `sq:executed_at` is written when a worker starts the query). A projected
+    /// run is assumed to succeed, so only the first one carries the failure back-off.
+    ///
+    /// - Parameters:
+    ///   - previous: the last start (`sq:executed_at`, else the latest result's `retrieved_at`);
+    ///     `nil` when the query never ran.
+    ///   - neverRunIsDue: Redash ≥ v25.1 runs a never-run query at the next refresh; v7–v10
+    ///     never runs it.
+    ///   - lock: the job the query's lock points at, when it still waits or was abandoned.
+    public static func enqueueTimes(
+        previous: Instant?, schedule: RedashSchedule, failures: Int, neverRunIsDue: Bool, lock: JobLock? = nil,
+        now: Instant, horizon: Duration, grid: RedashRefreshGrid, limit: Int = 1_000
     ) -> [Instant] {
-        guard let previous, isActive(schedule, at: now) else { return [] }
+        guard isActive(schedule, at: now) else { return [] }
+        var last = previous
+        var failures = failures
+        var earliest = now
+        switch lock {
+        case .waiting:
+            // The waiting job runs first; the clock restarts when it starts, at the earliest now.
+            last = now
+            failures = 0
+        case .abandoned(let expiresAt):
+            // Redash will not enqueue it again while the lock stands.
+            earliest = max(now, expiresAt)
+        case nil:
+            break
+        }
+        if last == nil && !neverRunIsDue { return [] }
         let end = now + horizon
         var result: [Instant] = []
-        var last = previous
-        while result.count < limit, let next = nextIteration(after: last, schedule: schedule, failures: failures) {
-            let due = max(next, now)
-            guard due < end, isActive(schedule, at: due) else { break }
-            // A schedule that does not move forward (interval 0) is due once.
-            if let previousDue = result.last, due <= previousDue { break }
-            result.append(due)
-            last = due
+        while result.count < limit {
+            let due: Instant
+            if let last {
+                guard let next = nextIteration(after: last, schedule: schedule, failures: failures) else { break }
+                due = next
+            } else {
+                due = earliest - .milliseconds(1)
+            }
+            let enqueued = grid.firstRefresh(after: due, notBefore: earliest)
+            guard enqueued < end, isActive(schedule, at: enqueued) else { break }
+            // A schedule that does not move forward (interval 0) is enqueued once.
+            if let previousEnqueue = result.last, enqueued <= previousEnqueue { break }
+            result.append(enqueued)
+            last = enqueued + grid.startLatency
+            failures = 0
         }
         return result
+    }
+
+    /// Whether Redash's refresh at `refresh` finds the query due (it then counts it in
+    /// `outdated_queries_count`, whether or not a job of it still waits behind its lock).
+    public static func isDue(previous: Instant?, schedule: RedashSchedule, failures: Int, neverRunIsDue: Bool, at refresh: Instant) -> Bool {
+        guard isActive(schedule, at: refresh) else { return false }
+        guard let previous else { return neverRunIsDue }
+        guard let next = nextIteration(after: previous, schedule: schedule, failures: failures) else { return false }
+        return refresh > next
     }
 
     /// `t` with its hour and minute set to those of `clock` (seconds of day), keeping its
@@ -119,5 +160,52 @@ public enum RedashScheduleRule {
     static func mondayBasedWeekday(_ t: Double) -> Int {
         let days = Int((t / day).rounded(.down))
         return ((days % 7) + 7 + 3) % 7
+    }
+}
+
+/// The job a scheduled query's lock (`query_hash_job:<data source>:<query hash>`) points at, when
+/// that stops Redash from enqueueing the query again.
+public enum JobLock: Hashable, Sendable {
+    /// The job waits in its queue: it runs first, and only its start restarts the clock.
+    case waiting
+    /// The job sits in the started registry with no worker running it (RQ 1.5 keeps a SIGKILLed
+    /// task's job there for good): nothing is enqueued until the lock expires.
+    case abandoned(expiresAt: Instant)
+}
+
+/// The rhythm of Redash's `refresh_queries`: every 30 s, anchored at a refresh Redash recorded in
+/// `redash:status` (`started_at` in v25+, else `last_refresh_at`). A query falls due between two
+/// refreshes and is enqueued at the next one, so a 60 s schedule runs every 90 s.
+public struct RedashRefreshGrid: Hashable, Sendable {
+    /// Redash's refresh period (its periodic job definition: 30 s, in v8 through v26).
+    public static let redashPeriod: Duration = .seconds(30)
+    /// How long after a refresh a free worker starts a query it enqueued.
+    public static let defaultStartLatency: Duration = .seconds(1)
+
+    public var period: Duration
+    /// A refresh seen; `nil` when none was (or it is stale): the phase is then unknown.
+    public var anchor: Instant?
+    public var startLatency: Duration
+
+    /// Creates a grid.
+    public init(period: Duration = RedashRefreshGrid.redashPeriod, anchor: Instant?, startLatency: Duration = RedashRefreshGrid.defaultStartLatency) {
+        self.period = period
+        self.anchor = anchor
+        self.startLatency = startLatency
+    }
+
+    /// The first refresh strictly after `time` and not before `earliest`. Without an anchor the
+    /// phase is assumed halfway through a period after `earliest`.
+    public func firstRefresh(after time: Instant, notBefore earliest: Instant) -> Instant {
+        let seconds = max(period.inSeconds, 0.001)
+        let anchor = self.anchor ?? earliest + period / 2
+        let from = max(time.secondsSinceEpoch, earliest.secondsSinceEpoch - 1e-6)
+        let steps = ((from - anchor.secondsSinceEpoch) / seconds).rounded(.down) + 1
+        return Instant(secondsSinceEpoch: anchor.secondsSinceEpoch + steps * seconds)
+    }
+
+    /// The next refresh at or after `now`.
+    public func nextRefresh(after now: Instant) -> Instant {
+        firstRefresh(after: now - .milliseconds(1), notBefore: now)
     }
 }

@@ -13,6 +13,8 @@ public struct ProbeReport: Sendable {
     public var workers: [String: [WorkerRecord]]
     /// Whether Redash's scheduler looks alive.
     public var scheduler: SchedulerHealth?
+    /// Workers registered on the periodic queue (RQ).
+    public var periodicWorkers: Int?
     /// Redash's scheduler state, when the probe was asked to read it (the forecast is on).
     public var redashScheduler: RedashSchedulerState?
     /// Why the scheduler state could not be read, when it was asked for and failed.
@@ -25,6 +27,14 @@ public struct ProbeReport: Sendable {
     public var observedAt: Instant
     /// Things worth telling an operator that did not stop the reading (a foreign message).
     public var notes: [String] = []
+    /// Jobs in a started registry that no worker runs, per queue: RQ 1.16 entries past their
+    /// heartbeat deadline, RQ 1.5 entries without a deadline that no live worker holds.
+    public var abandonedJobs: [String: Int] = [:]
+    /// The queues Redis knows (RQ's `rq:queues`, Celery's bindings), when they were listed.
+    public var knownQueues: KnownQueues?
+    /// Ids of the jobs that are running (RQ), and of the abandoned ones.
+    public var runningJobIDs: Set<String> = []
+    public var abandonedJobIDs: Set<String> = []
 
     /// Creates a report.
     public init(
@@ -54,6 +64,19 @@ public struct ProbeReport: Sendable {
             }
         }
         return identities
+    }
+}
+
+/// The queues Redis knows, for the check of the policy's queue names.
+public struct KnownQueues: Hashable, Sendable {
+    /// Queue names (without RQ's `rq:queue:` prefix).
+    public var names: Set<String>
+    /// Jobs waiting on queues that no service of the policy consumes.
+    public var pendingOutsidePolicy: [String: Int]
+
+    public init(names: Set<String> = [], pendingOutsidePolicy: [String: Int] = [:]) {
+        self.names = names
+        self.pendingOutsidePolicy = pendingOutsidePolicy
     }
 }
 
@@ -100,6 +123,11 @@ public struct WorkerRecord: Hashable, Sendable {
 public struct SchedulerHealth: Hashable, Sendable {
     /// When refresh_queries last finished; `nil` when Redash has never written it.
     public var lastRefreshAt: Instant?
+    /// When that refresh started (`started_at`, Redash v25+).
+    public var lastRefreshStartedAt: Instant?
+    /// How many scheduled queries that refresh found due (`outdated_queries_count`), including
+    /// those whose job still waited behind its lock.
+    public var outdatedQueries: Int?
     /// How long ago that was.
     public var sinceLastRefresh: Duration?
     /// Workers registered on the periodic queue (RQ only; `nil` for Celery, which has no registry).
@@ -110,34 +138,72 @@ public struct SchedulerHealth: Hashable, Sendable {
     /// Six refresh cycles: one missed beat is noise, six is a dead scheduler.
     public static let staleAfter: Duration = .seconds(180)
 
+    /// The refresh that identifies the grid's phase: its start when Redash records it (v25+),
+    /// else its end; `nil` when stale.
+    public var refreshAnchor: Instant? {
+        isStale ? nil : lastRefreshStartedAt ?? lastRefreshAt
+    }
+
     /// Creates a health reading.
-    public init(lastRefreshAt: Instant?, sinceLastRefresh: Duration?, periodicWorkers: Int?, isStale: Bool) {
+    public init(
+        lastRefreshAt: Instant?, sinceLastRefresh: Duration?, periodicWorkers: Int?, isStale: Bool, lastRefreshStartedAt: Instant? = nil,
+        outdatedQueries: Int? = nil
+    ) {
         self.lastRefreshAt = lastRefreshAt
+        self.lastRefreshStartedAt = lastRefreshStartedAt
+        self.outdatedQueries = outdatedQueries
         self.sinceLastRefresh = sinceLastRefresh
         self.periodicWorkers = periodicWorkers
         self.isStale = isStale
     }
 }
 
-/// What Redash's scheduler keeps in Redis about scheduled queries: when each query last ran
+/// What Redash's scheduler keeps in Redis about scheduled queries: when each query last started
 /// (the hash `sq:executed_at`, query id → seconds since the epoch, which Redash's rule prefers
-/// over the latest result's `retrieved_at`), and which data sources are paused (a key
-/// `ds:<id>:pause` exists; the scheduler skips their queries).
+/// over the latest result's `retrieved_at`), which data sources are paused (a key `ds:<id>:pause`
+/// exists; the scheduler skips their queries), the locks of queries whose job still waits or was
+/// abandoned, and the refresh rhythm `redash:status` reveals.
 public struct RedashSchedulerState: Hashable, Sendable {
-    /// Previous executions by query id; unreadable entries are left out.
+    /// Previous starts by query id; unreadable entries are left out.
     public var executions: [Int: Instant]
     /// Data sources whose scheduled queries Redash will not enqueue while paused.
     public var pausedDataSources: Set<Int>
     /// The data sources whose pause keys were read.
     public var dataSources: [Int]
+    /// Locks (`query_hash_job:<data source>:<query hash>`) that hold a query back, by key.
+    public var locks: [String: JobLock]
+    /// The lock keys that were looked up (a key looked up and absent is free).
+    public var checkedLocks: Set<String>
+    /// A refresh Redash recorded (`redash:status` `started_at`, else `last_refresh_at`), when it
+    /// is recent: the phase of the 30 s refresh grid.
+    public var refreshAnchor: Instant?
     /// When it was read.
     public var readAt: Instant?
 
     /// Creates a scheduler state.
-    public init(executions: [Int: Instant] = [:], pausedDataSources: Set<Int> = [], dataSources: [Int] = [], readAt: Instant? = nil) {
+    public init(
+        executions: [Int: Instant] = [:], pausedDataSources: Set<Int> = [], dataSources: [Int] = [], locks: [String: JobLock] = [:],
+        checkedLocks: Set<String> = [], refreshAnchor: Instant? = nil, readAt: Instant? = nil
+    ) {
         self.executions = executions
         self.pausedDataSources = pausedDataSources
         self.dataSources = dataSources
+        self.locks = locks
+        self.checkedLocks = checkedLocks
+        self.refreshAnchor = refreshAnchor
         self.readAt = readAt
+    }
+}
+
+/// What the forecast asks the probe to read of Redash's scheduler state.
+public struct SchedulerStateRequest: Hashable, Sendable {
+    /// Redash's data sources, for their pause keys.
+    public var dataSources: [Int]
+    /// Lock keys of queries that are due now, whose job may still wait behind the lock.
+    public var locks: [String]
+
+    public init(dataSources: [Int], locks: [String] = []) {
+        self.dataSources = dataSources
+        self.locks = locks
     }
 }

@@ -47,15 +47,20 @@ public struct Policy: Hashable, Sendable {
 
 /// How to reach Redash's Redis and how its queues are laid out.
 public struct RedisSettings: Hashable, Sendable {
-    /// `redis://[user:password@]host:port/db` or `rediss://…`.
+    /// Where the queues are: `redis://[user:password@]host:port/db` or `rediss://…`. Redash's
+    /// RQ uses `RQ_REDIS_URL` when set, else `REDASH_REDIS_URL`.
     public var url: SecretURL
     /// Which queue system Redash uses on this Redis.
     public var layout: QueueLayout
+    /// Redash's own Redis (`REDASH_REDIS_URL`), where `redash:status`, `sq:executed_at`, pause
+    /// keys and query locks live, when RQ's queues are on another; `nil`: the same as `url`.
+    public var redashURL: SecretURL?
 
     /// Creates Redis settings.
-    public init(url: SecretURL, layout: QueueLayout = .auto) {
+    public init(url: SecretURL, layout: QueueLayout = .auto, redashURL: SecretURL? = nil) {
         self.url = url
         self.layout = layout
+        self.redashURL = redashURL
     }
 }
 

@@ -1,10 +1,12 @@
 /// Where the reconciler reads what Redash's metadata predicts: the metadata cache over
 /// PostgreSQL in production.
 public protocol ForecastSource: Sendable {
-    /// Redash's data sources, for the scheduler state the probe reads (empty before the first read).
-    func dataSourceIDs() async -> [Int]
+    /// What the probe should read of Redash's scheduler state for the next forecast: the data
+    /// sources (for their pause keys) and the locks of queries due now. `nil` before the first
+    /// metadata read.
+    func schedulerRequest() async -> SchedulerStateRequest?
     /// The scheduled work due soon, per queue, with the scheduler's state from Redis.
-    func snapshot(now: Instant, scheduler: RedashSchedulerState?) async -> ForecastSnapshot
+    func snapshot(now: Instant, scheduler: RedashSchedulerState?, schedulerIsStale: Bool) async -> ForecastSnapshot
 }
 
 /// What the forecast says at one tick.
@@ -15,14 +17,23 @@ public struct ForecastSnapshot: Hashable, Sendable {
     public var runtimes: [String: Duration]
     /// Scheduled queries whose schedule could not be read.
     public var skippedSchedules: Int
+    /// What Redash's next refresh should find due, for the live check.
+    public var nextRefresh: RefreshPrediction?
+    /// Data source names by the queue they route adhoc or scheduled queries to.
+    public var routedQueues: [String: [String]]
     /// Why the forecast is off or stale, when it is.
     public var problem: String?
 
     /// Creates a snapshot.
-    public init(due: [String: [DueQuery]]?, runtimes: [String: Duration] = [:], skippedSchedules: Int = 0, problem: String? = nil) {
+    public init(
+        due: [String: [DueQuery]]?, runtimes: [String: Duration] = [:], skippedSchedules: Int = 0, nextRefresh: RefreshPrediction? = nil,
+        routedQueues: [String: [String]] = [:], problem: String? = nil
+    ) {
         self.due = due
         self.runtimes = runtimes
         self.skippedSchedules = skippedSchedules
+        self.nextRefresh = nextRefresh
+        self.routedQueues = routedQueues
         self.problem = problem
     }
 }

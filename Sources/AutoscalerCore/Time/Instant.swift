@@ -25,9 +25,17 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
         Instant(secondsSinceEpoch: lhs.secondsSinceEpoch - rhs.inSeconds)
     }
 
-    /// The time elapsed from `rhs` to `lhs` (negative when `rhs` is later).
+    /// The time elapsed from `rhs` to `lhs` (negative when `rhs` is later). Saturates at about
+    /// ±31,700 years, and is zero when either side is not a number: instants come from outside
+    /// (Redis, PostgreSQL, ECS), and `Duration` traps on a value it cannot hold. The adapters
+    /// reject such values before they get here; this keeps a miss from being a crash.
     public static func - (lhs: Instant, rhs: Instant) -> Duration {
-        .seconds(lhs.secondsSinceEpoch - rhs.secondsSinceEpoch)
+        .seconds(Duration.saturatingSeconds(lhs.secondsSinceEpoch - rhs.secondsSinceEpoch))
+    }
+
+    /// Whether this is a plausible wall-clock time: finite, from 2000 to 2200.
+    public var isPlausible: Bool {
+        secondsSinceEpoch.isFinite && secondsSinceEpoch >= 946_684_800 && secondsSinceEpoch < 7_258_118_400
     }
 
     /// ISO 8601 in UTC with millisecond precision, for logs and reports.
@@ -37,6 +45,15 @@ public struct Instant: Comparable, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension Duration {
+    /// The largest magnitude, in seconds, that durations made from outside values are clamped to.
+    public static let saturationSeconds = 1e12
+
+    /// `seconds` clamped to what a `Duration` holds safely; 0 for NaN.
+    public static func saturatingSeconds(_ seconds: Double) -> Double {
+        guard !seconds.isNaN else { return 0 }
+        return min(max(seconds, -saturationSeconds), saturationSeconds)
+    }
+
     /// The duration as fractional seconds; precise to well below a microsecond for any
     /// duration this program handles.
     public var inSeconds: Double {

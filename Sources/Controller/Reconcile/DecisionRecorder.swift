@@ -14,6 +14,8 @@ final class DecisionRecorder: Sendable {
         /// The last logged outcome, code and count per service, so that a hold is logged once.
         var lastLogged: [String: String] = [:]
         var schedulerWasStale = false
+        /// The queue findings last logged, so that each is logged once per change.
+        var queueFindings: [String] = []
     }
 
     private let state = Mutex(State())
@@ -112,9 +114,34 @@ final class DecisionRecorder: Sendable {
                 ])
             }
         }
+        if let comparison = report.newComparison {
+            metrics.increment("redash_autoscaler_forecast_refreshes_compared_total")
+            metrics.increment("redash_autoscaler_forecast_refresh_absolute_error_total", by: abs(comparison.error))
+            metrics.set("redash_autoscaler_forecast_refresh_error", [:], Double(comparison.error))
+            logger.debug("forecast checked against Redash's refresh", metadata: [
+                "refreshAt": "\(comparison.refreshAt)", "predicted": "\(comparison.predicted)", "observed": "\(comparison.observed)",
+            ])
+        }
+        recordQueueFindings(report.queueFindings)
         metrics.observeReconcile(report.duration)
         metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
         for error in report.errors { metrics.increment("redash_autoscaler_errors_total", ["dependency": error.dependency.rawValue]) }
+    }
+
+    private func recordQueueFindings(_ findings: [QueueNameCheck.Finding]) {
+        let texts = findings.map(\.description)
+        let previous = state.withLock { state in
+            defer { state.queueFindings = texts }
+            return state.queueFindings
+        }
+        for kind in ["missing", "unconsumed"] {
+            metrics.set("redash_autoscaler_queue_name_problems", ["kind": kind], Double(findings.filter { $0.kind == kind }.count))
+        }
+        guard texts != previous else { return }
+        for finding in findings where !previous.contains(finding.description) {
+            logger.warning("queue names do not add up", metadata: ["queue": "\(finding.queue)", "kind": "\(finding.kind)", "finding": "\(finding)"])
+        }
+        if findings.isEmpty && !previous.isEmpty { logger.notice("queue names add up again") }
     }
 
     /// Drops the per-service gauges (a new policy may manage other services).

@@ -11,6 +11,12 @@ public struct ReconcileReport: Sendable {
     public var services: [ServiceReport]
     /// Every failed read or write of the tick, in the order they happened.
     public var errors: [DependencyError]
+    /// The forecast checked against Redash's refreshes so far.
+    public var forecastCheck: ForecastCheck = ForecastCheck()
+    /// The refresh compared in this tick, if Redash recorded one.
+    public var newComparison: ForecastCheck.Comparison?
+    /// Policy queues that exist nowhere, and queues with work no service consumes.
+    public var queueFindings: [QueueNameCheck.Finding] = []
 
     /// Whether Redis and ECS were both read and written as planned: what `/readyz` asks of the
     /// last reconcile.

@@ -38,6 +38,8 @@ public actor Reconciler {
     let recorder: DecisionRecorder
     /// What the step remembers, per service.
     var memories: [String: ServiceMemory] = [:]
+    /// The forecast checked against Redash's own refreshes.
+    public private(set) var forecastCheck = ForecastCheck()
     var memoriesRestored = false
     public private(set) var lastReport: ReconcileReport?
     public private(set) var lastSuccessAt: Instant?
@@ -63,12 +65,15 @@ public actor Reconciler {
         let policy = self.policy
         var errors: [DependencyError] = []
 
-        let dataSources = await ports.forecast?.dataSourceIDs()
-        let probe = await ports.queues.probe(queues: policy.queueNames, dataSources: dataSources, now: now)
+        let schedulerRequest = await ports.forecast?.schedulerRequest()
+        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)
         let states = await readServices(policy, now: now, errors: &errors)
-        let forecast = await ports.forecast?.snapshot(now: now, scheduler: probe.redashScheduler)
+        let forecast = await ports.forecast?.snapshot(
+            now: now, scheduler: probe.redashScheduler, schedulerIsStale: probe.scheduler?.isStale ?? false)
         if let problem = forecast?.problem { errors.append(DependencyError(.database, "Redash metadata", problem)) }
+        let check = checkForecast(forecast, against: probe)
+        let queueFindings = Self.queueFindings(policy, probe: probe, forecast: forecast)
         await restoreMemories(errors: &errors)
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
         let isLeader = await ports.leadership?.acquireOrConfirm(now: now) ?? true
@@ -92,7 +97,7 @@ public actor Reconciler {
 
         let report = ReconcileReport(
             at: now, duration: ContinuousClock.now - started, mode: applier.mode, isLeader: isLeader, probe: probe,
-            services: services, errors: errors)
+            services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings)
         recorder.finish(report, forecast: forecast)
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
@@ -100,6 +105,29 @@ public actor Reconciler {
     }
 
     // MARK: Gathering
+
+    /// Remembers what the forecast expects of Redash's next refresh, and compares the refresh
+    /// Redash last recorded with what was expected of it.
+    private func checkForecast(_ forecast: ForecastSnapshot?, against probe: ProbeReport) -> ForecastCheck.Comparison? {
+        var comparison: ForecastCheck.Comparison?
+        if let scheduler = probe.scheduler, let refresh = scheduler.refreshAnchor, let count = scheduler.outdatedQueries {
+            comparison = forecastCheck.observe(refreshAt: refresh, outdatedQueries: count)
+        }
+        if let prediction = forecast?.nextRefresh { forecastCheck.predict(prediction) }
+        return comparison
+    }
+
+    /// Policy queues that exist nowhere, and queues with work that no service consumes.
+    static func queueFindings(_ policy: Policy, probe: ProbeReport, forecast: ForecastSnapshot?) -> [QueueNameCheck.Finding] {
+        guard var known = probe.knownQueues?.names else { return [] }
+        // A queue with registered workers exists, whether or not a job was ever enqueued on it.
+        for (queue, reading) in probe.readings {
+            if case .observed(let observation) = reading, let workers = observation.workers, workers.busy + workers.idle > 0 { known.insert(queue) }
+        }
+        return QueueNameCheck.check(
+            policy: policy, known: known, pendingOutsidePolicy: probe.knownQueues?.pendingOutsidePolicy ?? [:],
+            routed: forecast?.routedQueues ?? [:])
+    }
 
     /// A queue that could not be read is an error of the tick (the rule already holds for it).
     static func probeErrors(_ probe: ProbeReport, queues: [String]) -> [DependencyError] {

@@ -1,7 +1,7 @@
-/// "Did you mean" for misspelled keys and values.
-enum Suggestion {
+/// "Did you mean" for misspelled keys, values and queue names.
+public enum Suggestion {
     /// The candidate closest to `word`, if it is close enough to be a likely typo.
-    static func closest(to word: String, among candidates: [String]) -> String? {
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         let lowered = word.lowercased()
         if let sameLetters = candidates.first(where: { $0.lowercased() == lowered }) {
             return sameLetters
@@ -13,7 +13,7 @@ enum Suggestion {
     }
 
     /// Levenshtein edit distance.
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
