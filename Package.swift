@@ -219,7 +219,7 @@ let package = Package(
         .testTarget(
             name: "QueueProbesTests",
             dependencies: [
-                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI",
+                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],
@@ -256,7 +256,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RedashMetadataTests",
-            dependencies: ["RedashMetadata", "PostgresClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport"],
+            dependencies: [
+                "RedashMetadata", "PostgresClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "QueueProbes", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["Python"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -9,8 +9,11 @@ swift build --build-tests
 swift test
 
 binary="$(swift build --show-bin-path)/redash-autoscaler"
-echo "smoke: validate the shipped policies.yaml"
+echo "smoke: validate the shipped policies.yaml (Celery, Redash v7–v8) and the RQ example (v10, v25+)"
 "$binary" validate --policies policies.yaml
+"$binary" validate --policies examples/policies-rq.yaml
+RQ_REDIS_URL=redis://rq-cache:6379/1 REDASH_REDIS_URL=redis://cache:6379/0 "$binary" validate --policies examples/policies-rq.yaml \
+  | grep -q "redis: redis://rq-cache:6379/1 (layout rq), Redash's own keys on redis://cache:6379/0"
 echo "smoke: a broken policy is rejected with its position"
 if "$binary" validate --policies Tests/PolicyFileTests/Fixtures/min-greater-than-max.yaml 2>/tmp/validate.err; then
   echo "smoke: the broken policy was accepted" >&2

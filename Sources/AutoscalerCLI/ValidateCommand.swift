@@ -36,7 +36,8 @@ public struct ValidateCommand: AsyncParsableCommand {
         }
         var lines = ["\(path): valid, \(policy.services.count) service\(policy.services.count == 1 ? "" : "s") in cluster \(policy.cluster)"]
         lines += policy.services.map { "  " + PolicySummary.line(for: $0) }
-        lines.append("  redis: \(policy.redis.url) (layout \(policy.redis.layout.rawValue)); "
+        lines.append("  redis: \(policy.redis.url) (layout \(policy.redis.layout.rawValue))"
+            + (policy.redis.redashURL.map { ", Redash's own keys on \($0)" } ?? "") + "; "
             + "database: \(policy.database.map { "\($0.url)" } ?? "none (Redis only: no forecast, no leader lease)"); "
             + "every \(policy.interval.compactDescription)")
         return CommandReport(

@@ -112,23 +112,38 @@ public actor QueueProber: QueueSource {
                 }
             }
             let sharedScheduler = redashClient == nil ? schedulerCommands : []
-            let outside = registryOutside(queues)
-            let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues, outside: outside) : []
+            let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues) : []
             let extra = sharedScheduler + registryCommands
             let lockCount = request?.locks.count ?? 0
             switch layout {
             case .rq:
+                var statusCount = 0
+                var outside: [String] = []
                 let (first, detail) = try await RQProbe.probe(
                     queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra,
                     detail: { replies in
-                        guard !schedulerCommands.isEmpty else { return [] }
-                        return RedashSchedulerStateReader.jobStatusCommands(redashReplies ?? Array(replies.prefix(sharedScheduler.count)), locks: lockCount)
+                        var commands: [[String]] = []
+                        if !schedulerCommands.isEmpty {
+                            commands = RedashSchedulerStateReader.jobStatusCommands(redashReplies ?? Array(replies.prefix(sharedScheduler.count)), locks: lockCount)
+                        }
+                        statusCount = commands.count
+                        if registryDue {
+                            // The length of every queue Redis knows that the policy does not consume.
+                            outside = Self.registryNames(Array(replies.dropFirst(sharedScheduler.count))).subtracting(queues).sorted().prefix(100).map { $0 }
+                            commands += outside.map { ["LLEN", "rq:queue:\($0)"] }
+                        }
+                        return commands
                     })
                 if !schedulerCommands.isEmpty, let request {
                     interpretSchedulerState(
-                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: detail, request: request, now: now, report: &report)
+                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: Array(detail.prefix(statusCount)), request: request,
+                        now: now, report: &report)
                 }
-                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: outside, now: now, report: &report) }
+                if registryDue {
+                    interpretRegistry(
+                        Array(first.dropFirst(sharedScheduler.count)) + Array(detail.dropFirst(statusCount)), layout: layout, queues: queues,
+                        outside: outside, now: now, report: &report)
+                }
             case .celery, .auto:
                 let first = try await CeleryProbe.probe(
                     queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra)
@@ -136,7 +151,7 @@ public actor QueueProber: QueueSource {
                     interpretSchedulerState(
                         redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
                 }
-                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: outside, now: now, report: &report) }
+                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: [], now: now, report: &report) }
             }
             report.scheduler?.periodicWorkers = report.periodicWorkers
         } catch {
@@ -187,23 +202,27 @@ public actor QueueProber: QueueSource {
         }
     }
 
-    /// Queues Redis knew at the last listing that the policy does not consume (RQ), whose length
-    /// the next listing reads.
-    private func registryOutside(_ queues: [String]) -> [String] {
-        guard let known = registry?.known.names else { return [] }
-        return known.subtracting(queues).sorted().prefix(100).map { $0 }
+    /// Lists the queues Redis knows: RQ's registry of queues (the length of those outside the
+    /// policy follows in the second round trip), or, for Celery, the bindings and lists of the
+    /// names Redash uses and the policy's.
+    static func registryCommands(layout: QueueLayout, queues: [String]) -> [[String]] {
+        switch layout {
+        case .rq: return [["SCARD", "rq:queues"], ["SRANDMEMBER", "rq:queues", "1000"]]
+        case .celery, .auto: return celeryCandidates(queues).flatMap { [["EXISTS", "_kombu.binding.\($0)"], ["LLEN", $0]] }
+        }
     }
 
-    /// Lists the queues Redis knows: RQ's registry of queues (and the length of those outside
-    /// the policy), or, for Celery, the bindings and lists of the names Redash uses and the
-    /// policy's.
-    static func registryCommands(layout: QueueLayout, queues: [String], outside: [String]) -> [[String]] {
-        switch layout {
-        case .rq:
-            return [["SCARD", "rq:queues"], ["SRANDMEMBER", "rq:queues", "1000"]] + outside.map { ["LLEN", "rq:queue:\($0)"] }
-        case .celery, .auto:
-            return celeryCandidates(queues).flatMap { [["EXISTS", "_kombu.binding.\($0)"], ["LLEN", $0]] }
+    /// The queue names of an RQ registry listing (`SCARD`, `SRANDMEMBER` replies); empty when
+    /// unreadable (`interpretRegistry` says why).
+    static func registryNames(_ replies: [RESPValue]) -> Set<String> {
+        guard replies.count >= 2, let count = try? replies[0].count("rq:queues"), count <= 1000,
+              let members = try? replies[1].elements("rq:queues") else { return [] }
+        var names = Set<String>()
+        for member in members {
+            guard let key = (try? member.optionalText("rq:queues member")) ?? nil, key.hasPrefix("rq:queue:") else { continue }
+            names.insert(String(key.dropFirst("rq:queue:".count)))
         }
+        return names
     }
 
     static func celeryCandidates(_ queues: [String]) -> [String] {

@@ -27,6 +27,13 @@ public struct DataSourceRoute: Sendable, Equatable {
     public var queue: String
     /// Scheduled refreshes (`data_sources.scheduled_queue_name`, default `scheduled_queries`).
     public var scheduledQueue: String
+
+    public init(id: Int, name: String, queue: String = "queries", scheduledQueue: String = "scheduled_queries") {
+        self.id = id
+        self.name = name
+        self.queue = queue
+        self.scheduledQueue = scheduledQueue
+    }
 }
 
 /// A query with a schedule, and what the forecast needs of its last run.
@@ -40,6 +47,19 @@ public struct ScheduledQuery: Sendable, Equatable {
     public var lastRetrievedAt: Instant?
     /// `runtime` of its latest result, in seconds.
     public var lastRuntime: Double?
+
+    public init(
+        id: Int, dataSourceID: Int, queryHash: String, schedule: RedashSchedule, failures: Int = 0, lastRetrievedAt: Instant? = nil,
+        lastRuntime: Double? = nil
+    ) {
+        self.id = id
+        self.dataSourceID = dataSourceID
+        self.queryHash = queryHash
+        self.schedule = schedule
+        self.failures = failures
+        self.lastRetrievedAt = lastRetrievedAt
+        self.lastRuntime = lastRuntime
+    }
 }
 
 /// Runtime of the queries a queue ran over a window.

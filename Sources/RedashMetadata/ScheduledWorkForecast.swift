@@ -73,45 +73,59 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
         let nextRefresh = grid.nextRefresh(after: now)
         var buckets: [String: [Minute]] = [:]
         var due: [String: [DueQuery]] = [:]
-        var seen = Set<String>()
         var dueAtNextRefresh = Set<String>()
         var overdue: [(key: String, since: Instant)] = []
         var result = ScheduledWorkForecast(
             generatedAt: now, horizonMinutes: horizonMinutes, queues: [], skipped: skipped, neverRun: 0, grid: grid,
             nextRefresh: RefreshPrediction(at: nextRefresh, dueQueries: 0), locksToCheck: [], rules: [])
+        // Queries with the same text on the same data source are one group to Redash.
+        var groups: [String: [ScheduledQuery]] = [:]
+        var order: [String] = []
         for query in queries {
             if scheduler.pausedDataSources.contains(query.dataSourceID) {
                 result.pausedQueries += 1
                 continue
             }
-            let queue = queueOf[query.dataSourceID] ?? "scheduled_queries"
+            let identity = "\(query.queryHash):\(query.dataSourceID)"
+            if groups[identity] == nil { order.append(identity) }
+            groups[identity, default: []].append(query)
+        }
+        for identity in order {
+            let members = groups[identity]!
+            let first = members[0]
+            let queue = queueOf[first.dataSourceID] ?? "scheduled_queries"
             if buckets[queue] == nil {
                 buckets[queue] = (0..<horizonMinutes).map { Minute(offset: $0, queries: 0, expectedWork: 0) }
             }
-            let previous = scheduler.executions[query.id] ?? query.lastRetrievedAt
-            if previous == nil, RedashScheduleRule.isActive(query.schedule, at: now) { result.neverRun += 1 }
-            let identity = "\(query.queryHash):\(query.dataSourceID)"
-            let key = lockKey(dataSource: query.dataSourceID, queryHash: query.queryHash)
+            let key = lockKey(dataSource: first.dataSourceID, queryHash: first.queryHash)
             let lock = scheduler.locks[key]
             switch lock {
             case .waiting: result.waitingBehindLock += 1
             case .abandoned: result.blockedByAbandonedJob += 1
             case nil: break
             }
-            // What Redash's next refresh finds due, waiting jobs included (it counts them).
-            if RedashScheduleRule.isDue(previous: previous, schedule: query.schedule, failures: query.failures, neverRunIsDue: neverRunIsDue, at: nextRefresh) {
-                dueAtNextRefresh.insert(identity)
-                if lock == nil {
-                    let since = previous.flatMap { RedashScheduleRule.nextIteration(after: $0, schedule: query.schedule, failures: query.failures) } ?? now
-                    overdue.append((key, since))
+            var dueAtNext = false
+            var runtimes: [Int: Double] = [:]
+            let group = members.map { query -> RedashScheduleRule.Member in
+                let previous = scheduler.executions[query.id] ?? query.lastRetrievedAt
+                if previous == nil, RedashScheduleRule.isActive(query.schedule, at: now) { result.neverRun += 1 }
+                runtimes[query.id] = query.lastRuntime ?? stats[queue]?.p50 ?? defaultRuntime
+                // What Redash's next refresh finds due, waiting jobs included (it counts them).
+                if RedashScheduleRule.isDue(previous: previous, schedule: query.schedule, failures: query.failures, neverRunIsDue: neverRunIsDue, at: nextRefresh) {
+                    dueAtNext = true
+                    if lock == nil {
+                        let since = previous.flatMap { RedashScheduleRule.nextIteration(after: $0, schedule: query.schedule, failures: query.failures) } ?? now
+                        overdue.append((key, since))
+                    }
                 }
+                return RedashScheduleRule.Member(
+                    id: query.id, previous: previous, isOwnExecution: scheduler.executions[query.id] != nil, schedule: query.schedule,
+                    failures: query.failures, runtime: .seconds(runtimes[query.id] ?? defaultRuntime))
             }
-            let runtime = query.lastRuntime ?? stats[queue]?.p50 ?? defaultRuntime
-            let times = RedashScheduleRule.enqueueTimes(
-                previous: previous, schedule: query.schedule, failures: query.failures, neverRunIsDue: neverRunIsDue, lock: lock,
-                now: now, horizon: horizon, grid: grid)
-            for time in times {
-                guard seen.insert("\(identity)@\(time.secondsSinceEpoch)").inserted else { continue }
+            if dueAtNext { dueAtNextRefresh.insert(identity) }
+            for (time, query) in RedashScheduleRule.enqueueTimes(
+                group: group, neverRunIsDue: neverRunIsDue, lock: lock, now: now, horizon: horizon, grid: grid) {
+                let runtime = runtimes[query] ?? defaultRuntime
                 let minute = min(horizonMinutes - 1, max(0, Int(((time - now).inSeconds / 60).rounded(.down))))
                 buckets[queue]![minute].queries += 1
                 buckets[queue]![minute].expectedWork += runtime

@@ -129,6 +129,40 @@ struct ReconcilerTests {
         #expect(cluster.writes.first == .protection(isEnabled: true, tasks: ["t1"]), "protection goes first: \(cluster.writes)")
     }
 
+    @Test("a query that outlives many protection periods keeps its task protected the whole time, then the task is released")
+    func protectionRenewedWhileBusy() async {
+        let policy = Policy(
+            cluster: "redash", interval: .seconds(5), redis: Self.policy.redis,
+            services: [ServicePolicy(
+                name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1, taskProtection: .seconds(60))])
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, policy: policy)
+        cluster.setTasks("adhoc", [
+            TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running), TaskSnapshot(id: "t2", privateIP: "10.0.0.2", phase: .running),
+        ])
+        queues.set("queries", pending: 0, running: 1)
+        queues.setWorkers("queries", [
+            WorkerRecord(name: "w1", state: "busy", currentJob: "j1", ipAddress: "10.0.0.1:4000"),
+            WorkerRecord(name: "w2", state: "idle", ipAddress: "10.0.0.2:4000"),
+        ])
+        // Twelve minutes of one query with one-minute protections: twelve periods and more.
+        var unprotectedAt: [Double] = []
+        for second in stride(from: 0.0, through: 720, by: 5) {
+            _ = await reconciler.reconcile(now: Self.at(second))
+            let t1 = cluster.tasks("adhoc").first { $0.id == "t1" }
+            if !(t1?.isProtected(at: Self.at(second + 5)) ?? false) { unprotectedAt.append(second) }
+        }
+        #expect(unprotectedAt.isEmpty, "t1 ran unprotected into the ticks after \(unprotectedAt)")
+        let renewals = cluster.writes.filter { $0 == .protection(isEnabled: true, tasks: ["t1"]) }.count
+        #expect(renewals >= 12, "protected \(renewals) times")
+        #expect(cluster.count("adhoc") == 1, "the idle task went")
+        // The query ends: the protection is released.
+        queues.set("queries", pending: 0, running: 0)
+        queues.setWorkers("queries", [WorkerRecord(name: "w1", state: "idle", ipAddress: "10.0.0.1:4000")])
+        _ = await reconciler.reconcile(now: Self.at(725))
+        #expect(cluster.writes.last == .protection(isEnabled: false, tasks: ["t1"]))
+    }
+
     @Test("task reads failing: no scale-in, and both errors of the tick are kept")
     func everyErrorKept() async {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 3])

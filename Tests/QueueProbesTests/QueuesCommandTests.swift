@@ -2,6 +2,7 @@ import AutoscalerCLI
 import AutoscalerCore
 import Foundation
 import IntegrationSupport
+import PolicyFile
 import Testing
 
 @Suite("queues command against redis-server")
@@ -11,6 +12,54 @@ struct QueuesCommandTests {
             ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 4),
             ServicePolicy(name: "scheduled", queues: ["scheduled_queries"], minTasks: 1, maxTasks: 2, workersPerTask: 1),
         ])
+    }
+
+    @Test("RQ on its own Redis: ${RQ_REDIS_URL:-${REDASH_REDIS_URL}} for the queues, redis.redashUrl for Redash's own keys")
+    func rqOnItsOwnRedis() async throws {
+        let queues = try await RedisServer.start(), redash = try await RedisServer.start()
+        try await fixture(["rq-enqueue", queues.url, "queries", "2"])
+        try await redash.cli(["HSET", "redash:status", "last_refresh_at", String(Date().timeIntervalSince1970 - 10), "outdated_queries_count", "4"])
+        let text = """
+            cluster: redash
+            redis:
+              url: ${RQ_REDIS_URL:-${REDASH_REDIS_URL}}
+              redashUrl: ${REDASH_REDIS_URL}
+              layout: rq
+            services:
+              adhoc: {queries: null, queues: [queries], minTasks: 1, maxTasks: 4}
+            """.replacingOccurrences(of: "queries: null, ", with: "")
+        let split = try #require(PolicyLoader.parse(text, file: "policies.yaml", environment: ["RQ_REDIS_URL": queues.url, "REDASH_REDIS_URL": redash.url]).policy)
+        #expect(split.redis.url.unredacted == queues.url && split.redis.redashURL?.unredacted == redash.url)
+        let report = try await QueuesCommand.report(policy: split, redisURL: nil, json: true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        #expect((object["queues"] as? [[String: Any]])?.first?["pending"] as? Int == 2, "the queues from RQ's Redis")
+        #expect((object["scheduler"] as? [String: Any])?["isStale"] as? Bool == false, "redash:status from Redash's own Redis: \(object)")
+
+        // Without RQ_REDIS_URL, both are Redash's Redis: one server, no second client.
+        let shared = try #require(PolicyLoader.parse(text, file: "policies.yaml", environment: ["REDASH_REDIS_URL": redash.url]).policy)
+        #expect(shared.redis.url.unredacted == redash.url && shared.redis.redashURL == nil)
+        let sharedReport = try await QueuesCommand.report(policy: shared, redisURL: nil, json: true)
+        let sharedObject = try #require(try JSONSerialization.jsonObject(with: Data(sharedReport.standardOutput.utf8)) as? [String: Any])
+        #expect((sharedObject["queues"] as? [[String: Any]])?.first?["pending"] as? Int == 0)
+        #expect((sharedObject["scheduler"] as? [String: Any])?["isStale"] as? Bool == false)
+    }
+
+    @Test("a misspelt queue is named with the closest one; a queue with jobs no service consumes is named too")
+    func queueNames() async throws {
+        let redis = try await RedisServer.start()
+        try await fixture(["rq-enqueue", redis.url, "queries", "2"])
+        try await fixture(["rq-enqueue", redis.url, "bq_queries", "1"])
+        let policy = Policy(cluster: "redash", redis: RedisSettings(url: SecretURL(redis.url), layout: .rq), services: [
+            ServicePolicy(name: "adhoc", queues: ["querys"], minTasks: 1, maxTasks: 4),
+        ])
+        let report = try await QueuesCommand.report(policy: policy, redisURL: nil, json: false)
+        #expect(report.standardOutput.contains("`querys` (adhoc): no such queue in Redis or in Redash's routing; did you mean `queries`?"), "\(report.standardOutput)")
+        let json = try await QueuesCommand.report(policy: policy, redisURL: nil, json: true)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let findings = (object["queueNames"] as? [[String: Any]]) ?? []
+        #expect(findings.contains { $0["queue"] as? String == "querys" && $0["kind"] as? String == "missing" })
+        #expect(findings.contains { $0["queue"] as? String == "bq_queries" && $0["kind"] as? String == "unconsumed" }, "\(findings)")
+        #expect(report.standardOutput.contains("`bq_queries`: holds 1 job"), "\(report.standardOutput)")
     }
 
     @Test("--json gives the documented object for RQ, with the counts rq produced")

@@ -70,10 +70,9 @@ struct RQProbeTests {
         #expect(observation.pending == 1)
     }
 
-    @Test("RQ 1.5 (Redash v10): the same keys read the same way",
-          .enabled(if: Repository.python15 != nil, "the RQ 1.5 venv could not be created"))
+    @Test("RQ 1.5 (Redash v10): the same keys read the same way")
     func rq15() async throws {
-        let python = try #require(Repository.python15)
+        let python = try #require(Repository.python15, "the RQ 1.5 venv is missing: run scripts/bootstrap.sh")
         let redis = try await RedisServer.start()
         let worker = try backgroundFixture(["rq-worker", redis.url, "queries", "v10-worker-\(redis.port)"], python: python)
         defer {
@@ -93,6 +92,37 @@ struct RQProbeTests {
         let second = try #require(doubles(enqueued["enqueued_at"]).dropFirst().first)
         let truth = report.observedAt.secondsSinceEpoch - second
         #expect(abs((observation.oldestAge?.inSeconds ?? -99) - truth) < 1)
+    }
+
+    @Test("RQ 1.5 (Redash v10): a task SIGKILLed mid-query leaves its +inf entry for good; once its worker is gone it is abandoned, not running",
+          .timeLimit(.minutes(3)))
+    func rq15PhantomRunningJob() async throws {
+        let python = try #require(Repository.python15, "the RQ 1.5 venv is missing: run scripts/bootstrap.sh")
+        let redis = try await RedisServer.start()
+        let name = "v10-phantom-\(redis.port)"
+        let worker = try backgroundFixture(["rq-worker", redis.url, "queries", name], python: python)
+        defer {
+            worker.stop()
+            // The SIGKILLed worker's work horse goes on with the query; end it too.
+            _ = try? ManagedProcess.runBlocking("/usr/bin/pkill", ["-9", "-f", name])
+        }
+        // Redash's jobs carry no time limit unless an admin set one: timeout -1.
+        try await fixture(["rq-enqueue", redis.url, "queries", "1", "--seconds", "150", "--timeout", "-1"], python: python)
+        let (client, prober) = try makeProber(redis.url, layout: .rq)
+        #expect(await eventually(timeout: 30) { await prober.probe(queues: ["queries"]).observation("queries")?.running == 1 }, "\(worker.output)")
+        let entries = try await redis.cli(["ZRANGE", "rq:wip:queries", "0", "-1", "WITHSCORES"])
+        #expect(entries.contains("inf"), "RQ 1.5 scores a job without a time limit +inf: \(entries)")
+
+        worker.signal(SIGKILL)
+        // Its worker hash expires about 65 s after its last heartbeat (a busy RQ 1.5 worker renews
+        // it every 5 s for 65 s); until then it may still be running, so it counts. The entry stays.
+        let gone = await eventually(timeout: 110, interval: 1) { await prober.probe(queues: ["queries"]).observation("queries")?.running == 0 }
+        #expect(gone, "the dead task's job still counted as running")
+        let report = await prober.probe(queues: ["queries"])
+        #expect(report.abandonedJobs["queries"] == 1)
+        #expect(report.observation("queries")?.workers?.busy == 0)
+        #expect(try await redis.cli(["ZCARD", "rq:wip:queries"]).trimmingCharacters(in: .whitespacesAndNewlines) == "1", "the entry itself stays")
+        await client.close()
     }
 
     @Test("a key of the wrong type makes that queue unavailable, never empty")

@@ -7,8 +7,10 @@ import Testing
 
 @Suite("Redis connections that go wrong")
 struct RedisFailureTests {
-    private func client(_ url: String, command: Duration = .seconds(2)) throws -> RedisClient {
-        RedisClient(endpoint: try RedisEndpoint(url: url), timeouts: RedisTimeouts(connect: .seconds(2), command: command), logger: quietLogger)
+    /// Generous timeouts unless a test is about them: on a loaded 2-core machine a first reply
+    /// can take seconds, and these tests are about what goes wrong, not about speed.
+    private func client(_ url: String, command: Duration = .seconds(10)) throws -> RedisClient {
+        RedisClient(endpoint: try RedisEndpoint(url: url), timeouts: RedisTimeouts(connect: .seconds(10), command: command), logger: quietLogger)
     }
 
     @Test("the right password works; a wrong one is refused, and neither appears in the error")

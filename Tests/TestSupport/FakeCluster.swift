@@ -36,6 +36,8 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         var writes: [Write] = []
         var followsDesired = true
         var protectionNow: Instant?
+        /// The `now` of the last read: protection set later expires from it.
+        var lastNow: Instant?
     }
 
     private let state: Mutex<State>
@@ -66,7 +68,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
     }
     public func setService(_ name: String, _ service: Service) { state.withLock { $0.services[name] = service } }
     public func setTasks(_ service: String, _ tasks: [TaskSnapshot]) { state.withLock { $0.tasks[service] = tasks } }
-    /// The instant from which protection set now is counted.
+    /// The instant from which protection set now is counted (else the last tick's `now`).
     public func setProtectionClock(_ now: Instant) { state.withLock { $0.protectionNow = now } }
 
     // MARK: Reading what happened
@@ -82,6 +84,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
 
     public func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
         try state.withLock { state in
+            state.lastNow = now
             if state.failingReads { throw FakeFailure("DescribeServices: ServerException (500): down") }
             var states: [String: ServiceState] = [:]
             var missing: [ServicesSnapshot.Missing] = []
@@ -126,7 +129,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
                 }
                 for (service, list) in state.tasks {
                     guard let index = list.firstIndex(where: { $0.id == id }) else { continue }
-                    let from = state.protectionNow ?? Instant(secondsSinceEpoch: 0)
+                    let from = state.protectionNow ?? state.lastNow ?? Instant(secondsSinceEpoch: 0)
                     state.tasks[service]![index].protectedUntil = isEnabled ? from + (duration ?? .seconds(7200)) : nil
                 }
                 if isEnabled { change.protected.append(id) } else { change.released.append(id) }

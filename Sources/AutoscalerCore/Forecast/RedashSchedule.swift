@@ -139,6 +139,75 @@ public enum RedashScheduleRule {
         return result
     }
 
+    /// One query of a group that Redash enqueues as one (the same text on the same data source).
+    public struct Member: Hashable, Sendable {
+        public var id: Int
+        public var previous: Instant?
+        /// Whether `previous` is the query's own `sq:executed_at`; else it is the latest result's
+        /// `retrieved_at`, which a copy's run updates too (Redash points every query of the same
+        /// text and data source at the new result).
+        public var isOwnExecution: Bool
+        public var schedule: RedashSchedule
+        public var failures: Int
+        /// How long its run takes: a copy's result is stored that long after it starts.
+        public var runtime: Duration
+
+        public init(id: Int, previous: Instant?, isOwnExecution: Bool = true, schedule: RedashSchedule, failures: Int, runtime: Duration = .zero) {
+            self.id = id
+            self.previous = previous
+            self.isOwnExecution = isOwnExecution
+            self.schedule = schedule
+            self.failures = failures
+            self.runtime = runtime
+        }
+    }
+
+    /// `enqueueTimes` for queries Redash deduplicates: at each refresh, if any member is due, the
+    /// one with the highest id is enqueued and its clock restarts. A copy whose clock is its own
+    /// `sq:executed_at` stays due and is enqueued at a later refresh (Redash alternates between
+    /// such copies); a copy that goes by its latest result is moved on by the new result.
+    public static func enqueueTimes(
+        group members: [Member], neverRunIsDue: Bool, lock: JobLock? = nil, now: Instant, horizon: Duration, grid: RedashRefreshGrid,
+        limit: Int = 1_000
+    ) -> [(time: Instant, query: Int)] {
+        guard members.count > 1 else {
+            guard let member = members.first else { return [] }
+            return enqueueTimes(
+                previous: member.previous, schedule: member.schedule, failures: member.failures, neverRunIsDue: neverRunIsDue, lock: lock,
+                now: now, horizon: horizon, grid: grid, limit: limit).map { ($0, member.id) }
+        }
+        var members = members.sorted { $0.id < $1.id }
+        var earliest = now
+        switch lock {
+        case .waiting:
+            for index in members.indices {
+                members[index].previous = max(members[index].previous ?? now, now)
+                members[index].failures = 0
+            }
+        case .abandoned(let expiresAt): earliest = max(now, expiresAt)
+        case nil: break
+        }
+        let end = now + horizon
+        var result: [(time: Instant, query: Int)] = []
+        var refresh = grid.firstRefresh(after: earliest - .milliseconds(1), notBefore: earliest)
+        while refresh < end, result.count < limit {
+            if let chosen = members.indices.last(where: {
+                isDue(previous: members[$0].previous, schedule: members[$0].schedule, failures: members[$0].failures, neverRunIsDue: neverRunIsDue, at: refresh)
+            }) {
+                result.append((refresh, members[chosen].id))
+                let start = refresh + grid.startLatency
+                members[chosen].previous = start
+                members[chosen].isOwnExecution = true
+                members[chosen].failures = 0
+                for index in members.indices where index != chosen && !members[index].isOwnExecution {
+                    members[index].previous = start + members[chosen].runtime
+                }
+            }
+            refresh = refresh + grid.period
+        }
+        return result
+    }
+
     /// Whether Redash's refresh at `refresh` finds the query due (it then counts it in
     /// `outdated_queries_count`, whether or not a job of it still waits behind its lock).
     public static func isDue(previous: Instant?, schedule: RedashSchedule, failures: Int, neverRunIsDue: Bool, at refresh: Instant) -> Bool {
