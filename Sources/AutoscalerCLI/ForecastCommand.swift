@@ -35,6 +35,8 @@ public struct ForecastCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of tables.")
     public var json = false
 
+    @OptionGroup public var logging: LoggingOptions
+
     public init() {}
 
     public mutating func validate() throws {
@@ -50,7 +52,7 @@ public struct ForecastCommand: AsyncParsableCommand {
         let report = await Self.report(
             databaseURL: url, redisURL: redis ?? policy.redis.url.unredacted,
             redashRedisURL: redis == nil ? policy.redis.redashURL?.unredacted : nil, layout: policy.redis.layout, minutes: minutes, json: json,
-            now: WallClock.now())
+            now: WallClock.now(), logger: logging.logger("redash-autoscaler.forecast"))
         if !report.standardError.isEmpty { StandardError.write(report.standardError) }
         print(report.standardOutput)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
@@ -59,9 +61,8 @@ public struct ForecastCommand: AsyncParsableCommand {
     /// Reads everything once and renders it; `redisURL` nil skips Redis.
     public static func report(
         databaseURL: SecretURL, redisURL: String?, redashRedisURL: String? = nil, layout: QueueLayout = .auto, minutes: Int, json: Bool,
-        now: Instant
+        now: Instant, logger: Logger = Logger(label: "redash-autoscaler.forecast", factory: { StreamLogHandler.standardError(label: $0) })
     ) async -> CommandReport {
-        let logger = Logger(label: "redash-autoscaler.forecast", factory: { StreamLogHandler.standardError(label: $0) })
         let session = PostgresSession(url: databaseURL, logger: logger)
         let reader = RedashMetadataReader(session: session)
         var notes: [String] = []

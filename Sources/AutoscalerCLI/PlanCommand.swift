@@ -19,16 +19,14 @@ public struct PlanCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     public var json = false
 
+    @OptionGroup public var logging: LoggingOptions
+
     public init() {}
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
-        let logger = Logger(label: "redash-autoscaler.plan", factory: { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = .warning
-            return handler
-        })
+        let logger = logging.logger("redash-autoscaler.plan")
         let setup: ControllerSetup
         do {
             setup = try await ControllerSetup.make(policy: policy, mode: .dryRun, aws: aws, environment: environment, metrics: MetricsRegistry(), logger: logger)

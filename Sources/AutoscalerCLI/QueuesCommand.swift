@@ -22,19 +22,24 @@ public struct QueuesCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     public var json = false
 
+    @OptionGroup public var logging: LoggingOptions
+
     public init() {}
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
-        let report = try await Self.report(policy: policy, redisURL: redis, json: json)
+        let report = try await Self.report(policy: policy, redisURL: redis, json: json, logger: logging.logger("redash-autoscaler.queues"))
         print(report.standardOutput)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
     /// Probes every queue of `policy` once and renders the result; exit status 1 when any queue
     /// could not be read.
-    public static func report(policy: Policy, redisURL: String?, json: Bool) async throws -> CommandReport {
+    public static func report(
+        policy: Policy, redisURL: String?, json: Bool,
+        logger: Logger = Logger(label: "redash-autoscaler.queues", factory: { StreamLogHandler.standardError(label: $0) })
+    ) async throws -> CommandReport {
         let url = redisURL ?? policy.redis.url.unredacted
         let endpoint: RedisEndpoint
         do {
@@ -42,8 +47,6 @@ public struct QueuesCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        // Diagnostics go to standard error so that standard output stays a table or JSON.
-        let logger = Logger(label: "redash-autoscaler.queues", factory: { StreamLogHandler.standardError(label: $0) })
         let client = RedisClient(endpoint: endpoint, logger: logger)
         // With --redis everything is read there; else Redash's own keys from redis.redashUrl.
         var redashClient: RedisClient?

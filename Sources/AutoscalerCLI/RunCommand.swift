@@ -36,14 +36,14 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Log format: json (one object per line), text, or auto (json unless on a terminal).", valueName: "format"))
     public var logFormat = "auto"
 
-    @Option(help: ArgumentHelp("Log level: debug, info, notice, warning, error.", valueName: "level"))
+    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
     public var logLevel = "info"
 
     public init() {}
 
     public mutating func validate() throws {
         guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text") }
-        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level must be one of debug, info, notice, warning, error") }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError(LoggingOptions.levelHelp) }
         _ = try Self.address(listen ?? "0.0.0.0:8080")
     }
 

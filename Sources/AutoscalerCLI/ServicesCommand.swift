@@ -24,12 +24,14 @@ public struct ServicesCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     public var json = false
 
+    @OptionGroup public var logging: LoggingOptions
+
     public init() {}
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
-        let logger = Logger(label: "redash-autoscaler.services", factory: { StreamLogHandler.standardError(label: $0) })
+        let logger = logging.logger("redash-autoscaler.services")
         let context: AWSContext
         do {
             context = try aws.context(for: policy, environment: environment, logger: logger)

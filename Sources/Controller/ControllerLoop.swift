@@ -12,7 +12,7 @@ import UnixSignals
 /// (every call in it has its own timeout) and ends the sleep at once. The policy file is read
 /// again when its contents change (checked before every reconcile) and on SIGHUP; an invalid file
 /// is rejected with its errors logged and the last good policy stays in force.
-public struct ControllerLoop: Service {
+public struct ControllerLoop: Service, CustomStringConvertible {
     let reconciler: Reconciler
     /// `nil` when the policy came from the environment: nothing to reload.
     let policyPath: String?
@@ -40,6 +40,10 @@ public struct ControllerLoop: Service {
         self.logger = logger
         self.state = LoopState(initialText: initialText)
     }
+
+    /// What service-lifecycle logs of this service: its name, never its fields (the environment
+    /// holds AWS keys and URLs with passwords).
+    public var description: String { "ControllerLoop(policy: \(policyPath ?? "from the environment"))" }
 
     public func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)

@@ -8,7 +8,7 @@ import Synchronization
 
 /// `/healthz`, `/readyz`, `/metrics`, `/status` on a small NIO HTTP/1.1 server. Answers are made
 /// by a closure per request, so the server knows nothing of the reconciler.
-public struct HTTPEndpoints: Service {
+public struct HTTPEndpoints: Service, CustomStringConvertible {
     public struct Response: Sendable {
         public var status: HTTPResponseStatus
         public var contentType: String
@@ -44,6 +44,8 @@ public struct HTTPEndpoints: Service {
         self.logger = logger
         self.bound = bound
     }
+
+    public var description: String { "HTTPEndpoints(\(host):\(port))" }
 
     public func run() async throws {
         let route = self.route

@@ -118,8 +118,10 @@ struct PolicySchema {
         guard let text = reader.string(urlNode, path) else { return nil }
         if text.trimmingWhitespace.isEmpty { return .some(nil) }
         let url = SecretURL(text.trimmingWhitespace)
-        guard url.scheme == "postgresql" || url.scheme == "postgres" else {
-            reader.error(urlNode.mark, path, "`\(url)` is not a PostgreSQL URL; expected postgresql://user@host:5432/redash")
+        // libpq takes a URL or a keyword string (`host=db dbname=redash user=redash`).
+        let isKeywords = url.scheme == nil && ["host=", "hostaddr=", "dbname=", "service="].contains { text.contains($0) }
+        guard url.scheme == "postgresql" || url.scheme == "postgres" || isKeywords else {
+            reader.error(urlNode.mark, path, "`\(url)` is not a PostgreSQL URL; expected postgresql://user@host:5432/redash (or libpq keywords: host=… dbname=…)")
             return nil
         }
         return .some(DatabaseSettings(url: url))

@@ -121,7 +121,7 @@ public actor MetadataCache: ForecastSource {
 /// Refreshes the metadata cache on its own, as a service of the controller's group: a slow
 /// database delays the forecast, never a tick. It checks every `period`; the cache decides what
 /// is due (schedules every minute, statistics every ten).
-public struct MetadataRefresher: Service {
+public struct MetadataRefresher: Service, CustomStringConvertible {
     let cache: MetadataCache
     let period: Duration
     let now: @Sendable () -> Instant
@@ -131,6 +131,8 @@ public struct MetadataRefresher: Service {
         self.period = period
         self.now = now
     }
+
+    public var description: String { "MetadataRefresher(every \(period))" }
 
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

@@ -96,6 +96,9 @@ struct SupportingValueTests {
         ("postgresql://db/redash?user=redash&password=hunter2", "postgresql://db/redash?user=redash&password=***"),
         ("redis://cache:6379/0", "redis://cache:6379/0"),
         ("postgresql://redash@db/redash", "postgresql://redash@db/redash"),
+        ("host=db port=5432 user=redash password=hunter2 dbname=redash", "host=db port=5432 user=redash password=*** dbname=redash"),
+        ("host=db password = 'hunter2 with spaces' sslmode=require", "host=db password=*** sslmode=require"),
+        ("host=db sslpassword=hunter2", "host=db sslpassword=***"),
     ])
     func redaction(_ url: String, _ shown: String) {
         #expect(SecretURL(url).description == shown)

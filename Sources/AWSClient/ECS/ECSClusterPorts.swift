@@ -6,12 +6,20 @@ extension ECSClient: ClusterReader, ClusterWriter {
     public func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
         let report = try await describeServices(names)
         var states: [String: ServiceState] = [:]
+        var missing = report.missing.map { ServicesSnapshot.Missing(name: $0.name, reason: $0.reason) }
         for service in report.services {
+            // Every number from outside is suspect: a desiredCount ECS could not mean is no
+            // reading (the decision starts from it); running and pending are clamped.
+            guard (0...Self.countLimit).contains(service.desiredCount) else {
+                missing.append(.init(name: service.serviceName, reason: "ECS reported an implausible desiredCount \(service.desiredCount)"))
+                continue
+            }
+            let clamp = { (count: Int) in min(max(count, 0), Self.countLimit) }
             states[service.serviceName] = ServiceState(
-                desired: service.desiredCount, running: service.runningCount, pending: service.pendingCount,
+                desired: service.desiredCount, running: clamp(service.runningCount), pending: clamp(service.pendingCount),
                 isDeploymentInProgress: service.isDeploying, observedAt: now)
         }
-        return ServicesSnapshot(states: states, missing: report.missing.map { .init(name: $0.name, reason: $0.reason) })
+        return ServicesSnapshot(states: states, missing: missing)
     }
 
     public func tasks(of names: [String], now: Instant) async throws -> [String: [TaskSnapshot]] {
@@ -33,6 +41,9 @@ extension ECSClient: ClusterReader, ClusterWriter {
         }
         return result
     }
+
+    /// The most tasks a service count from ECS may hold (ECS allows thousands per service).
+    static let countLimit = 100_000
 
     /// ECS's task life cycle in the three phases scaling cares about.
     static func phase(_ lastStatus: String) -> TaskSnapshot.Phase {

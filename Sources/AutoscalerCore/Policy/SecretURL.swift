@@ -1,4 +1,4 @@
-/// A connection URL that may carry a password.
+/// A connection URL that may carry a password (or a libpq keyword string, `host=… password=…`).
 ///
 /// Its `description` never shows the password, so a `SecretURL` is safe to interpolate into
 /// logs, errors and metrics; the full text is only available as `unredacted`, for the code that
@@ -26,7 +26,7 @@ public struct SecretURL: Hashable, Sendable, CustomStringConvertible {
     /// Replaces the password of a URL's `user:password@` part, and the value of any query
     /// parameter named like a secret, with `***`.
     public static func redact(_ text: String) -> String {
-        guard let schemeEnd = text.firstRange(of: "://") else { return text }
+        guard let schemeEnd = text.firstRange(of: "://") else { return redactKeywords(text) }
         var authorityEnd = text[schemeEnd.upperBound...].firstIndex(where: { "/?#".contains($0) })
             ?? text.endIndex
         var result = String(text[..<schemeEnd.upperBound])
@@ -59,5 +59,53 @@ public struct SecretURL: Hashable, Sendable, CustomStringConvertible {
             return isSecret ? String(parameter[..<equals]) + "=***" : String(parameter)
         }
         return result + "?" + redacted.joined(separator: "&")
+    }
+
+    /// Names of keyword-string and query parameters that hold secrets.
+    static let secretNames = ["password", "pass", "secret", "token", "sslpassword"]
+
+    /// A libpq keyword/value string (`host=db password=x dbname=redash`) with every secret value,
+    /// quoted or not, replaced by `***`. Text that is neither a URL nor keywords is hidden whole
+    /// when it mentions a secret name, since its shape is unknown.
+    static func redactKeywords(_ text: String) -> String {
+        guard text.contains("=") else { return text }
+        var result = ""
+        var index = text.startIndex
+        while index < text.endIndex {
+            // Copy white space, then read `key = value`.
+            if text[index].isWhitespace {
+                result.append(text[index])
+                index = text.index(after: index)
+                continue
+            }
+            var keyEnd = index
+            while keyEnd < text.endIndex, text[keyEnd] != "=", !text[keyEnd].isWhitespace { keyEnd = text.index(after: keyEnd) }
+            let key = text[index..<keyEnd]
+            var cursor = keyEnd
+            while cursor < text.endIndex, text[cursor].isWhitespace { cursor = text.index(after: cursor) }
+            guard cursor < text.endIndex, text[cursor] == "=" else {
+                result += key
+                index = keyEnd
+                continue
+            }
+            cursor = text.index(after: cursor)
+            while cursor < text.endIndex, text[cursor].isWhitespace { cursor = text.index(after: cursor) }
+            var valueEnd = cursor
+            if valueEnd < text.endIndex, text[valueEnd] == "'" {
+                valueEnd = text.index(after: valueEnd)
+                while valueEnd < text.endIndex, text[valueEnd] != "'" {
+                    if text[valueEnd] == "\\" { valueEnd = text.index(after: valueEnd) }
+                    if valueEnd < text.endIndex { valueEnd = text.index(after: valueEnd) }
+                }
+                if valueEnd < text.endIndex { valueEnd = text.index(after: valueEnd) }
+            } else {
+                while valueEnd < text.endIndex, !text[valueEnd].isWhitespace { valueEnd = text.index(after: valueEnd) }
+            }
+            let lowered = key.lowercased()
+            let isSecret = secretNames.contains { lowered.contains($0) }
+            result += key + "=" + (isSecret ? "***" : text[cursor..<valueEnd])
+            index = valueEnd
+        }
+        return result
     }
 }

@@ -52,7 +52,7 @@ def celery_send(args):
     app = Celery("redash", broker=args.url)
     times = []
     for index in range(args.count):
-        now = time.time()
+        now = time.time() if args.enqueue_time is None else args.enqueue_time
         options = {"queue": args.queue}
         if args.priority is not None:
             options["priority"] = args.priority
@@ -118,6 +118,7 @@ def main():
     command = commands.add_parser("celery-send")
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("count", type=int)
     command.add_argument("--priority", type=int); command.add_argument("--no-argsrepr", action="store_true")
+    command.add_argument("--enqueue-time", type=float, help="the enqueue_time to write instead of now (a garbled one, say)")
     command.set_defaults(run=celery_send)
     command = commands.add_parser("celery-prefetch")
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("--hold", type=float, default=60)

@@ -1,0 +1,120 @@
+import AWSTestSupport
+import Foundation
+import IntegrationSupport
+import Testing
+
+/// Every command, at its most talkative level, with a secret in every place one can be: URLs with
+/// passwords, a libpq keyword string, static AWS keys with a session token, credentials from the
+/// ECS container endpoint (its authorization token and the keys it answers) and from IMDS (its
+/// session token and keys). No output of any command may contain any of them.
+@Suite("No secret in any output", .serialized)
+struct SecretLeakTests {
+    static let redisPassword = "redis-Pw-Q1xvL"
+    static let sessionToken = "session-Token-W3v9Zq"
+    static let containerToken = "container-Auth-T5u8"
+
+    struct Outputs {
+        var texts: [(String, String)] = []
+
+        mutating func add(_ name: String, _ text: String) { texts.append((name, text)) }
+
+        func leaks(of secrets: [String]) -> [String] {
+            texts.flatMap { name, text in secrets.filter { text.contains($0) }.map { "\(name) printed \($0)" } }
+        }
+    }
+
+    /// Runs `arguments` and returns its output whatever the exit status.
+    static func output(_ arguments: [String], environment: [String: String]) async throws -> String {
+        let process = try ManagedProcess(try Repository.binary, arguments, environment: environment)
+        _ = await eventually(timeout: 60, interval: 0.2) { !process.isRunning }
+        process.stop(grace: 2)
+        return process.output
+    }
+
+    /// `run` for a few seconds, then SIGTERM.
+    static func runFor(_ seconds: Double, _ arguments: [String], environment: [String: String]) async throws -> String {
+        let process = try ManagedProcess(try Repository.binary, arguments, environment: environment)
+        try await Task.sleep(for: .seconds(seconds))
+        process.signal(SIGTERM)
+        _ = await eventually(timeout: 20, interval: 0.2) { !process.isRunning }
+        process.stop(grace: 2)
+        return process.output
+    }
+
+    @Test("validate, plan, queues, services, forecast and run (dry-run and live) at trace level print no secret")
+    func noSecretAnywhere() async throws {
+        let redis = try await RedisServer.start(password: Self.redisPassword)
+        let postgres = try await PostgresServer.start()
+        let moto = try await LocalHTTPServer.moto()
+        let world = try await Lab.setUpMoto(moto, services: ["redash-adhoc-worker"])
+        let lab = try await LocalHTTPServer.python(Lab.script, ["serve", "--container-token", Self.containerToken])
+        let directory = NSTemporaryDirectory() + "secrets-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let policy = """
+            cluster: redash
+            region: eu-west-1
+            interval: 1s
+            redis:
+              url: ${REDIS_URL}
+              layout: rq
+            database: ${DATABASE_URL}
+            services:
+              redash-adhoc-worker: {queues: [queries], minTasks: 1, maxTasks: 3, workersPerTask: 1}
+            """
+        let policyPath = directory + "/policies.yaml"
+        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let keywords = "host=127.0.0.1 port=\(postgres.port) user=postgres password=\(postgres.password) dbname=postgres"
+        let base = ["REDIS_URL": redis.url, "HOME": "/nonexistent", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto.url]
+        let credentials: [(String, [String: String])] = [
+            ("static keys and a session token", [
+                "AWS_ACCESS_KEY_ID": world.controller.accessKeyID, "AWS_SECRET_ACCESS_KEY": world.controller.secretAccessKey,
+                "AWS_SESSION_TOKEN": Self.sessionToken, "AWS_EC2_METADATA_DISABLED": "true",
+            ]),
+            ("the ECS container endpoint", [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": lab.url + "/container-credentials", "AWS_CONTAINER_AUTHORIZATION_TOKEN": Self.containerToken,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            ]),
+            ("IMDSv2", ["AWS_EC2_METADATA_SERVICE_ENDPOINT": lab.url]),
+        ]
+        var outputs = Outputs()
+        for (index, (source, credentialEnvironment)) in credentials.enumerated() {
+            // The keyword string once is enough: it goes where the URL goes.
+            let forms = index == 0 ? [("URL", postgres.url), ("keywords", keywords)] : [("URL", postgres.url)]
+            for (form, database) in forms {
+                var environment = base.merging(credentialEnvironment) { $1 }
+                environment["DATABASE_URL"] = database
+                let label = "\(source), database as \(form)"
+                outputs.add("validate (\(label))", try await Self.output(["validate", "--policies", policyPath], environment: environment))
+                for command in ["plan", "queues", "services", "forecast"] {
+                    outputs.add("\(command) (\(label))", try await Self.output(
+                        [command, "--policies", policyPath, "--log-level", "trace"], environment: environment))
+                    outputs.add("\(command) --json (\(label))", try await Self.output(
+                        [command, "--policies", policyPath, "--log-level", "trace", "--json"], environment: environment))
+                }
+                for mode in [["--dry-run"], []] {
+                    let port = try Ports.free()
+                    outputs.add("run \(mode.joined()) (\(label))", try await Self.runFor(4, [
+                        "run", "--policies", policyPath, "--listen", "127.0.0.1:\(port)", "--log-level", "trace", "--log-format", "json",
+                    ] + mode, environment: environment))
+                }
+            }
+        }
+        let secrets = [Self.redisPassword, postgres.password, world.controller.secretAccessKey, Self.sessionToken, Self.containerToken]
+        var leaks = outputs.leaks(of: secrets)
+        // The keys the container endpoint and IMDS hand out (aws_lab.py: secret-N, token-N) and
+        // IMDS's session tokens (imds-token-N).
+        for (name, text) in outputs.texts {
+            if let range = text.range(of: #"(?<![A-Za-z0-9-])(secret|token|imds-token)-[0-9]+"#, options: .regularExpression) {
+                leaks.append("\(name) printed \(text[range])")
+            }
+        }
+        #expect(leaks.isEmpty, "\(leaks.prefix(10))")
+        // The commands did run: the test would pass vacuously if nothing was printed.
+        #expect(outputs.texts.count == 4 * 11)
+        #expect(outputs.texts.contains { $0.0.hasPrefix("run --dry-run") && $0.1.contains("controller starting") })
+        #expect(outputs.texts.contains { $0.0.hasPrefix("plan --json") && $0.1.contains("\"services\"") })
+        #expect(outputs.texts.contains { $0.0.hasPrefix("run (") && $0.1.contains("\"level\":\"trace\"") || $0.1.contains("\"level\":\"debug\"") },
+                "trace and debug lines were printed")
+    }
+}
