@@ -54,6 +54,10 @@ public enum PolicyLoader {
         _ text: String, file: String, environment: [String: String]
     ) -> PolicyLoadResult {
         let reader = NodeReader(file: file, environment: environment)
+        if let problem = PolicyLimits.check(text) {
+            return PolicyLoadResult(policy: nil, diagnostics: [Diagnostic(
+                severity: .error, file: file, line: problem.line, column: problem.column, path: "", message: problem.message)])
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

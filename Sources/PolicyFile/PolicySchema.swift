@@ -231,6 +231,10 @@ struct PolicySchema {
         if named.isEmpty {
             reader.error(node.mark, "services", "no services: name at least one ECS service to manage")
         }
+        if named.count > PolicyLimits.maximumServices {
+            reader.error(node.mark, "services", "\(named.count) services; a policy manages at most \(PolicyLimits.maximumServices)")
+            return []
+        }
         var services: [(ServicePolicy, Node)] = []
         var claims: [String: QueueClaim] = [:]
         for (name, keyMark, value) in named {
@@ -269,14 +273,19 @@ struct PolicySchema {
         _ name: String, _ entries: Entries, _ path: String, defaults: Tunables
     ) -> ServicePolicy? {
         var queues: [String] = []
+        var listed = Set<String>()
         if let node = entries["queues"], let items = reader.sequence(node, "\(path).queues") {
             if items.isEmpty { reader.error(node.mark, "\(path).queues", "list at least one queue") }
+            if items.count > PolicyLimits.maximumQueues {
+                reader.error(node.mark, "\(path).queues", "\(items.count) queues; a service consumes at most \(PolicyLimits.maximumQueues)")
+                return nil
+            }
             for (index, item) in items.enumerated() {
                 let itemPath = "\(path).queues[\(index)]"
                 guard let queue = reader.nonEmptyString(item, itemPath) else { continue }
                 if queue.contains(where: \.isWhitespace) {
                     reader.error(item.mark, itemPath, "queue names have no spaces; list each queue as its own item")
-                } else if queues.contains(queue) {
+                } else if !listed.insert(queue).inserted {
                     reader.error(item.mark, itemPath, "queue `\(queue)` is listed twice")
                 } else {
                     queues.append(queue)
