@@ -7,6 +7,8 @@
 # Needs root and Debian's archive (deb.debian.org); about 7 minutes from a clean checkout (the
 # static release build is most of it). scripts/test.sh runs it when it runs as root, as CI does.
 # Downloaded packages are kept in /var/cache/redash-autoscaler-debootstrap for the next run.
+# With KEEP_RUNTIME_ROOT=DIR the verified root (without the binary and policy it was tested with)
+# is moved to DIR, for scripts/build-image.sh: the image is built from the root checked here.
 # Usage: scripts/check-runtime-rootfs.sh [mirror]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,3 +56,11 @@ grep -q "redash-adhoc-worker: queries" <<<"$summary"
 chroot "$root" /usr/local/bin/redash-autoscaler plan --help | grep -q "USAGE: redash-autoscaler plan"
 chroot "$root" /usr/local/bin/redash-autoscaler healthcheck --help | grep -q "USAGE: redash-autoscaler healthcheck"
 echo "check-runtime-rootfs: ok ($(du -shx "$root" | cut -f1) root with the runtime packages)"
+if [[ -n ${KEEP_RUNTIME_ROOT:-} ]]; then
+  umount "$root/proc"
+  rm -f "$root/usr/local/bin/redash-autoscaler" "$root/etc/redash-autoscaler/policies.yaml"
+  rmdir "$root/etc/redash-autoscaler"
+  rm -rf "$KEEP_RUNTIME_ROOT"
+  mv "$root" "$KEEP_RUNTIME_ROOT"
+  echo "check-runtime-rootfs: the verified root is kept in $KEEP_RUNTIME_ROOT"
+fi
