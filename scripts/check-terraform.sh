@@ -136,4 +136,37 @@ alarms = [change["address"] for change in plan["resource_changes"] if change["ty
 assert alarms == ["module.redash_autoscaler.aws_cloudwatch_metric_alarm.no_running_task[0]"], alarms
 print("check-terraform: with datadog: containers %s, alarms %s (the log alarm needs CloudWatch Logs)" % (names, [a.split(".")[-1] for a in alarms]))
 '
+# Inputs the module must refuse at plan time, each with its message.
+negative=$work/negative-plan
+mkdir -p "$negative"
+override >"$negative/provider.tf"
+cat >"$negative/main.tf" <<'ROOT'
+variable "policy_yaml" { type = string }
+variable "cpu_architecture" { type = string }
+module "redash_autoscaler" {
+  source                  = "../deploy/terraform"
+  cluster_name            = "redash"
+  policy_yaml             = var.policy_yaml
+  cpu_architecture        = var.cpu_architecture
+  subnet_ids              = ["subnet-1"]
+  security_group_ids      = ["sg-1"]
+  image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  redis_url_parameter_arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/redash/REDASH_REDIS_URL"
+}
+ROOT
+cd "$negative"
+terraform init -backend=false -no-color >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
+# refuse DESCRIPTION EXPECTED_MESSAGE POLICY_YAML CPU_ARCHITECTURE
+refuse() {
+  if terraform plan -no-color -var "policy_yaml=$3" -var "cpu_architecture=$4" >"$work/negative.log" 2>&1; then
+    echo "check-terraform: the module accepted $1" >&2
+    exit 1
+  fi
+  grep -q "$2" "$work/negative.log" || { cat "$work/negative.log"; echo "check-terraform: $1 was refused, but not with \"$2\"" >&2; exit 1; }
+  echo "check-terraform: refused at plan: $1 (\"$2\")"
+}
+service=$'services:\n  redash-adhoc-worker:\n    queues: [queries]\n    maxTasks: 4\n'
+refuse "a policy for another cluster" "not cluster_name" $'cluster: staging\n'"$service" X86_64
+refuse "a policy without services" "non-empty \`services:\`" $'cluster: redash\nservices: {}\n' X86_64
+refuse "cpu_architecture ARM" "must be X86_64 or ARM64" $'cluster: redash\n'"$service" ARM
 echo "check-terraform: ok"
