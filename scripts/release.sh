@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes a release from a clean checkout: the static Linux binary with the version and git
-# revision built in, a tarball of it with LICENSE, README.md, CHANGELOG.md and the example
-# policy, the OCI image archive (scripts/build-image.sh), a SHA256SUMS file for both, and the
+# revision built in, a tarball of it with LICENSE, README.md, CHANGELOG.md, the example policy
+# and the IAM policies with scripts/render-iam-policy.sh, the OCI image archive (scripts/build-image.sh), a SHA256SUMS file for both, and the
 # release notes (this version's section of CHANGELOG.md). Then it checks what it made: the
 # tarball's binary prints the version and revision, the image passes scripts/check-image.sh.
 #
@@ -50,6 +50,8 @@ strip --strip-debug -o "$work/$name/redash-autoscaler" "$built"
 reported=$("$work/$name/redash-autoscaler" --version)
 [[ $reported == "$version (${revision:0:12})" ]] || { echo "release: the binary says \"$reported\", expected \"$version (${revision:0:12})\"" >&2; exit 1; }
 cp LICENSE README.md CHANGELOG.md policies.yaml "$work/$name/"
+# What getting-started needs beside the binary: the read-only policy and the script rendering it.
+cp --parents deploy/iam/controller-policy.json.tftpl deploy/iam/dry-run-policy.json.tftpl scripts/render-iam-policy.sh "$work/$name/"
 find "$work/$name" -exec touch --date="@$SOURCE_DATE_EPOCH" {} +
 tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" -C "$work" -cf - "$name" | gzip -n -9 >"$output/$name.tar.gz"
 
