@@ -1,6 +1,7 @@
-# The controller beside an existing Redash on ECS. Copy this folder, write your values into a
-# terraform.tfvars (terraform.tfvars.example lists them), then `terraform init && terraform
-# apply`. It starts in dry-run (dry_run defaults to true): read docs/migration.md before setting
+# The controller beside an existing Redash on ECS. Copy this folder, point the module's `source`
+# at this repository (a git source ending in //deploy/terraform, deploy/README.md), write your
+# values into a terraform.tfvars (terraform.tfvars.example lists them) and your services into
+# policies.yaml, then `terraform init && terraform apply`. It starts in dry-run (dry_run defaults to true): read docs/migration.md before setting
 # it to false. scripts/check-terraform.sh plans, applies and destroys this very folder against
 # moto's AWS on every CI run.
 
@@ -94,6 +95,7 @@ data "aws_ssm_parameter" "database_url" {
 }
 
 module "redash_autoscaler" {
+  # In your copy: "git::https://<host>/<owner>/redash-autoscaler.git//deploy/terraform?ref=v0.1.0"
   source = "../.."
 
   cluster_name = var.cluster
