@@ -59,10 +59,17 @@ endpoint=http://127.0.0.1:$port
 # AWS's managed policies (AmazonECSTaskExecutionRolePolicy) exist in moto only when asked for.
 MOTO_IAM_LOAD_MANAGED_POLICIES=true "$repo/.venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
-for _ in $(seq 100); do
-  curl -fsS -o /dev/null "$endpoint/moto-api/data.json" 2>/dev/null && break
-  sleep 0.1
-done
+"$python" - "$endpoint" <<'PY_WAIT'
+import sys, time, urllib.request
+for _ in range(300):
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/data.json", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.1)
+else:
+    sys.exit("check-terraform: moto did not start")
+PY_WAIT
 region=ap-northeast-1
 "$python" scripts/terraform/moto_fixture.py "$endpoint" "$region" >"$work/deploy/terraform/examples/basic/moto.auto.tfvars.json"
 echo "check-terraform: moto on $endpoint with a VPC, two subnets, the cluster redash, three Redash services and two SSM parameters"
