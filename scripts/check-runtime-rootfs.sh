@@ -18,8 +18,9 @@ runtime_packages=libpq5,libhiredis0.14,ca-certificates,tzdata
 [[ $(id -u) -eq 0 ]] || { echo "check-runtime-rootfs: needs root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 
-swift build -c release --product redash-autoscaler --static-swift-stdlib --scratch-path .build-static >/dev/null
-binary="$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/redash-autoscaler"
+build_log=$(mktemp)
+binary=$(scripts/static-build.sh 2>"$build_log") || { tail -40 "$build_log"; exit 1; }
+rm -f "$build_log"
 
 root=$(mktemp -d /tmp/redash-autoscaler-rootfs.XXXXXX)
 trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT

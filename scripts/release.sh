@@ -39,8 +39,7 @@ fi
 echo "release: building $version (${revision:0:12}), static Swift runtime"
 sed -i "s/^\( *static let revision: String? = \)nil$/\1\"${revision:0:12}\"/" "$version_file"
 grep -q "\"${revision:0:12}\"" "$version_file" || { echo "release: could not stamp the revision into $version_file" >&2; exit 1; }
-swift build -c release --product redash-autoscaler --static-swift-stdlib --scratch-path .build-static >"$work/build.log" 2>&1 || { tail -40 "$work/build.log"; exit 1; }
-built="$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/redash-autoscaler"
+built=$(scripts/static-build.sh 2>"$work/build.log") || { tail -40 "$work/build.log"; exit 1; }
 git checkout -q -- "$version_file"
 
 # Debug information is most of the binary's size; the symbols stay, so crash backtraces name
