@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on a fresh Debian machine, and nothing that is there:
+# The test machine's script (CI runs it through scripts/test.sh): installs what building and
+# testing need on a fresh Debian machine, and nothing that is there. To build and run the
+# controller on a laptop you need only Swift and two C libraries: docs/getting-started.md.
 # - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
 # - the servers the integration tests start on 127.0.0.1 (redis-server, PostgreSQL 15) and openssl for their
-#   throwaway TLS certificates; debootstrap for the runtime root-filesystem check;
+#   throwaway TLS certificates; debootstrap for the runtime root-filesystem check; umoci and
+#   skopeo to build and read the OCI image (scripts/build-image.sh, scripts/check-image.sh);
 # - Python venvs with the real queue libraries Redash uses and moto (.venv: rq 1.16, celery,
 #   moto; .venv-rq15: rq 1.5 for Redash v10, optional; .venv-deploy: python-hcl2 and checkov).
+# Terraform and its AWS provider are not Debian packages: scripts/check-terraform.sh expects
+# terraform on PATH and the provider in a filesystem mirror (TF_PLUGIN_MIRROR, default
+# /opt/tf-plugins), and says so when either is missing.
 # Safe to run again. Needs root (or sudo) for apt-get.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15 debootstrap)
+packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15 debootstrap umoci skopeo)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

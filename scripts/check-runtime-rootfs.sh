@@ -7,6 +7,8 @@
 # Needs root and Debian's archive (deb.debian.org); about 7 minutes from a clean checkout (the
 # static release build is most of it). scripts/test.sh runs it when it runs as root, as CI does.
 # Downloaded packages are kept in /var/cache/redash-autoscaler-debootstrap for the next run.
+# With KEEP_RUNTIME_ROOT=DIR the verified root (without the binary and policy it was tested with)
+# is moved to DIR, for scripts/build-image.sh: the image is built from the root checked here.
 # Usage: scripts/check-runtime-rootfs.sh [mirror]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +18,9 @@ runtime_packages=libpq5,libhiredis0.14,ca-certificates,tzdata
 [[ $(id -u) -eq 0 ]] || { echo "check-runtime-rootfs: needs root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 
-swift build -c release --product redash-autoscaler --static-swift-stdlib --scratch-path .build-static >/dev/null
-binary="$(swift build -c release --static-swift-stdlib --scratch-path .build-static --show-bin-path)/redash-autoscaler"
+build_log=$(mktemp)
+binary=$(scripts/static-build.sh 2>"$build_log") || { tail -40 "$build_log"; exit 1; }
+rm -f "$build_log"
 
 root=$(mktemp -d /tmp/redash-autoscaler-rootfs.XXXXXX)
 trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT
@@ -54,3 +57,11 @@ grep -q "redash-adhoc-worker: queries" <<<"$summary"
 chroot "$root" /usr/local/bin/redash-autoscaler plan --help | grep -q "USAGE: redash-autoscaler plan"
 chroot "$root" /usr/local/bin/redash-autoscaler healthcheck --help | grep -q "USAGE: redash-autoscaler healthcheck"
 echo "check-runtime-rootfs: ok ($(du -shx "$root" | cut -f1) root with the runtime packages)"
+if [[ -n ${KEEP_RUNTIME_ROOT:-} ]]; then
+  umount "$root/proc"
+  rm -f "$root/usr/local/bin/redash-autoscaler" "$root/etc/redash-autoscaler/policies.yaml"
+  rmdir "$root/etc/redash-autoscaler"
+  rm -rf "$KEEP_RUNTIME_ROOT"
+  mv "$root" "$KEEP_RUNTIME_ROOT"
+  echo "check-runtime-rootfs: the verified root is kept in $KEEP_RUNTIME_ROOT"
+fi

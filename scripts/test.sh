@@ -25,13 +25,31 @@ demo_dir=$(mktemp -d)
 (cd "$demo_dir" && "$binary" demo --fast --chart "$demo_dir/demo.svg") | tail -n 12
 grep -q "<svg" "$demo_dir/demo.svg"
 rm -rf "$demo_dir"
-echo "deploy: Terraform parses, checkov passes, the IAM template renders"
-scripts/check-deploy.sh
-# The runtime image's packages are enough for the binary: needs root (debootstrap, chroot).
+echo "smoke: --version prints the version and the revision (none in a plain build)"
+"$binary" --version | tee /dev/stderr | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+ \((unknown revision|[0-9a-f]{12})\)$'
+
+timed() {
+  local started=$SECONDS
+  "$@"
+  echo "timing: $1 took $((SECONDS - started)) s"
+}
+echo "deploy: Terraform parses, checkov passes, the IAM templates render"
+timed scripts/check-deploy.sh
+echo "deploy: Terraform validates, and examples/basic plans, applies and destroys against moto"
+timed scripts/check-terraform.sh
+echo "deploy: both IAM policies against the requests the binary sends, and the read-only one under moto's IAM"
+timed scripts/check-iam.sh "$binary"
+# The runtime image's packages are enough for the binary, and the release (tarball and OCI
+# image built from that same root) is made and checked: needs root (debootstrap, chroot).
 if [[ $(id -u) -eq 0 ]]; then
   echo "deploy: the release binary runs in a Debian root with only the runtime packages"
-  scripts/check-runtime-rootfs.sh
+  runtime_root=$(mktemp -d /tmp/redash-autoscaler-runtime-root.XXXXXX)
+  release_dir=$(mktemp -d /tmp/redash-autoscaler-dist.XXXXXX)
+  KEEP_RUNTIME_ROOT=$runtime_root timed scripts/check-runtime-rootfs.sh
+  echo "deploy: scripts/release.sh makes the tarball and the OCI image from that root, and checks both"
+  RUNTIME_ROOT=$runtime_root timed scripts/release.sh "$release_dir"
+  rm -rf "$runtime_root" "$release_dir"
 else
-  echo "deploy: runtime root-filesystem check NOT RUN (needs root): sudo scripts/check-runtime-rootfs.sh"
+  echo "deploy: runtime root-filesystem check, image and release NOT RUN (they need root): sudo scripts/check-runtime-rootfs.sh; sudo scripts/release.sh"
 fi
 echo "smoke: ok"

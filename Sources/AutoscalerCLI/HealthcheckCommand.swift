@@ -2,15 +2,17 @@ import AWSClient
 import ArgumentParser
 import AutoscalerCore
 
-/// `redash-autoscaler healthcheck`: the container health check, without curl in the image.
+/// `redash-autoscaler healthcheck`: the container health check, without curl in the image. It asks
+/// the liveness endpoint by default: a restart cannot bring back Redis or ECS, so readiness
+/// (`/readyz`) is for people and dashboards, not for ECS to act on.
 public struct HealthcheckCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "healthcheck",
-        abstract: "Exit 0 when the running controller's /readyz answers 200, else 1 (for ECS container health checks)."
+        abstract: "Exit 0 when the running controller's endpoint (default /healthz) answers 200, else 1 (for ECS container health checks)."
     )
 
     @Option(help: ArgumentHelp("The endpoint to ask.", valueName: "url"))
-    public var url = "http://127.0.0.1:8080/readyz"
+    public var url = "http://127.0.0.1:8080/healthz"
 
     public init() {}
 

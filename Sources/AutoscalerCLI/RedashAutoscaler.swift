@@ -5,7 +5,7 @@ public struct RedashAutoscaler: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "redash-autoscaler",
         abstract: "Sizes Redash's ECS services from the depth and age of its queues.",
-        version: "0.1.0",
+        version: BuildVersion.description,
         subcommands: [RunCommand.self, PlanCommand.self, HealthcheckCommand.self, DemoCommand.self, ForecastCommand.self, QueuesCommand.self, ServicesCommand.self, SimulateCommand.self, ValidateCommand.self]
     )
 

@@ -21,12 +21,12 @@ locals {
   datadog_logs = local.use_dd ? {
     logDriver = "awsfirelens"
     options = {
-      Name        = "datadog"
-      Host        = "http-intake.logs.${var.datadog.site}"
-      TLS         = "on"
-      provider    = "ecs"
-      dd_service  = var.datadog.service_tag
-      dd_source   = "redash-autoscaler"
+      Name           = "datadog"
+      Host           = "http-intake.logs.${var.datadog.site}"
+      TLS            = "on"
+      provider       = "ecs"
+      dd_service     = var.datadog.service_tag
+      dd_source      = "redash-autoscaler"
       dd_message_key = "message"
     }
     secretOptions = [{ name = "apikey", valueFrom = var.datadog.api_key_parameter_arn }]
@@ -43,19 +43,24 @@ locals {
     environment = [
       # The policy's text itself (secrets stay in the secrets below, referenced as ${VAR}).
       { name = "REDASH_AUTOSCALER_POLICY_YAML", value = var.policy_yaml },
+      { name = "REDASH_ECS_CLUSTER", value = var.cluster_name },
       { name = "AWS_REGION", value = local.aws_region },
     ]
     secrets = local.controller_secrets
+    # Liveness, not readiness: /healthz answers while the process serves. /readyz fails while
+    # Redis or ECS cannot be read (an ElastiCache failover, a throttled API), and a restart
+    # would not bring either back, so it stays for people and dashboards (docs/operations.md).
     healthCheck = {
-      command     = ["CMD", "/usr/local/bin/redash-autoscaler", "healthcheck", "--url", "http://127.0.0.1:${var.metrics_port}/readyz"]
+      command     = ["CMD", "/usr/local/bin/redash-autoscaler", "healthcheck", "--url", "http://127.0.0.1:${var.metrics_port}/healthz"]
       interval    = 30
       timeout     = 5
       retries     = 3
       startPeriod = 30
     }
     # Above the controller's own shutdown bound (15 s grace for a reconcile under way).
-    stopTimeout      = 30
-    logConfiguration = local.use_dd ? local.datadog_logs : local.cloudwatch_logs
+    stopTimeout = 30
+    # The two log configurations have different shapes, which a conditional cannot return.
+    logConfiguration = jsondecode(local.use_dd ? jsonencode(local.datadog_logs) : jsonencode(local.cloudwatch_logs))
   }
 
   log_router = {
@@ -86,7 +91,13 @@ locals {
     logConfiguration = local.cloudwatch_logs
   }
 
-  containers = local.use_dd ? [local.controller, local.log_router, local.datadog_agent] : [local.controller]
+  # Each container is encoded on its own: the three have different shapes, so they cannot be
+  # one list value chosen by a conditional.
+  container_json = concat(
+    [jsonencode(local.controller)],
+    local.use_dd ? [jsonencode(local.log_router), jsonencode(local.datadog_agent)] : [],
+  )
+  container_definitions = format("[%s]", join(",", local.container_json))
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -104,10 +115,10 @@ resource "aws_ecs_task_definition" "this" {
   memory                   = var.memory
   task_role_arn            = aws_iam_role.task.arn
   execution_role_arn       = aws_iam_role.execution.arn
-  container_definitions    = jsonencode(local.containers)
+  container_definitions    = local.container_definitions
   runtime_platform {
     operating_system_family = "LINUX"
-    cpu_architecture        = "X86_64"
+    cpu_architecture        = var.cpu_architecture
   }
   tags = var.tags
 }

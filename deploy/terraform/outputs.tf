@@ -3,6 +3,11 @@ output "service_name" {
   value       = aws_ecs_service.this.name
 }
 
+output "managed_services" {
+  description = "The Redash services the task role may describe and update: the keys of the policy's `services:`."
+  value       = local.managed_services
+}
+
 output "task_role_arn" {
   description = "The role the controller acts with (its policy: deploy/iam/controller-policy.json.tftpl)."
   value       = aws_iam_role.task.arn
@@ -21,4 +26,14 @@ output "log_group_name" {
 output "task_role_policy_json" {
   description = "The rendered least-privilege policy, to review."
   value       = aws_iam_role_policy.task.policy
+}
+
+output "dry_run_policy_json" {
+  description = "The read-only policy for people who run plan, queues, services, forecast and run --dry-run against this cluster (deploy/iam/dry-run-policy.json.tftpl, rendered for these services)."
+  value       = templatefile("${path.module}/../iam/dry-run-policy.json.tftpl", local.iam_template_values)
+}
+
+output "alarm_arns" {
+  description = "The CloudWatch alarms on the controller's own health (empty when alarms.enabled is false)."
+  value       = concat(aws_cloudwatch_metric_alarm.no_running_task[*].arn, aws_cloudwatch_metric_alarm.error_lines[*].arn)
 }

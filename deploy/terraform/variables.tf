@@ -9,11 +9,6 @@ variable "cluster_name" {
   type        = string
 }
 
-variable "managed_services" {
-  description = "Names of the Redash ECS services the controller sizes (the services of policies.yaml). The task role may describe and update these and no others."
-  type        = list(string)
-}
-
 variable "subnet_ids" {
   description = "Private subnets for the controller's task: it needs Redis, PostgreSQL and the ECS API (through a NAT gateway or VPC endpoints)."
   type        = list(string)
@@ -30,8 +25,13 @@ variable "image" {
 }
 
 variable "policy_yaml" {
-  description = "Contents of policies.yaml. Changing it rolls the service (a new task definition). Secrets stay out of it: it reads $${REDASH_REDIS_URL} and $${REDASH_DATABASE_URL} from the container's secrets."
+  description = "Contents of policies.yaml. The task role may describe and update exactly the services under its `services:` key, so the role and the policy cannot disagree. Changing it rolls the service (a new task definition). Secrets stay out of it: it reads $${REDASH_REDIS_URL} and $${REDASH_DATABASE_URL} from the container's secrets, and $${REDASH_ECS_CLUSTER} is set to cluster_name."
   type        = string
+
+  validation {
+    condition     = can(keys(yamldecode(var.policy_yaml).services)) && length(try(keys(yamldecode(var.policy_yaml).services), [])) > 0
+    error_message = "policy_yaml must be YAML with a non-empty `services:` map (see policies.yaml)."
+  }
 }
 
 variable "redis_url_parameter_arn" {
@@ -63,6 +63,17 @@ variable "dry_run" {
   default     = true
 }
 
+variable "cpu_architecture" {
+  description = "CPU architecture of the controller's task: X86_64 or ARM64 (Graviton). The image must be built for it."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
 variable "cpu" {
   description = "Task CPU units."
   type        = number
@@ -82,9 +93,14 @@ variable "metrics_port" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the CloudWatch log group."
+  description = "Retention of the CloudWatch log group, in days (one of the values CloudWatch Logs accepts)."
   type        = number
   default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a retention CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
 }
 
 variable "log_kms_key_arn" {
@@ -101,6 +117,33 @@ variable "datadog" {
     service_tag           = optional(string, "redash-autoscaler")
   })
   default = null
+}
+
+variable "iam_path" {
+  description = "Path of the two IAM roles (for organisations that group roles by path)."
+  type        = string
+  default     = "/"
+
+  validation {
+    condition     = can(regex("^/([^/]+/)*$", var.iam_path))
+    error_message = "iam_path must start and end with a slash, for example \"/\" or \"/redash/\"."
+  }
+}
+
+variable "permissions_boundary_arn" {
+  description = "ARN of a managed policy set as the permissions boundary of both roles, where your organisation requires one. null sets none."
+  type        = string
+  default     = null
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on the controller's own health: no running task, and error lines in its log (CloudWatch Logs only: with datadog set, use deploy/terraform/datadog's monitors instead). actions are SNS topic ARNs notified on alarm and on recovery; error_lines_per_5m is how many error lines in each of two 5-minute periods raise the error alarm."
+  type = object({
+    enabled            = optional(bool, true)
+    actions            = optional(list(string), [])
+    error_lines_per_5m = optional(number, 3)
+  })
+  default = {}
 }
 
 variable "tags" {

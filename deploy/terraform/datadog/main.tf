@@ -9,15 +9,15 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
     widgets = [
       {
         definition = {
-          title   = "Oldest waiting job per queue (s)"
-          type    = "timeseries"
+          title    = "Oldest waiting job per queue (s)"
+          type     = "timeseries"
           requests = [{ q = "max:redash_autoscaler.queue_oldest_age_seconds{app:${var.service_tag}} by {queue}", display_type = "line" }]
         }
       },
       {
         definition = {
-          title   = "Pending jobs per queue"
-          type    = "timeseries"
+          title    = "Pending jobs per queue"
+          type     = "timeseries"
           requests = [{ q = "max:redash_autoscaler.queue_pending_jobs{app:${var.service_tag}} by {queue}", display_type = "bars" }]
         }
       },
@@ -34,22 +34,22 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
       },
       {
         definition = {
-          title   = "Scale actions"
-          type    = "timeseries"
+          title    = "Scale actions"
+          type     = "timeseries"
           requests = [{ q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" }]
         }
       },
       {
         definition = {
-          title   = "Controller errors by dependency"
-          type    = "timeseries"
+          title    = "Controller errors by dependency"
+          type     = "timeseries"
           requests = [{ q = "sum:redash_autoscaler.errors_total{app:${var.service_tag}} by {dependency}.as_count()", display_type = "bars" }]
         }
       },
       {
         definition = {
-          title   = "Leader and Redash scheduler health"
-          type    = "timeseries"
+          title = "Leader and Redash scheduler health"
+          type  = "timeseries"
           requests = [
             { q = "max:redash_autoscaler.leader{app:${var.service_tag}}", display_type = "line" },
             { q = "max:redash_autoscaler.scheduler_stale{app:${var.service_tag}}", display_type = "line" },

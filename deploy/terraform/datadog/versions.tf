@@ -1,9 +1,9 @@
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.5, < 2.0"
   required_providers {
     datadog = {
       source  = "DataDog/datadog"
-      version = ">= 3.30"
+      version = ">= 3.30, < 4.0"
     }
   }
 }

@@ -1,58 +1,124 @@
-# The controller beside an existing Redash on ECS. Replace the values in locals with yours, then
-# `terraform init && terraform apply`. It starts in dry-run (var.dry_run defaults to true): read
-# docs/migration.md before setting it to false.
+# The controller beside an existing Redash on ECS. Copy this folder, point the module's `source`
+# at this repository (a git source ending in //deploy/terraform, deploy/README.md), write your
+# values into a terraform.tfvars (terraform.tfvars.example lists them) and your services into
+# policies.yaml, then `terraform init && terraform apply`. It starts in dry-run (dry_run defaults to true): read docs/migration.md before setting
+# it to false. scripts/check-terraform.sh plans, applies and destroys this very folder against
+# moto's AWS on every CI run.
 
 terraform {
-  required_version = ">= 1.5"
+  required_version = ">= 1.5, < 2.0"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = ">= 5.30"
+      version = ">= 5.30, < 6.0"
     }
   }
 }
 
 provider "aws" {
-  region = "ap-northeast-1"
+  region = var.region
+
+  default_tags {
+    tags = var.tags
+  }
 }
 
-locals {
-  cluster            = "redash"
-  private_subnet_ids = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]
-  security_group_ids = ["sg-0123456789abcdef0"]
-  image              = "123456789012.dkr.ecr.ap-northeast-1.amazonaws.com/redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+variable "region" {
+  description = "The region of the Redash cluster."
+  type        = string
+  default     = "ap-northeast-1"
 }
 
-# Redash's own connection strings, already in Parameter Store for the Redash services.
-data "aws_ssm_parameter" "redis_url" {
-  name            = "/redash/REDASH_REDIS_URL"
-  with_decryption = false
+variable "cluster" {
+  description = "The ECS cluster that runs Redash."
+  type        = string
+  default     = "redash"
 }
 
-data "aws_ssm_parameter" "database_url" {
-  name            = "/redash/REDASH_DATABASE_URL"
-  with_decryption = false
+variable "private_subnet_ids" {
+  description = "Private subnets with a route to Redis, PostgreSQL and the ECS API."
+  type        = list(string)
 }
 
-module "redash_autoscaler" {
-  source = "../.."
+variable "security_group_ids" {
+  description = "Security groups of the controller's task (egress 6379, 5432, 443)."
+  type        = list(string)
+}
 
-  cluster_name               = local.cluster
-  managed_services           = ["redash-adhoc-worker", "redash-scheduled-worker"]
-  subnet_ids                 = local.private_subnet_ids
-  security_group_ids         = local.security_group_ids
-  image                      = local.image
-  policy_yaml                = file("${path.module}/policies.yaml")
-  redis_url_parameter_arn    = data.aws_ssm_parameter.redis_url.arn
-  database_url_parameter_arn = data.aws_ssm_parameter.database_url.arn
-  dry_run                    = true
+variable "image" {
+  description = "The controller's image, pinned by digest: <account>.dkr.ecr.<region>.amazonaws.com/redash-autoscaler@sha256:… (deploy/README.md shows how to push it)."
+  type        = string
+}
 
-  tags = {
+variable "redis_url_parameter" {
+  description = "Name of the Parameter Store parameter that holds Redash's Redis URL."
+  type        = string
+  default     = "/redash/REDASH_REDIS_URL"
+}
+
+variable "database_url_parameter" {
+  description = "Name of the Parameter Store parameter that holds Redash's database URL."
+  type        = string
+  default     = "/redash/REDASH_DATABASE_URL"
+}
+
+variable "dry_run" {
+  description = "Read and decide, change nothing. Set to false one service at a time (docs/migration.md)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_topic_arns" {
+  description = "SNS topics the controller's own alarms notify."
+  type        = list(string)
+  default     = []
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default = {
     Service = "redash"
     Owner   = "sre"
   }
 }
 
+# Redash's own connection strings, already in Parameter Store for the Redash services.
+data "aws_ssm_parameter" "redis_url" {
+  name            = var.redis_url_parameter
+  with_decryption = false
+}
+
+data "aws_ssm_parameter" "database_url" {
+  name            = var.database_url_parameter
+  with_decryption = false
+}
+
+module "redash_autoscaler" {
+  # In your copy: "git::https://<host>/<owner>/redash-autoscaler.git//deploy/terraform?ref=v0.1.0"
+  source = "../.."
+
+  cluster_name = var.cluster
+  # The services it sizes, and so the services its role covers, are the policy's.
+  policy_yaml                = file("${path.module}/policies.yaml")
+  subnet_ids                 = var.private_subnet_ids
+  security_group_ids         = var.security_group_ids
+  image                      = var.image
+  redis_url_parameter_arn    = data.aws_ssm_parameter.redis_url.arn
+  database_url_parameter_arn = data.aws_ssm_parameter.database_url.arn
+  dry_run                    = var.dry_run
+  alarms                     = { actions = var.alarm_topic_arns }
+  tags                       = var.tags
+}
+
+output "managed_services" {
+  value = module.redash_autoscaler.managed_services
+}
+
 output "task_role_policy" {
   value = module.redash_autoscaler.task_role_policy_json
+}
+
+output "dry_run_policy" {
+  value = module.redash_autoscaler.dry_run_policy_json
 }
