@@ -265,7 +265,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport"],
+            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import AutoscalerCore
 import CLibPQ
 import Dispatch
+import Logging
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,29 +16,43 @@ struct ConnectionHandle: @unchecked Sendable {
 /// the Swift concurrency pool (libpq blocks), and only one at a time (a PGconn is not
 /// thread-safe). Results are copied into Swift values and cleared before a call returns.
 public final class PostgresConnection: @unchecked Sendable {
-    // `handle` is touched only on `queue`, which serialises every use; that is what makes the
-    // unchecked Sendable safe.
+    // `handle` and `dropped` are touched only on `queue`, which serialises every use; that is
+    // what makes the unchecked Sendable safe.
     private let handle: OpaquePointer
     private let queue: DispatchQueue
+    private let dropped = DroppedFlag()
+    /// Receives the server's NOTICE messages (kept alive as long as the connection).
+    private let notices: NoticeSink
+    /// How long a statement may take, client side, before the connection is dropped: the
+    /// server's own `statement_timeout` plus a little. A backend that is stopped (or a server
+    /// that stopped answering) cancels nothing itself.
+    let clientDeadline: Duration
     /// Where it is connected, without the password (for logs).
     public let server: String
 
-    private init(handle: OpaquePointer, queue: DispatchQueue, server: String) {
+    private init(handle: OpaquePointer, queue: DispatchQueue, server: String, notices: NoticeSink, clientDeadline: Duration) {
         self.handle = handle
         self.queue = queue
         self.server = server
+        self.notices = notices
+        self.clientDeadline = clientDeadline
     }
 
     deinit {
         let handle = ConnectionHandle(pointer: self.handle)
-        queue.async { PQfinish(handle.pointer) }
+        let notices = self.notices, dropped = self.dropped
+        queue.async {
+            if !dropped.value { PQfinish(handle.pointer) }
+            // The notice sink lives until libpq can no longer call it.
+            withExtendedLifetime(notices) {}
+        }
     }
 
     /// Connects to `url` (`postgresql://user:password@host:port/db?sslmode=require`, as Redash's
     /// `REDASH_DATABASE_URL`), with a connect timeout and a statement timeout for every query.
     public static func connect(
         url: SecretURL, connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(10),
-        applicationName: String = "redash-autoscaler"
+        applicationName: String = "redash-autoscaler", logger: Logger = Logger(label: "postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws -> PostgresConnection {
         let queue = DispatchQueue(label: "redash-autoscaler.postgres")
         let seconds = max(2, Int(connectTimeout.inSeconds.rounded(.up)))  // libpq's minimum is 2 s
@@ -78,28 +93,92 @@ public final class PostgresConnection: @unchecked Sendable {
                     return
                 }
                 let server = "\(Self.text(PQhost(handle))):\(Self.text(PQport(handle)))/\(Self.text(PQdb(handle)))"
-                continuation.resume(returning: PostgresConnection(handle: handle, queue: queue, server: server))
+                // NOTICE lines go to the log, as structured lines, not raw to standard error.
+                let notices = NoticeSink(logger: logger, server: server)
+                PQsetNoticeProcessor(handle, { context, message in
+                    guard let context, let message else { return }
+                    Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue().receive(String(cString: message))
+                }, Unmanaged.passUnretained(notices).toOpaque())
+                continuation.resume(returning: PostgresConnection(
+                    handle: handle, queue: queue, server: server, notices: notices, clientDeadline: statementTimeout + .seconds(2)))
             }
         }
     }
 
     /// Runs one parameterised statement (`$1`, `$2`, … bound as text; `nil` is SQL NULL). There
-    /// is no way to run SQL built from strings.
+    /// is no way to run SQL built from strings. The answer is awaited for at most the client
+    /// deadline; past it the connection is dropped (the server ends the statement when it sees
+    /// the connection gone, or at its own `statement_timeout`) and the error is a lost connection,
+    /// so the session opens a new one.
     public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
         let box = ConnectionHandle(pointer: handle)
+        let deadline = clientDeadline
         return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
+            queue.async { [self] in
+                guard !dropped.value else {
+                    continuation.resume(throwing: PostgresError(.connectionLost, "the connection to \(server) was dropped"))
+                    return
+                }
                 let handle = box.pointer
                 let copies = parameters.map { $0.map { strdup($0) } ?? nil }
                 defer { copies.forEach { free($0) } }
-                let result = copies.withUnsafeBufferPointer { values in
-                    PQexecParams(
+                let sent = copies.withUnsafeBufferPointer { values in
+                    PQsendQueryParams(
                         handle, sql, Int32(parameters.count), nil,
                         values.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: UnsafePointer<CChar>?.self) },
                         nil, nil, 0)
                 }
-                defer { PQclear(result) }
-                continuation.resume(with: Result { try Self.decode(result, handle: handle) })
+                guard sent == 1 else {
+                    continuation.resume(throwing: PostgresError(.connectionLost, Self.text(PQerrorMessage(handle))))
+                    return
+                }
+                switch Self.awaitResult(handle, within: deadline) {
+                case .answered(let result):
+                    defer { PQclear(result) }
+                    continuation.resume(with: Result { try Self.decode(result, handle: handle) })
+                case .failed:
+                    continuation.resume(throwing: PostgresError(.connectionLost, Self.text(PQerrorMessage(handle))))
+                case .timedOut:
+                    dropped.value = true
+                    PQfinish(handle)
+                    continuation.resume(throwing: PostgresError(
+                        .connectionLost, "no answer from \(server) within \(deadline.compactDescription); the connection was dropped"))
+                }
+            }
+        }
+    }
+
+    enum Awaited {
+        case answered(OpaquePointer?)
+        case failed
+        case timedOut
+    }
+
+    /// Reads the results of the statement just sent, waiting on the socket with `poll` so that a
+    /// silent server cannot hold the connection's queue past `deadline`. Returns the last result.
+    private static func awaitResult(_ handle: OpaquePointer, within deadline: Duration) -> Awaited {
+        let end = ContinuousClock.now + deadline
+        var last: OpaquePointer?
+        while true {
+            guard PQconsumeInput(handle) == 1 else {
+                if let last { PQclear(last) }
+                return .failed
+            }
+            while PQisBusy(handle) == 0 {
+                guard let result = PQgetResult(handle) else { return .answered(last) }
+                if let last { PQclear(last) }
+                last = result
+            }
+            let remaining = end - ContinuousClock.now
+            guard remaining > .zero else {
+                if let last { PQclear(last) }
+                return .timedOut
+            }
+            var descriptor = pollfd(fd: PQsocket(handle), events: Int16(POLLIN), revents: 0)
+            let milliseconds = Int32(min(Double(Int32.max), max(1, (remaining / .milliseconds(1)).rounded(.up))))
+            if poll(&descriptor, 1, milliseconds) < 0, errno != EINTR {
+                if let last { PQclear(last) }
+                return .failed
             }
         }
     }
@@ -109,7 +188,7 @@ public final class PostgresConnection: @unchecked Sendable {
         get async {
             let box = ConnectionHandle(pointer: handle)
             return await withCheckedContinuation { continuation in
-                queue.async { continuation.resume(returning: PQstatus(box.pointer) == CONNECTION_OK) }
+                queue.async { [self] in continuation.resume(returning: !dropped.value && PQstatus(box.pointer) == CONNECTION_OK) }
             }
         }
     }
@@ -154,5 +233,27 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private static func text(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
         pointer.map { String(cString: $0).trimmingWhitespace } ?? ""
+    }
+}
+
+/// Whether the connection was dropped after a missed deadline (its PGconn is then finished).
+/// Touched only on the connection's serial queue, which is what makes the unchecked Sendable safe.
+final class DroppedFlag: @unchecked Sendable {
+    var value = false
+}
+
+/// Where the server's NOTICE messages go: the log, with the server named. libpq calls it on the
+/// connection's queue, from C, through an unretained pointer the connection keeps alive.
+final class NoticeSink: Sendable {
+    let logger: Logger
+    let server: String
+
+    init(logger: Logger, server: String) {
+        self.logger = logger
+        self.server = server
+    }
+
+    func receive(_ message: String) {
+        logger.notice("PostgreSQL notice", metadata: ["server": "\(server)", "notice": "\(message.trimmingWhitespace)"])
     }
 }

@@ -56,7 +56,8 @@ public actor PostgresSession {
         }
         do {
             let fresh = try await PostgresConnection.connect(
-                url: url, connectTimeout: connectTimeout, statementTimeout: statementTimeout, applicationName: applicationName)
+                url: url, connectTimeout: connectTimeout, statementTimeout: statementTimeout, applicationName: applicationName,
+                logger: logger)
             if failures > 0 { logger.notice("reconnected to PostgreSQL", metadata: ["server": "\(fresh.server)", "after": "\(failures) failure(s)"]) }
             failures = 0
             retryAt = nil

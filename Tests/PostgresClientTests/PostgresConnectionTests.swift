@@ -1,6 +1,9 @@
 import AutoscalerCore
+import Foundation
 import IntegrationSupport
+import Logging
 import PostgresClient
+import Synchronization
 import Testing
 
 @Suite("PostgreSQL client against PostgreSQL 15")
@@ -95,5 +98,63 @@ struct PostgresConnectionTests {
             #expect(error.sqlState == "42703")
             #expect(error.message.contains("scheduled_queue_name"))
         }
+    }
+}
+
+/// Collects log lines, for checking what a client logged.
+final class CollectedLogs: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    var all: [String] { lines.withLock { $0 } }
+
+    func logger() -> Logger {
+        Logger(label: "collected", factory: { _ in Handler(logs: self) })
+    }
+
+    struct Handler: LogHandler {
+        let logs: CollectedLogs
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let fields = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
+            logs.lines.withLock { $0.append("\(event.level) \(event.message) \(fields)") }
+        }
+    }
+}
+
+@Suite("PostgreSQL that stops answering")
+struct PostgresDeadlineTests {
+    @Test("a stopped backend: the statement gives up at its client deadline, the connection is dropped, the session reconnects")
+    func stoppedBackend() async throws {
+        let server = try await PostgresServer.start()
+        let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .seconds(1))
+        let pid = try await session.backendPID()
+        // The backend is frozen: the server-side statement_timeout cannot fire, TCP keepalives
+        // are still answered by the kernel; only the client's own deadline ends the wait.
+        #expect(kill(pid_t(pid), SIGSTOP) == 0)
+        let started = ContinuousClock.now
+        await #expect(throws: PostgresError.self) { _ = try await session.query("SELECT 1 AS one") }
+        let waited = ContinuousClock.now - started
+        _ = kill(pid_t(pid), SIGCONT)
+        #expect(waited < .seconds(10), "waited \(waited)")
+        // After the reconnect backoff, a new connection (a new backend) answers.
+        try await Task.sleep(for: .milliseconds(1200))
+        let rows = try await session.query("SELECT pg_backend_pid() AS pid")
+        #expect(rows[0, "pid"]?.int != pid)
+    }
+
+    @Test("NOTICE messages go to the log as structured lines, not to standard error")
+    func notices() async throws {
+        let server = try await PostgresServer.start()
+        let logs = CollectedLogs()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url), logger: logs.logger())
+        _ = try await connection.query("DO $$ BEGIN RAISE NOTICE 'the quick brown fox'; END $$")
+        #expect(logs.all.contains { $0.hasPrefix("notice PostgreSQL notice") && $0.contains("the quick brown fox") }, "\(logs.all)")
     }
 }
