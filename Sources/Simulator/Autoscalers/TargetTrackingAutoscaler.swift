@@ -166,7 +166,7 @@ public struct TargetTrackingAutoscaler: SimulatedAutoscaler {
     public func datapoints(of service: Int) -> [Double?] { memory[service].datapoints }
 }
 
-/// `2`, `0.5`: a number as short as it reads.
+/// `2`, `0.5`, `0.17`: a number as short as it reads, to two decimals.
 func compact(_ value: Double) -> String {
-    value == value.rounded() ? String(Int(value)) : String(value)
+    value == value.rounded() ? String(Int(value)) : String((value * 100).rounded() / 100)
 }
