@@ -53,7 +53,7 @@ struct TuningTests {
         scenario.start = scenario.start + .seconds(3 * 3600)  // 09:00–11:00, the dashboards hour
         var benchmark = Benchmark(policy: policy, scenarios: [scenario], seeds: [1, 2])
         benchmark.families = [.keda]
-        benchmark.leadVariants = []
+        benchmark.variants = []
         let report = benchmark.run()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

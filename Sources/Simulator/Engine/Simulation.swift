@@ -124,6 +124,10 @@ struct Engine {
     let simulation: Simulation
     let services: [ServicePolicy]
     var random: SeededRandom
+    /// Task start delays, one stream per service: the k-th task a service launches takes as long
+    /// to start under every autoscaler (common random numbers), so that a comparison measures
+    /// the autoscalers rather than which draws each happened to get.
+    var startDelays: [SeededRandom]
     var events = EventQueue<Event>()
     var jobs: [JobState]
     var tasks: [SimTask] = []
@@ -152,6 +156,7 @@ struct Engine {
         self.simulation = simulation
         services = simulation.policy.services
         random = SeededRandom(seed: simulation.seed, stream: 2)
+        startDelays = simulation.policy.services.indices.map { SeededRandom(seed: simulation.seed, stream: 16 + UInt64($0)) }
         jobs = Array(repeating: JobState(), count: simulation.workload.jobs.count)
         liveTasks = Array(repeating: [], count: services.count)
         desired = Array(repeating: 0, count: services.count)
@@ -239,7 +244,7 @@ struct Engine {
                 } else {
                     // The oracle knows how long this task will take to start, and launches it
                     // exactly that long before it must be running.
-                    let delay = random.uniform(simulation.ecs.taskStart)
+                    let delay = startDelays[index].uniform(simulation.ecs.taskStart)
                     events.push(
                         .plannedLaunch(service: index, ready: lifetime.ready, stop: lifetime.stop, startTime: delay),
                         at: max(0, lifetime.ready - delay))
@@ -409,7 +414,7 @@ struct Engine {
         let live = liveTasks[service].filter { tasks[$0].state == .starting || tasks[$0].state == .running }
         if live.count < desired[service] {
             for _ in live.count..<desired[service] {
-                launch(service: service, readyIn: random.uniform(simulation.ecs.taskStart))
+                launch(service: service, readyIn: startDelays[service].uniform(simulation.ecs.taskStart))
             }
         } else if live.count > desired[service] {
             var candidates = live.filter { !tasks[$0].isProtected(at: now) }

@@ -14,8 +14,10 @@ public struct Benchmark: Sendable {
     public var ecs = ECSModel()
     /// The baselines to tune.
     public var families: [BaselineFamily] = BaselineFamily.allCases
-    /// Our controller with a different lead, to measure what a learned task start time gives.
-    public var leadVariants: [Duration] = [.seconds(60), .seconds(84)]
+    /// Our controller with other settings, to measure a lever before adopting it.
+    public var variants: [OurVariant] = [
+        .lead(.seconds(60)), .lead(.seconds(84)), .officeHoursFloor(tasks: 2), .wholeBurstEverywhere, .scaleDownWindow(.seconds(30)),
+    ]
     /// Also run ours and the best tuned baseline as if Fargate started tasks in this range of
     /// seconds: how much of the waits is the task start, which no reactive policy avoids.
     public var fastStart: ClosedRange<Double>? = 1...2
@@ -60,12 +62,14 @@ public struct Benchmark: Sendable {
             return simulation.run(&autoscaler, scenario: scenario.name)
         }
         let oursMean = MeanFigures(ours)
-        let variants = leadVariants.map { lead in
-            (lead, each { _, simulation in
+        let variants = variants.map { variant in
+            (variant, each { _, simulation in
+                var changed = simulation
+                changed.policy = variant.apply(to: policy)
                 var autoscaler = QueueDrivenAutoscaler(
-                    policy: policy, forecast: SimulatedScheduleForecast(workload: simulation.workload),
-                    name: "redash-autoscaler, lead \(lead.compactDescription)", taskStartLead: lead)
-                return simulation.run(&autoscaler, scenario: scenario.name)
+                    policy: changed.policy, forecast: SimulatedScheduleForecast(workload: simulation.workload),
+                    name: "redash-autoscaler, \(variant.summary)", taskStartLead: variant.lead ?? defaultLead)
+                return changed.run(&autoscaler, scenario: scenario.name)
             })
         }
 
@@ -197,6 +201,53 @@ public struct Benchmark: Sendable {
         results.append(ClairvoyantFloor.run(simulation, budget: ours.totals.taskHours, scenario: scenario.name))
         results.append(DefaultSetup.targetTracking.setting.run(simulation, name: DefaultSetup.targetTracking.rawValue, scenario: scenario.name))
         return (policy, workload, results)
+    }
+}
+
+/// Our controller with one setting changed: how a lever is measured before it is adopted.
+public enum OurVariant: Hashable, Sendable {
+    /// The lead for scheduled work a correct task start time learned from ECS would give
+    /// (the model's starts are 30–90 s: median 60 s, p90 84 s; the default is the slowest, 90 s).
+    case lead(Duration)
+    /// At least this many adhoc tasks on weekdays 09:00–19:00 in Japan: idle slots kept ahead
+    /// of demand, which is what queueing headroom (Erlang C) would add at these loads.
+    case officeHoursFloor(tasks: Int)
+    /// `backlogPerWorker: 1` on every service: each burst asks for a worker per job at once,
+    /// the most burst detection could ask for.
+    case wholeBurstEverywhere
+    /// A shorter scale-down window on every service: our own cost–wait trade-off.
+    case scaleDownWindow(Duration)
+
+    /// In a few words, for reports.
+    public var summary: String {
+        switch self {
+        case .lead(let lead): "lead \(Int(lead.inSeconds)) s"
+        case .officeHoursFloor(let tasks): "\(tasks) adhoc tasks 09:00–19:00"
+        case .wholeBurstEverywhere: "backlogPerWorker 1 everywhere"
+        case .scaleDownWindow(let window): "scale-down window \(Int(window.inSeconds)) s"
+        }
+    }
+
+    var lead: Duration? {
+        if case .lead(let lead) = self { return lead }
+        return nil
+    }
+
+    func apply(to policy: Policy) -> Policy {
+        switch self {
+        case .lead: return policy
+        case .officeHoursFloor(let tasks):
+            return policy.withServices { service in
+                guard service.queues.contains(where: { $0 == "queries" || $0.hasSuffix("_queries") && !$0.contains("scheduled") }) else { return }
+                service.schedules.append(ScheduleFloor(
+                    name: "office-hours", days: [.monday, .tuesday, .wednesday, .thursday, .friday],
+                    startMinute: 9 * 60, endMinute: 19 * 60, utcOffset: .seconds(9 * 3600), minTasks: tasks))
+            }
+        case .wholeBurstEverywhere:
+            return policy.withServices { $0.target.backlogPerWorker = 1 }
+        case .scaleDownWindow(let window):
+            return policy.withServices { $0.scaleDown.stabilizationWindow = window }
+        }
     }
 }
 
