@@ -32,7 +32,7 @@ public struct SimulateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seeds of the report, as 1-5 or 1,3,7 (default: --seed).", valueName: "list"))
     public var seeds: String?
 
-    @Option(help: ArgumentHelp("With --all-scenarios or --tune: write a chart per scenario (first seed) into this directory.", valueName: "dir"))
+    @Option(help: ArgumentHelp("With --all-scenarios or --tune: write summary.svg and a chart per scenario (first seed) into this directory.", valueName: "dir"))
     public var chartDir: String?
 
     @Flag(help: "Also run AWS target tracking on CPU, a KEDA-style list-length rule and a fixed count.")
@@ -96,6 +96,12 @@ extension SimulateCommand {
         let report = benchmark.run { StandardError.write($0) }
         if let chartDir {
             try FileManager.default.createDirectory(atPath: chartDir, withIntermediateDirectories: true)
+            let summary = (chartDir as NSString).appendingPathComponent("summary.svg")
+            do {
+                try SummaryChart.svg(report).write(toFile: summary, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the chart to \(summary): \(error.localizedDescription)")
+            }
             for (scenario, figures) in zip(chosen, report.scenarios) {
                 let runs = benchmark.chartRuns(scenario, seed: seedList[0], bestTuned: figures.bestTunedSetting.map { (figures.bestTuned?.family ?? "best tuned", $0) })
                 guard let adhoc = runs.policy.services.first(where: { $0.queues.contains("queries") }) else { continue }
