@@ -13,12 +13,19 @@ import AutoscalerCore
 public struct CeleryECSAutoscaler: SimulatedAutoscaler {
     /// The documented knobs of one `EcsServiceTarget` and the poll loop.
     public struct Settings: Hashable, Sendable {
+        /// `poll_seconds`: seconds between two reads.
         public var pollSeconds: Double = 15
+        /// `target_pressure`: scale out above it, and size for it.
         public var targetPressure: Double = 0.75
+        /// `scale_in_pressure`: scale in below it.
         public var scaleInPressure: Double = 0.25
+        /// `scale_out_step`: most tasks one scale-out adds.
         public var scaleOutStep: Int = 2
+        /// `scale_in_step`: most tasks one scale-in removes.
         public var scaleInStep: Int = 1
+        /// `scale_out_cooldown_seconds`.
         public var scaleOutCooldown: Double = 60
+        /// `scale_in_cooldown_seconds`.
         public var scaleInCooldown: Double = 120
 
         /// Creates settings; omitted knobs take the project's defaults.
@@ -46,6 +53,7 @@ public struct CeleryECSAutoscaler: SimulatedAutoscaler {
     public let name: String
     public var tickInterval: Double { settings.pollSeconds }
     public var readsTasks: Bool { false }
+    /// The knobs it runs with.
     public let settings: Settings
     let services: [ServicePolicy]
     var lastScaleOut: [Double]

@@ -55,6 +55,7 @@ public struct JudoscaleAutoscaler: SimulatedAutoscaler {
     public let name: String
     public let tickInterval: Double = 10
     public var readsTasks: Bool { false }
+    /// The knobs it runs with.
     public let settings: Settings
     let services: [ServicePolicy]
     var lastUpscale: [Double]

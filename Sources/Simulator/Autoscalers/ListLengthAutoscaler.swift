@@ -60,6 +60,7 @@ public struct ListLengthAutoscaler: SimulatedAutoscaler {
     public let name: String
     public var tickInterval: Double { settings.syncPeriod }
     public var readsTasks: Bool { false }
+    /// The knobs it runs with.
     public let settings: Settings
     let services: [ServicePolicy]
     var recommendations: [[(time: Double, replicas: Int)]]

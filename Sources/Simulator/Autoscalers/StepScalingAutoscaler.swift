@@ -52,6 +52,7 @@ public struct StepScalingAutoscaler: SimulatedAutoscaler {
     public let name: String
     public let tickInterval: Double = 10
     public var readsTasks: Bool { false }
+    /// The knobs it runs with.
     public let settings: Settings
     let bounds: [ClosedRange<Int>]
     let queues: [[String]]

@@ -30,6 +30,7 @@ public struct TargetTrackingAutoscaler: SimulatedAutoscaler {
             case backlogPerTask
         }
 
+        /// The tracked metric.
         public var metric: Metric
         /// `TargetValue`: CPU as a fraction, or pending jobs per running task.
         public var target: Double
@@ -71,6 +72,7 @@ public struct TargetTrackingAutoscaler: SimulatedAutoscaler {
     /// The simulated ECS is sampled every 10 s; datapoints average the samples of their period.
     public let tickInterval: Double = 10
     public var readsTasks: Bool { false }
+    /// The knobs it runs with.
     public let settings: Settings
     let bounds: [ClosedRange<Int>]
     let queues: [[String]]

@@ -78,7 +78,7 @@ public protocol SimulatedAutoscaler {
     /// Looks at the cluster and answers.
     mutating func tick(_ view: ClusterView) -> AutoscalerActions
     /// Whether the view must list every task and worker. Only an autoscaler that maps busy
-    /// workers to tasks needs them; building them each tick is most of a baseline's run time.
+    /// workers to tasks needs them; building them each tick took about half of a tuning run.
     var readsTasks: Bool { get }
 }
 

@@ -56,9 +56,12 @@ public struct CapacityPlan: Sendable, Hashable {
     /// One task: running from `ready` (seconds after the start; `0` or less for a task running
     /// when the simulation starts), stopped at `stop` or as soon as it is idle after it.
     public struct Lifetime: Sendable, Hashable {
+        /// When it must be running, seconds after the start.
         public var ready: Double
+        /// When it stops (once idle), seconds after the start.
         public var stop: Double
 
+        /// Creates a lifetime.
         public init(ready: Double, stop: Double) {
             self.ready = ready
             self.stop = stop
@@ -68,6 +71,7 @@ public struct CapacityPlan: Sendable, Hashable {
     /// The tasks of each service.
     public var tasks: [String: [Lifetime]]
 
+    /// Creates a plan.
     public init(tasks: [String: [Lifetime]]) {
         self.tasks = tasks
     }

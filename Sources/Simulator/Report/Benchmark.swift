@@ -253,13 +253,17 @@ public enum OurVariant: Hashable, Sendable {
 
 /// The whole report (`simulate --all-scenarios --compare --json`).
 public struct BenchmarkReport: Codable, Sendable {
+    /// The seeds every scenario ran with.
     public var seeds: [UInt64]
+    /// One entry per scenario, in report order.
     public var scenarios: [ScenarioBenchmark]
 }
 
 /// One scenario over all seeds.
 public struct ScenarioBenchmark: Codable, Sendable {
+    /// The scenario's name.
     public var scenario: String
+    /// What it is, in one sentence.
     public var summary: String
     /// Our controller, averaged over the seeds.
     public var ours: MeanFigures
@@ -271,7 +275,9 @@ public struct ScenarioBenchmark: Codable, Sendable {
     public var bestTuned: TunedPick?
     /// The clairvoyant floor under our budget, averaged over the seeds.
     public var floor: MeanFigures
+    /// Every autoscaler, seed by seed.
     public var seeds: [SeedBenchmark]
+    /// The goals of issue 17, seed by seed.
     public var goals: [GoalCheck]
     /// The best tuned baseline's setting, to chart it; not part of the JSON.
     public var bestTunedSetting: BaselineSetting?
@@ -283,14 +289,19 @@ public struct ScenarioBenchmark: Codable, Sendable {
 
 /// A setting picked from a grid.
 public struct TunedPick: Codable, Sendable {
+    /// The baseline (`BaselineFamily`'s name).
     public var family: String
+    /// Its knobs in a few words.
     public var setting: String
+    /// Its figures over the seeds.
     public var mean: MeanFigures
 }
 
 /// One baseline's tuning: (a) and (b) of issue 17.
 public struct FamilyTuning: Codable, Sendable {
+    /// The baseline.
     public var family: String
+    /// The size of its grid.
     public var settingsTried: Int
     /// (a) The lowest p95 adhoc wait at no more task-hours than ours.
     public var lowestWaitWithinOurTaskHours: TunedPick?
@@ -302,7 +313,9 @@ public struct FamilyTuning: Codable, Sendable {
 
 /// Every autoscaler on one seed.
 public struct SeedBenchmark: Codable, Sendable {
+    /// The seed.
     public var seed: UInt64
+    /// One row per autoscaler.
     public var rows: [BenchmarkRow]
 }
 
@@ -310,17 +323,28 @@ public struct SeedBenchmark: Codable, Sendable {
 public struct BenchmarkRow: Codable, Sendable {
     /// What the row is.
     public enum Role: String, Codable, Sendable {
+        /// Our controller as the policy says; with one lever changed; the clairvoyant floor; a
+        /// default setup; a baseline's pick (a) or (b); a what-if with fast task starts.
         case ours, ourVariant, floor, defaults, tunedForWait, tunedForCost, fastStartWhatIf
     }
 
+    /// The name in reports.
     public var autoscaler: String
+    /// What the row is.
     public var role: Role
+    /// The baseline, for tuned rows.
     public var family: String?
+    /// The baseline's knobs, for tuned and default rows.
     public var setting: String?
+    /// Waits of all adhoc queries.
     public var adhoc: WaitStatistics
+    /// Waits of all scheduled refreshes.
     public var scheduled: WaitStatistics
+    /// Task-hours billed, all services.
     public var taskHours: Double
+    /// Queries lost to scale-in.
     public var killed: Int
+    /// Scale-ups plus scale-downs.
     public var actions: Int
     /// This row ÷ the best tuned baseline on the same seed.
     public var vsBestTuned: Ratios?
@@ -345,7 +369,9 @@ public struct BenchmarkRow: Codable, Sendable {
 /// Quotients of two runs' figures; a wait quotient is `nil` when the other's wait is 0 (and
 /// this one's is not).
 public struct Ratios: Codable, Sendable {
+    /// p95 adhoc wait ÷ the other's.
     public var adhocP95: Double?
+    /// Task-hours ÷ the other's.
     public var taskHours: Double
 
     init(_ result: SimulationResult, to other: SimulationResult) {
@@ -357,10 +383,15 @@ public struct Ratios: Codable, Sendable {
 
 /// One goal of issue 17 on one scenario and seed.
 public struct GoalCheck: Codable, Sendable {
+    /// The scenario.
     public var scenario: String
+    /// The seed.
     public var seed: UInt64
+    /// The goal, in a few words.
     public var goal: String
+    /// The figures it was judged on.
     public var measured: String
+    /// Whether it was met.
     public var isMet: Bool
 
     static let againstBest = "p95 adhoc ≤ ½ best tuned, task-hours ≤ its + 2 %, 0 killed"

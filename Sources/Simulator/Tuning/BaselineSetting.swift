@@ -3,10 +3,15 @@ import AutoscalerCore
 /// One baseline with one choice of its documented knobs: a point of a tuning grid, or a default
 /// setup. A value, so that grids can be listed, compared and reported.
 public enum BaselineSetting: Hashable, Sendable {
+    /// AWS target tracking, on CPU or on backlog per task.
     case targetTracking(TargetTrackingAutoscaler.Settings)
+    /// AWS step scaling on a queue-depth alarm.
     case stepScaling(StepScalingAutoscaler.Settings)
+    /// KEDA's Redis list scaler with the HPA.
     case keda(ListLengthAutoscaler.Settings)
+    /// danwiltshire/celery-ecs-autoscaler.
     case celeryECS(CeleryECSAutoscaler.Settings)
+    /// Judoscale with its RQ adapter.
     case judoscale(JudoscaleAutoscaler.Settings)
     /// A constant count per service.
     case fixed([String: Int])
@@ -54,6 +59,7 @@ public enum BaselineSetting: Hashable, Sendable {
 /// The alternatives a careful operator would tune, each with the grid of its documented knobs
 /// that the report searches (docs/simulator.md says where each knob is documented).
 public enum BaselineFamily: String, CaseIterable, Sendable, Codable {
+    // Raw values are the names in reports.
     case targetTrackingHighResolution = "target tracking, high-resolution CPU"
     case backlogPerTask = "target tracking, backlog per task"
     case stepScaling = "step scaling on queue depth"
@@ -112,6 +118,7 @@ public enum BaselineFamily: String, CaseIterable, Sendable, Codable {
 
 /// The default setups the first comparison measured, kept in every report, labelled as defaults.
 public enum DefaultSetup: String, CaseIterable, Sendable, Codable {
+    // Raw values are the names in reports.
     case targetTracking = "target tracking, CPU 70 % (defaults)"
     case targetTrackingHighResolution = "target tracking, high-resolution CPU 70 % (defaults)"
     case keda = "KEDA listLength 5 (defaults)"

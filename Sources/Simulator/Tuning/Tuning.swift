@@ -3,9 +3,12 @@
 public enum Tuning {
     /// One setting's figures, averaged over the seeds.
     public struct Candidate: Sendable {
+        /// The setting tried.
         public var setting: BaselineSetting
+        /// Its figures over the seeds.
         public var mean: MeanFigures
 
+        /// Creates a candidate.
         public init(setting: BaselineSetting, mean: MeanFigures) {
             self.setting = setting
             self.mean = mean
