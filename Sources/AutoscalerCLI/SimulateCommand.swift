@@ -129,8 +129,9 @@ extension SimulateCommand {
     /// `1-5`, `1,3,7` or `4`.
     static func parseSeeds(_ text: String) throws -> [UInt64] {
         var seeds: [UInt64] = []
-        for part in text.split(separator: ",") {
-            let bounds = part.split(separator: "-", maxSplits: 1).map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                .map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
             switch bounds.count {
             case 1 where bounds[0] != nil: seeds.append(bounds[0]!)
             case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!: seeds += Array(bounds[0]!...bounds[1]!)
