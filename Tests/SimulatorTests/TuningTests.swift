@@ -49,11 +49,12 @@ struct TuningTests {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let policy = try #require(PolicyLoader.load(path: root.appendingPathComponent("policies.yaml").path, environment: [:]).policy)
         var scenario = Scenario.mondayRamp
-        scenario.duration = .seconds(2 * 3600)
-        scenario.start = scenario.start + .seconds(3 * 3600)  // 09:00–11:00, the dashboards hour
+        scenario.duration = .seconds(3600)
+        scenario.start = scenario.start + .seconds(3 * 3600)  // 09:00–10:00, the dashboards hour
         var benchmark = Benchmark(policy: policy, scenarios: [scenario], seeds: [1, 2])
         benchmark.families = [.keda]
         benchmark.variants = []
+        benchmark.fastStart = nil
         let report = benchmark.run()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
