@@ -23,6 +23,18 @@ public struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Seed of the workload and of ECS's choices; the same seed gives the same result.")
     public var seed: UInt64 = 1
 
+    @Flag(help: "With --compare: run every built-in scenario, tune every baseline over its grid, add the clairvoyant floor, check the goals (takes minutes).")
+    public var allScenarios = false
+
+    @Flag(help: "With --compare: the same report as --all-scenarios for --scenario alone.")
+    public var tune = false
+
+    @Option(help: ArgumentHelp("Seeds of the report, as 1-5 or 1,3,7 (default: --seed).", valueName: "list"))
+    public var seeds: String?
+
+    @Option(help: ArgumentHelp("With --all-scenarios or --tune: write summary.svg and a chart per scenario (first seed) into this directory.", valueName: "dir"))
+    public var chartDir: String?
+
     @Flag(help: "Also run AWS target tracking on CPU, a KEDA-style list-length rule and a fixed count.")
     public var compare = false
 
@@ -36,8 +48,13 @@ public struct SimulateCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
-        let run = try SimulationRun.prepare(policy: policy, scenario: scenario, trace: trace, seed: seed)
+        let (loaded, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        if allScenarios || tune {
+            try runReport(policy: loaded, origin: origin)
+            return
+        }
+        let run = try SimulationRun.prepare(policy: loaded, scenario: scenario, trace: trace, seed: seed)
+        let policy = run.policy
         let results = Comparison.run(
             policy: policy, workload: run.workload, scenario: run.name, seed: seed,
             contenders: compare ? [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed] : [.ours])
@@ -57,6 +74,75 @@ public struct SimulateCommand: AsyncParsableCommand {
     }
 }
 
+extension SimulateCommand {
+    /// `--all-scenarios` / `--tune`: the tuned side-by-side report.
+    func runReport(policy: Policy, origin: String) throws {
+        guard compare else { throw ValidationError("--all-scenarios and --tune compare with the baselines; add --compare") }
+        guard trace == nil else { throw ValidationError("--all-scenarios and --tune run built-in scenarios (query-results-export replays a trace); drop --trace") }
+        guard policy.queueNames.contains("queries") else {
+            throw ValidationError("the scenarios send adhoc queries to `queries`, and no service in the policy consumes it")
+        }
+        let seedList = try seeds.map(Self.parseSeeds) ?? [seed]
+        let chosen: [Scenario]
+        if allScenarios {
+            chosen = Scenario.all
+        } else {
+            guard let one = Scenario.named(scenario) else {
+                throw ValidationError("unknown scenario `\(scenario)`; choose one of \(Scenario.all.map(\.name).joined(separator: ", "))")
+            }
+            chosen = [one]
+        }
+        let benchmark = Benchmark(policy: policy, scenarios: chosen, seeds: seedList)
+        let report = benchmark.run { StandardError.write($0) }
+        if let chartDir {
+            try FileManager.default.createDirectory(atPath: chartDir, withIntermediateDirectories: true)
+            let summary = (chartDir as NSString).appendingPathComponent("summary.svg")
+            do {
+                try SummaryChart.svg(report).write(toFile: summary, atomically: true, encoding: .utf8)
+            } catch {
+                throw ValidationError("cannot write the chart to \(summary): \(error.localizedDescription)")
+            }
+            for (scenario, figures) in zip(chosen, report.scenarios) {
+                let runs = benchmark.chartRuns(scenario, seed: seedList[0], bestTuned: figures.bestTunedSetting.map { (figures.bestTuned?.family ?? "best tuned", $0) })
+                guard let adhoc = runs.policy.services.first(where: { $0.queues.contains("queries") }) else { continue }
+                let svg = Chart.svg(
+                    results: runs.results, service: adhoc.name, workersPerTask: adhoc.workersPerTask,
+                    start: runs.workload.start, utcOffset: scenario.utcOffset)
+                let path = (chartDir as NSString).appendingPathComponent("\(scenario.name).svg")
+                do {
+                    try svg.write(toFile: path, atomically: true, encoding: .utf8)
+                } catch {
+                    throw ValidationError("cannot write the chart to \(path): \(error.localizedDescription)")
+                }
+            }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            return
+        }
+        print("\(chosen.count) scenario\(chosen.count == 1 ? "" : "s"), seeds \(seedList.map(String.init).joined(separator: ",")), policy \(origin)")
+        print(BenchmarkTable.render(report))
+    }
+
+    /// `1-5`, `1,3,7` or `4`.
+    static func parseSeeds(_ text: String) throws -> [UInt64] {
+        var seeds: [UInt64] = []
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let bounds = part.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+                .map { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+            switch bounds.count {
+            case 1 where bounds[0] != nil: seeds.append(bounds[0]!)
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!: seeds += Array(bounds[0]!...bounds[1]!)
+            default: throw ValidationError("`\(text)` is not a list of seeds; write 1-5 or 1,3,7")
+            }
+        }
+        guard !seeds.isEmpty else { throw ValidationError("no seeds in `\(text)`") }
+        return seeds
+    }
+}
+
 /// The JSON form of `simulate --json`.
 struct SimulationReport: Encodable {
     var scenario: String
@@ -68,6 +154,8 @@ struct SimulationReport: Encodable {
 /// A scenario or trace made ready for a policy.
 struct SimulationRun {
     var name: String
+    /// The policy, with the services a scenario adds for its extra data sources.
+    var policy: Policy
     var workload: Workload
     var routing: QueueRouting
     var utcOffset: Duration
@@ -93,7 +181,7 @@ struct SimulationRun {
                 StandardError.write("warning: no service in the policy consumes \(orphans.joined(separator: ", ")); those jobs wait forever")
             }
             if let first = workload.queues.first(where: consumed.contains) { routing.adhoc = first }
-            return SimulationRun(name: "trace \(trace)", workload: workload, routing: routing, utcOffset: .zero)
+            return SimulationRun(name: "trace \(trace)", policy: policy, workload: workload, routing: routing, utcOffset: .zero)
         }
         guard let chosen = Scenario.named(scenario) else {
             throw ValidationError("unknown scenario `\(scenario)`; choose one of \(Scenario.all.map(\.name).joined(separator: ", "))")
@@ -101,8 +189,9 @@ struct SimulationRun {
         guard policy.queueNames.contains(routing.adhoc) else {
             throw ValidationError("the scenarios send adhoc queries to `queries`, and no service in the policy consumes it")
         }
+        let scenarioPolicy = chosen.policy(for: policy)
         return SimulationRun(
-            name: chosen.name, workload: chosen.workload(seed: seed, routing: routing), routing: routing,
+            name: chosen.name, policy: scenarioPolicy, workload: chosen.workload(seed: seed, routing: routing), routing: routing,
             utcOffset: chosen.utcOffset)
     }
 

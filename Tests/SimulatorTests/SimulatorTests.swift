@@ -19,10 +19,14 @@ private func encode(_ results: [SimulationResult]) throws -> Data {
     return try encoder.encode(results)
 }
 
+/// The first three scenarios, run whole through every contender; the newer ones are checked on
+/// their workloads and on short slices (ScenarioTests), to keep the suite fast.
+private let fullDayScenarios = [Scenario.seedOverload.name, Scenario.scheduledBurst.name, Scenario.night.name]
+
 @Suite("Simulator")
 struct SimulatorTests {
     @Test("the same seed gives identical results, bit for bit; another seed does not",
-          arguments: Scenario.all.map(\.name))
+          arguments: fullDayScenarios)
     func deterministic(_ name: String) throws {
         let policy = try shippedPolicy()
         let scenario = try #require(Scenario.named(name))
@@ -36,7 +40,7 @@ struct SimulatorTests {
     }
 
     @Test("every job enqueued is completed, killed, still running or still waiting",
-          arguments: Scenario.all.map(\.name))
+          arguments: fullDayScenarios)
     func conservation(_ name: String) throws {
         let policy = try shippedPolicy()
         let scenario = try #require(Scenario.named(name))
@@ -159,10 +163,11 @@ struct BaselineTests {
     @Test("the list-length rule sees only pending jobs and waits 300 s before scaling down")
     func listLength() {
         var autoscaler = ListLengthAutoscaler(policy: policy)
+        #expect(autoscaler.tickInterval == 15, "the HPA reads the metric every sync period")
         #expect(autoscaler.tick(view(desired: 1, cpu: 1, pending: 23, at: 0)).desired["w"] == 5)
         var downAt: Double?
-        for tick in 1..<20 {
-            let time = Double(tick) * 30
+        for tick in 1..<40 {
+            let time = Double(tick) * 15
             if let next = autoscaler.tick(view(desired: 5, cpu: 1, pending: 0, at: time)).desired["w"] {
                 #expect(next == 1)
                 downAt = time

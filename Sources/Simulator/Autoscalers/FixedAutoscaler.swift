@@ -3,6 +3,7 @@
 public struct FixedAutoscaler: SimulatedAutoscaler {
     public let name: String
     public let tickInterval: Double = 3600
+    public var readsTasks: Bool { false }
     let tasks: [String: Int]
 
     public init(tasks: [String: Int], name: String = "fixed") {

@@ -40,6 +40,41 @@ public struct Simulation {
         var engine = Engine(simulation: self)
         return engine.run(&autoscaler, scenario: scenario)
     }
+
+    /// Runs the whole workload on task lifetimes chosen in advance by an oracle (the clairvoyant
+    /// floor): no autoscaler looks at the cluster. Each planned task is launched one start time
+    /// (drawn as for every other task) before it must be running, and is stopped only once idle.
+    public func run(plan: CapacityPlan, name: String, scenario: String = "") -> SimulationResult {
+        var engine = Engine(simulation: self)
+        return engine.run(plan: plan, name: name, scenario: scenario)
+    }
+}
+
+/// Task lifetimes chosen in advance, per service name: what an oracle that knows every job would
+/// run. Only the clairvoyant floor builds one; it is not a controller.
+public struct CapacityPlan: Sendable, Hashable {
+    /// One task: running from `ready` (seconds after the start; `0` or less for a task running
+    /// when the simulation starts), stopped at `stop` or as soon as it is idle after it.
+    public struct Lifetime: Sendable, Hashable {
+        /// When it must be running, seconds after the start.
+        public var ready: Double
+        /// When it stops (once idle), seconds after the start.
+        public var stop: Double
+
+        /// Creates a lifetime.
+        public init(ready: Double, stop: Double) {
+            self.ready = ready
+            self.stop = stop
+        }
+    }
+
+    /// The tasks of each service.
+    public var tasks: [String: [Lifetime]]
+
+    /// Creates a plan.
+    public init(tasks: [String: [Lifetime]]) {
+        self.tasks = tasks
+    }
 }
 
 /// An ECS deployment of one service: from `start` for `duration` simulated seconds.
@@ -86,11 +121,17 @@ struct Engine {
         case kill(task: Int)
         case tick
         case sample
+        case plannedLaunch(service: Int, ready: Double, stop: Double, startTime: Double)
+        case retire(task: Int)
     }
 
     let simulation: Simulation
     let services: [ServicePolicy]
     var random: SeededRandom
+    /// Task start delays, one stream per service: the k-th task a service launches takes as long
+    /// to start under every autoscaler (common random numbers), so that a comparison measures
+    /// the autoscalers rather than which draws each happened to get.
+    var startDelays: [SeededRandom]
     var events = EventQueue<Event>()
     var jobs: [JobState]
     var tasks: [SimTask] = []
@@ -106,6 +147,7 @@ struct Engine {
     var serviceQueues: [[Int]]
     // Figures.
     var waits: [[Double]] = []
+    var waitsByKind: [SimulatedJob.Kind: [Double]] = [:]
     var killedPerQueue: [Int] = []
     var completedPerQueue: [Int] = []
     var enqueuedPerQueue: [Int] = []
@@ -118,6 +160,7 @@ struct Engine {
         self.simulation = simulation
         services = simulation.policy.services
         random = SeededRandom(seed: simulation.seed, stream: 2)
+        startDelays = simulation.policy.services.indices.map { SeededRandom(seed: simulation.seed, stream: 16 + UInt64($0)) }
         jobs = Array(repeating: JobState(), count: simulation.workload.jobs.count)
         liveTasks = Array(repeating: [], count: services.count)
         desired = Array(repeating: 0, count: services.count)
@@ -182,15 +225,78 @@ struct Engine {
             case .ready(let task): becomeReady(task)
             case .kill(let task): killRemaining(task)
             case .tick:
-                apply(autoscaler.tick(view()))
+                apply(autoscaler.tick(view(listingTasks: autoscaler.readsTasks)))
                 events.push(.tick, at: now + autoscaler.tickInterval)
             case .sample:
                 recordSample()
                 events.push(.sample, at: now + simulation.sampleInterval)
+            case .plannedLaunch, .retire:
+                break
             }
         }
         now = end
         return result(autoscaler: autoscaler.name, scenario: scenario, arrived: nextArrival)
+    }
+
+    mutating func run(plan: CapacityPlan, name: String, scenario: String) -> SimulationResult {
+        let end = simulation.workload.duration
+        for (index, service) in services.enumerated() {
+            for lifetime in plan.tasks[service.name] ?? [] {
+                if lifetime.ready <= 0 {
+                    launch(service: index, readyIn: 0)
+                    if lifetime.stop < end { events.push(.retire(task: tasks.count - 1), at: max(0, lifetime.stop)) }
+                } else {
+                    // The oracle knows how long this task will take to start, and launches it
+                    // exactly that long before it must be running.
+                    let delay = startDelays[index].uniform(simulation.ecs.taskStart)
+                    events.push(
+                        .plannedLaunch(service: index, ready: lifetime.ready, stop: lifetime.stop, startTime: delay),
+                        at: max(0, lifetime.ready - delay))
+                }
+            }
+            desired[index] = liveTasks[index].count
+        }
+        events.push(.sample, at: 0)
+        var nextArrival = 0
+        let arrivals = simulation.workload.jobs
+        while true {
+            let eventTime = events.nextTime ?? .infinity
+            let arrivalTime = nextArrival < arrivals.count ? arrivals[nextArrival].arrival : .infinity
+            let time = min(eventTime, arrivalTime)
+            if time >= end { break }
+            now = time
+            if arrivalTime <= eventTime {
+                arrive(job: nextArrival, arrivals[nextArrival])
+                nextArrival += 1
+                continue
+            }
+            guard let (_, event) = events.pop() else { break }
+            switch event {
+            case .finish(let job, let task, let slot): finish(job: job, task: task, slot: slot)
+            case .ready(let task): becomeReady(task)
+            case .kill(let task): killRemaining(task)
+            case .sample:
+                recordSample()
+                events.push(.sample, at: now + simulation.sampleInterval)
+            case .plannedLaunch(let service, let ready, let stop, let startTime):
+                // Needed sooner than a task can start (at the very beginning): as soon as it can.
+                launch(service: service, readyIn: max(ready - now, startTime))
+                scaleUps[service] += 1
+                desired[service] += 1
+                if stop < end { events.push(.retire(task: tasks.count - 1), at: stop) }
+            case .retire(let task):
+                guard tasks[task].state == .starting || tasks[task].state == .running else { break }
+                // An oracle never kills: the task takes no new job and ends when its last job does.
+                tasks[task].state = .stopping
+                scaleDowns[tasks[task].service] += 1
+                desired[tasks[task].service] -= 1
+                if tasks[task].busy == 0 { self.end(task) }
+            case .tick:
+                break
+            }
+        }
+        now = end
+        return result(autoscaler: name, scenario: scenario, arrived: nextArrival)
     }
 
     // MARK: Jobs
@@ -217,6 +323,7 @@ struct Engine {
                 let queue = queueIndex[spec.queue]!
                 runningPerQueue[queue] += 1
                 waits[queue].append(now - spec.arrival)
+                waitsByKind[spec.kind, default: []].append(now - spec.arrival)
                 events.push(.finish(job: job, task: taskIndex, slot: slot), at: now + spec.runtime)
             }
         }
@@ -311,7 +418,7 @@ struct Engine {
         let live = liveTasks[service].filter { tasks[$0].state == .starting || tasks[$0].state == .running }
         if live.count < desired[service] {
             for _ in live.count..<desired[service] {
-                launch(service: service, readyIn: random.uniform(simulation.ecs.taskStart))
+                launch(service: service, readyIn: startDelays[service].uniform(simulation.ecs.taskStart))
             }
         } else if live.count > desired[service] {
             var candidates = live.filter { !tasks[$0].isProtected(at: now) }
@@ -326,7 +433,7 @@ struct Engine {
 
     // MARK: Autoscaler
 
-    private func view() -> ClusterView {
+    private func view(listingTasks: Bool) -> ClusterView {
         let instant = simulation.workload.start + .seconds(now)
         var observations: [String: QueueObservation] = [:]
         for (queue, name) in queueNames.enumerated() {
@@ -353,12 +460,12 @@ struct Engine {
             let cpu = running.isEmpty ? 0 : Double(busySlots) / Double(running.count * service.workersPerTask)
             // ECS's view of the tasks, and the RQ registry's view of their workers: one worker
             // per slot, connected from its task's address.
-            let snapshots = (starting + running).map { task in
+            let snapshots = !listingTasks ? [] : (starting + running).map { task in
                 TaskSnapshot(
                     id: Self.taskID(task), privateIP: Self.address(task), phase: tasks[task].state == .running ? .running : .starting,
                     protectedUntil: tasks[task].protectedUntil.map { simulation.workload.start + .seconds($0) })
             }
-            let workers = running.flatMap { task in
+            let workers = !listingTasks ? [] : running.flatMap { task in
                 tasks[task].slots.enumerated().map { slot, job in
                     WorkerIdentity(name: "\(Self.taskID(task))-\(slot)", hostname: nil, ipAddress: "\(Self.address(task)):\(40000 + slot)", isBusy: job >= 0)
                 }
@@ -432,8 +539,11 @@ struct Engine {
                 name: service.name, taskHours: seconds / 3600, scaleUps: scaleUps[index],
                 scaleDowns: scaleDowns[index], peakTasks: peakTasks[index]))
         }
-        return SimulationResult(
+        var result = SimulationResult(
             autoscaler: autoscaler, scenario: scenario, seed: simulation.seed,
             hours: end / 3600, queues: queueResults, services: serviceResults, timeline: timeline)
+        result.adhocWait = WaitStatistics((waitsByKind[.adhoc] ?? []).sorted())
+        result.scheduledWait = WaitStatistics((waitsByKind[.scheduled] ?? []).sorted())
+        return result
     }
 }

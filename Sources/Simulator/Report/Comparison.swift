@@ -38,10 +38,10 @@ public enum Comparison {
                 var autoscaler = QueueDrivenAutoscaler(policy: policy, busyAware: false, forecast: forecast, name: contender.rawValue, taskStartLead: lead)
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .targetTracking:
-                var autoscaler = TargetTrackingAutoscaler(policy: policy)
+                var autoscaler = TargetTrackingAutoscaler(policy: policy, target: 0.7)
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .keda:
-                var autoscaler = ListLengthAutoscaler(policy: policy)
+                var autoscaler = ListLengthAutoscaler(policy: policy, listLength: 5)
                 result = simulation.run(&autoscaler, scenario: scenario)
             case .fixed:
                 let reference = oursResult ?? {

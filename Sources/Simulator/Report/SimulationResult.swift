@@ -12,11 +12,15 @@ public struct SimulationResult: Codable, Sendable, Equatable {
     public var queues: [QueueResult]
     /// Per service: cost and actions.
     public var services: [ServiceResult]
+    /// Waits of every adhoc query, whichever queue (data source) it went to.
+    public var adhocWait = WaitStatistics([])
+    /// Waits of every scheduled refresh, whichever queue it went to.
+    public var scheduledWait = WaitStatistics([])
     /// Samples for charts; not part of the JSON report.
     public var timeline: [TimelineSample] = []
 
     enum CodingKeys: String, CodingKey {
-        case autoscaler, scenario, seed, hours, queues, services, totals
+        case autoscaler, scenario, seed, hours, queues, services, totals, adhocWait, scheduledWait
     }
 
     public init(
@@ -40,6 +44,8 @@ public struct SimulationResult: Codable, Sendable, Equatable {
         hours = try container.decode(Double.self, forKey: .hours)
         queues = try container.decode([QueueResult].self, forKey: .queues)
         services = try container.decode([ServiceResult].self, forKey: .services)
+        adhocWait = try container.decodeIfPresent(WaitStatistics.self, forKey: .adhocWait) ?? WaitStatistics([])
+        scheduledWait = try container.decodeIfPresent(WaitStatistics.self, forKey: .scheduledWait) ?? WaitStatistics([])
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -51,6 +57,8 @@ public struct SimulationResult: Codable, Sendable, Equatable {
         try container.encode(queues, forKey: .queues)
         try container.encode(services, forKey: .services)
         try container.encode(totals, forKey: .totals)
+        try container.encode(adhocWait, forKey: .adhocWait)
+        try container.encode(scheduledWait, forKey: .scheduledWait)
     }
 
     /// Sums over queues and services.
