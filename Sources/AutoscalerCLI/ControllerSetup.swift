@@ -51,7 +51,8 @@ struct ControllerSetup {
             let session = PostgresSession(url: database.url, logger: logger)
             metadata = MetadataCache(reader: RedashMetadataReader(session: session), logger: logger)
             if mode == .live {
-                let store = try ControllerStateStore(session: PostgresSession(url: database.url, logger: logger), logger: logger)
+                let store = try ControllerStateStore(
+                    session: PostgresSession(url: database.url, logger: logger), controllerVersion: BuildVersion.description, logger: logger)
                 do {
                     try await store.migrate()
                     state = store
@@ -63,7 +64,7 @@ struct ControllerSetup {
         } else {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
-        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs) : DryRunApplier()
+        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs, lease: lease) : DryRunApplier()
         let reconciler = Reconciler(
             policy: policy,
             ports: .init(queues: prober, cluster: context.ecs, applier: applier, forecast: metadata, store: state, leadership: lease),

@@ -22,9 +22,11 @@ public struct ControllerLoop: Service, CustomStringConvertible {
     let state: LoopState
     let statsd: DogStatsDSender?
 
-    /// The loaded file's contents, so that a change is noticed by content, not by timestamp.
+    /// The loaded file's contents, so that a change is noticed by content, not by timestamp; and
+    /// whether the file could not be read at the last look.
     public final class LoopState: Sendable {
         let lastText: Mutex<String?>
+        let unreadable = Mutex(false)
         public init(initialText: String?) { lastText = Mutex(initialText) }
     }
 
@@ -51,17 +53,16 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             group.addTask {
                 for await _ in hangups.cancelOnGracefulShutdown() { await reload(reason: "SIGHUP", force: true) }
             }
-            group.addTask {
-                while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                    await reload(reason: "file changed", force: false)
-                    await reconcileWithinShutdownGrace()
-                    statsd?.flush(metrics)
-                    let interval = await reconciler.policy.interval
-                    try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
-                }
-                logger.notice("reconcile loop stopped for shutdown")
+            // The loop runs here, not as a child: at shutdown the SIGHUP listener ends at once,
+            // and that must not cancel a reconcile that is still within its grace.
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                await reload(reason: "file changed", force: false)
+                await reconcileWithinShutdownGrace()
+                statsd?.flush(metrics)
+                let interval = await reconciler.policy.interval
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             }
-            try await group.next()
+            logger.notice("reconcile loop stopped for shutdown")
             group.cancelAll()
         }
     }
@@ -93,15 +94,27 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         }
     }
 
-    /// Reads the file; applies it when it changed (or `force`) and is valid.
+    /// Reads the file; applies it when it changed (or `force`), is valid, and changes no
+    /// connection the controller holds. Every refusal is logged once, with why, and counted.
     func reload(reason: String, force: Bool) async {
         guard let policyPath else {
             if force { logger.notice("the policy came from the environment; it changes with a new deployment, not a reload") }
             return
         }
         guard let text = try? String(contentsOfFile: policyPath, encoding: .utf8) else {
-            if force { logger.error("policy file cannot be read; keeping the current policy", metadata: ["path": "\(policyPath)"]) }
+            // Said once when the file goes (and again on SIGHUP), not at every tick.
+            let isNew = state.unreadable.withLock { unreadable in
+                defer { unreadable = true }
+                return !unreadable
+            }
+            if isNew || force {
+                metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "unreadable"])
+                logger.error("the policy file cannot be read; keeping the current policy", metadata: ["path": "\(policyPath)", "reason": "\(reason)"])
+            }
             return
+        }
+        if state.unreadable.withLock({ unreadable in defer { unreadable = false }; return unreadable }) {
+            logger.notice("the policy file can be read again", metadata: ["path": "\(policyPath)"])
         }
         let changed = state.lastText.withLock { last in
             guard force || last != text else { return false }
@@ -111,7 +124,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         guard changed else { return }
         let result = PolicyLoader.parse(text, file: policyPath, environment: environment)
         guard let policy = result.policy else {
-            metrics.increment("redash_autoscaler_policy_reload_failures_total")
+            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "invalid"])
             logger.error("new policy rejected; keeping the last good one", metadata: [
                 "path": "\(policyPath)", "reason": "\(reason)", "errors": "\(result.errors.count)",
                 "diagnostics": "\(result.diagnostics.map(\.description).joined(separator: " | "))",
@@ -120,10 +133,36 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         }
         let current = await reconciler.policy
         if policy == current && !force { return }
+        let connections = Self.connectionChanges(from: current, to: policy)
+        guard connections.isEmpty else {
+            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "restart-needed"])
+            logger.error("new policy not applied: it changes what the controller is connected to, which takes a restart; keeping the current policy", metadata: [
+                "path": "\(policyPath)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
+                "fix": "restart the controller (a new ECS deployment) to use the new connections",
+            ])
+            return
+        }
         await reconciler.replacePolicy(policy)
         logger.notice("policy reloaded", metadata: [
             "path": "\(policyPath)", "reason": "\(reason)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)",
         ])
+    }
+
+    /// The settings that name a connection the controller opened at start (Redis, the
+    /// database, ECS's cluster and region), described without secrets, when they differ.
+    static func connectionChanges(from old: Policy, to new: Policy) -> [String] {
+        var changes: [String] = []
+        if old.redis.url != new.redis.url { changes.append("redis.url \(old.redis.url) → \(new.redis.url)") }
+        if old.redis.redashURL != new.redis.redashURL {
+            changes.append("redis.redashUrl \(old.redis.redashURL.map { "\($0)" } ?? "none") → \(new.redis.redashURL.map { "\($0)" } ?? "none")")
+        }
+        if old.redis.layout != new.redis.layout { changes.append("redis.layout \(old.redis.layout.rawValue) → \(new.redis.layout.rawValue)") }
+        if old.database != new.database {
+            changes.append("database \(old.database.map { "\($0.url)" } ?? "none") → \(new.database.map { "\($0.url)" } ?? "none")")
+        }
+        if old.cluster != new.cluster { changes.append("cluster \(old.cluster) → \(new.cluster)") }
+        if old.region != new.region { changes.append("region \(old.region ?? "default") → \(new.region ?? "default")") }
+        return changes
     }
 }

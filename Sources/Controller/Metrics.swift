@@ -100,6 +100,13 @@ public final class MetricsRegistry: Sendable {
         handle(\.gauges, name, labels) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: $2) }.record(value)
     }
 
+    /// Drops one series of a gauge: a value that is no longer known is absent, not frozen.
+    public func remove(_ name: String, _ labels: [String: String]) {
+        let (key, _) = Self.key(name, labels)
+        let removed = handles.withLock { handles in handles.gauges.removeValue(forKey: key) }
+        removed?.destroy()
+    }
+
     /// Drops every series of a gauge (a service or queue removed from the policy).
     public func clear(_ name: String) {
         let removed = handles.withLock { handles in

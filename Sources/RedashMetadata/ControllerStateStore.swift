@@ -13,11 +13,18 @@ public actor ControllerStateStore: DecisionStore {
     let session: PostgresSession
     let logger: Logger
 
-    /// Each migration is a list of statements; its index + 1 is its version. Never edit one that
-    /// has shipped: add the next.
-    static func migrations(_ s: String) -> [[String]] {
+    /// One step of the schema: its statements, and the oldest schema version whose controllers
+    /// can still run against the schema after it (additive changes leave older controllers
+    /// working; a change to how leadership or decisions work does not).
+    struct Migration {
+        var statements: [String]
+        var compatibleSince: Int
+    }
+
+    /// Each migration's index + 1 is its version. Never edit one that has shipped: add the next.
+    static func migrations(_ s: String) -> [Migration] {
         [
-            [
+            Migration(statements: [
                 """
                 CREATE TABLE IF NOT EXISTS \(s).decisions (
                     id bigserial PRIMARY KEY,
@@ -49,13 +56,30 @@ public actor ControllerStateStore: DecisionStore {
                     heartbeat_at timestamptz NOT NULL
                 )
                 """,
-            ],
+            ], compatibleSince: 1),
+            // The lease becomes an expiring row (a hung leader keeps a session lock for ever), with
+            // a generation recorded beside each decision. A controller of version 1 would still
+            // take the session lock and lead beside a version 2 one: not compatible.
+            Migration(statements: [
+                "ALTER TABLE \(s).leader ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
+                "ALTER TABLE \(s).leader ADD COLUMN IF NOT EXISTS expires_at timestamptz NOT NULL DEFAULT now()",
+                "ALTER TABLE \(s).decisions ADD COLUMN IF NOT EXISTS lease_generation bigint",
+            ], compatibleSince: 2),
         ]
     }
 
+
     /// `schema` must be a plain lower-case identifier: it is the one name written into SQL text
     /// (PostgreSQL cannot bind identifiers), so it is checked here and quoted.
-    public init(session: PostgresSession, schema: String = "redash_autoscaler", logger: Logger = Logger(label: "controller-state")) throws {
+    /// This controller's version, written beside each migration it applies and named when a
+    /// schema is too new for it.
+    let controllerVersion: String
+
+    public init(
+        session: PostgresSession, schema: String = "redash_autoscaler", controllerVersion: String = "unknown",
+        logger: Logger = Logger(label: "controller-state")
+    ) throws {
+        self.controllerVersion = controllerVersion
         guard Self.isPlainIdentifier(schema) else {
             throw MetadataError("state schema \"\(schema)\" must be lower-case letters, digits and _ (starting with a letter or _), at most 63 characters")
         }
@@ -82,6 +106,9 @@ public actor ControllerStateStore: DecisionStore {
     }
 
     /// Creates the schema and applies missing migrations. Returns the version now in place.
+    /// A schema newer than this controller knows is used when every newer migration is additive
+    /// for it (its `compatible_since` is this controller's version or older: rolling back after
+    /// an upgrade keeps a leader), and refused otherwise, saying which controller to run.
     @discardableResult
     public func migrate() async throws -> Int {
         let migrations = Self.migrations(quoted)
@@ -90,13 +117,30 @@ public actor ControllerStateStore: DecisionStore {
             _ = try await session.query("SELECT pg_advisory_xact_lock($1::bigint)", [String(lockKey &+ 1)])
             _ = try await session.query("CREATE SCHEMA IF NOT EXISTS \(quoted)")
             _ = try await session.query("CREATE TABLE IF NOT EXISTS \(quoted).schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            _ = try await session.query("ALTER TABLE \(quoted).schema_migrations ADD COLUMN IF NOT EXISTS compatible_since integer")
+            _ = try await session.query("ALTER TABLE \(quoted).schema_migrations ADD COLUMN IF NOT EXISTS applied_by text")
             let current = try await session.query("SELECT coalesce(max(version), 0) AS v FROM \(quoted).schema_migrations")[0, "v"]?.int ?? 0
-            guard current <= migrations.count else {
-                throw MetadataError("schema \(schema) is at version \(current), newer than this controller knows (\(migrations.count)); run the newer controller, or a different state schema")
+            if current > migrations.count {
+                let rows = try await session.query("""
+                    SELECT coalesce(max(coalesce(compatible_since, version)), 0) AS needs, string_agg(DISTINCT applied_by, ', ') AS by
+                    FROM \(quoted).schema_migrations WHERE version > $1::integer
+                    """, [String(migrations.count)])
+                let needs = rows[0, "needs"]?.int ?? current
+                guard needs <= migrations.count else {
+                    let by = rows[0, "by"]?.string.map { " (applied by redash-autoscaler \($0))" } ?? ""
+                    throw MetadataError("schema \(schema) is at version \(current)\(by) and needs a controller that knows schema version \(needs); this one (\(controllerVersion)) knows \(migrations.count): run the newer controller, or a different state schema")
+                }
+                _ = try await session.query("COMMIT")
+                logger.notice("state schema is newer than this controller, and compatible with it", metadata: [
+                    "schema": "\(schema)", "version": "\(current)", "known": "\(migrations.count)",
+                ])
+                return current
             }
             for version in (current + 1)...max(current + 1, migrations.count) where version <= migrations.count {
-                for statement in migrations[version - 1] { _ = try await session.query(statement) }
-                _ = try await session.query("INSERT INTO \(quoted).schema_migrations (version) VALUES ($1::integer)", [String(version)])
+                for statement in migrations[version - 1].statements { _ = try await session.query(statement) }
+                _ = try await session.query(
+                    "INSERT INTO \(quoted).schema_migrations (version, compatible_since, applied_by) VALUES ($1::integer, $2::integer, $3)",
+                    [String(version), String(migrations[version - 1].compatibleSince), controllerVersion])
                 logger.info("state schema migrated", metadata: ["schema": "\(schema)", "version": "\(version)"])
             }
             _ = try await session.query("COMMIT")
@@ -122,13 +166,13 @@ public actor ControllerStateStore: DecisionStore {
         public var controller: String
     }
 
-    public func record(_ decision: Decision, mode: String, controller: String) async throws {
+    public func record(_ decision: Decision, mode: String, controller: String, generation: Int64?) async throws {
         _ = try await session.query("""
-            INSERT INTO \(quoted).decisions (decided_at, service, from_count, to_count, reason_code, reason, observations, mode, controller)
-            VALUES (to_timestamp($1::float8), $2, $3::integer, $4::integer, $5, $6, $7::jsonb, $8, $9)
+            INSERT INTO \(quoted).decisions (decided_at, service, from_count, to_count, reason_code, reason, observations, mode, controller, lease_generation)
+            VALUES (to_timestamp($1::float8), $2, $3::integer, $4::integer, $5, $6, $7::jsonb, $8, $9, $10::bigint)
             """, [
                 String(decision.at.secondsSinceEpoch), decision.service, decision.current.map(String.init), decision.desired.map(String.init),
-                decision.code.rawValue, decision.reason, Self.json(decision.figures), mode, controller,
+                decision.code.rawValue, decision.reason, Self.json(decision.figures), mode, controller, generation.map(String.init),
             ])
     }
 

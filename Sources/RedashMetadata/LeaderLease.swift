@@ -2,79 +2,133 @@ import AutoscalerCore
 import Logging
 import PostgresClient
 
-/// Exactly one controller acts: the one holding a PostgreSQL session-level advisory lock on a
-/// connection of its own. The lock lives exactly as long as that session, so a leader that dies,
-/// is killed or loses its network releases it without anyone's help (the server notices a
-/// vanished client through TCP keepalives, about 25 s). Standbys try to take it at every tick;
-/// the leader checks at every tick, before acting, that its session still holds it, and steps
-/// down at once when it does not. Takeover after a leader dies: one tick once the server has
-/// dropped the session.
+/// Exactly one controller writes: the holder of an expiring lease, a row in the controller's
+/// schema (`leader`: holder, generation, expires_at) that the leader renews every tick.
+///
+/// Why a row and not a session lock: a hung leader (stopped, starved) keeps its database session
+/// alive, so a session lock would never pass to a standby; a row with an expiry does.
+///
+/// The fencing rule, enforced by the controller alone (ECS takes no token):
+/// - the database's clock decides expiry: a standby takes the lease only once `expires_at` has
+///   passed by the database's `now()`;
+/// - the leader counts its lease from just before it sent the renewal, by its own monotonic
+///   clock, and takes `safety` off: its lease ends, locally, before the database's can;
+/// - before every write the applier asks `writeWindow()`: a write gets at most that long (its
+///   hard deadline), and none starts when less than `minimumWrite` is left;
+/// - a new leader waits `takeoverGuard` (longer than any write's deadline) before its first
+///   write, so that a write its predecessor had in flight when the lease lapsed has landed.
+/// A leader that cannot renew keeps writing only until its local lease ends, then steps down.
 public actor LeaderLease: Leadership {
     let session: PostgresSession
-    let key: Int64
     let holder: String
     let schema: String
     let logger: Logger
-    public private(set) var isLeader = false
+    /// How long a lease lasts from a renewal: three ticks of the default 5 s interval.
+    public let duration: Duration
+    /// Taken off the local lease: the delay between sending a renewal and the database stamping it.
+    public let safety: Duration
+    /// How long a new leader waits before its first write.
+    public let takeoverGuard: Duration
+    /// The least time a write may be given.
+    public static let minimumWrite: Duration = .seconds(1)
+
+    private var generation: Int64?
+    private var validUntil: ContinuousClock.Instant?
+    private var firstWriteAt: ContinuousClock.Instant?
 
     /// `holder` names this instance in the leader row and logs (host name and process id, say).
-    public init(store: ControllerStateStore, url: SecretURL, holder: String, logger: Logger = Logger(label: "leader-lease")) async {
-        self.session = PostgresSession(url: url, statementTimeout: .seconds(5), applicationName: "redash-autoscaler lease", logger: logger)
-        self.key = await store.lockKey
+    public init(
+        store: ControllerStateStore, url: SecretURL, holder: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
+        takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease")
+    ) async {
+        // Statements of the lease are short: a client deadline of 2 s + 2 s, far inside the lease.
+        self.session = PostgresSession(url: url, statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger)
         self.schema = store.schema
         self.holder = holder
+        self.duration = duration
+        self.safety = safety
+        self.takeoverGuard = takeoverGuard
         self.logger = logger
     }
 
-    /// Takes the lease if it is free, or confirms it is still held. Returns whether this
-    /// instance leads now. Any doubt (a lost connection, an error) means "not leader".
-    @discardableResult
-    public func acquireOrConfirm(now: Instant) async -> Bool {
+    /// Whether this instance leads now (by its own clock).
+    public var isLeader: Bool { generation != nil && (validUntil.map { ContinuousClock.now < $0 } ?? false) }
+
+    public func acquireOrConfirm(now: Instant) async -> LeaseStatus {
+        let sentAt = ContinuousClock.now
+        let seconds = String(duration.inSeconds)
         do {
-            if isLeader {
-                let held = try await session.query("""
-                    SELECT count(*) AS n FROM pg_locks
-                    WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
-                      AND ((classid::bigint << 32) | objid::bigint) = $1::bigint
-                    """, [String(key)])[0, "n"]?.int ?? 0
-                if held == 0 { return await stepDown("the lease session no longer holds the lock") }
-            } else {
-                let taken = try await session.query("SELECT pg_try_advisory_lock($1::bigint) AS taken", [String(key)])[0, "taken"]
-                guard taken == .bool(true) else { return false }
-                isLeader = true
-                logger.notice("this controller is now the leader", metadata: ["holder": "\(holder)"])
+            if let current = generation {
+                let rows = try await session.query("""
+                    UPDATE "\(schema)".leader SET expires_at = now() + make_interval(secs => $3::float8), heartbeat_at = now()
+                    WHERE id = 1 AND holder = $1 AND generation = $2::bigint RETURNING generation
+                    """, [holder, String(current), seconds])
+                guard rows.rows.count == 1 else { return stepDown("another controller holds the lease now") }
+                validUntil = sentAt + duration - safety
+                return LeaseStatus(isLeader: true, generation: current)
             }
-            _ = try await session.query("""
-                INSERT INTO "\(schema)".leader (id, holder, acquired_at, heartbeat_at) VALUES (1, $1, to_timestamp($2::float8), to_timestamp($2::float8))
-                ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, heartbeat_at = excluded.heartbeat_at,
-                    acquired_at = CASE WHEN leader.holder = excluded.holder THEN leader.acquired_at ELSE excluded.acquired_at END
-                """, [holder, String(now.secondsSinceEpoch)])
-            return true
+            let rows = try await session.query("""
+                INSERT INTO "\(schema)".leader (id, holder, generation, acquired_at, heartbeat_at, expires_at)
+                VALUES (1, $1, 1, now(), now(), now() + make_interval(secs => $2::float8))
+                ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, generation = leader.generation + 1, acquired_at = now(),
+                    heartbeat_at = now(), expires_at = excluded.expires_at
+                WHERE leader.expires_at < now()
+                RETURNING generation
+                """, [holder, seconds])
+            guard let taken = rows.rows.first.flatMap({ _ in rows[0, "generation"]?.int }) else { return LeaseStatus(isLeader: false) }
+            generation = Int64(taken)
+            validUntil = sentAt + duration - safety
+            firstWriteAt = ContinuousClock.now + takeoverGuard
+            logger.notice("this controller is now the leader", metadata: [
+                "holder": "\(holder)", "generation": "\(taken)", "firstWriteIn": "\(takeoverGuard)",
+            ])
+            return LeaseStatus(isLeader: true, generation: Int64(taken))
         } catch {
-            if isLeader { return await stepDown("\(error)") }
+            // Cannot renew: lead on only while the lease surely holds, writing nothing after.
+            if let current = generation, let validUntil, ContinuousClock.now < validUntil {
+                logger.warning("cannot renew the lease; leading until it runs out", metadata: [
+                    "error": "\(error)", "leftSeconds": "\((validUntil - ContinuousClock.now).inSeconds)",
+                ])
+                return LeaseStatus(isLeader: true, generation: current)
+            }
+            if generation != nil { return stepDown("\(error)") }
             logger.debug("lease not taken", metadata: ["error": "\(error)"])
-            return false
+            return LeaseStatus(isLeader: false)
         }
     }
 
-    /// Gives the lease up (at shutdown): the standby takes over at its next tick.
+    public func writeWindow() async -> Duration? {
+        guard generation != nil, let validUntil else { return nil }
+        let now = ContinuousClock.now
+        if let firstWriteAt, now < firstWriteAt { return nil }
+        let left = validUntil - now
+        guard left >= Self.minimumWrite else {
+            if left <= .zero { _ = stepDown("the lease ran out before it could be renewed (this process stalled?)") }
+            return nil
+        }
+        return left
+    }
+
+    /// Gives the lease up at shutdown: a standby takes over at its next tick (and waits its guard).
     public func release() async {
-        guard isLeader else { return }
-        isLeader = false
-        _ = try? await session.query("SELECT pg_advisory_unlock($1::bigint)", [String(key)])
+        guard let current = generation else { return }
+        generation = nil
+        validUntil = nil
+        _ = try? await session.query(
+            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)])
         await session.reset()
     }
 
-    /// The backend pid of the lease session (tests terminate it to play a dead leader).
+    /// The backend pid of the lease session (tests stop or terminate it).
     public func backendPID() async throws -> Int {
         try await session.backendPID()
     }
 
-    private func stepDown(_ reason: String) async -> Bool {
-        isLeader = false
-        logger.error("leadership lost; not acting until the lease is taken again", metadata: ["reason": "\(reason)"])
-        // A fresh session for the next attempt: the old one may still hold the lock server-side.
-        await session.reset()
-        return false
+    private func stepDown(_ reason: String) -> LeaseStatus {
+        generation = nil
+        validUntil = nil
+        firstWriteAt = nil
+        logger.error("leadership lost; not writing until the lease is taken again", metadata: ["reason": "\(reason)"])
+        return LeaseStatus(isLeader: false)
     }
 }

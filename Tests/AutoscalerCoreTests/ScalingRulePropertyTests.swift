@@ -93,10 +93,13 @@ struct ScalingRulePropertyTests {
         let changes = CaseCounter()
         await propertyCheck(count: 2000, input: situations) { situation in
             let decision = ScalingRule.decide(situation.input)
-            guard decision.isChange, let desired = decision.desired else { return }
+            guard decision.isChange, let desired = decision.desired, let current = decision.current else { return }
             changes.increment()
             #expect(desired >= situation.input.policy.minTasks, "\(decision.reason)")
-            #expect(desired <= situation.input.policy.maxTasks, "\(decision.reason)")
+            // Above a lowered maxTasks a scale-down may stop at the running jobs' floor.
+            let ceiling = current > situation.input.policy.maxTasks
+                ? max(situation.input.policy.maxTasks, min(current, decision.figures.runningFloor)) : situation.input.policy.maxTasks
+            #expect(desired <= ceiling, "\(decision.reason)")
             #expect(desired >= decision.figures.lowerBound, "\(decision.reason)")
         }
         #expect(changes.count >= 200, "exercised \(changes.count) changes")
@@ -109,7 +112,8 @@ struct ScalingRulePropertyTests {
             let decision = ScalingRule.decide(situation.input)
             guard decision.direction == .down, let desired = decision.desired else { return }
             if decision.figures.runningFloor > 0 { busyDowns.increment() }
-            let floor = min(decision.figures.runningFloor, situation.input.policy.maxTasks)
+            // Never below the running jobs, not even to return under a lowered maxTasks.
+            let floor = min(decision.figures.runningFloor, decision.current ?? 0)
             #expect(desired >= floor, "\(decision.reason)")
         }
         #expect(busyDowns.count >= 50, "exercised \(busyDowns.count) scale-downs with running jobs")

@@ -125,6 +125,12 @@ let ruleScenarios: [RuleScenario] = [
     scenario("above maxTasks (someone set 12): straight to the maximum",
              Build.service(max: 5), ["queries": Build.queue(running: 2)], Build.state(desired: 12),
              expect: 5, .maximum),
+    scenario("maxTasks lowered to 2 under 8 running queries (2 per task): down to the 4 tasks they need, not 2",
+             Build.service(max: 2), ["queries": Build.queue(running: 8)], Build.state(desired: 6),
+             expect: 4, .maximum),
+    scenario("maxTasks lowered under running queries that need every task: held",
+             Build.service(max: 2), ["queries": Build.queue(running: 12)], Build.state(desired: 6),
+             expect: 6, .runningJobs),
     scenario("business-hours schedule raises the floor to 3 at 10:00 JST on a Monday",
              Build.service(schedules: [ScheduleFloor(
                  name: "business-hours", days: [.monday], startMinute: 9 * 60, endMinute: 19 * 60,

@@ -103,6 +103,9 @@ struct ControllerEndToEndTests {
         let during = try await Self.sample(6) { try await world.desired("redash-adhoc-worker") }
         #expect(during.allSatisfy { $0 == 3 }, "\(during)")
         #expect(controller.process.isRunning)
+        // The queue's gauges are absent while it cannot be read, not frozen at the last value.
+        let metricsDuring = try await controller.get("/metrics").text
+        #expect(!metricsDuring.contains(#"redash_autoscaler_queue_pending_jobs{queue="queries"}"#), "\(metricsDuring)")
         let revived = try await RedisServer.start(port: port)
         try await revived.cli(["PING"])
         #expect(await eventually(timeout: 30) { (try? await controller.get("/readyz").status) == 200 }, "\(controller.process.output.suffix(2000))")
@@ -141,6 +144,30 @@ struct ControllerEndToEndTests {
         try controller.rewritePolicy(testPolicy(adhocMax: 2))
         #expect(await eventually(timeout: 10) { (try? await world.desired("redash-adhoc-worker")) == 2 })
         #expect(controller.logLines.contains { $0["message"] == "policy reloaded" })
+
+        // A file nested 7,000 deep moved over the running policy: rejected, and the controller
+        // lives on (it used to crash in the YAML parser).
+        try controller.rewritePolicy("services: " + String(repeating: "[", count: 7000) + String(repeating: "]", count: 7000) + "\n")
+        #expect(await eventually(timeout: 10) {
+            controller.logLines.contains { $0["message"] == "new policy rejected; keeping the last good one" && $0["diagnostics"]?.contains("nested more than 64") == true }
+        }, "\(controller.process.output.suffix(2000))")
+        #expect(controller.process.isRunning)
+
+        // Repointing Redis takes a restart: refused, said, and the old connection kept.
+        try controller.rewritePolicy(testPolicy(adhocMax: 2).replacingOccurrences(of: "url: ${REDIS_URL}", with: "url: redis://127.0.0.1:1/0"))
+        #expect(await eventually(timeout: 10) {
+            controller.logLines.contains { $0["message"]?.hasPrefix("new policy not applied: it changes what the controller is connected to") == true }
+        }, "\(controller.process.output.suffix(2000))")
+        let refusal = controller.logLines.last { $0["message"]?.hasPrefix("new policy not applied") == true }
+        #expect(refusal?["changed"]?.contains("redis.url") == true, "\(refusal ?? [:])")
+        #expect(await eventually(timeout: 5) { (try? await controller.get("/readyz").status) == 200 }, "still reading the old Redis")
+
+        // The policy file is deleted: said once, counted, the current policy kept.
+        try FileManager.default.removeItem(atPath: controller.policyPath)
+        #expect(await eventually(timeout: 10) { controller.logLines.contains { $0["message"] == "the policy file cannot be read; keeping the current policy" } })
+        try await Task.sleep(for: .seconds(3))
+        #expect(controller.logLines.filter { $0["message"] == "the policy file cannot be read; keeping the current policy" }.count == 1)
+        #expect((try await controller.get("/metrics").text).contains(#"redash_autoscaler_policy_reload_failures_total{reason="unreadable"} 1"#))
 
         let stopping = Date()
         controller.process.signal(SIGTERM)

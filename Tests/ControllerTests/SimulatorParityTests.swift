@@ -60,9 +60,9 @@ struct SimulatorParityTests {
             Dictionary(uniqueKeysWithValues: current.records.filter { names.contains($0.service) }.map { ($0.service, $0.tasks) })
         }
 
-        func setDesiredCount(_ count: Int, service: String) async throws {}
+        func setDesiredCount(_ count: Int, service: String, within deadline: Duration) async throws {}
 
-        func setProtection(_ isEnabled: Bool, tasks: [String], duration: Duration?) async throws -> ProtectionChange {
+        func setProtection(_ isEnabled: Bool, tasks: [String], duration: Duration?, within deadline: Duration) async throws -> ProtectionChange {
             isEnabled ? ProtectionChange(protected: tasks) : ProtectionChange(released: tasks)
         }
 

@@ -11,10 +11,10 @@ struct ControllerStateTests {
     func stateRoundTrip() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await store.migrate() == 1)
+        #expect(try await store.migrate() == 2)
         // A second controller starting against the same schema changes nothing.
         let second = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await second.migrate() == 1)
+        #expect(try await second.migrate() == 2)
 
         let at = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         var figures = DecisionFigures()
@@ -22,7 +22,7 @@ struct ControllerStateTests {
         figures.running = 2
         figures.oldestAge = .seconds(42)
         let decision = Decision(service: "redash-adhoc-worker", at: at, current: 2, desired: 5, recommendation: 5, code: .backlog, reason: "7 pending", figures: figures)
-        try await store.record(decision, mode: "dry-run", controller: "laptop-1")
+        try await store.record(decision, mode: "dry-run", controller: "laptop-1", generation: 7)
         let logged = try await store.recentDecisions(service: "redash-adhoc-worker")
         #expect(logged.count == 1)
         #expect(logged.first?.from == 2 && logged.first?.to == 5 && logged.first?.mode == "dry-run" && logged.first?.decidedAt == at)
@@ -39,34 +39,76 @@ struct ControllerStateTests {
         #expect(throws: MetadataError.self) { try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), schema: "x; DROP TABLE y") }
     }
 
-    @Test("two controllers: one leads, the other stands by, and takes over when the leader's session is killed")
+    @Test("a newer schema: used when its changes are additive for this controller, refused otherwise, naming what to run")
+    func schemaCompatibility() async throws {
+        let server = try await PostgresServer.start()
+        let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), controllerVersion: "0.2.0")
+        #expect(try await store.migrate() == 2)
+        let admin = try await PostgresConnection.connect(url: SecretURL(server.url))
+        // A later controller added a column (additive: compatible with schema 2) — rolling back to
+        // this controller keeps working.
+        _ = try await admin.query("ALTER TABLE redash_autoscaler.decisions ADD COLUMN note text")
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (3, 2, '0.3.0')")
+        #expect(try await store.migrate() == 3)
+        // Then one that changed how leadership works: refused, saying which controller to run.
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (4, 4, '0.4.0')")
+        await #expect {
+            try await store.migrate()
+        } throws: { error in
+            let message = "\(error)"
+            return message.contains("needs a controller that knows schema version 4") && message.contains("0.4.0") && message.contains("knows 2")
+        }
+    }
+
+    @Test("the lease: one leads; a leader whose session dies leads on only until its lease runs out; never two writers")
     func leaderLease() async throws {
         let server = try await PostgresServer.start()
         let url = SecretURL(server.url)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a")
-        let second = await LeaderLease(store: store, url: url, holder: "laptop-b")
+        // Short leases for the test: 3 s, renewed by each call.
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
-        #expect(await first.acquireOrConfirm(now: now))
-        #expect(await !second.acquireOrConfirm(now: now))
-        #expect(await first.acquireOrConfirm(now: now + .seconds(5)))
-        #expect(await !second.acquireOrConfirm(now: now + .seconds(5)))
+        let taken = await first.acquireOrConfirm(now: now)
+        #expect(taken.isLeader && taken.generation == 1)
+        #expect(await !second.acquireOrConfirm(now: now).isLeader)
+        // A new leader waits its guard before it may write.
+        #expect(await first.writeWindow() == nil)
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(await first.writeWindow() != nil)
 
-        // The leader's session dies (a killed task, a failover): PostgreSQL drops the lock.
+        // The leader's lease session is killed (a failover, a restarted proxy): it reconnects and
+        // renews its own lease; no needless change of leader.
         let admin = try await PostgresConnection.connect(url: url)
-        let pid = try await first.backendPID()
-        _ = try await admin.query("SELECT pg_terminate_backend($1::integer)", [String(pid)])
-        #expect(await !first.acquireOrConfirm(now: now + .seconds(10)))
-        #expect(await second.acquireOrConfirm(now: now + .seconds(10)))
-        let holder = try await admin.query("SELECT holder FROM redash_autoscaler.leader WHERE id = 1")[0, "holder"]?.string
-        #expect(holder == "laptop-b")
-        // The old leader stays a standby now.
-        #expect(await !first.acquireOrConfirm(now: now + .seconds(15)))
+        _ = try await admin.query("SELECT pg_terminate_backend($1::integer)", [String(try await first.backendPID())])
+        #expect(await eventually(timeout: 3, interval: 0.3) { await first.acquireOrConfirm(now: now).generation == 1 })
+        #expect(await !second.acquireOrConfirm(now: now).isLeader)
 
-        // A clean shutdown hands over at the standby's next try (its own reconnect backoff after
-        // losing its session is 1 s).
+        // The leader hangs (it stops renewing): its own clock ends its writes before the
+        // database's expiry lets the standby in; the two never both may write.
+        var bothCouldWrite = 0, secondLed = false, firstStoppedWriting = false
+        let deadline = ContinuousClock.now + .seconds(6)
+        while ContinuousClock.now < deadline {
+            let b = await second.acquireOrConfirm(now: now)
+            let windows = (await first.writeWindow(), await second.writeWindow())
+            if windows.0 == nil { firstStoppedWriting = true }
+            if windows.0 != nil && windows.1 != nil { bothCouldWrite += 1 }
+            if b.isLeader { secondLed = true }
+            if b.isLeader { #expect(windows.0 == nil, "the hung leader may still write while the standby leads") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(firstStoppedWriting && secondLed, "stopped \(firstStoppedWriting), taken over \(secondLed)")
+        #expect(bothCouldWrite == 0, "two writers \(bothCouldWrite) times")
+        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE id = 1")
+        #expect(row[0, "holder"]?.string == "laptop-b" && row[0, "generation"]?.int == 2)
+        // The old leader wakes: its renewal finds the lease gone, and it stays a standby.
+        #expect(await !first.acquireOrConfirm(now: now).isLeader)
+        #expect(await first.writeWindow() == nil)
+
+        // A clean shutdown hands over at once (the new leader then waits its guard).
         await second.release()
-        #expect(await eventually(timeout: 5, interval: 0.25) { await first.acquireOrConfirm(now: now + .seconds(20)) })
+        #expect(await eventually(timeout: 5, interval: 0.2) { await first.acquireOrConfirm(now: now).isLeader })
+        #expect(await first.acquireOrConfirm(now: now).generation == 3)
     }
 }

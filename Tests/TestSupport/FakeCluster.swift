@@ -36,6 +36,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         var writes: [Write] = []
         var followsDesired = true
         var protectionNow: Instant?
+        var readDelay: Duration = .zero
         /// The `now` of the last read: protection set later expires from it.
         var lastNow: Instant?
     }
@@ -59,6 +60,8 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
     /// ECS will refuse to protect `task` with `reason` (`DEPLOYMENT_BLOCKED`, say).
     public func refuseProtection(of task: String, reason: String) { state.withLock { $0.refusedProtection[task] = reason } }
     public func setFollowsDesired(_ value: Bool) { state.withLock { $0.followsDesired = value } }
+    /// Every DescribeServices takes this long (a slow or throttled ECS).
+    public func setReadDelay(_ delay: Duration) { state.withLock { $0.readDelay = delay } }
     /// Someone else sets desiredCount (the console, Terraform).
     public func changeOutside(_ service: String, to count: Int) {
         state.withLock { state in
@@ -83,7 +86,9 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
     // MARK: Ports
 
     public func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
-        try state.withLock { state in
+        let delay = state.withLock { $0.readDelay }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        return try state.withLock { state in
             state.lastNow = now
             if state.failingReads { throw FakeFailure("DescribeServices: ServerException (500): down") }
             var states: [String: ServiceState] = [:]
@@ -108,7 +113,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         }
     }
 
-    public func setDesiredCount(_ count: Int, service: String) async throws {
+    public func setDesiredCount(_ count: Int, service: String, within deadline: Duration) async throws {
         try state.withLock { state in
             if state.failingWrites { throw FakeFailure("UpdateService: AccessDeniedException: not allowed: ecs:UpdateService") }
             state.writes.append(.desiredCount(service: service, count: count))
@@ -117,7 +122,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         }
     }
 
-    public func setProtection(_ isEnabled: Bool, tasks ids: [String], duration: Duration?) async throws -> ProtectionChange {
+    public func setProtection(_ isEnabled: Bool, tasks ids: [String], duration: Duration?, within deadline: Duration) async throws -> ProtectionChange {
         try state.withLock { state in
             if state.failingProtection { throw FakeFailure("UpdateTaskProtection: ServerException (500): down") }
             state.writes.append(.protection(isEnabled: isEnabled, tasks: ids))

@@ -9,7 +9,9 @@ public final class FakeLeadership: Leadership, Sendable {
 
     public func set(_ isLeader: Bool) { leading.withLock { $0 = isLeader } }
 
-    public func acquireOrConfirm(now: Instant) async -> Bool { leading.withLock { $0 } }
+    public func acquireOrConfirm(now: Instant) async -> LeaseStatus { LeaseStatus(isLeader: leading.withLock { $0 }, generation: 1) }
+
+    public func writeWindow() async -> Duration? { leading.withLock { $0 } ? .seconds(10) : nil }
 
     public func release() async { leading.withLock { $0 = false } }
 }
@@ -33,7 +35,7 @@ public final class FakeDecisionStore: DecisionStore, Sendable {
     public var rows: [Row] { state.withLock { $0.rows } }
     public var times: [String: ActionTimes] { state.withLock { $0.times } }
 
-    public func record(_ decision: Decision, mode: String, controller: String) async throws {
+    public func record(_ decision: Decision, mode: String, controller: String, generation: Int64?) async throws {
         state.withLock { $0.rows.append(Row(decision: decision, mode: mode)) }
     }
 

@@ -81,12 +81,13 @@ public struct ECSClient: Sendable {
     struct UpdateServiceInput: Encodable, Sendable { var cluster: String; var service: String; var desiredCount: Int }
     struct UpdateServiceOutput: Decodable { var service: ECSService }
 
-    /// Sets the desired count, and nothing else about the service.
+    /// Sets the desired count, and nothing else about the service; with `deadline`, no attempt
+    /// is made or waited for after it.
     @discardableResult
-    public func setDesiredCount(service: String, to count: Int) async throws -> ECSService {
+    public func setDesiredCount(service: String, to count: Int, deadline: Duration? = nil) async throws -> ECSService {
         try await api.call(
             "UpdateService", UpdateServiceInput(cluster: cluster, service: service, desiredCount: count),
-            context: "cluster \(cluster), service \(service)", as: UpdateServiceOutput.self).service
+            context: "cluster \(cluster), service \(service)", deadline: deadline, as: UpdateServiceOutput.self).service
     }
 
     struct ListTasksInput: Encodable, Sendable { var cluster: String; var serviceName: String; var desiredStatus: String; var nextToken: String? }
@@ -139,14 +140,15 @@ public struct ECSClient: Sendable {
 
     /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off, ten tasks per call
     /// (ECS's limit).
-    public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil) async throws -> ProtectionReport {
+    public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil, deadline: Duration? = nil) async throws -> ProtectionReport {
         var report = ProtectionReport()
+        let end = deadline.map { ContinuousClock.now + $0 }
         for start in stride(from: 0, to: arns.count, by: 10) {
             let batch = Array(arns[start..<min(start + 10, arns.count)])
             let output = try await api.call(
                 "UpdateTaskProtection",
                 UpdateTaskProtectionInput(cluster: cluster, tasks: batch, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
-                context: "cluster \(cluster)", as: TaskProtectionOutput.self)
+                context: "cluster \(cluster)", deadline: end.map { $0 - ContinuousClock.now }, as: TaskProtectionOutput.self)
             report.tasks += output.protectedTasks ?? []
             report.failures += output.failures ?? []
         }

@@ -54,14 +54,14 @@ extension ECSClient: ClusterReader, ClusterWriter {
         }
     }
 
-    public func setDesiredCount(_ count: Int, service: String) async throws {
-        _ = try await setDesiredCount(service: service, to: count)
+    public func setDesiredCount(_ count: Int, service: String, within deadline: Duration) async throws {
+        _ = try await setDesiredCount(service: service, to: count, deadline: deadline)
     }
 
-    public func setProtection(_ isEnabled: Bool, tasks: [String], duration: Duration?) async throws -> ProtectionChange {
+    public func setProtection(_ isEnabled: Bool, tasks: [String], duration: Duration?, within deadline: Duration) async throws -> ProtectionChange {
         // ECS takes whole minutes, 1 to 2,880.
         let minutes = duration.map { max(1, min(2880, Int(($0.inSeconds / 60).rounded()))) }
-        let report = try await updateTaskProtection(tasks, enabled: isEnabled, expiresInMinutes: minutes)
+        let report = try await updateTaskProtection(tasks, enabled: isEnabled, expiresInMinutes: minutes, deadline: deadline)
         let changed = report.tasks.filter { $0.protectionEnabled == isEnabled }.map(\.taskArn)
         let refused = report.failures.map { ProtectionChange.Refusal(task: $0.arn ?? "?", reason: $0.reason ?? "unknown") }
         return isEnabled ? ProtectionChange(protected: changed, refused: refused) : ProtectionChange(released: changed, releaseRefused: refused)

@@ -42,12 +42,14 @@ public struct AWSJSONClient: Sendable {
         self.jitter = jitter
     }
 
-    /// Calls `action` with `input`; `context` names what was asked, for errors.
+    /// Calls `action` with `input`; `context` names what was asked, for errors. With `deadline`,
+    /// every attempt and every wait between them ends by then: no attempt starts, and none is
+    /// waited for, after it (a write made under a lease must not land after the lease).
     public func call<Input: Encodable & Sendable, Output: Decodable>(
-        _ action: String, _ input: Input, context: String? = nil, as output: Output.Type = Output.self
+        _ action: String, _ input: Input, context: String? = nil, deadline: Duration? = nil, as output: Output.Type = Output.self
     ) async throws -> Output {
         let body = try Array(JSONEncoder().encode(input))
-        let reply = try await send(action, body: body, context: context)
+        let reply = try await send(action, body: body, context: context, until: deadline.map { ContinuousClock.now + $0 })
         do {
             return try JSONDecoder().decode(Output.self, from: Data(reply.body.isEmpty ? Array("{}".utf8) : reply.body))
         } catch {
@@ -59,14 +61,22 @@ public struct AWSJSONClient: Sendable {
 
     func iamAction(_ action: String) -> String { "\(service.signingName):\(action)" }
 
-    func send(_ action: String, body: [UInt8], context: String?) async throws -> HTTPReply {
+    func send(_ action: String, body: [UInt8], context: String?, until end: ContinuousClock.Instant? = nil) async throws -> HTTPReply {
         var attempt = 0
         var renewedCredentials = false
         while true {
             attempt += 1
             let failure: any Error
+            var attemptTimeout = timeout
+            if let end {
+                let remaining = end - ContinuousClock.now
+                guard remaining > .milliseconds(50) else {
+                    throw TransportError(kind: .timeout, target: iamAction(action), detail: "not sent: its deadline has passed")
+                }
+                attemptTimeout = min(timeout, remaining)
+            }
             do {
-                let reply = try await attemptOnce(action, body: body)
+                let reply = try await attemptOnce(action, body: body, timeout: attemptTimeout)
                 if (200..<300).contains(reply.status) { return reply }
                 var error = AWSError.from(reply, action: iamAction(action), context: context)
                 if error.kind == .clockSkew, let skew = clockSkew(reply) { error.message += " (this machine's clock is \(skew) AWS's)" }
@@ -84,6 +94,7 @@ public struct AWSJSONClient: Sendable {
             }
             guard attempt < retry.maxAttempts else { throw failure }
             let delay = retry.delay(after: attempt, unit: jitter())
+            if let end, ContinuousClock.now + delay >= end { throw failure }
             logger.notice("retrying AWS call", metadata: [
                 "action": "\(iamAction(action))", "attempt": "\(attempt)", "delay": "\(delay)", "error": "\(failure)",
             ])
@@ -91,7 +102,7 @@ public struct AWSJSONClient: Sendable {
         }
     }
 
-    func attemptOnce(_ action: String, body: [UInt8]) async throws -> HTTPReply {
+    func attemptOnce(_ action: String, body: [UInt8], timeout: Duration) async throws -> HTTPReply {
         let keys = try await credentials.credentials()
         let path = endpoint.basePath + "/"
         let headers = [

@@ -12,7 +12,9 @@
 /// 6. Pace: scale up at once (or after its window), scale down only when the whole window
 ///    agrees, each direction with a cooldown and a step limit; no scale-in during a deployment.
 ///
-/// Moving a service back inside its bounds is not paced: bounds win over windows and steps.
+/// Moving a service back inside its bounds is not paced: bounds win over windows and steps,
+/// except that a service above a lowered `maxTasks` goes down only as far as its running jobs
+/// allow (it reaches `maxTasks` as they finish).
 public enum ScalingRule {
     /// Decides for one service.
     public static func decide(_ input: DecisionInput) -> Decision {
@@ -151,7 +153,13 @@ public enum ScalingRule {
                 return decision(current, .deployment, "\(cause); deployment in progress, not scaling in")
             }
             if current > policy.maxTasks {
-                return decision(policy.maxTasks, .maximum, "above maxTasks \(policy.maxTasks)")
+                // A lowered maxTasks applies as the running queries finish: stopping a task that
+                // runs one kills it.
+                let target = max(policy.maxTasks, min(current, figures.runningFloor))
+                if target == current {
+                    return decision(current, .runningJobs, "above maxTasks \(policy.maxTasks), held at \(current) while running jobs need it")
+                }
+                return decision(target, .maximum, "above maxTasks \(policy.maxTasks)" + (target > policy.maxTasks ? "; running jobs need \(target) for now" : ""))
             }
             let behavior = policy.scaleDown
             let window = behavior.stabilizationWindow

@@ -1,8 +1,9 @@
 /// Where the controller keeps what must outlive it: the decision log and when each service was
 /// last scaled (so cooldowns survive a restart). PostgreSQL in production.
 public protocol DecisionStore: Sendable {
-    /// Appends one decision with what became of it (`applied`, `dry-run`, `failed`, `hold`).
-    func record(_ decision: Decision, mode: String, controller: String) async throws
+    /// Appends one decision with what became of it (`applied`, `dry-run`, `failed`, `hold`) and
+    /// the lease generation it was made under.
+    func record(_ decision: Decision, mode: String, controller: String, generation: Int64?) async throws
     /// Saves when a service was last scaled up and down.
     func saveHistory(service: String, lastScaleUp: Instant?, lastScaleDown: Instant?, at now: Instant) async throws
     /// Last scale-up and scale-down per service.

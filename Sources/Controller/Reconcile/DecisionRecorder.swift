@@ -28,7 +28,9 @@ final class DecisionRecorder: Sendable {
     }
 
     /// Records one service's part of a tick.
-    func record(_ report: ServiceReport, result: ApplyResult, memory: ServiceMemory, now: Instant, errors: inout [DependencyError]) async {
+    func record(
+        _ report: ServiceReport, result: ApplyResult, memory: ServiceMemory, now: Instant, generation: Int64?, errors: inout [DependencyError]
+    ) async {
         let decision = report.decision
         let metadata = Self.metadata(report)
         logNotices(report.plan.notices, service: report.name)
@@ -76,7 +78,7 @@ final class DecisionRecorder: Sendable {
         default: mode = "hold"
         }
         do {
-            try await store.record(decision, mode: mode, controller: controllerName)
+            try await store.record(decision, mode: mode, controller: controllerName, generation: generation)
         } catch {
             errors.append(DependencyError(.database, "decision log", "\(error)"))
         }
@@ -96,7 +98,13 @@ final class DecisionRecorder: Sendable {
             }
         }
         for (queue, reading) in report.probe.readings {
-            guard case .observed(let observation) = reading else { continue }
+            guard case .observed(let observation) = reading else {
+                // Unknown now: absent in /metrics (a dashboard shows a gap, not the last value).
+                for name in ["redash_autoscaler_queue_pending_jobs", "redash_autoscaler_queue_running_jobs", "redash_autoscaler_queue_oldest_age_seconds"] {
+                    metrics.remove(name, ["queue": queue])
+                }
+                continue
+            }
             metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": queue], Double(observation.pending))
             if let running = observation.running { metrics.set("redash_autoscaler_queue_running_jobs", ["queue": queue], Double(running)) }
             metrics.set("redash_autoscaler_queue_oldest_age_seconds", ["queue": queue], observation.oldestAge?.inSeconds ?? 0)

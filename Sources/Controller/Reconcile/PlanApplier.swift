@@ -16,14 +16,27 @@ public enum ControllerMode: String, Sendable {
 }
 
 /// Writes to ECS: protection first, then desiredCount, and a scale-in only once protection holds.
+/// With a lease, every write first asks it how long it may take (`writeWindow`) and gets no more:
+/// a leader that stalled past its lease writes nothing.
 public struct LiveApplier: PlanApplier {
     let writer: any ClusterWriter
+    let lease: (any Leadership)?
 
-    public init(writer: any ClusterWriter) {
+    /// The longest one write (with its retries) may take; shorter than a new leader's guard.
+    public static let writeDeadline: Duration = .seconds(5)
+
+    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil) {
         self.writer = writer
+        self.lease = lease
     }
 
     public var mode: ControllerMode { .live }
+
+    /// How long the next write may take, or `nil` when it may not be sent.
+    private func window() async -> Duration? {
+        guard let lease else { return Self.writeDeadline }
+        return await lease.writeWindow().map { min($0, Self.writeDeadline) }
+    }
 
     public func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {
         let protection = await protect(plan)
@@ -33,8 +46,9 @@ public struct LiveApplier: PlanApplier {
         case .withhold(let reason):
             return ApplyResult(protection: protection, scale: .withheld(reason))
         case .send(let count):
+            guard let deadline = await window() else { return ApplyResult(protection: protection, scale: .notSent(.notLeader)) }
             do {
-                try await writer.setDesiredCount(count, service: service)
+                try await writer.setDesiredCount(count, service: service, within: deadline)
                 return ApplyResult(protection: protection, scale: .sent)
             } catch {
                 return ApplyResult(protection: protection, scale: .failed("\(error)"))
@@ -47,12 +61,14 @@ public struct LiveApplier: PlanApplier {
         var change = ProtectionChange()
         do {
             if !plan.protection.protect.isEmpty {
-                let answer = try await writer.setProtection(true, tasks: plan.protection.protect, duration: plan.protectionDuration)
+                guard let deadline = await window() else { return .notSent }
+                let answer = try await writer.setProtection(true, tasks: plan.protection.protect, duration: plan.protectionDuration, within: deadline)
                 change.protected = answer.protected
                 change.refused = answer.refused
             }
             if !plan.protection.release.isEmpty {
-                let answer = try await writer.setProtection(false, tasks: plan.protection.release, duration: nil)
+                guard let deadline = await window() else { return .applied(change) }
+                let answer = try await writer.setProtection(false, tasks: plan.protection.release, duration: nil, within: deadline)
                 change.released = answer.released
                 change.releaseRefused = answer.releaseRefused
             }

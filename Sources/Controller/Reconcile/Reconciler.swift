@@ -76,7 +76,8 @@ public actor Reconciler {
         let queueFindings = Self.queueFindings(policy, probe: probe, forecast: forecast)
         await restoreMemories(errors: &errors)
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
-        let isLeader = await ports.leadership?.acquireOrConfirm(now: now) ?? true
+        let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
+        let isLeader = lease.isLeader
         let applier: any PlanApplier = isLeader ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
@@ -91,7 +92,7 @@ public actor Reconciler {
             let report = ServiceReport(
                 name: service.name, queues: service.queues, state: Self.withBusyTasks(observation.service, plan.busyTasks),
                 plan: plan, outcome: outcome)
-            await recorder.record(report, result: result, memory: memory, now: now, errors: &errors)
+            await recorder.record(report, result: result, memory: memory, now: now, generation: lease.generation, errors: &errors)
             services.append(report)
         }
 
