@@ -188,7 +188,7 @@ let package = Package(
             name: "autoscaler-benchmarks",
             dependencies: [
                 "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata", "Controller",
-                "TestSupport",
+                "TestSupport", "AWSTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings

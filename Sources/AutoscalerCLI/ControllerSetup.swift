@@ -64,10 +64,12 @@ struct ControllerSetup {
         } else {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
-        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs, lease: lease) : DryRunApplier()
+        let cluster = ECSClusterView(client: context.ecs, policy: policy.ecs)
+        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: cluster, lease: lease) : DryRunApplier()
         let reconciler = Reconciler(
             policy: policy,
-            ports: .init(queues: prober, cluster: context.ecs, applier: applier, forecast: metadata, store: state, leadership: lease),
+            ports: .init(
+                queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {

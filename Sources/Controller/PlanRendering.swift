@@ -18,7 +18,10 @@ public enum PlanRendering {
                 "reasonCode": plan.decision.code.rawValue,
                 "outcome": plan.outcome.name,
             ]
-            entry["current"] = plan.state.map { ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress] as [String: Any] } as Any
+            entry["current"] = plan.state.map {
+                ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress,
+                 "readSecondsAgo": max(0, (report.at - $0.observedAt).inSeconds.rounded())] as [String: Any]
+            } as Any
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
             return entry
         }
@@ -26,6 +29,7 @@ public enum PlanRendering {
             object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
         if !report.errors.isEmpty { object["errors"] = report.errors.map { errorObject($0) } }
+        if let calls = report.apiCalls { object["ecsRequests"] = calls }
         if !report.queueFindings.isEmpty { object["queueNames"] = report.queueFindings.map { ["queue": $0.queue, "kind": $0.kind, "finding": $0.description] } }
         let check = report.forecastCheck
         if check.compared > 0 || !check.predictions.isEmpty {

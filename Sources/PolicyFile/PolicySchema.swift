@@ -5,7 +5,8 @@ import Yams
 struct PolicySchema {
     let reader: NodeReader
 
-    static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "defaults", "services"]
+    static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "ecs", "defaults", "services"]
+    static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
     static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection"]
     static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
                               "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
@@ -26,6 +27,7 @@ struct PolicySchema {
             ?? Policy.defaultInterval
         let redis = top["redis"].flatMap { readRedis($0) }
         let database = top["database"].flatMap { readDatabase($0) }
+        let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
         let defaults = top["defaults"].flatMap { node in
             reader.mapping(node, "defaults", known: Self.tunableKeys).map { readTunables($0, "defaults") }
         } ?? Tunables()
@@ -44,7 +46,7 @@ struct PolicySchema {
         guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
         return Policy(
             cluster: cluster, region: region, interval: interval, redis: redis,
-            database: database ?? nil, services: services.map(\.0))
+            database: database ?? nil, services: services.map(\.0), ecs: ecs)
     }
 
     // MARK: Connections
@@ -125,6 +127,33 @@ struct PolicySchema {
             return nil
         }
         return .some(DatabaseSettings(url: url))
+    }
+
+    private func readECS(_ node: Node) -> ECSSettings {
+        var settings = ECSSettings()
+        guard let entries = reader.mapping(node, "ecs", known: Self.ecsKeys) else { return settings }
+        if let rate = entries["maxCallsPerSecond"], let value = reader.positiveNumber(rate, "ecs.maxCallsPerSecond") {
+            if value > 1000 {
+                reader.error(rate.mark, "ecs.maxCallsPerSecond", "must be at most 1000, found \(value)")
+            } else {
+                settings.maxCallsPerSecond = value
+            }
+        }
+        if let burst = entries["burst"], let value = reader.integer(burst, "ecs.burst", atLeast: 1) {
+            if value > 1000 {
+                reader.error(burst.mark, "ecs.burst", "must be at most 1000, found \(value)")
+            } else {
+                settings.burst = value
+            }
+        }
+        if let refresh = entries["serviceRefresh"], let value = reader.duration(refresh, "ecs.serviceRefresh", allowZero: true) {
+            if value > .seconds(300) {
+                reader.error(refresh.mark, "ecs.serviceRefresh", "above 5m: a change made outside the controller would go unseen that long")
+            } else {
+                settings.serviceRefresh = value
+            }
+        }
+        return settings
     }
 
     private func warnAboutInterval(_ interval: Duration, _ top: Entries) {

@@ -148,6 +148,17 @@ struct PolicyLoaderTests {
         let lines = parse(text).errors.map(\.line)
         #expect(lines == [1, 2, 6, 8, 9])
     }
+
+    @Test("ecs: the call budget and the refresh of service descriptions, with defaults and checked bounds")
+    func ecsSettings() throws {
+        let defaults = try #require(parse(minimal).policy)
+        #expect(defaults.ecs == ECSSettings(maxCallsPerSecond: 10, burst: 40, serviceRefresh: .seconds(30)))
+        let tuned = try #require(parse(minimal + "ecs:\n  maxCallsPerSecond: 2.5\n  burst: 5\n  serviceRefresh: 0s\n").policy)
+        #expect(tuned.ecs == ECSSettings(maxCallsPerSecond: 2.5, burst: 5, serviceRefresh: .zero))
+        let bad = parse(minimal + "ecs:\n  maxCallsPerSecond: 0\n  burst: 5000\n  serviceRefresh: 10m\n  calls: 3\n")
+        #expect(bad.policy == nil)
+        #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 ecs.maxCallsPerSecond", "10 ecs.burst", "11 ecs.serviceRefresh", "12 ecs.calls"])
+    }
 }
 
 @Suite("Policy syntax helpers")

@@ -87,6 +87,11 @@ final class DecisionRecorder: Sendable {
     /// Metrics of the whole tick and the scheduler's health.
     func finish(_ report: ReconcileReport, forecast: ForecastSnapshot?) {
         metrics.set("redash_autoscaler_leader", [:], report.isLeader ? 1 : 0)
+        if let calls = report.apiCalls {
+            // The controller's share of ECS's account-wide rate limits.
+            metrics.set("redash_autoscaler_ecs_requests_last_tick", [:], Double(report.apiCallCount ?? 0))
+            for (action, count) in calls { metrics.increment("redash_autoscaler_ecs_requests_total", ["action": action], by: count) }
+        }
         if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skippedSchedules)) }
         for service in report.services {
             if let state = service.state {

@@ -17,6 +17,11 @@ public struct ReconcileReport: Sendable {
     public var newComparison: ForecastCheck.Comparison?
     /// Policy queues that exist nowhere, and queues with work no service consumes.
     public var queueFindings: [QueueNameCheck.Finding] = []
+    /// The ECS requests sent during the tick, by action (retries count); `nil` when not counted.
+    public var apiCalls: [String: Int]?
+
+    /// All ECS requests of the tick.
+    public var apiCallCount: Int? { apiCalls.map { $0.values.reduce(0, +) } }
 
     /// Whether Redis and ECS were both read and written as planned: what `/readyz` asks of the
     /// last reconcile.
