@@ -28,6 +28,7 @@ public final class InMemoryECS: HTTPTransport {
         var order: [String] = []
         var calls: [String: Int] = [:]
         var pageSizeLimit = 100
+        var failingProtection: Set<String> = []
     }
 
     private let state = Mutex(State())
@@ -73,6 +74,9 @@ public final class InMemoryECS: HTTPTransport {
 
     public func protectedUntil(_ arn: String) -> Double? { state.withLock { $0.tasks[arn]?.protectedUntil } }
 
+    /// UpdateTaskProtection calls that name `arn` answer with an error (a bad parameter: not retried).
+    public func failProtectionCalls(naming arn: String) { state.withLock { _ = $0.failingProtection.insert(arn) } }
+
     /// The page size ListTasks gives at most (ECS: 100).
     public func limitPages(to size: Int) { state.withLock { $0.pageSizeLimit = size } }
 
@@ -100,11 +104,14 @@ public final class InMemoryECS: HTTPTransport {
         let target = headers.first { $0.name == "X-Amz-Target" }?.value ?? ""
         let action = String(target.split(separator: ".").last ?? "")
         let request = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] ?? [:]
-        let body: [UInt8] = try state.withLock { state in
+        let (status, body): (Int, [UInt8]) = try state.withLock { state in
             state.calls[action, default: 0] += 1
-            return Array(try JSONSerialization.data(withJSONObject: Self.answer(action, request, &state, cluster: cluster)))
+            if action == "UpdateTaskProtection", let tasks = request["tasks"] as? [String], tasks.contains(where: state.failingProtection.contains) {
+                return (400, Array(#"{"__type":"InvalidParameterException","message":"injected failure"}"#.utf8))
+            }
+            return (200, Array(try JSONSerialization.data(withJSONObject: Self.answer(action, request, &state, cluster: cluster))))
         }
-        return HTTPReply(status: 200, body: body)
+        return HTTPReply(status: status, body: body)
     }
 
     private static func answer(_ action: String, _ request: [String: Any], _ state: inout State, cluster: String) -> [String: Any] {

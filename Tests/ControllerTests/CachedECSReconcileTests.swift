@@ -62,4 +62,29 @@ struct CachedECSReconcileTests {
         #expect(ecs.desired("adhoc") == 3)
         #expect(report.apiCalls == ["DescribeServices": 1, "UpdateService": 1])
     }
+
+    @Test("protection for two services goes out ten tasks a call; a failed call withholds the scale-in of its service only")
+    func batchedProtection() async throws {
+        let ecs = InMemoryECS()
+        var tasks: [String: [String]] = [:]
+        for name in ["a", "b"] {
+            ecs.addService(name, desired: 12)
+            tasks[name] = (0..<10).map { ecs.addTask(.init(service: name, ip: "10.1.\(name == "a" ? 1 : 2).\($0)")) }
+        }
+        ecs.failProtectionCalls(naming: tasks["a"]![3])
+        let view = ECSClusterView(client: ecs.client())
+        func scaleIn(_ name: String) -> ServicePlan {
+            ServicePlan(
+                decision: Decision(service: name, at: Build.monday, current: 12, desired: 10, recommendation: 10, code: .backlog, reason: "test", figures: DecisionFigures()),
+                action: .set(10), protection: ProtectionPlan(protect: tasks[name]!))
+        }
+        let results = await LiveApplier(writer: view).apply([("a", scaleIn("a")), ("b", scaleIn("b"))])
+        #expect(ecs.calls()["UpdateTaskProtection"] == 2)
+        guard case .applied(let changeA) = results[0].protection else { Issue.record("a: \(results[0].protection)"); return }
+        #expect(changeA.protected.isEmpty && changeA.refused.count == 10)
+        if case .withheld = results[0].scale {} else { Issue.record("a was scaled in with unprotected busy tasks: \(results[0].scale)") }
+        #expect(results[1].protection == .applied(ProtectionChange(protected: tasks["b"]!)))
+        #expect(results[1].scale == .sent)
+        #expect(ecs.desired("a") == 12 && ecs.desired("b") == 10)
+    }
 }
