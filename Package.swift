@@ -196,7 +196,7 @@ let package = Package(
         // Fakes and builders shared by the test targets.
         .target(
             name: "TestSupport",
-            dependencies: ["AutoscalerCore"],
+            dependencies: ["AutoscalerCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
@@ -265,7 +265,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -51,6 +51,21 @@ public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(operation): \(message)" }
+
+    /// The IAM action the error says is missing, from AWS's AccessDenied message
+    /// ("not authorized to perform: ecs:ListTasks") or the client's hint ("must allow …").
+    public var missingPermission: String? {
+        for marker in ["not authorized to perform: ", "must allow "] {
+            guard let range = message.range(of: marker) else { continue }
+            let action = message[range.upperBound...].prefix { !$0.isWhitespace && $0 != "," && $0 != ")" && $0 != "." }
+            if action.contains(":") { return String(action) }
+        }
+        return nil
+    }
+
+    /// The message without its numbers, so that one failure repeating with other figures (a
+    /// time, a count, an address) counts as the same line.
+    var shape: String { String(message.map { $0.isNumber ? "#" : $0 }) }
 }
 
 /// One service's part of a reconcile.
