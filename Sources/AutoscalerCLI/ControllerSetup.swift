@@ -69,7 +69,8 @@ struct ControllerSetup {
         let reconciler = Reconciler(
             policy: policy,
             ports: .init(
-                queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster),
+                queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster,
+                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, context: context) }),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
@@ -80,6 +81,14 @@ struct ControllerSetup {
             }
         }
         return ControllerSetup(reconciler: reconciler, redis: redis, redashRedis: redashRedis, lease: lease, metadata: metadata)
+    }
+
+    /// The kill switch the policy names: a file (`/path` or `file:/path`) or an SSM parameter.
+    static func killSwitch(_ location: String, context: AWSContext) throws -> KillSwitch {
+        if location.hasPrefix("ssm:") {
+            throw SetupFailure("killSwitch \(location): an SSM kill switch is not supported by this build; use a file path")
+        }
+        return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
     }
 
     /// Closes the Redis connections.
