@@ -14,6 +14,7 @@ final class DecisionRecorder: Sendable {
         /// The last logged outcome, code and count per service, so that a hold is logged once.
         var lastLogged: [String: String] = [:]
         var schedulerWasStale = false
+        var schedulerUnjudgedSaid = false
         /// The queue findings last logged, so that each is logged once per change.
         var queueFindings: [String] = []
     }
@@ -138,6 +139,13 @@ final class DecisionRecorder: Sendable {
             let wasStale = state.withLock { state in
                 defer { state.schedulerWasStale = scheduler.isStale }
                 return state.schedulerWasStale
+            }
+            let saidUnjudged = state.withLock { state in
+                defer { state.schedulerUnjudgedSaid = !scheduler.isJudged }
+                return state.schedulerUnjudgedSaid
+            }
+            if !scheduler.isJudged && !saidUnjudged {
+                logger.notice("Redash's scheduler cannot be judged yet: Redis has no redash:status last_refresh_at (a new Redis, a Redash that has not refreshed yet, or not Redash's Redis); the scheduler check starts once Redash writes it")
             }
             if scheduler.isStale && !wasStale {
                 logger.error("Redash's scheduler looks dead: no periodic refresh recorded recently (redash:status), scheduled queries are not being enqueued", metadata: [
