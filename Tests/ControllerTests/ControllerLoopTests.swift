@@ -22,7 +22,10 @@ struct ControllerLoopTests {
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await Task.sleep(for: .milliseconds(500))
+            // Shutdown once the reconcile is under way (its probe done, ECS answering slowly),
+            // not after a fixed time a loaded machine may not have reached it by.
+            while queues.probeCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(200))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
