@@ -31,6 +31,8 @@ public actor LeaderLease: Leadership {
     public let takeoverGuard: Duration
     /// The least time a write may be given.
     public static let minimumWrite: Duration = .seconds(1)
+    /// The longest the release at shutdown waits for the database.
+    public static let releaseDeadline: Duration = .seconds(1)
 
     private var generation: Int64?
     private var validUntil: ContinuousClock.Instant?
@@ -110,12 +112,16 @@ public actor LeaderLease: Leadership {
     }
 
     /// Gives the lease up at shutdown: a standby takes over at its next tick (and waits its guard).
+    /// Best effort, within `releaseDeadline` and only on the connection already open: shutdown
+    /// must end within its grace even when the database stopped answering (a reconnect alone
+    /// could take the connect timeout), and a lease not given up simply expires.
     public func release() async {
         guard let current = generation else { return }
         generation = nil
         validUntil = nil
-        _ = try? await session.query(
-            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)])
+        _ = try? await session.queryOnOpenConnection(
+            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)],
+            within: Self.releaseDeadline)
         await session.reset()
     }
 
