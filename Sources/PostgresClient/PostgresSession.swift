@@ -27,12 +27,13 @@ public actor PostgresSession {
         self.logger = logger
     }
 
-    /// Runs a statement, connecting first when needed. A cancelled task gets `CancellationError`
-    /// at once, even from a statement under way (see `CallerWait`).
-    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+    /// Runs a statement, connecting first when needed, and waits for it at most the client
+    /// deadline (or `within`, when shorter). A cancelled task gets `CancellationError` at once,
+    /// even from a statement under way (see `CallerWait`).
+    public func query(_ sql: String, _ parameters: [String?] = [], within limit: Duration? = nil) async throws -> PostgresRows {
         let connection = try await connected()
         do {
-            return try await connection.query(sql, parameters)
+            return try await connection.query(sql, parameters, within: limit)
         } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
             drop(after: error)
             throw error

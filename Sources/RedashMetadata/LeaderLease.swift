@@ -43,8 +43,10 @@ public actor LeaderLease: Leadership {
         store: ControllerStateStore, url: SecretURL, holder: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
         takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease")
     ) async {
-        // Statements of the lease are short: a client deadline of 2 s + 2 s, far inside the lease.
-        self.session = PostgresSession(url: url, statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger)
+        // Statements of the lease are short: a client deadline of 2 s + 2 s, and a reconnect of
+        // 3 s at most, far inside the lease; a tick on an unreachable database waits that long.
+        self.session = PostgresSession(
+            url: url, connectTimeout: .seconds(3), statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger)
         self.schema = store.schema
         self.holder = holder
         self.duration = duration
