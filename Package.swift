@@ -188,7 +188,7 @@ let package = Package(
             name: "autoscaler-benchmarks",
             dependencies: [
                 "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata", "Controller",
-                "TestSupport",
+                "TestSupport", "AWSTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -196,7 +196,7 @@ let package = Package(
         // Fakes and builders shared by the test targets.
         .target(
             name: "TestSupport",
-            dependencies: ["AutoscalerCore"],
+            dependencies: ["AutoscalerCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
@@ -265,7 +265,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

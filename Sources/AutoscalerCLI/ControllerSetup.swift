@@ -64,10 +64,13 @@ struct ControllerSetup {
         } else {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
-        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs, lease: lease) : DryRunApplier()
+        let cluster = ECSClusterView(client: context.ecs, policy: policy.ecs)
+        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: cluster, lease: lease) : DryRunApplier()
         let reconciler = Reconciler(
             policy: policy,
-            ports: .init(queues: prober, cluster: context.ecs, applier: applier, forecast: metadata, store: state, leadership: lease),
+            ports: .init(
+                queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster,
+                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, context: context) }),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
@@ -78,6 +81,14 @@ struct ControllerSetup {
             }
         }
         return ControllerSetup(reconciler: reconciler, redis: redis, redashRedis: redashRedis, lease: lease, metadata: metadata)
+    }
+
+    /// The kill switch the policy names: a file (`/path` or `file:/path`) or an SSM parameter.
+    static func killSwitch(_ location: String, context: AWSContext) throws -> KillSwitch {
+        if location.hasPrefix("ssm:") {
+            throw SetupFailure("killSwitch \(location): an SSM kill switch is not supported by this build; use a file path")
+        }
+        return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
     }
 
     /// Closes the Redis connections.
