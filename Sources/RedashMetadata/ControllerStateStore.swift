@@ -182,8 +182,8 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
         public var controller: String
     }
 
-    /// The longest a reconcile waits for one statement of the decision log or the scaling
-    /// history, instead of the session's client deadline (12 s): these are single-row writes
+    /// The longest a reconcile waits for one statement of the decision log, the scaling history
+    /// or the operators' holds, instead of the session's client deadline (12 s): these are single-row writes
     /// and reads, and a database that stopped answering must not hold the tick for long (the
     /// session's backoff then fails the tick's other statements at once).
     public static let tickStatementDeadline: Duration = .seconds(3)
@@ -241,7 +241,7 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
         let rows = try await session.query("""
             SELECT service, tasks, extract(epoch FROM until)::float8 AS until, set_by, reason, extract(epoch FROM set_at)::float8 AS set_at
             FROM \(quoted).holds WHERE until > to_timestamp($1::float8)
-            """, [String(now.secondsSinceEpoch)])
+            """, [String(now.secondsSinceEpoch)], within: Self.tickStatementDeadline)
         var holds: [String: OperatorHold] = [:]
         for index in rows.rows.indices {
             guard let service = rows[index, "service"]?.string, let tasks = rows[index, "tasks"]?.int,

@@ -102,6 +102,32 @@ struct ControllerFailoverTests {
         #expect(controller.process.terminationStatus == 0, "\(who) exited \(controller.process.terminationStatus ?? -1)")
     }
 
+    // MARK: SIGTERM of the leader
+
+    @Test("SIGTERM of the leader, nothing broken: it exits at once and gives the lease up; the standby takes it at its next tick, not at its expiry, and writes after its guard")
+    func terminatedLeader() async throws {
+        let world = try await FailoverWorld.make()
+        let (a, b) = try await world.startPair()
+        let fault = Date()
+        let samples = try await withLeaderSampling([a, b]) { samples in
+            let exited = await a.terminate()
+            Self.checkExit(exited, "the leader", a)
+            try await world.world.enqueue("queries", count: 2)
+            #expect(await eventually(timeout: 30) { Self.firstSent((try? await world.proxyB.records()) ?? []) != nil },
+                    "\(b.process.output.suffix(3000))")
+            // Released, not expired: taken a tick or so after the exit, far sooner than the 15 s lease.
+            let taken = try await Self.leaseTaken(world)
+            #expect(taken.generation == 2 && seconds(from: fault, to: taken.at) <= 8, "lease taken \(Self.after(fault, taken.at)) after SIGTERM")
+            let first = Self.firstSent(try await world.proxyB.records())
+            print("failover: SIGTERM leader: exits \(exited.map(figure) ?? "never") after SIGTERM; standby takes the lease \(Self.after(fault, taken.at)) after it; "
+                + "takeover \(Self.after(fault, first?.forwarded))")
+            return samples
+        }
+        try await Self.checkOneWriter(world, fault: fault, samples: samples, scenario: "SIGTERM leader")
+        let exited = await b.terminate()
+        Self.checkExit(exited, "the new leader", b)
+    }
+
     // MARK: SIGSTOP of the leader
 
     @Test("SIGSTOP of the leader for 30 s: the standby takes over within the lease and a tick; woken, the old leader finds the lease gone and writes nothing")
@@ -298,6 +324,11 @@ struct ControllerFailoverTests {
             try await world.world.enqueue("queries", count: 1)
             #expect(await eventually(timeout: 30) { (try? await world.world.desired(Self.adhoc)) == 3 }, "\(b.process.output.suffix(3000))")
             #expect(await eventually(timeout: 30) { a.logged("leadership lost") }, "\(a.process.output.suffix(3000))")
+            // And it goes on reconciling, as a standby, with the database still cut off.
+            let ticksAtLoss = await a.reconciles() ?? 0
+            #expect(await eventually(timeout: 30) { (await a.reconciles() ?? 0) > ticksAtLoss }, "\(a.process.output.suffix(3000))")
+            // The sampler, which reads on its own, has seen it too.
+            _ = await eventually(timeout: 5) { (samples.all.last?.ticks[0] ?? 0) > ticksAtLoss }
             let stall = samples.longestStall(0, from: fault, to: Date())
             let ticks = (samples.all.last?.ticks[0] ?? 0) - (samples.all.first?.ticks[0] ?? 0)
             #expect(stall <= Self.stallBound && ticks >= 2, "the cut-off leader went \(figure(stall)) without a reconcile (\(ticks) in all):\n\(a.process.output.suffix(6000))")

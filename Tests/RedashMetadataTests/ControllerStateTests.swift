@@ -153,8 +153,9 @@ struct ControllerStateTests {
         await first.release()
         let waited = ContinuousClock.now - started
         _ = kill(pid_t(pid), SIGCONT)
-        // Not the lease session's client deadline (2 s + 2 s), nor a reconnect.
-        #expect(waited < LeaderLease.releaseDeadline + .seconds(1), "release waited \(waited)")
+        // Not the lease session's client deadline (2 s + 2 s), nor a reconnect: its own 1 s, and
+        // what a loaded machine adds.
+        #expect(waited < .seconds(4), "release waited \(waited), not its \(LeaderLease.releaseDeadline)")
         // The other takes it over all the same: at its expiry, or sooner if the continued
         // backend still runs the release it was sent.
         #expect(await eventually(timeout: 8, interval: 0.2) { await second.acquireOrConfirm(now: now).isLeader })
