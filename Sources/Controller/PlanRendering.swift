@@ -36,7 +36,7 @@ public enum PlanRendering {
             return entry
         }
         if let scheduler = report.probe.scheduler {
-            object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
+            object["scheduler"] = ["isStale": scheduler.isStale, "isJudged": scheduler.isJudged, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
         if !report.errors.isEmpty { object["errors"] = report.errors.map { errorObject($0) } }
         if let calls = report.apiCalls { object["ecsRequests"] = calls }

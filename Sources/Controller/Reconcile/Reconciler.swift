@@ -25,12 +25,15 @@ public actor Reconciler {
         public var holds: (any HoldSource)?
         /// The kill switch; `nil` when the policy names none.
         public var killSwitch: (any ModeSwitch)?
+        /// The reconnect pacing of the clients, re-paced when a reload changes the interval.
+        public var pacing: [ReconnectPacing]
 
         public init(
             queues: any QueueSource, cluster: any ClusterReader, applier: any PlanApplier, forecast: (any ForecastSource)? = nil,
             store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
-            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil
+            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil, pacing: [ReconnectPacing] = []
         ) {
+            self.pacing = pacing
             self.holds = holds
             self.killSwitch = killSwitch
             self.queues = queues
@@ -71,6 +74,7 @@ public actor Reconciler {
         let names = Set(newPolicy.services.map(\.name))
         memories = memories.filter { names.contains($0.key) }
         if newPolicy.ecs != policy.ecs { await ports.cluster.adopt(newPolicy.ecs) }
+        for pacing in ports.pacing { pacing.adopt(interval: newPolicy.interval) }
         policy = newPolicy
         recorder.forgetServices()
     }
