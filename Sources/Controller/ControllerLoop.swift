@@ -9,16 +9,16 @@ import UnixSignals
 
 /// The reconcile loop as a service: reconcile, sleep the policy's interval, again, until the
 /// service group shuts down (SIGTERM, SIGINT). A shutdown lets the current reconcile finish
-/// (every call in it has its own timeout) and ends the sleep at once. The policy is read again
-/// before a reconcile (a file before every one, a parameter or secret once per `pollPeriod`) and
-/// on SIGHUP; when its text changed it is applied if valid and if it changes no connection. An
+/// (every call in it has its own timeout) and ends the sleep at once. The policy is read again (a
+/// file before every reconcile, a parameter or secret every `pollPeriod` beside the reconciles)
+/// and on SIGHUP; when its text changed it is applied if valid and if it changes no connection. An
 /// invalid policy is rejected with its errors logged and the last good policy stays in force; so
 /// it does while the source cannot be read, said once and then once a minute with a count.
 public struct ControllerLoop: Service, CustomStringConvertible {
     let reconciler: Reconciler
     /// `nil` when the policy came from the environment: nothing to reload.
     let policySource: (any TextSource)?
-    /// The least time between two reads of the source; never less than the policy's interval.
+    /// The time between two reads of the source, or the policy's interval if that is longer.
     /// Zero: before every reconcile.
     let pollPeriod: Duration
     let environment: [String: String]
@@ -34,13 +34,12 @@ public struct ControllerLoop: Service, CustomStringConvertible {
     /// Store's throughput (40 a second per account, standard).
     public static let defaultRemotePollPeriod: Duration = .seconds(30)
 
-    /// The applied source text, so that a change is noticed by content, not by timestamp or by a
-    /// version number (a parameter overwritten with the same text is not a change); the read
-    /// that gave it; when the source was last read; and the failures to read it.
+    /// The source text last read, so that a change is noticed by content, not by timestamp or
+    /// by a version number (a parameter overwritten with the same text is not a change); and the
+    /// failures to read it.
     public final class LoopState: Sendable {
         let lastText: Mutex<String?>
-        let lastPoll = Mutex<ContinuousClock.Instant?>(nil)
-        /// `unreadable` while the source cannot be read.
+        /// Holds `unreadable` while the source cannot be read.
         let throttle = LogThrottle()
         public init(initialText: String?) { lastText = Mutex(initialText) }
     }
@@ -59,7 +58,6 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         self.metrics = metrics
         self.logger = logger
         self.state = LoopState(initialText: initialText)
-        if policySource != nil { state.lastPoll.withLock { $0 = .now } }
     }
 
     /// What service-lifecycle logs of this service: its name, never its fields (the environment
@@ -72,10 +70,15 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             group.addTask {
                 for await _ in hangups.cancelOnGracefulShutdown() { await reload(reason: "SIGHUP", force: true) }
             }
+            if policySource != nil && pollPeriod > .zero {
+                // A parameter is polled beside the reconciles, not before them: a slow or
+                // unreachable Parameter Store must not delay a tick.
+                group.addTask { await pollUntilShutdown() }
+            }
             // The loop runs here, not as a child: at shutdown the SIGHUP listener ends at once,
             // and that must not cancel a reconcile that is still within its grace.
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                if await isPollDue() { await reload(reason: "changed", force: false) }
+                if policySource != nil && pollPeriod == .zero { await reload(reason: "changed", force: false) }
                 await reconcileWithinShutdownGrace()
                 statsd?.flush(metrics)
                 let interval = await reconciler.policy.interval
@@ -86,16 +89,15 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         }
     }
 
-    /// Whether the source is to be read before this reconcile: a file always; a parameter when
-    /// `pollPeriod` (or the interval, if longer) has passed since the last read.
-    func isPollDue() async -> Bool {
-        guard policySource != nil else { return false }
-        guard pollPeriod > .zero else { return true }
-        let period = max(pollPeriod, await reconciler.policy.interval)
-        // A little early rather than a whole interval late: the sleep that brings the loop here
-        // ends a hair before the period has passed.
-        let slack = min(period / 10, .milliseconds(500))
-        return state.lastPoll.withLock { last in last.map { ContinuousClock.now - $0 >= period - slack } ?? true }
+    /// Reads the source every `pollPeriod`, or every interval of the policy in force if that is
+    /// longer: one read a poll.
+    func pollUntilShutdown() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let period = max(pollPeriod, await reconciler.policy.interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+            await reload(reason: "changed", force: false)
+        }
     }
 
     /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
@@ -133,12 +135,13 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             if force { logger.notice("the policy came from the environment; it changes with a new deployment, not a reload") }
             return
         }
-        state.lastPoll.withLock { $0 = .now }
         let now = self.now()
         let read: SourcedText
         do {
             read = try await source.read()
         } catch {
+            // Shutdown cancelled a read under way: nothing was lost.
+            if Task.isCancelled { return }
             // A lost file or parameter never stops the controller: the current policy stays. Said
             // at once, then once a minute with how often it failed meanwhile (and on SIGHUP).
             let admitted = state.throttle.admit("unreadable", now: now)

@@ -6,6 +6,7 @@ import Foundation
 import IntegrationSupport
 import Logging
 import PolicyFile
+import ServiceLifecycle
 import Testing
 import TestSupport
 
@@ -140,5 +141,58 @@ struct PolicyParameterTests {
         await deniedLoop.reload(reason: "changed", force: false)
         #expect(deniedLogs.all.contains { $0.hasPrefix("error \(Self.unreadable)") && $0.contains("must allow ssm:GetParameter") }, "\(deniedLogs.all)")
         #expect(await reconciler.policy.services.first?.maxTasks == 4)
+    }
+
+    @Test("a Parameter Store that never answers delays no reconcile: the poll runs beside them, and shutdown does not wait for it")
+    func silentParameterStore() async throws {
+        // Accepts connections and never answers: a black-holed VPC endpoint.
+        let silent = try await offCooperativePool {
+            try LocalHTTPServer(Repository.python, ["-c", """
+                import socket, sys
+                server = socket.socket()
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                server.bind(("127.0.0.1", int(sys.argv[1])))
+                server.listen(16)
+                held = []
+                while True:
+                    connection, _ = server.accept()
+                    held.append(connection)
+                    print("accepted", flush=True)
+                """, "{port}"])
+        }
+        let keys = Lab.Keys(accessKeyID: "AKIASILENT", secretAccessKey: "silent-secret")
+        let source = try #require(try StoredTextSource.make(
+            .ssmParameter(name: Self.name), regionFlag: Lab.region, profile: nil, environment: Lab.environment(keys, endpoint: silent.url),
+            retry: RetryPolicy(maxAttempts: 1), timeout: .seconds(120)))
+        let policy = Policy(
+            cluster: "redash", interval: .seconds(1), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
+            services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1)])
+        let logs = CollectedLogs(), metrics = MetricsRegistry()
+        let reconciler = Reconciler(
+            policy: policy, ports: .init(queues: FakeQueues(), cluster: FakeCluster(["adhoc": 1]), applier: DryRunApplier()),
+            metrics: metrics, controllerName: "test", logger: logs.logger())
+        let loop = ControllerLoop(
+            reconciler: reconciler, policySource: source, initialText: nil, pollPeriod: .seconds(1), environment: [:], metrics: metrics,
+            logger: logs.logger())
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: quiet))
+        func reconciles() -> Int {
+            metrics.render().split(separator: "\n").filter { $0.hasPrefix("redash_autoscaler_reconciles_total{") }
+                .compactMap { $0.split(separator: " ").last.flatMap { Int($0) } }.reduce(0, +)
+        }
+        var whileSilent = (before: 0, after: 0)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            // The readiness probe was one connection; the poll's read is the next.
+            #expect(await eventually(timeout: 30) { silent.output.components(separatedBy: "accepted").count - 1 >= 2 }, "\(silent.output)")
+            whileSilent.before = reconciles()
+            #expect(await eventually(timeout: 30) { reconciles() >= whileSilent.before + 3 })
+            whileSilent.after = reconciles()
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(whileSilent.after >= whileSilent.before + 3, "reconciles went on while the read hung: \(whileSilent)")
+        let errors = logs.all.filter { $0.hasPrefix("error") }
+        #expect(!errors.contains { $0.contains(Self.unreadable) }, "the read was under way until shutdown cancelled it, which is no failure: \(errors)")
     }
 }
