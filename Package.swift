@@ -248,7 +248,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
-                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile",
+                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile", "RedisClient", "QueueProbes",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],

@@ -5,9 +5,11 @@ import Yams
 struct PolicySchema {
     let reader: NodeReader
 
-    static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "ecs", "defaults", "services"]
+    static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "defaults", "services"]
     static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
-    static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection"]
+    static let tunableKeys = [
+        "mode", "workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection", "externalChangeHold",
+    ]
     static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
                               "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
     static let targetKeys = ["backlogPerWorker", "maxWait", "drainTime"]
@@ -28,6 +30,8 @@ struct PolicySchema {
         let redis = top["redis"].flatMap { readRedis($0) }
         let database = top["database"].flatMap { readDatabase($0) }
         let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
+        let mode = top["mode"].flatMap { readMode($0, "mode") } ?? .active
+        let killSwitch = top["killSwitch"].flatMap { readKillSwitch($0) }
         let defaults = top["defaults"].flatMap { node in
             reader.mapping(node, "defaults", known: Self.tunableKeys).map { readTunables($0, "defaults") }
         } ?? Tunables()
@@ -46,7 +50,7 @@ struct PolicySchema {
         guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
         return Policy(
             cluster: cluster, region: region, interval: interval, redis: redis,
-            database: database ?? nil, services: services.map(\.0), ecs: ecs)
+            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch)
     }
 
     // MARK: Connections
@@ -177,6 +181,8 @@ struct PolicySchema {
         var staleAfter: Duration?
         var protectBusyTasks: Bool?
         var taskProtection: Duration?
+        var externalChangeHold: Duration?
+        var mode: ServiceMode?
     }
 
     struct PartialBehavior {
@@ -227,7 +233,36 @@ struct PolicySchema {
         if let node = entries["staleAfter"] {
             tunables.staleAfter = reader.duration(node, reader.join(path, "staleAfter"), allowZero: false)
         }
+        if let node = entries["externalChangeHold"] {
+            tunables.externalChangeHold = reader.duration(node, reader.join(path, "externalChangeHold"), allowZero: true)
+        }
+        if let node = entries["mode"] {
+            tunables.mode = readMode(node, reader.join(path, "mode"))
+        }
         return tunables
+    }
+
+    /// `active`, `dry-run` or `paused`.
+    private func readMode(_ node: Node, _ path: String) -> ServiceMode? {
+        guard let text = reader.nonEmptyString(node, path) else { return nil }
+        guard let mode = ServiceMode(rawValue: text) else {
+            reader.error(node.mark, path, "`\(text)` is not a mode; use active (scale), dry-run (decide and log what it would do) or paused (only watch)")
+            return nil
+        }
+        return mode
+    }
+
+    /// A file path or `ssm:` parameter, read every tick for `active`, `dry-run` or `paused`.
+    private func readKillSwitch(_ node: Node) -> String? {
+        if reader.isNull(node) { return nil }
+        guard let text = reader.string(node, "killSwitch")?.trimmingWhitespace else { return nil }
+        if text.isEmpty { return nil }
+        let schemes = ["file:", "ssm:", "/"]
+        guard schemes.contains(where: text.hasPrefix) else {
+            reader.error(node.mark, "killSwitch", "`\(text)` is not a place the controller can read; use an absolute file path (/run/redash-autoscaler/mode) or an SSM parameter (ssm:/redash-autoscaler/mode)")
+            return nil
+        }
+        return text
     }
 
     private func readBehavior(_ node: Node?, _ path: String) -> PartialBehavior {
@@ -358,7 +393,9 @@ struct PolicySchema {
             scaleUp: own.scaleUp.merged(over: defaults.scaleUp, default: .defaultScaleUp),
             scaleDown: scaleDown, staleAfter: staleAfter, fallbackTasks: fallback, schedules: schedules,
             protectBusyTasks: own.protectBusyTasks ?? defaults.protectBusyTasks ?? true,
-            taskProtection: own.taskProtection ?? defaults.taskProtection ?? ServicePolicy.defaultTaskProtection)
+            taskProtection: own.taskProtection ?? defaults.taskProtection ?? ServicePolicy.defaultTaskProtection,
+            externalChangeHold: own.externalChangeHold ?? defaults.externalChangeHold ?? ServicePolicy.defaultExternalChangeHold,
+            mode: own.mode ?? defaults.mode ?? .active)
     }
 
     /// Redash facts that make some legal-looking policies dangerous.

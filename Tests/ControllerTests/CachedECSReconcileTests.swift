@@ -78,7 +78,9 @@ struct CachedECSReconcileTests {
                 decision: Decision(service: name, at: Build.monday, current: 12, desired: 10, recommendation: 10, code: .backlog, reason: "test", figures: DecisionFigures()),
                 action: .set(10), protection: ProtectionPlan(protect: tasks[name]!))
         }
-        let results = await LiveApplier(writer: view).apply([("a", scaleIn("a")), ("b", scaleIn("b"))])
+        // A wide write deadline: under a loaded test run the first call can use up the usual
+        // five seconds, and the second batch would (rightly) not be sent.
+        let results = await LiveApplier(writer: view, writeDeadline: .seconds(120)).apply([("a", scaleIn("a")), ("b", scaleIn("b"))])
         #expect(ecs.calls()["UpdateTaskProtection"] == 2)
         guard case .applied(let changeA) = results[0].protection else { Issue.record("a: \(results[0].protection)"); return }
         #expect(changeA.protected.isEmpty && changeA.refused.count == 10)

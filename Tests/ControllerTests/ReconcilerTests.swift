@@ -74,6 +74,25 @@ struct ReconcilerTests {
         #expect(recovered.count == 2 && recovered.allSatisfy { $0.contains("failedTicks=130") }, "\(recovered)")
     }
 
+    @Test("a Redis without redash:status: said once that the scheduler cannot be judged, no alarm; a stale one: the alarm")
+    func schedulerNotJudged() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let logs = CollectedLogs()
+        let metrics = MetricsRegistry()
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: DryRunApplier(), metrics: metrics, logger: logs.logger())
+        queues.setSchedulerHealth(SchedulerHealth(lastRefreshAt: nil, sinceLastRefresh: nil, periodicWorkers: 0, isStale: false))
+        for second in stride(from: 0, through: 20, by: 5) { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
+        #expect(logs.all.filter { $0.contains("cannot be judged yet") }.count == 1)
+        #expect(!logs.all.contains { $0.contains("looks dead") })
+        #expect(metrics.render().contains("redash_autoscaler_scheduler_stale 0"))
+
+        queues.setSchedulerHealth(SchedulerHealth(
+            lastRefreshAt: Self.at(-600), sinceLastRefresh: .seconds(625), periodicWorkers: 0, isStale: true))
+        _ = await reconciler.reconcile(now: Self.at(25))
+        #expect(logs.all.filter { $0.contains("looks dead") }.count == 1)
+        #expect(metrics.render().contains("redash_autoscaler_scheduler_stale 1"))
+    }
+
     @Test("an AccessDenied names the missing IAM action")
     func missingPermission() {
         let error = DependencyError(.ecs, "tasks of adhoc", "ecs:ListTasks failed (cluster redash): AccessDeniedException: User: arn:aws:iam::123456789012:user/ro is not authorized to perform: ecs:ListTasks on resource: *. The IAM policy …")

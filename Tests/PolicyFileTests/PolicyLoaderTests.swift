@@ -159,6 +159,37 @@ struct PolicyLoaderTests {
         #expect(bad.policy == nil)
         #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 ecs.maxCallsPerSecond", "10 ecs.burst", "11 ecs.serviceRefresh", "12 ecs.calls"])
     }
+
+    @Test("modes: per service, from defaults, controller-wide; a kill switch path; bad values are errors with their line")
+    func modes() throws {
+        let text = """
+            cluster: redash
+            mode: dry-run
+            killSwitch: /run/redash-autoscaler/mode
+            redis: redis://127.0.0.1:6379/0
+            defaults:
+              mode: paused
+            services:
+              a:
+                queues: [queries]
+                minTasks: 1
+                maxTasks: 4
+                mode: active
+                externalChangeHold: 0s
+              b:
+                queues: [scheduled_queries]
+                minTasks: 1
+                maxTasks: 4
+
+            """
+        let policy = try #require(parse(text).policy)
+        #expect(policy.mode == .dryRun && policy.killSwitch == "/run/redash-autoscaler/mode")
+        #expect(policy.services.map(\.mode) == [.active, .paused])
+        #expect(policy.services[0].externalChangeHold == .zero && policy.services[1].externalChangeHold == ServicePolicy.defaultExternalChangeHold)
+        let bad = parse(minimal.replacingOccurrences(of: "maxTasks: 4\n", with: "maxTasks: 4\n    mode: off\n") + "killSwitch: mode.txt\n")
+        #expect(bad.policy == nil)
+        #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["8 services.redash-adhoc-worker.mode", "9 killSwitch"])
+    }
 }
 
 @Suite("Policy syntax helpers")

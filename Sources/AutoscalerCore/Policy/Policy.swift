@@ -17,6 +17,12 @@ public struct Policy: Hashable, Sendable {
     public let services: [ServicePolicy]
     /// How the controller spends ECS's rate limits.
     public let ecs: ECSSettings
+    /// The whole controller's mode: combined with each service's, the most restrictive wins.
+    public let mode: ServiceMode
+    /// Where the kill switch is read, if anywhere: a file or an SSM parameter holding `active`,
+    /// `dry-run` or `paused`, read every tick, so the controller can be stopped from writing
+    /// without a deploy or a policy edit.
+    public let killSwitch: String?
 
     /// Time between two reconciles unless the file says otherwise.
     public static let defaultInterval: Duration = .seconds(5)
@@ -25,7 +31,8 @@ public struct Policy: Hashable, Sendable {
     /// invariant first); tests and benchmarks of this package build theirs directly.
     package init(
         cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
-        redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy], ecs: ECSSettings = ECSSettings()
+        redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy], ecs: ECSSettings = ECSSettings(),
+        mode: ServiceMode = .active, killSwitch: String? = nil
     ) {
         self.cluster = cluster
         self.region = region
@@ -34,6 +41,8 @@ public struct Policy: Hashable, Sendable {
         self.database = database
         self.services = services
         self.ecs = ecs
+        self.mode = mode
+        self.killSwitch = killSwitch
     }
 
     /// The service with this ECS name, if the policy manages it.

@@ -14,6 +14,7 @@ final class DecisionRecorder: Sendable {
         /// The last logged outcome, code and count per service, so that a hold is logged once.
         var lastLogged: [String: String] = [:]
         var schedulerWasStale = false
+        var schedulerUnjudgedSaid = false
         /// The queue findings last logged, so that each is logged once per change.
         var queueFindings: [String] = []
     }
@@ -79,6 +80,7 @@ final class DecisionRecorder: Sendable {
         switch report.outcome {
         case .applied: mode = "applied"
         case .dryRun: mode = "dry-run"
+        case .paused: mode = "paused"
         case .failed: mode = "failed"
         default: mode = "hold"
         }
@@ -98,7 +100,20 @@ final class DecisionRecorder: Sendable {
             for (action, count) in calls { metrics.increment("redash_autoscaler_ecs_requests_total", ["action": action], by: count) }
         }
         if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skippedSchedules)) }
+        // Modes as one-hot gauges (1 for the mode in force, 0 for the others), so that a
+        // dashboard can count paused services and a monitor can fire on a kill switch.
+        for mode in ServiceMode.allCases {
+            metrics.set("redash_autoscaler_controller_mode", ["mode": mode.rawValue], report.controllerMode == mode ? 1 : 0)
+        }
         for service in report.services {
+            for mode in ServiceMode.allCases {
+                metrics.set("redash_autoscaler_service_mode", ["service": service.name, "mode": mode.rawValue], service.mode == mode ? 1 : 0)
+            }
+            if let hold = service.hold {
+                metrics.set("redash_autoscaler_operator_hold_tasks", ["service": service.name], Double(hold.tasks))
+            } else {
+                metrics.remove("redash_autoscaler_operator_hold_tasks", ["service": service.name])
+            }
             if let state = service.state {
                 metrics.set("redash_autoscaler_desired_tasks", ["service": service.name], Double(state.desired))
                 metrics.set("redash_autoscaler_running_tasks", ["service": service.name], Double(state.running))
@@ -124,6 +139,13 @@ final class DecisionRecorder: Sendable {
             let wasStale = state.withLock { state in
                 defer { state.schedulerWasStale = scheduler.isStale }
                 return state.schedulerWasStale
+            }
+            let saidUnjudged = state.withLock { state in
+                defer { state.schedulerUnjudgedSaid = !scheduler.isJudged }
+                return state.schedulerUnjudgedSaid
+            }
+            if !scheduler.isJudged && !saidUnjudged {
+                logger.notice("Redash's scheduler cannot be judged yet: Redis has no redash:status last_refresh_at (a new Redis, a Redash that has not refreshed yet, or not Redash's Redis); the scheduler check starts once Redash writes it")
             }
             if scheduler.isStale && !wasStale {
                 logger.error("Redash's scheduler looks dead: no periodic refresh recorded recently (redash:status), scheduled queries are not being enqueued", metadata: [
@@ -195,6 +217,7 @@ final class DecisionRecorder: Sendable {
         case .redis: "Redis"
         case .ecs: "ECS"
         case .database: "PostgreSQL"
+        case .killSwitch: "the kill switch"
         }
     }
 

@@ -36,17 +36,21 @@ public struct LiveApplier: PlanApplier {
     /// The longest one write (with its retries) may take; shorter than a new leader's guard.
     public static let writeDeadline: Duration = .seconds(5)
 
-    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil) {
+    /// This applier's bound on one write: `writeDeadline` unless a test needs more room.
+    let deadline: Duration
+
+    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil, writeDeadline: Duration = LiveApplier.writeDeadline) {
         self.writer = writer
         self.lease = lease
+        self.deadline = writeDeadline
     }
 
     public var mode: ControllerMode { .live }
 
     /// How long the next write may take, or `nil` when it may not be sent.
     private func window() async -> Duration? {
-        guard let lease else { return Self.writeDeadline }
-        return await lease.writeWindow().map { min($0, Self.writeDeadline) }
+        guard let lease else { return deadline }
+        return await lease.writeWindow().map { min($0, deadline) }
     }
 
     public func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {

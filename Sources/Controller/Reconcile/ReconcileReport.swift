@@ -19,6 +19,11 @@ public struct ReconcileReport: Sendable {
     public var queueFindings: [QueueNameCheck.Finding] = []
     /// The ECS requests sent during the tick, by action (retries count); `nil` when not counted.
     public var apiCalls: [String: Int]?
+    /// The controller-wide mode this tick: `run --dry-run`, the policy's `mode` and the kill
+    /// switch combined.
+    public var controllerMode: ServiceMode = .active
+    /// What the kill switch said, when there is one.
+    public var killSwitch: KillSwitchState?
 
     /// All ECS requests of the tick.
     public var apiCallCount: Int? { apiCalls.map { $0.values.reduce(0, +) } }
@@ -33,10 +38,21 @@ public struct ReconcileReport: Sendable {
     }
 }
 
+/// The kill switch as last read.
+public struct KillSwitchState: Hashable, Sendable {
+    public var source: String
+    /// The mode it asks for; `nil`: none.
+    public var mode: ServiceMode?
+    /// Why the last read failed (the mode is then the last one read).
+    public var problem: String?
+}
+
 /// One failed read or write: which dependency, what was being done, what it said.
 public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
     public enum Dependency: String, Hashable, Sendable, CaseIterable {
         case redis, ecs, database
+        /// The kill switch (a file or SSM parameter) could not be read.
+        case killSwitch = "kill-switch"
     }
 
     public var dependency: Dependency
@@ -72,6 +88,10 @@ public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
 public struct ServiceReport: Sendable {
     public var name: String
     public var queues: [String]
+    /// The mode the service was handled in this tick (its own and the controller's combined).
+    public var mode: ServiceMode = .active
+    /// The operator's hold in force, if any.
+    public var hold: OperatorHold?
     /// What ECS said, with the busy tasks the step found; `nil` when ECS could not be read.
     public var state: ServiceState?
     public var plan: ServicePlan

@@ -21,11 +21,21 @@ public actor Reconciler {
         public var leadership: (any Leadership)?
         /// Counts the ECS requests, for the calls-per-tick figure; `nil`: not counted.
         public var apiCalls: (any APICallCounting)?
+        /// The operators' holds; `nil` without a database.
+        public var holds: (any HoldSource)?
+        /// The kill switch; `nil` when the policy names none.
+        public var killSwitch: (any ModeSwitch)?
+        /// The reconnect pacing of the clients, re-paced when a reload changes the interval.
+        public var pacing: [ReconnectPacing]
 
         public init(
             queues: any QueueSource, cluster: any ClusterReader, applier: any PlanApplier, forecast: (any ForecastSource)? = nil,
-            store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil
+            store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
+            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil, pacing: [ReconnectPacing] = []
         ) {
+            self.pacing = pacing
+            self.holds = holds
+            self.killSwitch = killSwitch
             self.queues = queues
             self.cluster = cluster
             self.applier = applier
@@ -44,6 +54,10 @@ public actor Reconciler {
     /// The forecast checked against Redash's own refreshes.
     public private(set) var forecastCheck = ForecastCheck()
     var memoriesRestored = false
+    /// The holds last read (kept while the database cannot be read: dropping a hold could
+    /// scale a service in), and the kill switch's last mode (kept while it cannot be read).
+    var holds: [String: OperatorHold] = [:]
+    var killSwitchMode: ServiceMode?
     public private(set) var lastReport: ReconcileReport?
     public private(set) var lastSuccessAt: Instant?
 
@@ -60,6 +74,7 @@ public actor Reconciler {
         let names = Set(newPolicy.services.map(\.name))
         memories = memories.filter { names.contains($0.key) }
         if newPolicy.ecs != policy.ecs { await ports.cluster.adopt(newPolicy.ecs) }
+        for pacing in ports.pacing { pacing.adopt(interval: newPolicy.interval) }
         policy = newPolicy
         recorder.forgetServices()
     }
@@ -81,28 +96,33 @@ public actor Reconciler {
         let queueFindings = Self.queueFindings(policy, probe: probe, forecast: forecast)
         await restoreMemories(errors: &errors)
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
+        let holds = await readHolds(now: now, errors: &errors)
+        let killSwitch = await readKillSwitch(now: now, errors: &errors)
+        let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
         let applier: any PlanApplier = isLeader ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
         var planned = policy.services.map { service in
-            let observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
+            var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
+            observation.hold = holds[service.name]
             let (plan, memory) = ServiceStep.plan(
                 observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
-            return Planned(service: service, observation: observation, plan: plan, memory: memory)
+            return Planned(
+                service: service, observation: observation, plan: plan, memory: memory, mode: ServiceMode.combined(controllerMode, service.mode))
         }
         if isLeader { await replanFromFreshState(&planned, context: context, now: now, errors: &errors) }
 
         var services: [ServiceReport] = []
-        let results = await applier.apply(planned.map { ($0.service.name, $0.plan) })
+        let results = await Self.apply(planned, with: applier)
         for (entry, result) in zip(planned, results) {
             let (service, observation, plan) = (entry.service, entry.observation, entry.plan)
             let (memory, outcome) = ServiceStep.settle(plan, memory: entry.memory, result: result)
             memories[service.name] = memory
             let report = ServiceReport(
-                name: service.name, queues: service.queues, state: Self.withBusyTasks(observation.service, plan.busyTasks),
-                plan: plan, outcome: outcome)
+                name: service.name, queues: service.queues, mode: entry.mode, hold: observation.hold,
+                state: Self.withBusyTasks(observation.service, plan.busyTasks), plan: plan, outcome: outcome)
             await recorder.record(report, result: result, memory: memory, now: now, generation: lease.generation, errors: &errors)
             services.append(report)
         }
@@ -110,7 +130,7 @@ public actor Reconciler {
         let report = ReconcileReport(
             at: now, duration: ContinuousClock.now - started, mode: applier.mode, isLeader: isLeader, probe: probe,
             services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings,
-            apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()))
+            apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()), controllerMode: controllerMode, killSwitch: killSwitch)
         recorder.finish(report, forecast: forecast)
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
@@ -123,6 +143,47 @@ public actor Reconciler {
         var observation: ServiceObservation
         var plan: ServicePlan
         var memory: ServiceMemory
+        /// The service's mode and the controller's, combined.
+        var mode: ServiceMode
+    }
+
+    /// The plans of active services go to the applier (all in one call, so that it can batch);
+    /// those of dry-run and paused services are reported, never sent.
+    static func apply(_ planned: [Planned], with applier: any PlanApplier) async -> [ApplyResult] {
+        let active = planned.indices.filter { planned[$0].mode == .active }
+        let sent = await applier.apply(active.map { (planned[$0].service.name, planned[$0].plan) })
+        var results = planned.map { entry -> ApplyResult in
+            let scale: ScaleResult
+            if case .set = entry.plan.action { scale = .notSent(entry.mode == .paused ? .paused : .dryRun) } else { scale = .nothingToSend }
+            return ApplyResult(protection: entry.plan.protection.isEmpty ? .nothingToDo : .notSent, scale: scale)
+        }
+        for (index, result) in zip(active, sent) { results[index] = result }
+        return results
+    }
+
+    /// The holds in force; the last ones read when the database cannot be read now.
+    private func readHolds(now: Instant, errors: inout [DependencyError]) async -> [String: OperatorHold] {
+        if let source = ports.holds {
+            do {
+                holds = try await source.activeHolds(now: now)
+            } catch {
+                errors.append(DependencyError(.database, "operator holds", "\(error); keeping the holds last read"))
+            }
+        }
+        holds = holds.filter { $0.value.isActive(at: now) }
+        return holds
+    }
+
+    /// The kill switch's mode; the last one read when it cannot be read now.
+    private func readKillSwitch(now: Instant, errors: inout [DependencyError]) async -> KillSwitchState? {
+        guard let source = ports.killSwitch else { return nil }
+        do {
+            killSwitchMode = try await source.read(now: now)
+            return KillSwitchState(source: source.source, mode: killSwitchMode)
+        } catch {
+            errors.append(DependencyError(.killSwitch, source.source, "\(error); keeping \(killSwitchMode?.rawValue ?? "no override")"))
+            return KillSwitchState(source: source.source, mode: killSwitchMode, problem: "\(error)")
+        }
     }
 
     /// Fresh before a write: the reader may answer from a description read at an earlier tick
