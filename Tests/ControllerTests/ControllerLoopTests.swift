@@ -1,5 +1,6 @@
 import AutoscalerCore
 import Controller
+import IntegrationSupport
 import Logging
 import ServiceLifecycle
 import Testing
@@ -22,7 +23,9 @@ struct ControllerLoopTests {
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await Task.sleep(for: .milliseconds(500))
+            // Until the reconcile is under way, not a fixed half second: on a loaded machine the
+            // loop may not have begun by then, and shutdown would rightly skip the reconcile.
+            #expect(await eventually(timeout: 30, interval: 0.02) { cluster.serviceReadsStarted >= 1 })
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
