@@ -88,9 +88,10 @@ public struct RunCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let json = logFormat == "json" || (logFormat == "auto" && isatty(STDOUT_FILENO) == 0)
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let identity = JSONLogHandler.Identity.from(environment: environment, buildVersion: BuildVersion.version)
         LoggingSystem.bootstrap { label in
             if json {
-                var handler = JSONLogHandler(label: label)
+                var handler = JSONLogHandler(label: label, identity: identity)
                 handler.logLevel = level
                 return handler
             }

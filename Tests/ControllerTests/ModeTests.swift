@@ -36,6 +36,11 @@ struct ModeTests {
         #expect(dry.services[1].outcome == .applied && cluster.count("scheduled") == 2, "the other service is active")
         #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="dry-run",service="adhoc"} 1"#))
         #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="active",service="adhoc"} 0"#))
+        // Counted as would-scale, not as a scale action; every counter exists at 0 from the start.
+        #expect(metrics.render().contains(#"redash_autoscaler_would_scale_actions_total{direction="up",service="adhoc"} 1"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="up",service="adhoc"} 0"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="down",service="scheduled"} 0"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_errors_total{dependency="kill-switch"} 0"#))
 
         await reconciler.replacePolicy(Self.policy(.paused))
         let paused = await reconciler.reconcile(now: Self.at(5))

@@ -39,8 +39,21 @@ final class DecisionRecorder: Sendable {
         logNotices(report.plan.notices, service: report.name, now: now)
         logProtection(result.protection, plan: report.plan, service: report.name, now: now, errors: &errors)
         metrics.set("redash_autoscaler_unmapped_busy_workers", ["service": report.name], Double(report.plan.busyTasks.unmappedBusyWorkers))
+        // Every counter of the service exists from its first tick, at 0: a dashboard's rate()
+        // and a monitor's "no data" then mean what they say.
+        for direction in ["up", "down"] {
+            for name in ["redash_autoscaler_scale_actions_total", "redash_autoscaler_would_scale_actions_total"] {
+                metrics.increment(name, ["service": report.name, "direction": direction], by: 0)
+            }
+        }
+        for action in ["protect", "release"] {
+            metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": report.name, "action": action], by: 0)
+        }
 
         switch report.outcome {
+        case .dryRun, .paused:
+            // What it would have done: the dashboard's scale actions during a migration step.
+            metrics.increment("redash_autoscaler_would_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
         case .applied:
             metrics.increment("redash_autoscaler_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
             metrics.set("redash_autoscaler_last_scale_timestamp_seconds", ["service": report.name], now.secondsSinceEpoch)
@@ -164,6 +177,10 @@ final class DecisionRecorder: Sendable {
         }
         recordQueueFindings(report.queueFindings)
         metrics.observeReconcile(report.duration)
+        for outcome in ["success", "degraded"] { metrics.increment("redash_autoscaler_reconciles_total", ["outcome": outcome], by: 0) }
+        for dependency in DependencyError.Dependency.allCases {
+            metrics.increment("redash_autoscaler_errors_total", ["dependency": dependency.rawValue], by: 0)
+        }
         metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
         for error in report.errors { metrics.increment("redash_autoscaler_errors_total", ["dependency": error.dependency.rawValue]) }
         logErrors(report.errors, now: report.at)
