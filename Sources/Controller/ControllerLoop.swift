@@ -157,14 +157,14 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             let admitted = state.throttle.admit("unreadable", now: now)
             guard admitted != nil || force else { return }
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "unreadable"])
-            var metadata: Logger.Metadata = ["source": "\(source.name)", "reason": "\(reason)", "error": "\(error)"]
+            var metadata: Logger.Metadata = ["policySource": "\(source.name)", "reason": "\(reason)", "error": "\(error)"]
             if let admitted { metadata.merge(DecisionRecorder.repeatMetadata(admitted), uniquingKeysWith: { $1 }) }
             logger.error("the policy cannot be read; keeping the current policy", metadata: metadata)
             return
         }
         for entry in state.throttle.cleared(prefix: "unreadable", seen: []) {
             logger.notice("the policy can be read again", metadata: [
-                "source": "\(source.name)", "version": "\(read.version)", "failingSince": "\(entry.since)", "failedReads": "\(entry.occurrences)",
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "failingSince": "\(entry.since)", "failedReads": "\(entry.occurrences)",
             ])
         }
         let changed = state.lastText.withLock { last in
@@ -177,7 +177,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         guard let policy = result.policy else {
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "invalid"])
             logger.error("new policy rejected; keeping the last good one", metadata: [
-                "source": "\(source.name)", "version": "\(read.version)", "reason": "\(reason)", "errors": "\(result.errors.count)",
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "errors": "\(result.errors.count)",
                 "diagnostics": "\(result.diagnostics.map(\.description).joined(separator: " | "))",
             ])
             return
@@ -188,14 +188,14 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         guard connections.isEmpty else {
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "restart-needed"])
             logger.error("new policy not applied: it changes what the controller is connected to, which takes a restart; keeping the current policy", metadata: [
-                "source": "\(source.name)", "version": "\(read.version)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
                 "fix": "restart the controller (a new ECS deployment) to use the new connections",
             ])
             return
         }
         await reconciler.replacePolicy(policy)
         logger.notice("policy reloaded from \(source.describe(read))", metadata: [
-            "source": "\(source.name)", "version": "\(read.version)", "reason": "\(reason)",
+            "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)",
             "services": "\(policy.services.map(\.name).joined(separator: ","))", "interval": "\(policy.interval)",
         ])
     }

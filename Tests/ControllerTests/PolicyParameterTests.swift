@@ -36,13 +36,13 @@ struct PolicyParameterTests {
         #expect(await eventually(timeout: 15) { (try? await world.desired("redash-adhoc-worker")) == 2 }, "\(controller.process.output.suffix(2000))")
         let reloaded = controller.logLines.first { $0["message"]?.hasPrefix("policy reloaded") == true }
         #expect(reloaded?["message"] == "policy reloaded from ssm:\(Self.name) (version 2)", "\(reloaded ?? [:])")
-        #expect(reloaded?["version"] == "2" && reloaded?["source"] == "ssm:\(Self.name)")
+        #expect(reloaded?["policyVersion"] == "2" && reloaded?["policySource"] == "ssm:\(Self.name)")
 
         // An invalid version: rejected with the parameter, line and column; the old policy holds.
         #expect(try await store.put(Self.name, testPolicy(adhocMax: -2), type: "SecureString") == 3)
         #expect(await eventually(timeout: 15) { controller.logLines.contains { $0["message"] == Self.rejected } }, "\(controller.process.output.suffix(2000))")
         let rejection = controller.logLines.first { $0["message"] == Self.rejected }
-        #expect(rejection?["version"] == "3", "\(rejection ?? [:])")
+        #expect(rejection?["policyVersion"] == "3", "\(rejection ?? [:])")
         #expect(rejection?["diagnostics"]?.contains("ssm:\(Self.name):16:") == true, "\(rejection ?? [:])")
         let kept = try await ControllerEndToEndTests.sample(2) { try await world.desired("redash-adhoc-worker") }
         #expect(kept.allSatisfy { $0 == 2 }, "\(kept)")

@@ -163,7 +163,7 @@ struct SecretLeakTests {
         let reloaded = "policy reloaded from ssm:\(name) (version 2)"
         func messages() -> [String] {
             run.output.split(separator: "\n").compactMap { line in
-                ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: String])?["message"]
+                ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["message"] as? String
             }
         }
         _ = await eventually(timeout: 20) { messages().contains(reloaded) || !run.isRunning }
