@@ -67,7 +67,7 @@ locals {
   }
 
   log_router = {
-    name                   = "log-router"
+    name = "log-router"
     # Pinned: a moving tag changes the log path under a running service at its next deploy.
     image                  = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3.20260309"
     essential              = true
