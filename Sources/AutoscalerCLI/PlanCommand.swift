@@ -33,10 +33,22 @@ public struct PlanCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        await setup.metadata?.refresh(now: WallClock.now())
+        // The forecast first (bounded), as `run` does before its first tick: both then decide
+        // from the same inputs.
+        var forecastNote: String?
+        if let metadata = setup.metadata, await !metadata.waitForFirstLoad(limit: ControllerSetup.firstForecastWait) {
+            let problem = await metadata.problem
+            forecastNote = "the scheduled-query forecast is not loaded (\(problem ?? "Redash's database did not answer within \(ControllerSetup.firstForecastWait)")): this plan has no predicted demand"
+        }
         let report = await setup.reconciler.reconcile(now: WallClock.now())
         await setup.close()
-        print(json ? JSONOutput.render(PlanRendering.object(report)) : PlanRendering.text(report))
+        if json {
+            var object = PlanRendering.object(report)
+            if let forecastNote { object["forecastNotLoaded"] = forecastNote }
+            print(JSONOutput.render(object))
+        } else {
+            print(PlanRendering.text(report) + (forecastNote.map { "\nnote: \($0)" } ?? ""))
+        }
         if !report.succeeded { throw ExitCode(1) }
     }
 }

@@ -116,7 +116,8 @@ public struct RunCommand: AsyncParsableCommand {
         let setup: ControllerSetup
         do {
             setup = try await ControllerSetup.make(
-                policy: policy, mode: dryRun ? .dryRun : .live, aws: aws, environment: environment, metrics: metrics, logger: logger)
+                policy: policy, mode: dryRun ? .dryRun : .live, aws: aws, environment: environment, metrics: metrics, logger: logger,
+                recordDryRun: dryRun)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
@@ -140,6 +141,14 @@ public struct RunCommand: AsyncParsableCommand {
         if let read = loaded.read { starting["policyVersion"] = "\(read.version)" }
         if loaded.source != nil && !isFile { starting["policyPoll"] = "\(max(try Self.pollPeriod(policyPoll), policy.interval))" }
         logger.notice("controller starting", metadata: starting)
+        // The first tick decides with the forecast, as every later one does (bounded: a slow
+        // database delays the start by at most firstForecastWait, never the ticks after).
+        if let metadata = setup.metadata, await !metadata.waitForFirstLoad(limit: ControllerSetup.firstForecastWait) {
+            let problem = await metadata.problem
+            logger.notice("first reconcile without the scheduled-query forecast; it joins when Redash's database answers", metadata: [
+                "reason": "\(problem ?? "no answer within \(ControllerSetup.firstForecastWait)")",
+            ])
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: loop), .init(service: endpoints)]
         if let metadata = setup.metadata { services.append(.init(service: MetadataRefresher(cache: metadata))) }
         let group = ServiceGroup(configuration: .init(
@@ -168,11 +177,17 @@ enum ControllerRoutes {
                 : .init(status: .serviceUnavailable, body: "last successful reconcile \(age.compactDescription) ago (limit \(limit.compactDescription))\n")
         case "/metrics":
             return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        case "/favicon.ico":
+            // The page has no icon; an empty answer keeps a browser's console free of a 404.
+            return .init(status: .noContent, contentType: "image/x-icon", body: "")
+        case "/", "/ui":
+            let page = StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: WallClock.now())
+            return .init(contentType: "text/html; charset=utf-8", body: page)
         case "/status":
             guard let report = await reconciler.lastReport else { return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n") }
             return .init(contentType: "application/json", body: JSONOutput.render(PlanRendering.object(report)) + "\n")
         default:
-            return .init(status: .notFound, body: "not found; try /healthz, /readyz, /metrics, /status\n")
+            return .init(status: .notFound, body: "not found; try /, /healthz, /readyz, /metrics, /status\n")
         }
     }
 }

@@ -192,13 +192,15 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
             ])
     }
 
-    /// The latest `limit` decisions, newest first, optionally for one service.
-    public func recentDecisions(service: String? = nil, limit: Int = 50) async throws -> [LoggedDecision] {
+    /// The latest `limit` decisions, newest first, optionally for one service and from `since`.
+    public func recentDecisions(service: String? = nil, since: Instant? = nil, limit: Int = 50) async throws -> [LoggedDecision] {
         let rows = try await session.query("""
             SELECT extract(epoch FROM decided_at)::float8 AS at, service, from_count, to_count, reason_code, reason,
                    observations::text AS observations, mode, controller
-            FROM \(quoted).decisions WHERE ($1::text IS NULL OR service = $1) ORDER BY decided_at DESC, id DESC LIMIT $2::integer
-            """, [service, String(limit)])
+            FROM \(quoted).decisions
+            WHERE ($1::text IS NULL OR service = $1) AND ($3::float8 IS NULL OR decided_at >= to_timestamp($3::float8))
+            ORDER BY decided_at DESC, id DESC LIMIT $2::integer
+            """, [service, String(limit), since.map { String($0.secondsSinceEpoch) }])
         return rows.rows.indices.map { index in
             LoggedDecision(
                 decidedAt: Instant(secondsSinceEpoch: rows[index, "at"]?.double ?? 0), service: rows[index, "service"]?.string ?? "",

@@ -36,6 +36,22 @@ public actor MetadataCache: ForecastSource {
         self.logger = logger
     }
 
+    /// The first load, waited for at most `limit`, so that the first decision sees the same
+    /// forecast as the later ones. True when loaded; false when the database answered with a
+    /// problem (`problem` says which) or is slower than `limit` (the load then goes on in the
+    /// background, and the next refresh picks it up).
+    public func waitForFirstLoad(limit: Duration, now: @escaping @Sendable () -> Instant = WallClock.now) async -> Bool {
+        if isLoaded { return true }
+        Task { await self.refresh(now: now()) }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if isLoaded { return true }
+            if problem != nil { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return isLoaded
+    }
+
     /// Refreshes whatever is due at `now`. Never throws: problems are kept in `problem`.
     public func refresh(now: Instant) async {
         do {

@@ -59,6 +59,8 @@ public actor Reconciler {
     var holds: [String: OperatorHold] = [:]
     var killSwitchMode: ServiceMode?
     public private(set) var lastReport: ReconcileReport?
+    /// The last hours of signals and decisions, for the status page.
+    public nonisolated let history = SignalHistory()
     public private(set) var lastSuccessAt: Instant?
 
     public init(policy: Policy, ports: Ports, metrics: MetricsRegistry, controllerName: String, logger: Logger) {
@@ -132,6 +134,7 @@ public actor Reconciler {
             services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings,
             apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()), controllerMode: controllerMode, killSwitch: killSwitch)
         recorder.finish(report, forecast: forecast)
+        history.record(report)
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
         return report
