@@ -123,9 +123,10 @@ public struct RunCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let reconciler = setup.reconciler
+        let lease = setup.lease
         let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
         let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
-            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
+            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease)
         }
         // A policy from the environment cannot change while the task runs: reloads are off and a
         // new policy arrives with a new deployment. A file is cheap to read at every tick.
@@ -163,7 +164,7 @@ public struct RunCommand: AsyncParsableCommand {
 
 /// The answers of the HTTP endpoints.
 enum ControllerRoutes {
-    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry) async -> HTTPEndpoints.Response {
+    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil) async -> HTTPEndpoints.Response {
         switch path {
         case "/healthz":
             return .init(body: "ok\n")
@@ -176,6 +177,10 @@ enum ControllerRoutes {
                 ? .init(body: "ok: last successful reconcile \(age.compactDescription) ago\n")
                 : .init(status: .serviceUnavailable, body: "last successful reconcile \(age.compactDescription) ago (limit \(limit.compactDescription))\n")
         case "/metrics":
+            // The lease as it stands by this process's clock, not as the last finished tick saw
+            // it: a leader woken from SIGSTOP, or one whose tick waits on a database it cannot
+            // reach, has lost the lease long before its next tick ends.
+            if let lease { metrics.set("redash_autoscaler_leader", [:], await lease.isLeader ? 1 : 0) }
             return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
         case "/favicon.ico":
             // The page has no icon; an empty answer keeps a browser's console free of a 404.

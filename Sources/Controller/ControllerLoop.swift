@@ -110,11 +110,17 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         }
     }
 
-    /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
-    /// pending calls cancelled): well inside ECS's default 30 s stopTimeout.
+    /// From SIGTERM to exit, whatever hangs (a stopped database, a held ECS call): well inside
+    /// ECS's default 30 s stopTimeout.
     public static let shutdownGrace: Duration = .seconds(15)
 
-    /// One reconcile; if shutdown starts while it runs, it gets `shutdownGrace` to finish.
+    /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
+    /// pending calls cancelled; a PostgreSQL statement's caller stops waiting at once): the
+    /// shutdown grace less what comes after the loop, the lease's release (1 s at most) and
+    /// closing the connections.
+    public static let reconcileGrace: Duration = .seconds(13)
+
+    /// One reconcile; if shutdown starts while it runs, it gets `reconcileGrace` to finish.
     func reconcileWithinShutdownGrace() async {
         let reconciler = self.reconciler
         let logger = self.logger
@@ -127,11 +133,11 @@ public struct ControllerLoop: Service, CustomStringConvertible {
                 // Returns at shutdown (or when cancelled after the reconcile finished).
                 try? await gracefulShutdown()
                 guard !Task.isCancelled else { return false }
-                try? await Task.sleep(for: Self.shutdownGrace)
+                try? await Task.sleep(for: Self.reconcileGrace)
                 return false
             }
             if let first = await group.next(), !first {
-                logger.warning("abandoning the reconcile under way for shutdown", metadata: ["grace": "\(Self.shutdownGrace)"])
+                logger.warning("abandoning the reconcile under way for shutdown", metadata: ["grace": "\(Self.reconcileGrace)"])
             }
             group.cancelAll()
         }

@@ -76,6 +76,8 @@ public actor MetadataCache: ForecastSource {
                 statsReadAt = now
             }
             problem = nil
+        } catch is CancellationError {
+            // Shutdown: nothing failed, and the last good copy stays as it was.
         } catch let error as MetadataError {
             if problem != error.message { logger.error("scheduled-query forecast off", metadata: ["reason": "\(error.message)"]) }
             problem = error.message
@@ -151,8 +153,12 @@ public struct MetadataRefresher: Service, CustomStringConvertible {
     public var description: String { "MetadataRefresher(every \(period))" }
 
     public func run() async throws {
+        let cache = self.cache, now = self.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await cache.refresh(now: now())
+            // Shutdown cancels a refresh under way: one waiting on a database that stopped
+            // answering would otherwise hold the group (whose services stop one after another)
+            // for a statement's whole client deadline before the loop is even told.
+            await cancelWhenGracefulShutdown { await cache.refresh(now: now()) }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
     }

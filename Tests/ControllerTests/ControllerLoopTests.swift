@@ -1,6 +1,5 @@
 import AutoscalerCore
 import Controller
-import IntegrationSupport
 import Logging
 import ServiceLifecycle
 import Testing
@@ -23,9 +22,10 @@ struct ControllerLoopTests {
         let started = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            // Until the reconcile is under way, not a fixed half second: on a loaded machine the
-            // loop may not have begun by then, and shutdown would rightly skip the reconcile.
-            #expect(await eventually(timeout: 30, interval: 0.02) { cluster.serviceReadsStarted >= 1 })
+            // Shutdown once the reconcile is under way (its probe done, ECS answering slowly),
+            // not after a fixed time a loaded machine may not have reached it by.
+            while queues.probeCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(200))
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }

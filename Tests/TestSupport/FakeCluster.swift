@@ -37,7 +37,6 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         var followsDesired = true
         var protectionNow: Instant?
         var readDelay: Duration = .zero
-        var serviceReadsStarted = 0
         /// The `now` of the last read: protection set later expires from it.
         var lastNow: Instant?
     }
@@ -79,8 +78,6 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
 
     public func count(_ service: String) -> Int? { state.withLock { $0.services[service]?.desired } }
     public var writes: [Write] { state.withLock { $0.writes } }
-    /// Service reads begun, finished or not: tells a test that a reconcile is under way.
-    public var serviceReadsStarted: Int { state.withLock { $0.serviceReadsStarted } }
     public var desiredCountWrites: [(String, Int)] {
         writes.compactMap { if case .desiredCount(let service, let count) = $0 { (service, count) } else { nil } }
     }
@@ -89,10 +86,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
     // MARK: Ports
 
     public func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
-        let delay = state.withLock { state in
-            state.serviceReadsStarted += 1
-            return state.readDelay
-        }
+        let delay = state.withLock { $0.readDelay }
         if delay > .zero { try await Task.sleep(for: delay) }
         return try state.withLock { state in
             state.lastNow = now

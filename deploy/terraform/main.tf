@@ -60,7 +60,7 @@ locals {
       retries     = 3
       startPeriod = 30
     }
-    # Above the controller's own shutdown bound (15 s grace for a reconcile under way).
+    # Above the controller's own shutdown bound (15 s from SIGTERM to exit, whatever hangs).
     stopTimeout = 30
     # The two log configurations have different shapes, which a conditional cannot return.
     logConfiguration = jsondecode(local.use_dd ? jsonencode(local.datadog_logs) : jsonencode(local.cloudwatch_logs))

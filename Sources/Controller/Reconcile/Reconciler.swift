@@ -103,7 +103,12 @@ public actor Reconciler {
         let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
-        let applier: any PlanApplier = isLeader ? ports.applier : StandbyApplier(mode: ports.applier.mode)
+        // A leader that may not write now (a new one in its takeover guard, an old one at the end
+        // of a lease it cannot renew) is not in charge this tick either: a change ECS shows next
+        // tick may be its predecessor's delayed write, not an outside one to hold off for minutes.
+        var mayWrite = isLeader
+        if isLeader, let leadership = ports.leadership { mayWrite = await leadership.writeWindow() != nil }
+        let applier: any PlanApplier = mayWrite ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
         var planned = policy.services.map { service in
