@@ -56,7 +56,7 @@ public struct HistoryCommand: AsyncParsableCommand {
         if let database {
             url = SecretURL(database)
         } else {
-            let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+            let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false)
             guard let configured = policy.database?.url else {
                 throw ValidationError("no database: the decision log lives in the controller's database; set database.url in the policy or pass --database")
             }

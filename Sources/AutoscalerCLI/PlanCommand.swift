@@ -25,7 +25,7 @@ public struct PlanCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false, aws: aws)
         let logger = logging.logger("redash-autoscaler.plan")
         let setup: ControllerSetup
         do {

@@ -15,9 +15,11 @@ public struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the controller: reconcile every interval until SIGTERM.",
         discussion: """
-            Serves /healthz, /readyz, /metrics and /status on --listen. Reloads the policy file when it changes \
-            and on SIGHUP (an invalid file is rejected and the last good policy kept). With --dry-run it reads \
-            and decides exactly as usual but never changes ECS, and logs what it would do.
+            Serves /healthz, /readyz, /metrics and /status on --listen. Reloads the policy when it changes and on \
+            SIGHUP: a file is read before every reconcile, an SSM parameter or a secret every --policy-poll. An \
+            invalid policy is rejected and the last good one kept; so it is while the policy cannot be read. \
+            A policy in $REDASH_AUTOSCALER_POLICY_YAML is never reloaded. With --dry-run it reads and decides \
+            exactly as usual but never changes ECS, and logs what it would do.
             """
     )
 
@@ -33,6 +35,11 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also send metrics to a DogStatsD agent at host:port after every reconcile (default: $REDASH_AUTOSCALER_DOGSTATSD; off when unset).", valueName: "host:port"))
     public var dogstatsd: String?
 
+    @Option(help: ArgumentHelp(
+        "How often a policy in SSM Parameter Store or Secrets Manager is read again (default 30s; never more often than the policy's interval, never under 1s). A file is read before every reconcile.",
+        valueName: "duration"))
+    public var policyPoll: String?
+
     @Option(help: ArgumentHelp("Log format: json (one object per line), text, or auto (json unless on a terminal).", valueName: "format"))
     public var logFormat = "auto"
 
@@ -45,6 +52,15 @@ public struct RunCommand: AsyncParsableCommand {
         guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError(LoggingOptions.levelHelp) }
         _ = try Self.address(listen ?? "0.0.0.0:8080")
+        _ = try Self.pollPeriod(policyPoll)
+    }
+
+    static func pollPeriod(_ text: String?) throws -> Duration {
+        guard let text else { return ControllerLoop.defaultRemotePollPeriod }
+        guard let period = DurationSyntax.parse(text), period >= .seconds(1) else {
+            throw ValidationError("--policy-poll must be a duration of at least 1s, such as 30s or 2m")
+        }
+        return period
     }
 
     static func address(_ text: String) throws -> (host: String, port: Int) {
@@ -84,11 +100,8 @@ public struct RunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "redash-autoscaler")
-        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
-        // A policy from the environment cannot change while the task runs: reloads are off and a
-        // new policy arrives with a new deployment.
-        let path: String? = origin.hasPrefix("$") ? nil : origin
-        let initialText = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        let loaded = try await PolicySource.loadWithSource(options, environment: environment, allowEmbedded: false, aws: aws, logger: logger)
+        let policy = loaded.policy
         var statsd: DogStatsDSender?
         if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
             do {
@@ -115,13 +128,20 @@ public struct RunCommand: AsyncParsableCommand {
         let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
             await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease)
         }
+        // A policy from the environment cannot change while the task runs: reloads are off and a
+        // new policy arrives with a new deployment. A file is cheap to read at every tick.
+        let isFile = loaded.source is FileText
         let loop = ControllerLoop(
-            reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics,
+            reconciler: reconciler, policySource: loaded.source, initialText: loaded.read?.text,
+            pollPeriod: isFile ? .zero : try Self.pollPeriod(policyPoll), environment: environment, metrics: metrics,
             statsd: statsd, logger: logger)
-        logger.notice("controller starting", metadata: [
+        var starting: Logger.Metadata = [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
-            "interval": "\(policy.interval)", "policy": "\(origin)",
-        ])
+            "interval": "\(policy.interval)", "policy": "\(loaded.origin)",
+        ]
+        if let read = loaded.read { starting["policyVersion"] = "\(read.version)" }
+        if loaded.source != nil && !isFile { starting["policyPoll"] = "\(max(try Self.pollPeriod(policyPoll), policy.interval))" }
+        logger.notice("controller starting", metadata: starting)
         // The first tick decides with the forecast, as every later one does (bounded: a slow
         // database delays the start by at most firstForecastWait, never the ticks after).
         if let metadata = setup.metadata, await !metadata.waitForFirstLoad(limit: ControllerSetup.firstForecastWait) {

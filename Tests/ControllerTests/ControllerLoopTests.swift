@@ -17,7 +17,7 @@ struct ControllerLoopTests {
         let reconciler = Reconciler(
             policy: ReconcilerTests.policy, ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster)),
             metrics: MetricsRegistry(), controllerName: "test", logger: quiet)
-        let loop = ControllerLoop(reconciler: reconciler, policyPath: nil, initialText: nil, environment: [:], metrics: MetricsRegistry(), logger: quiet)
+        let loop = ControllerLoop(reconciler: reconciler, policySource: nil, initialText: nil, environment: [:], metrics: MetricsRegistry(), logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: quiet))
         var shutdownAt = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
