@@ -84,7 +84,7 @@ struct ControllerSetup {
             policy: policy,
             ports: .init(
                 queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster,
-                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, context: context) },
+                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, aws: aws, environment: environment, logger: logger) },
                 pacing: [redisPacing, postgresPacing]),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
@@ -99,11 +99,28 @@ struct ControllerSetup {
     }
 
     /// The kill switch the policy names: a file (`/path` or `file:/path`) or an SSM parameter.
-    static func killSwitch(_ location: String, context: AWSContext) throws -> KillSwitch {
-        if location.hasPrefix("ssm:") {
-            throw SetupFailure("killSwitch \(location): an SSM kill switch is not supported by this build; use a file path")
+    /// An SSM parameter that does not exist asks for nothing, like an absent file; the task
+    /// role needs `ssm:GetParameter` on it (one request a tick).
+    static func killSwitch(_ location: String, aws: AWSOptions, environment: [String: String], logger: Logger) throws -> KillSwitch {
+        guard location.hasPrefix("ssm:") else {
+            return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
         }
-        return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
+        let parsed: TextLocation
+        do {
+            parsed = try TextLocation.parse(location)
+        } catch {
+            throw SetupFailure("killSwitch: \(error)")
+        }
+        guard let source = try StoredTextSource.make(parsed, regionFlag: aws.region, profile: aws.profile, environment: environment, logger: logger) else {
+            return KillSwitch.file(location)
+        }
+        return KillSwitch(source: source.name) {
+            do {
+                return try await source.read().text
+            } catch let error as StoredTextError where error.kind == .notFound {
+                return nil
+            }
+        }
     }
 
     /// How long `plan` and `run` wait for the first forecast load before their first decision.

@@ -1,6 +1,9 @@
+@testable import AutoscalerCLI
+import AWSTestSupport
 import AutoscalerCore
 import Controller
 import Foundation
+import IntegrationSupport
 import Logging
 import Synchronization
 import Testing
@@ -179,4 +182,29 @@ final class FakeHolds: HoldSource {
 struct TestFailure: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// The kill switch in Parameter Store, against moto: absent asks for nothing, a value applies.
+@Suite("Kill switch in Parameter Store, against moto")
+struct SSMKillSwitchTests {
+    @Test("an SSM kill switch: no parameter is no override; paused pauses; garbage is an error; deleted again is no override")
+    func parameter() async throws {
+        let moto = try await LocalHTTPServer.moto()
+        let world = try await Lab.setUpMoto(moto, services: ["redash-adhoc-worker"])
+        let store = try ParameterStoreLab(moto, keys: world.admin)
+        let options = try AWSOptions.parse(["--region", Lab.region])
+        let killSwitch = try ControllerSetup.killSwitch(
+            "ssm:/redash-autoscaler/mode", aws: options, environment: Lab.environment(world.admin, endpoint: moto.url), logger: ReconcilerTests.quiet)
+        #expect(killSwitch.source == "ssm:/redash-autoscaler/mode")
+        let now = Build.monday
+        #expect(try await killSwitch.read(now: now) == nil, "no parameter: no override")
+        try await store.put("/redash-autoscaler/mode", "paused\n")
+        #expect(try await killSwitch.read(now: now) == .paused)
+        try await store.put("/redash-autoscaler/mode", "stop everything")
+        await #expect(throws: KillSwitchError.self) { try await killSwitch.read(now: now) }
+        try await store.put("/redash-autoscaler/mode", "dry-run")
+        #expect(try await killSwitch.read(now: now) == .dryRun)
+        try await store.delete("/redash-autoscaler/mode")
+        #expect(try await killSwitch.read(now: now) == nil, "deleted: no override again")
+    }
 }
