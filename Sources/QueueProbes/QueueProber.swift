@@ -10,9 +10,9 @@ import SystemClock
 /// A failure is never turned into a zero: a queue that cannot be read gets
 /// `QueueReading.unavailable` with the reason, so the scaling rule holds instead of scaling in.
 public actor QueueProber: QueueSource {
-    let client: RedisClient
+    let pipeline: RedisPipeline
     /// Redash's own Redis, when RQ's queues are on another (`redis.redashUrl`).
-    let redashClient: RedisClient?
+    let redashPipeline: RedisPipeline?
     let configuredLayout: QueueLayout
     let logger: Logger
     private var detected: (layout: QueueLayout, evidence: String)?
@@ -39,8 +39,16 @@ public actor QueueProber: QueueSource {
     ///     locks) when it is not `client`.
     ///   - layout: `.auto` detects from the keys on the first probe that finds any.
     public init(client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, logger: Logger) {
-        self.client = client
-        self.redashClient = redashClient
+        var redashPipeline: RedisPipeline?
+        if let redashClient { redashPipeline = { try await redashClient.pipeline($0) } }
+        self.init(pipeline: { try await client.pipeline($0) }, redashPipeline: redashPipeline, layout: layout, logger: logger)
+    }
+
+    /// A prober that sends its round trips through `pipeline` (and `redashPipeline` for Redash's
+    /// own keys): a `RedisClient`, or replies replayed from a recording or a fuzzer.
+    package init(pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, logger: Logger) {
+        self.pipeline = pipeline
+        self.redashPipeline = redashPipeline
         self.configuredLayout = layout
         self.logger = logger
     }
@@ -78,7 +86,7 @@ public actor QueueProber: QueueSource {
                     report.layoutSource = "undetected"
                     // Redash's own keys do not depend on the queue system.
                     let commands = [SchedulerHealth.command] + schedulerCommands
-                    let replies = try await (redashClient ?? client).pipeline(commands)
+                    let replies = try await (redashPipeline ?? pipeline)(commands)
                     report.roundTrips += 1
                     report.commands += commands.count
                     report.takeSchedulerHealth(replies[0], now: now)
@@ -93,10 +101,10 @@ public actor QueueProber: QueueSource {
             report.layout = layout
             // Redash's own keys: on the queues' Redis, or first, in a round trip of their own.
             var redashReplies: [RESPValue]?
-            if let redashClient {
+            if let redashPipeline {
                 let commands = [SchedulerHealth.command] + schedulerCommands
                 do {
-                    let replies = try await redashClient.pipeline(commands)
+                    let replies = try await redashPipeline(commands)
                     report.roundTrips += 1
                     report.commands += commands.count
                     report.takeSchedulerHealth(replies[0], now: now)
@@ -111,7 +119,7 @@ public actor QueueProber: QueueSource {
                     schedulerCommands = []
                 }
             }
-            let sharedScheduler = redashClient == nil ? schedulerCommands : []
+            let sharedScheduler = redashPipeline == nil ? schedulerCommands : []
             let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues) : []
             let extra = sharedScheduler + registryCommands
             let lockCount = request?.locks.count ?? 0
@@ -120,7 +128,7 @@ public actor QueueProber: QueueSource {
                 var statusCount = 0
                 var outside: [String] = []
                 let (first, detail) = try await RQProbe.probe(
-                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra,
+                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra,
                     detail: { replies in
                         var commands: [[String]] = []
                         if !schedulerCommands.isEmpty {
@@ -146,7 +154,7 @@ public actor QueueProber: QueueSource {
                 }
             case .celery, .auto:
                 let first = try await CeleryProbe.probe(
-                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra)
+                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra)
                 if !schedulerCommands.isEmpty, let request {
                     interpretSchedulerState(
                         redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
@@ -270,7 +278,7 @@ public actor QueueProber: QueueSource {
     private func detect(queues: [String], report: inout ProbeReport) async throws -> QueueLayout? {
         var commands: [[String]] = [["SCARD", "rq:queues"], ["SCARD", "rq:workers"], ["EXISTS", "_kombu.binding.celery"]]
         commands += queues.map { ["EXISTS", "_kombu.binding.\($0)"] }
-        let replies = try await client.pipeline(commands)
+        let replies = try await pipeline(commands)
         report.roundTrips += 1
         report.commands += commands.count
         let rqQueues = (try? replies[0].count("rq:queues")) ?? 0, rqWorkers = (try? replies[1].count("rq:workers")) ?? 0

@@ -25,7 +25,7 @@ enum RQProbe {
     /// Probes `queues`. `extra` commands ride along in the first round trip; `detail` makes more
     /// commands for the second round trip from their replies. Both sets of replies are returned.
     static func probe(
-        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
+        queues: [String], pipeline: RedisPipeline, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
         appending extra: [[String]] = [], detail: ([RESPValue]) -> [[String]] = { _ in [] }
     ) async throws -> (first: [RESPValue], detail: [RESPValue]) {
         let nowScore = String(format: "%.6f", now.secondsSinceEpoch)
@@ -44,7 +44,7 @@ enum RQProbe {
         }
         commands.append(["SCARD", "rq:workers:periodic"])
         if readsStatus { commands.append(SchedulerHealth.command) }
-        let all = try await client.pipeline(commands + extra)
+        let all = try await pipeline(commands + extra)
         report.roundTrips += 1
         report.commands += commands.count + extra.count
         let replies = Array(all.prefix(commands.count))
@@ -100,7 +100,7 @@ enum RQProbe {
         let extraDetail = detail(extraReplies)
         var answers: [RESPValue] = []
         if !details.isEmpty || !extraDetail.isEmpty {
-            answers = try await client.pipeline(details + extraDetail)
+            answers = try await pipeline(details + extraDetail)
             report.roundTrips += 1
             report.commands += details.count + extraDetail.count
         }
