@@ -112,16 +112,30 @@ enum RQProbe {
             }
         }
         var workers: [String: WorkerRecord] = [:]
+        // A worker hash that cannot be read makes every queue listing it unavailable: skipping
+        // it would count one worker fewer, and would take the job it holds for an abandoned one
+        // (the probe fuzzer found an error reply read as "no such worker").
+        var unreadableWorkers: [String: String] = [:]
         for (offset, key) in workerKeys.enumerated() {
-            guard let fields = try? answers[oldestQueues.count + offset].elements(key), fields.count == 6 else { continue }
+            let fields: [String?]
+            do throws(UntrustedReply) {
+                let replies = try answers[oldestQueues.count + offset].elements(key)
+                guard replies.count == 6 else { throw UntrustedReply("\(key): \(replies.count) fields for the 6 asked") }
+                fields = try replies.map { (reply: RESPValue) throws(UntrustedReply) -> String? in try reply.optionalText(key) }
+            } catch {
+                unreadableWorkers[key] = error.message
+                continue
+            }
             // All fields nil: the hash expired (worker gone without unregistering).
-            guard fields.contains(where: { !$0.isNull }), fields[5].isNull else { continue }
-            let text = { (index: Int) in (try? fields[index].optionalText(key)) ?? nil }
+            guard fields.contains(where: { $0 != nil }), fields[5] == nil else { continue }
             let name = key.hasPrefix("rq:worker:") ? String(key.dropFirst("rq:worker:".count)) : key
             workers[key] = WorkerRecord(
-                name: name, state: text(0), currentJob: text(1).flatMap { $0.isEmpty ? nil : $0 },
-                hostname: text(2), ipAddress: text(3).flatMap { $0 == "unknown" ? nil : $0 },
-                lastHeartbeat: text(4).flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) })
+                name: name, state: fields[0], currentJob: fields[1].flatMap { $0.isEmpty ? nil : $0 },
+                hostname: fields[2], ipAddress: fields[3].flatMap { $0 == "unknown" ? nil : $0 },
+                lastHeartbeat: fields[4].flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) })
+        }
+        for queue in queues where problems[queue] == nil {
+            if let key = partials[queue]?.workerKeys.first(where: { unreadableWorkers[$0] != nil }) { problems[queue] = unreadableWorkers[key] }
         }
 
         // An entry without a deadline runs only while a live worker holds it.
