@@ -80,8 +80,11 @@ public actor QueueProber: QueueSource {
                 layout = detected.layout
                 report.layoutSource = "detected from \(detected.evidence)"
             } else {
-                guard let found = try await detect(queues: queues, report: &report) else {
-                    let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys yet; set redis.layout"
+                switch try await detect(queues: queues, report: &report) {
+                case .success(let found):
+                    layout = found
+                case .failure(let problem):
+                    let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys: \(problem.message); set redis.layout"
                     for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
                     report.layoutSource = "undetected"
                     // Redash's own keys do not depend on the queue system.
@@ -95,7 +98,6 @@ public actor QueueProber: QueueSource {
                     }
                     return finish(report)
                 }
-                layout = found
                 report.layoutSource = "detected from \(detected?.evidence ?? "")"
             }
             report.layout = layout
@@ -274,26 +276,34 @@ public actor QueueProber: QueueSource {
         }
     }
 
-    /// RQ registers queues and workers in sets; kombu keeps bindings per exchange.
-    private func detect(queues: [String], report: inout ProbeReport) async throws -> QueueLayout? {
+    /// RQ registers queues and workers in sets; kombu keeps bindings per exchange. A failure when
+    /// no key tells yet, or when a reply cannot be trusted: an error there (a key of the wrong
+    /// type) may hide the other system's keys, and a layout detected once is kept for good, so
+    /// it is not guessed from the rest (the probe fuzzer found an error read as 0 RQ queues).
+    private func detect(queues: [String], report: inout ProbeReport) async throws -> Result<QueueLayout, UntrustedReply> {
         var commands: [[String]] = [["SCARD", "rq:queues"], ["SCARD", "rq:workers"], ["EXISTS", "_kombu.binding.celery"]]
         commands += queues.map { ["EXISTS", "_kombu.binding.\($0)"] }
         let replies = try await pipeline(commands)
         report.roundTrips += 1
         report.commands += commands.count
-        let rqQueues = (try? replies[0].count("rq:queues")) ?? 0, rqWorkers = (try? replies[1].count("rq:workers")) ?? 0
-        let kombu = replies.dropFirst(2).reduce(0) { $0 + ((try? $1.count("_kombu.binding")) ?? 0) }
-        let found: (QueueLayout, String)?
+        let counts: [Int]
+        do throws(UntrustedReply) {
+            counts = try zip(commands, replies).map { (command, reply) throws(UntrustedReply) -> Int in try reply.count(command[1]) }
+        } catch {
+            return .failure(error)
+        }
+        let rqQueues = counts[0], rqWorkers = counts[1]
+        let kombu = counts.dropFirst(2).reduce(0, +)
+        let found: (QueueLayout, String)
         if rqQueues + rqWorkers > 0 {
             found = (.rq, "\(rqQueues) RQ queue(s), \(rqWorkers) RQ worker(s) registered")
         } else if kombu > 0 {
             found = (.celery, "\(kombu) kombu binding(s)")
         } else {
-            found = nil
+            return .failure(UntrustedReply("no RQ registry or kombu binding yet"))
         }
-        guard let found else { return nil }
         detected = found
         logger.info("queue layout detected", metadata: ["layout": "\(found.0.rawValue)", "evidence": "\(found.1)"])
-        return found.0
+        return .success(found.0)
     }
 }
