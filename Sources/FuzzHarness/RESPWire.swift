@@ -31,8 +31,8 @@ public enum RESPWire {
         }
     }
 
-    /// Whether a line of `bytes` announces an array of ten million elements or more, or of a
-    /// negative count below -9,999,999.
+    /// Whether `bytes` may announce an array of ten million elements or more, or of a negative
+    /// count below -9,999,999.
     ///
     /// hiredis 0.14 callocs an array's element pointers when its header arrives, its count cut to
     /// an `int`: `*2147483647` (or `*-2147483649`) reserves 16 GiB of address space before any
@@ -40,12 +40,13 @@ public enum RESPWire {
     /// overcommit refuses, which hiredis reports as out of memory), and the command timeout drops
     /// the connection, which frees them: not a crash (HiredisCodecTests pins it). libFuzzer counts
     /// the reservation as an out-of-memory crash, and AddressSanitizer takes seconds over it, so
-    /// the targets skip such inputs. Conservative: a `*` at the start of any line counts, inside
-    /// a bulk string too.
+    /// the targets skip such inputs. Conservative: a `*` anywhere counts, not only at the start of
+    /// a line, because hiredis skips the two bytes after a bulk string without looking at them
+    /// (the fuzzer found `$0\r\n??*2147483647\r\n`).
     public static func announcesHugeArray(_ bytes: [UInt8]) -> Bool {
         var index = 0
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "*"), index == 0 || bytes[index - 1] == UInt8(ascii: "\n") {
+            if bytes[index] == UInt8(ascii: "*") {
                 var digit = index + 1
                 if digit < bytes.count, bytes[digit] == UInt8(ascii: "-") || bytes[digit] == UInt8(ascii: "+") { digit += 1 }
                 var digits = 0
