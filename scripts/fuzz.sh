@@ -3,15 +3,17 @@
 # AddressSanitizer and its leak checker) of everything that reads bytes from outside: the RESP
 # codec, the RQ and Celery probes' reading of replies, the policy loader, AWS's answers.
 #
-#   scripts/fuzz.sh [SECONDS] [--merge] [--no-build] [TARGET...]
+#   scripts/fuzz.sh [TARGET...] [SECONDS] [--merge] [--no-build]
 #
-# Builds Fuzz/ (a package of its own, in .build-fuzz, release; ~4 min the first time on 2 cores,
-# seconds after), then runs each target for SECONDS (default 120) from its committed corpus
-# Fuzz/Corpus/<target>/ with its dictionary Fuzz/Dictionaries/<target>.dict. New inputs go to
-# .build-fuzz/corpus/<target>/; with --merge, those that add coverage are merged into the
-# committed corpus (commit them). A crash or a broken promise stops that target, is saved under
-# .build-fuzz/artifacts/<target>/, and makes the script fail: fix it, copy the input into the
-# corpus as crash-<what>, and add a named test (docs/fuzzing.md).
+# Builds Fuzz/ (a package of its own, in .build-fuzz, release; ~3 min the first time on 2 cores,
+# seconds after), then runs each target for SECONDS (default 60) from its committed corpus
+# Fuzz/Corpus/<target>/ with its dictionary Fuzz/Dictionaries/<target>.dict, and prints its
+# executions and executions per second. New inputs go to .build-fuzz/corpus/<target>/; with
+# --merge, those that add coverage are merged into the committed corpus (commit them). A crash
+# or a broken promise stops that target, is saved under .build-fuzz/artifacts/<target>/, and
+# makes the script exit 1: fix it, copy the input into the corpus as crash-<what>, and add a
+# named test (docs/testing.md). A toolchain without libFuzzer (Xcode's, for one) makes it exit
+# 3 with a message saying so: nothing is fuzzed, and that is not a pass.
 # Targets: resp-decoding probe-replies policy-text aws-answers (default: all, one after the other).
 # --no-build runs what .build-fuzz holds (build it under a build lock, fuzz outside it, niced).
 # FUZZ_JOBS=N runs N fuzzing processes per target (libFuzzer's -fork); the default 1 leaves the
@@ -19,7 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds=120
+seconds=60
 merge=false
 build_first=true
 targets=()
@@ -36,6 +38,22 @@ all=(resp-decoding probe-replies policy-text aws-answers)
 for target in "${targets[@]}"; do
   [[ " ${all[*]} " == *" $target "* ]] || { echo "fuzz: unknown target $target (known: ${all[*]})" >&2; exit 2; }
 done
+
+# libFuzzer comes with the swift.org toolchains for Linux, not with Xcode's: ask the compiler
+# for a fuzzer before the four-minute build, and say so plainly when it has none.
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
+cat >"$probe/probe.swift" <<'SWIFT'
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 { 0 }
+SWIFT
+if ! swiftc -sanitize=fuzzer -parse-as-library "$probe/probe.swift" -o "$probe/probe" >"$probe/log" 2>&1 \
+  || ! "$probe/probe" -runs=1 >>"$probe/log" 2>&1; then
+  echo "fuzz: this toolchain has no libFuzzer ('swiftc -sanitize=fuzzer' failed; $(swiftc --version 2>&1 | head -1)):" >&2
+  sed 's/^/fuzz:   /' "$probe/log" | head -5 >&2
+  echo "fuzz: nothing was fuzzed. Use a swift.org toolchain for Linux (the project's CI machine has one)." >&2
+  exit 3
+fi
 
 # SwiftPM passes each --sanitize to swiftc as its own -sanitize= flag, in no fixed order, and
 # swiftc keeps only the last one: without the joined flag, a build had either coverage (and no
@@ -69,7 +87,11 @@ for target in "${targets[@]}"; do
   jobs=${FUZZ_JOBS:-1}
   ((jobs > 1)) && options+=(-fork="$jobs" -ignore_crashes=0)
   if "$bin/fuzz-$target" "${options[@]}" "$fresh" "$corpus" >"$log" 2>&1; then
-    grep -E "^#[0-9]+ +DONE|^stat::(number_of_executed_units|average_exec_per_sec|new_units_added|peak_rss_mb)" "$log" | sed "s/^/fuzz: $target: /"
+    stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
+    # The last status line (libFuzzer ends with DONE, or with the last NEW/REDUCE/pulse).
+    coverage=$(grep -E "^#[0-9]+.*cov: " "$log" | tail -1 | sed -E 's/.*(cov: [0-9]+ ft: [0-9]+ corp: [^ ]+).*/\1/' || true)
+    echo "fuzz: $target: $(stat number_of_executed_units) executions in $seconds s ($(stat average_exec_per_sec)/s)," \
+      "$(stat new_units_added) new inputs, peak RSS $(stat peak_rss_mb) MB; $coverage"
   else
     failed+=("$target")
     echo "fuzz: $target FAILED; the input is in $artifacts/, the log in $log:" >&2

@@ -104,8 +104,13 @@ public enum AWSAnswersTarget: FuzzTarget {
     static let quietLogger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Every `desiredCount` the answer gives each service name, as numbers.
+    ///
+    /// JSONDecoder, which the client reads with, takes bytes that are not UTF-8 inside a string;
+    /// JSONSerialization refuses the whole body. Such bytes are replaced first, so that both read
+    /// the same numbers (the fuzzer found the difference, not a bug of the client).
     static func desiredCounts(_ body: [UInt8]) -> [String: [Double]] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+        let text = Data(String(decoding: body, as: UTF8.self).utf8)
+        guard let object = try? JSONSerialization.jsonObject(with: text) as? [String: Any],
               let entries = object["services"] as? [Any] else { return [:] }
         var counts: [String: [Double]] = [:]
         for case let entry as [String: Any] in entries {
