@@ -105,19 +105,42 @@ public enum AWSAnswersTarget: FuzzTarget {
 
     /// Every `desiredCount` the answer gives each service name, as numbers.
     ///
-    /// JSONDecoder, which the client reads with, takes bytes that are not UTF-8 inside a string;
-    /// JSONSerialization refuses the whole body. Such bytes are replaced first, so that both read
-    /// the same numbers (the fuzzer found the difference, not a bug of the client).
+    /// Read with JSONDecoder, as the client reads, but into a model of its own that takes any
+    /// shape: JSONSerialization refuses bodies that JSONDecoder takes (bytes that are not UTF-8
+    /// or raw control characters inside a string), and the fuzzer found the two disagreeing,
+    /// which is not a bug of the client.
     static func desiredCounts(_ body: [UInt8]) -> [String: [Double]] {
-        let text = Data(String(decoding: body, as: UTF8.self).utf8)
-        guard let object = try? JSONSerialization.jsonObject(with: text) as? [String: Any],
-              let entries = object["services"] as? [Any] else { return [:] }
+        guard let given = try? JSONDecoder().decode(GivenServices.self, from: Data(body)) else { return [:] }
         var counts: [String: [Double]] = [:]
-        for case let entry as [String: Any] in entries {
-            guard let name = entry["serviceName"] as? String, let count = entry["desiredCount"] as? NSNumber else { continue }
-            counts[name, default: []].append(count.doubleValue)
+        for entry in given.services ?? [] {
+            guard let name = entry.name, let count = entry.desiredCount else { continue }
+            counts[name, default: []].append(count)
         }
         return counts
+    }
+
+    /// `{"services": [{"serviceName": …, "desiredCount": …}]}`, every part optional.
+    struct GivenServices: Decodable {
+        var services: [Entry]?
+
+        enum CodingKeys: String, CodingKey { case services }
+
+        init(from decoder: any Decoder) throws {
+            services = try? decoder.container(keyedBy: CodingKeys.self).decode([Entry].self, forKey: .services)
+        }
+
+        struct Entry: Decodable {
+            var name: String?
+            var desiredCount: Double?
+
+            enum CodingKeys: String, CodingKey { case serviceName, desiredCount }
+
+            init(from decoder: any Decoder) throws {
+                let container = try? decoder.container(keyedBy: CodingKeys.self)
+                name = try? container?.decode(String.self, forKey: .serviceName)
+                desiredCount = try? container?.decode(Double.self, forKey: .desiredCount)
+            }
+        }
     }
 }
 
