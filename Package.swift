@@ -191,7 +191,7 @@ let package = Package(
             name: "autoscaler-benchmarks",
             dependencies: [
                 "AutoscalerCore", "Simulator", "QueueProbes", "RedisClient", "AWSSigning", "AWSClient", "PostgresClient", "RedashMetadata", "Controller",
-                "TestSupport",
+                "TestSupport", "AWSTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -211,7 +211,7 @@ let package = Package(
         // Fakes and builders shared by the test targets.
         .target(
             name: "TestSupport",
-            dependencies: ["AutoscalerCore"],
+            dependencies: ["AutoscalerCore", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
             swiftSettings: strictSettings
         ),
@@ -266,7 +266,7 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
-                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile",
+                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile", "RedisClient", "QueueProbes",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],
@@ -283,7 +283,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresClientTests",
-            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PostgresClient", "AutoscalerCore", "IntegrationSupport", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Per-tick cost of the whole reconcile and memory over an hour of ticks (720 at 5 s):
 # 3 and 200 services (3 queues each) on a local redis-server holding RQ queues, first against an
-# in-memory ECS (the controller's own cost), then against moto with IAM auth (signed HTTP calls).
+# in-memory ECS (the controller's own cost), then against ECS's JSON API in memory with three tasks
+# per service, each holding a busy worker (the ECS requests per tick at 200 busy services: the real
+# client, signer and cluster view), then against moto with IAM auth (signed HTTP calls).
 # Usage: scripts/bench-reconcile.sh [ticks]   (needs scripts/bootstrap.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,7 @@ swift build -c release --product autoscaler-benchmarks >/dev/null
 bench="$(swift build -c release --show-bin-path)/autoscaler-benchmarks"
 "$bench" reconcile "redis://127.0.0.1:$port/0" 3 "$ticks"
 "$bench" reconcile "redis://127.0.0.1:$port/0" 200 "$ticks"
+"$bench" reconcile "redis://127.0.0.1:$port/0" 200 "$ticks" api
 
 moto_port=$(free_port)
 INITIAL_NO_AUTH_ACTION_COUNT=4 MOTO_ECS_SERVICE_RUNNING=100 .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" >"$dir/moto.log" 2>&1 &

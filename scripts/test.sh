@@ -49,7 +49,9 @@ if [[ $(id -u) -eq 0 ]]; then
   echo "deploy: scripts/release.sh makes the tarball and the OCI image from that root, and checks both"
   RUNTIME_ROOT=$runtime_root timed scripts/release.sh "$release_dir"
   rm -rf "$runtime_root" "$release_dir"
+  echo "readme: the first command on a fresh Debian root with only Swift (asks for the C libraries, then builds and runs the demo)"
+  timed scripts/check-fresh-machine.sh
 else
-  echo "deploy: runtime root-filesystem check, image and release NOT RUN (they need root): sudo scripts/check-runtime-rootfs.sh; sudo scripts/release.sh"
+  echo "deploy: runtime root-filesystem check, image, release and fresh-machine check NOT RUN (they need root): sudo scripts/check-runtime-rootfs.sh; sudo scripts/release.sh; sudo scripts/check-fresh-machine.sh"
 fi
 echo "smoke: ok"

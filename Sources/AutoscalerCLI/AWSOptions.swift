@@ -19,6 +19,6 @@ public struct AWSOptions: ParsableArguments {
     func context(for policy: Policy, environment: [String: String], logger: Logger) throws -> AWSContext {
         try AWSContext.make(
             cluster: policy.cluster, regionFlag: region, policyRegion: policy.region, profile: profile,
-            environment: environment, logger: logger)
+            environment: environment, ecsRate: CallBudget.Rate(policy.ecs), logger: logger)
     }
 }

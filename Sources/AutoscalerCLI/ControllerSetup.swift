@@ -28,11 +28,14 @@ struct ControllerSetup {
         } catch {
             throw SetupFailure("redis.url: \(error)")
         }
-        let redis = RedisClient(endpoint: endpoint, logger: logger)
+        // Reconnects paced to the interval: a dependency that returns is read at the next tick.
+        let redisPacing = ReconnectPacing.forInterval(policy.interval, first: .milliseconds(500))
+        let postgresPacing = ReconnectPacing.forInterval(policy.interval, first: .seconds(1))
+        let redis = RedisClient(endpoint: endpoint, logger: logger, pacing: redisPacing)
         var redashRedis: RedisClient?
         if let url = policy.redis.redashURL {
             do {
-                redashRedis = RedisClient(endpoint: try RedisEndpoint(url: url.unredacted), logger: logger)
+                redashRedis = RedisClient(endpoint: try RedisEndpoint(url: url.unredacted), logger: logger, pacing: redisPacing)
             } catch {
                 throw SetupFailure("redis.redashUrl: \(error)")
             }
@@ -48,15 +51,16 @@ struct ControllerSetup {
         var state: ControllerStateStore?
         var lease: LeaderLease?
         if let database = policy.database {
-            let session = PostgresSession(url: database.url, logger: logger)
+            let session = PostgresSession(url: database.url, logger: logger, pacing: postgresPacing)
             metadata = MetadataCache(reader: RedashMetadataReader(session: session), logger: logger)
             if mode == .live {
                 let store = try ControllerStateStore(
-                    session: PostgresSession(url: database.url, logger: logger), controllerVersion: BuildVersion.description, logger: logger)
+                    session: PostgresSession(url: database.url, logger: logger, pacing: postgresPacing), controllerVersion: BuildVersion.description,
+                    logger: logger)
                 do {
                     try await store.migrate()
                     state = store
-                    lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger)
+                    lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger, pacing: postgresPacing)
                 } catch {
                     throw SetupFailure("cannot prepare the controller's state schema in \(database.url): \(error)")
                 }
@@ -64,10 +68,14 @@ struct ControllerSetup {
         } else {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
-        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: context.ecs, lease: lease) : DryRunApplier()
+        let cluster = ECSClusterView(client: context.ecs, policy: policy.ecs)
+        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: cluster, lease: lease) : DryRunApplier()
         let reconciler = Reconciler(
             policy: policy,
-            ports: .init(queues: prober, cluster: context.ecs, applier: applier, forecast: metadata, store: state, leadership: lease),
+            ports: .init(
+                queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster,
+                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, context: context) },
+                pacing: [redisPacing, postgresPacing]),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
         if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
@@ -78,6 +86,14 @@ struct ControllerSetup {
             }
         }
         return ControllerSetup(reconciler: reconciler, redis: redis, redashRedis: redashRedis, lease: lease, metadata: metadata)
+    }
+
+    /// The kill switch the policy names: a file (`/path` or `file:/path`) or an SSM parameter.
+    static func killSwitch(_ location: String, context: AWSContext) throws -> KillSwitch {
+        if location.hasPrefix("ssm:") {
+            throw SetupFailure("killSwitch \(location): an SSM kill switch is not supported by this build; use a file path")
+        }
+        return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
     }
 
     /// Closes the Redis connections.

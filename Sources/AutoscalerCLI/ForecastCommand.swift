@@ -113,7 +113,9 @@ public struct ForecastCommand: AsyncParsableCommand {
             notes.append("no Redis given: previous runs taken from query_results.retrieved_at, paused data sources and locks unknown")
         }
         if let health {
-            if health.isStale {
+            if !health.isJudged {
+                notes.append("Redash's scheduler cannot be judged: Redis has no redash:status last_refresh_at yet; the forecast's refresh grid is not anchored")
+            } else if health.isStale {
                 notes.append("Redash's scheduler looks dead (redash:status last refreshed \(health.sinceLastRefresh.map { "\($0.compactDescription) ago" } ?? "never")): nothing scheduled is enqueued until it runs again")
             } else if let count = health.outdatedQueries, let at = health.refreshAnchor {
                 notes.append("Redash's last refresh (\(at)) found \(count) scheduled quer\(count == 1 ? "y" : "ies") due; this forecast expects \(forecast.nextRefresh.dueQueries) at the next one (\(forecast.nextRefresh.at))")

@@ -98,6 +98,7 @@ enum QueueReportJSON {
                 "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any,
                 "periodicWorkers": scheduler.periodicWorkers as Any,
                 "isStale": scheduler.isStale,
+                "isJudged": scheduler.isJudged,
             ]
         } else {
             object["scheduler"] = NSNull()
@@ -117,7 +118,8 @@ enum QueueReportTable {
         lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width, abandoned: report.abandonedJobs[$0]) }
         lines += QueueReportJSON.findingsOf(report, policy: policy).map { "warning: queue names: \($0)" }
         if let scheduler = report.scheduler {
-            let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" } ?? "never refreshed"
+            let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" }
+                ?? "not judged yet: no redash:status last_refresh_at in this Redis (new, not refreshed yet, or not Redash's)"
             let periodic = scheduler.periodicWorkers.map { ", \($0) periodic worker(s)" } ?? ""
             lines.append("scheduler: \(refresh)\(periodic)\(scheduler.isStale ? " — STALE: Redash's scheduler or periodic worker looks dead" : "")")
         }

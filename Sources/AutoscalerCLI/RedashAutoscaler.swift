@@ -6,7 +6,7 @@ public struct RedashAutoscaler: AsyncParsableCommand {
         commandName: "redash-autoscaler",
         abstract: "Sizes Redash's ECS services from the depth and age of its queues.",
         version: BuildVersion.description,
-        subcommands: [RunCommand.self, PlanCommand.self, HealthcheckCommand.self, DemoCommand.self, ForecastCommand.self, QueuesCommand.self, ServicesCommand.self, SimulateCommand.self, ValidateCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, HealthcheckCommand.self, HoldCommand.self, DemoCommand.self, ForecastCommand.self, QueuesCommand.self, ServicesCommand.self, SimulateCommand.self, ValidateCommand.self]
     )
 
     public init() {}

@@ -55,13 +55,27 @@ public struct RunCommand: AsyncParsableCommand {
         return (host.isEmpty ? "0.0.0.0" : host, port)
     }
 
+    /// Raises the soft limit of open files to the hard one (at most 65,536): the default 1,024
+    /// is small for a process holding Redis, ECS and PostgreSQL connections beside its HTTP port.
+    static func raiseFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        let wanted = min(limit.rlim_max, 65_536)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+    }
+
     public func run() async throws {
+        Self.raiseFileLimit()
         let environment = ProcessInfo.processInfo.environment
         let json = logFormat == "json" || (logFormat == "auto" && isatty(STDOUT_FILENO) == 0)
         let level = Logger.Level(rawValue: logLevel) ?? .info
+        let identity = JSONLogHandler.Identity.from(environment: environment, buildVersion: BuildVersion.version)
         LoggingSystem.bootstrap { label in
             if json {
-                var handler = JSONLogHandler(label: label)
+                var handler = JSONLogHandler(label: label, identity: identity)
                 handler.logLevel = level
                 return handler
             }

@@ -48,6 +48,12 @@ public struct ControllerLoop: Service, CustomStringConvertible {
     public var description: String { "ControllerLoop(policy: \(policyPath ?? "from the environment"))" }
 
     public func run() async throws {
+        var lastEventReport: Instant?
+        // At 0 from the start, so that the "policy rejected" monitor sees an increase, not a
+        // series that appears.
+        for reason in ["unreadable", "invalid", "restart-needed"] {
+            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": reason], by: 0)
+        }
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -59,6 +65,10 @@ public struct ControllerLoop: Service, CustomStringConvertible {
                 await reload(reason: "file changed", force: false)
                 await reconcileWithinShutdownGrace()
                 statsd?.flush(metrics)
+                if let statsd, let report = await reconciler.lastReport, report.at != lastEventReport {
+                    lastEventReport = report.at
+                    for service in report.services where service.outcome == .applied { statsd.event(.applied(service)) }
+                }
                 let interval = await reconciler.policy.interval
                 try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
             }

@@ -1,3 +1,4 @@
+import AutoscalerCore
 import CoreMetrics
 import Foundation
 import Synchronization
@@ -158,23 +159,75 @@ public final class DogStatsDSender: @unchecked Sendable {
     public func flush(_ metrics: MetricsRegistry) {
         guard let aggregator = metrics.dogStatsD else { return }
         var packet = ""
-        func send() {
-            guard !packet.isEmpty else { return }
-            var target = address
-            _ = packet.withCString { pointer in
-                withUnsafePointer(to: &target) { raw in
-                    raw.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(socketFD, pointer, strlen(pointer), 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                    }
-                }
-            }
-            packet = ""
-        }
         for line in aggregator.drain() {
-            if packet.utf8.count + line.utf8.count + 1 > 1400 { send() }
+            if packet.utf8.count + line.utf8.count + 1 > 1400 {
+                send(packet)
+                packet = ""
+            }
             packet += packet.isEmpty ? line : "\n" + line
         }
-        send()
+        send(packet)
+    }
+
+    /// Sends a Datadog event (one datagram): an applied scaling decision on the event stream,
+    /// where it can be overlaid on any dashboard.
+    public func event(_ event: DogStatsDEvent) {
+        send(event.datagram)
+    }
+
+    private func send(_ packet: String) {
+        guard !packet.isEmpty else { return }
+        var target = address
+        _ = packet.withCString { pointer in
+            withUnsafePointer(to: &target) { raw in
+                raw.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(socketFD, pointer, strlen(pointer), 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+}
+
+/// A DogStatsD event: `_e{title length,text length}:title|text|d:time|k:key|t:type|s:source|#tags`,
+/// lengths in UTF-8 bytes, line breaks in the text written as `\n`.
+public struct DogStatsDEvent: Sendable, Equatable {
+    public var title: String
+    public var text: String
+    public var at: Instant
+    public var aggregationKey: String?
+    /// `info`, `success`, `warning` or `error`.
+    public var alertType: String
+    public var tags: [String]
+
+    public init(title: String, text: String, at: Instant, aggregationKey: String? = nil, alertType: String = "info", tags: [String] = []) {
+        self.title = title
+        self.text = text
+        self.at = at
+        self.aggregationKey = aggregationKey
+        self.alertType = alertType
+        self.tags = tags
+    }
+
+    /// The event of an applied decision: which service, from and to, and why.
+    public static func applied(_ report: ServiceReport) -> DogStatsDEvent {
+        let decision = report.decision
+        let from = decision.current.map(String.init) ?? "?"
+        let to = decision.desired.map(String.init) ?? "?"
+        return DogStatsDEvent(
+            title: "redash-autoscaler scaled \(report.name) \(from) → \(to)", text: decision.reason, at: decision.at,
+            aggregationKey: "redash-autoscaler-\(report.name)", alertType: "info",
+            tags: ["service:\(report.name)", "direction:\(decision.direction.rawValue)", "reason_code:\(decision.code.rawValue)"])
+    }
+
+    public var datagram: String {
+        func clean(_ text: String) -> String { text.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "|", with: "/") }
+        let title = clean(self.title), text = clean(self.text)
+        var line = "_e{\(title.utf8.count),\(text.utf8.count)}:\(title)|\(text)|d:\(Int(at.secondsSinceEpoch))"
+        if let aggregationKey { line += "|k:\(clean(aggregationKey))" }
+        line += "|t:\(alertType)|s:redash-autoscaler"
+        let tags = self.tags.map { $0.replacingOccurrences(of: ",", with: "_").replacingOccurrences(of: "|", with: "_") }
+        if !tags.isEmpty { line += "|#" + tags.joined(separator: ",") }
+        return line
     }
 }
 

@@ -47,14 +47,61 @@ public struct HTTPEndpoints: Service, CustomStringConvertible {
 
     public var description: String { "HTTPEndpoints(\(host):\(port))" }
 
+    /// Limits that keep a flood of clients from starving the controller: connections at once,
+    /// time to send a request head (slowloris), idle time on a kept-alive connection, and the
+    /// size of a request (these endpoints take no body).
+    public struct Limits: Sendable {
+        public var connections = 64
+        public var headTimeout: Duration = .seconds(5)
+        public var idleTimeout: Duration = .seconds(15)
+        public var maximumRequestBytes = 16 * 1024
+
+        public init() {}
+    }
+
+    public var limits = Limits()
+    /// Connections open now.
+    let open = OpenConnections()
+
+    /// A count of open connections, shared by the accept path and every channel's close.
+    final class OpenConnections: Sendable {
+        private let count = Atomic<Int>(0)
+        /// Takes a slot; false when every slot is taken.
+        func take(limit: Int) -> Bool {
+            let now = count.add(1, ordering: .relaxed).newValue
+            if now > limit {
+                count.subtract(1, ordering: .relaxed)
+                return false
+            }
+            return true
+        }
+        func give() { count.subtract(1, ordering: .relaxed) }
+        var current: Int { count.load(ordering: .relaxed) }
+    }
+
     public func run() async throws {
         let route = self.route
+        let limits = self.limits
+        let open = self.open
+        let logger = self.logger
+        let refused = Atomic<Int>(0)
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true).flatMap {
-                    channel.pipeline.addHandler(Handler(route: route))
+                // Over the cap: closed at once, so that its descriptor is freed; the controller's
+                // own connections (Redis, ECS, PostgreSQL) need descriptors more than a client.
+                guard open.take(limit: limits.connections) else {
+                    if refused.add(1, ordering: .relaxed).newValue % 100 == 1 {
+                        logger.warning("HTTP connection limit reached; closing new connections", metadata: ["limit": "\(limits.connections)"])
+                    }
+                    return channel.close()
+                }
+                channel.closeFuture.whenComplete { _ in open.give() }
+                return channel.pipeline.addHandler(RequestLimiter(limits: limits)).flatMap {
+                    channel.pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                }.flatMap {
+                    channel.pipeline.addHandler(Handler(route: route, idleTimeout: limits.idleTimeout))
                 }
             }
             .bind(host: host, port: port).get()
@@ -66,24 +113,89 @@ public struct HTTPEndpoints: Service, CustomStringConvertible {
         bound.set(nil)
     }
 
+    /// Bytes first: closes a connection whose request head has not arrived within
+    /// `headTimeout` of its opening, or that sends more than `maximumRequestBytes` for one
+    /// request. Lives on the channel's event loop only.
+    final class RequestLimiter: ChannelDuplexHandler, @unchecked Sendable {
+        typealias InboundIn = ByteBuffer
+        typealias InboundOut = ByteBuffer
+        typealias OutboundIn = ByteBuffer
+        typealias OutboundOut = ByteBuffer
+        let limits: Limits
+        private var received = 0
+        private var headTimer: Scheduled<Void>?
+
+        init(limits: Limits) { self.limits = limits }
+
+        func channelActive(context: ChannelHandlerContext) {
+            armHeadTimer(context)
+            context.fireChannelActive()
+        }
+
+        private func armHeadTimer(_ context: ChannelHandlerContext) {
+            headTimer?.cancel()
+            let channel = context.channel
+            headTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(limits.headTimeout.inSeconds * 1e9))) {
+                channel.close(promise: nil)
+            }
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let buffer = unwrapInboundIn(data)
+            received += buffer.readableBytes
+            guard received <= limits.maximumRequestBytes else {
+                context.close(promise: nil)
+                return
+            }
+            context.fireChannelRead(data)
+        }
+
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+            // A response is going out: the request is done; the next one gets a fresh budget
+            // and is waited for by the idle timeout, not the head timeout.
+            headTimer?.cancel()
+            headTimer = nil
+            received = 0
+            context.write(data, promise: promise)
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            headTimer?.cancel()
+            context.fireChannelInactive()
+        }
+    }
+
     final class Handler: ChannelInboundHandler, @unchecked Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let route: Route
+        let idleTimeout: Duration
         private var path = "/"
         private var method: HTTPMethod = .GET
         private var keepAlive = true
+        private var isAnswering = false
+        private var idleTimer: Scheduled<Void>?
 
-        init(route: @escaping Route) { self.route = route }
+        init(route: @escaping Route, idleTimeout: Duration) {
+            self.route = route
+            self.idleTimeout = idleTimeout
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
             case .head(let head):
+                // One request at a time: a client pipelining more is not one of ours.
+                guard !isAnswering else {
+                    context.close(promise: nil)
+                    return
+                }
+                idleTimer?.cancel()
                 path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
                 method = head.method
                 keepAlive = head.isKeepAlive
             case .body: break
             case .end:
+                isAnswering = true
                 let path = self.path, method = self.method, keepAlive = self.keepAlive, route = self.route
                 let loop = context.eventLoop
                 let box = NIOLoopBound((context, self), eventLoop: loop)
@@ -114,9 +226,15 @@ public struct HTTPEndpoints: Service, CustomStringConvertible {
                 context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
             }
             let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+            isAnswering = false
+            let channel = context.channel
             if !keepAlive {
-                let channel = context.channel
                 done.whenComplete { _ in channel.close(promise: nil) }
+            } else {
+                // A kept-alive connection that asks nothing more is closed after a while.
+                idleTimer = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(idleTimeout.inSeconds * 1e9))) {
+                    channel.close(promise: nil)
+                }
             }
         }
     }

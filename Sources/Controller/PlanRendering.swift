@@ -9,7 +9,13 @@ public enum PlanRendering {
             "leader": report.isLeader,
             "durationMilliseconds": (report.duration.inSeconds * 10_000).rounded() / 10,
             "queueLayout": report.probe.layout.rawValue,
+            "controllerMode": report.controllerMode.rawValue,
         ]
+        if let killSwitch = report.killSwitch {
+            var entry: [String: Any] = ["source": killSwitch.source, "mode": killSwitch.mode?.rawValue as Any]
+            if let problem = killSwitch.problem { entry["problem"] = problem }
+            object["killSwitch"] = entry
+        }
         object["services"] = report.services.map { plan -> [String: Any] in
             var entry: [String: Any] = [
                 "name": plan.name,
@@ -17,15 +23,23 @@ public enum PlanRendering {
                 "reason": plan.decision.reason,
                 "reasonCode": plan.decision.code.rawValue,
                 "outcome": plan.outcome.name,
+                "serviceMode": plan.mode.rawValue,
             ]
-            entry["current"] = plan.state.map { ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress] as [String: Any] } as Any
+            if let hold = plan.hold {
+                entry["hold"] = ["tasks": hold.tasks, "until": hold.until.description, "setBy": hold.setBy, "reason": hold.reason] as [String: Any]
+            }
+            entry["current"] = plan.state.map {
+                ["desired": $0.desired, "running": $0.running, "pending": $0.pending, "deploying": $0.isDeploymentInProgress,
+                 "readSecondsAgo": max(0, (report.at - $0.observedAt).inSeconds.rounded())] as [String: Any]
+            } as Any
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
             return entry
         }
         if let scheduler = report.probe.scheduler {
-            object["scheduler"] = ["isStale": scheduler.isStale, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
+            object["scheduler"] = ["isStale": scheduler.isStale, "isJudged": scheduler.isJudged, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
         if !report.errors.isEmpty { object["errors"] = report.errors.map { errorObject($0) } }
+        if let calls = report.apiCalls { object["ecsRequests"] = calls }
         if !report.queueFindings.isEmpty { object["queueNames"] = report.queueFindings.map { ["queue": $0.queue, "kind": $0.kind, "finding": $0.description] } }
         let check = report.forecastCheck
         if check.compared > 0 || !check.predictions.isEmpty {
@@ -82,12 +96,18 @@ public enum PlanRendering {
     /// The `plan` table: one block per service.
     public static func text(_ report: ReconcileReport) -> String {
         var lines = ["plan at \(report.at) (\(report.mode.rawValue), queue layout \(report.probe.layout.rawValue))"]
+        if report.controllerMode != .active || report.killSwitch != nil {
+            let switchText = report.killSwitch.map { " (kill switch \($0.source): \($0.mode?.rawValue ?? "no override")\($0.problem.map { ", unreadable: \($0)" } ?? ""))" } ?? ""
+            lines.append("controller mode: \(report.controllerMode.rawValue)\(switchText)")
+        }
         let width = max(14, (report.services.flatMap(\.queues).map(\.count).max() ?? 0) + 4)
         for plan in report.services {
             let current = plan.state.map { "desired \($0.desired), running \($0.running), pending \($0.pending)\($0.isDeploymentInProgress ? ", deploying" : "")" } ?? "ECS state unknown"
             let proposed = plan.decision.desired.map(String.init) ?? "?"
             lines.append("")
-            lines.append("\(plan.name): \(current) → proposed \(proposed) [\(plan.decision.code.rawValue)]")
+            let mode = plan.mode == .active ? "" : " (\(plan.mode.rawValue))"
+            lines.append("\(plan.name)\(mode): \(current) → proposed \(proposed) [\(plan.decision.code.rawValue)]")
+            if let hold = plan.hold { lines.append("  operator hold: \(hold.explanation)") }
             lines.append("  " + queueHeader(width: width))
             lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width, abandoned: report.probe.abandonedJobs[$0]) }
             lines.append("  \(plan.summary)")

@@ -60,7 +60,9 @@ public enum AWSAnswersTarget: FuzzTarget {
 
     /// The calls a reconcile makes, in its order, against `ecs` and `autoScaling`: a fuzzer's
     /// answers, or (recording) moto's or the stand-in's.
-    public static func session(ecs: ECSClient, autoScaling: ApplicationAutoScalingClient) async -> Outcome {
+    public static func session(ecs client: ECSClient, autoScaling: ApplicationAutoScalingClient) async -> Outcome {
+        // The controller's view of the cluster, as the reconciler reads and writes through it.
+        let ecs = ECSClusterView(client: client)
         var outcome = Outcome()
         func attempt<Value>(_ call: () async throws -> Value) async -> Value? {
             do {

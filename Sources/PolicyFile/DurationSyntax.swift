@@ -1,7 +1,7 @@
 import AutoscalerCore
 
 /// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`.
-enum DurationSyntax {
+public enum DurationSyntax {
     /// The units, longest first so that `ms` is tried before `m`.
     private static let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
 
@@ -37,7 +37,7 @@ enum DurationSyntax {
     }
 
     /// Parses `text`; `nil` when it is not a duration with units, or is longer than `longest`.
-    static func parse(_ text: String) -> Duration? {
+    public static func parse(_ text: String) -> Duration? {
         try? read(text).get()
     }
 }

@@ -5,8 +5,11 @@ import Yams
 struct PolicySchema {
     let reader: NodeReader
 
-    static let topLevelKeys = ["cluster", "region", "interval", "redis", "database", "defaults", "services"]
-    static let tunableKeys = ["workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection"]
+    static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "defaults", "services"]
+    static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
+    static let tunableKeys = [
+        "mode", "workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection", "externalChangeHold",
+    ]
     static let serviceKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules",
                               "allowSharedQueues", "allowMultipleSchedulers"] + tunableKeys
     static let targetKeys = ["backlogPerWorker", "maxWait", "drainTime"]
@@ -26,6 +29,9 @@ struct PolicySchema {
             ?? Policy.defaultInterval
         let redis = top["redis"].flatMap { readRedis($0) }
         let database = top["database"].flatMap { readDatabase($0) }
+        let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
+        let mode = top["mode"].flatMap { readMode($0, "mode") } ?? .active
+        let killSwitch = top["killSwitch"].flatMap { readKillSwitch($0) }
         let defaults = top["defaults"].flatMap { node in
             reader.mapping(node, "defaults", known: Self.tunableKeys).map { readTunables($0, "defaults") }
         } ?? Tunables()
@@ -44,7 +50,7 @@ struct PolicySchema {
         guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
         return Policy(
             cluster: cluster, region: region, interval: interval, redis: redis,
-            database: database ?? nil, services: services.map(\.0))
+            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch)
     }
 
     // MARK: Connections
@@ -127,6 +133,33 @@ struct PolicySchema {
         return .some(DatabaseSettings(url: url))
     }
 
+    private func readECS(_ node: Node) -> ECSSettings {
+        var settings = ECSSettings()
+        guard let entries = reader.mapping(node, "ecs", known: Self.ecsKeys) else { return settings }
+        if let rate = entries["maxCallsPerSecond"], let value = reader.positiveNumber(rate, "ecs.maxCallsPerSecond") {
+            if value > 1000 {
+                reader.error(rate.mark, "ecs.maxCallsPerSecond", "must be at most 1000, found \(value)")
+            } else {
+                settings.maxCallsPerSecond = value
+            }
+        }
+        if let burst = entries["burst"], let value = reader.integer(burst, "ecs.burst", atLeast: 1) {
+            if value > 1000 {
+                reader.error(burst.mark, "ecs.burst", "must be at most 1000, found \(value)")
+            } else {
+                settings.burst = value
+            }
+        }
+        if let refresh = entries["serviceRefresh"], let value = reader.duration(refresh, "ecs.serviceRefresh", allowZero: true) {
+            if value > .seconds(300) {
+                reader.error(refresh.mark, "ecs.serviceRefresh", "above 5m: a change made outside the controller would go unseen that long")
+            } else {
+                settings.serviceRefresh = value
+            }
+        }
+        return settings
+    }
+
     private func warnAboutInterval(_ interval: Duration, _ top: Entries) {
         let mark = top["interval"]?.mark
         if interval < .seconds(2) {
@@ -148,6 +181,8 @@ struct PolicySchema {
         var staleAfter: Duration?
         var protectBusyTasks: Bool?
         var taskProtection: Duration?
+        var externalChangeHold: Duration?
+        var mode: ServiceMode?
     }
 
     struct PartialBehavior {
@@ -198,7 +233,36 @@ struct PolicySchema {
         if let node = entries["staleAfter"] {
             tunables.staleAfter = reader.duration(node, reader.join(path, "staleAfter"), allowZero: false)
         }
+        if let node = entries["externalChangeHold"] {
+            tunables.externalChangeHold = reader.duration(node, reader.join(path, "externalChangeHold"), allowZero: true)
+        }
+        if let node = entries["mode"] {
+            tunables.mode = readMode(node, reader.join(path, "mode"))
+        }
         return tunables
+    }
+
+    /// `active`, `dry-run` or `paused`.
+    private func readMode(_ node: Node, _ path: String) -> ServiceMode? {
+        guard let text = reader.nonEmptyString(node, path) else { return nil }
+        guard let mode = ServiceMode(rawValue: text) else {
+            reader.error(node.mark, path, "`\(text)` is not a mode; use active (scale), dry-run (decide and log what it would do) or paused (only watch)")
+            return nil
+        }
+        return mode
+    }
+
+    /// A file path or `ssm:` parameter, read every tick for `active`, `dry-run` or `paused`.
+    private func readKillSwitch(_ node: Node) -> String? {
+        if reader.isNull(node) { return nil }
+        guard let text = reader.string(node, "killSwitch")?.trimmingWhitespace else { return nil }
+        if text.isEmpty { return nil }
+        let schemes = ["file:", "ssm:", "/"]
+        guard schemes.contains(where: text.hasPrefix) else {
+            reader.error(node.mark, "killSwitch", "`\(text)` is not a place the controller can read; use an absolute file path (/run/redash-autoscaler/mode) or an SSM parameter (ssm:/redash-autoscaler/mode)")
+            return nil
+        }
+        return text
     }
 
     private func readBehavior(_ node: Node?, _ path: String) -> PartialBehavior {
@@ -329,7 +393,9 @@ struct PolicySchema {
             scaleUp: own.scaleUp.merged(over: defaults.scaleUp, default: .defaultScaleUp),
             scaleDown: scaleDown, staleAfter: staleAfter, fallbackTasks: fallback, schedules: schedules,
             protectBusyTasks: own.protectBusyTasks ?? defaults.protectBusyTasks ?? true,
-            taskProtection: own.taskProtection ?? defaults.taskProtection ?? ServicePolicy.defaultTaskProtection)
+            taskProtection: own.taskProtection ?? defaults.taskProtection ?? ServicePolicy.defaultTaskProtection,
+            externalChangeHold: own.externalChangeHold ?? defaults.externalChangeHold ?? ServicePolicy.defaultExternalChangeHold,
+            mode: own.mode ?? defaults.mode ?? .active)
     }
 
     /// Redash facts that make some legal-looking policies dangerous.

@@ -13,13 +13,16 @@ public actor PostgresSession {
     private var connection: PostgresConnection?
     private var failures = 0
     private var retryAt: ContinuousClock.Instant?
-    /// Backoff between reconnects: 1 s doubling to 30 s.
-    static let firstBackoff = 1.0, maxBackoff = 30.0
+    /// How soon a lost connection is tried again: 1 s doubling to 30 s unless told otherwise
+    /// (the controller caps it at half its interval).
+    public nonisolated let pacing: ReconnectPacing
 
     public init(
         url: SecretURL, connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(10),
-        applicationName: String = "redash-autoscaler", logger: Logger = Logger(label: "postgres")
+        applicationName: String = "redash-autoscaler", logger: Logger = Logger(label: "postgres"),
+        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30))
     ) {
+        self.pacing = pacing
         self.url = url
         self.connectTimeout = connectTimeout
         self.statementTimeout = statementTimeout
@@ -72,8 +75,8 @@ public actor PostgresSession {
     private func drop(after error: any Error) {
         connection = nil
         failures += 1
-        let delay = min(Self.maxBackoff, Self.firstBackoff * Double(1 << min(failures - 1, 10)))
-        retryAt = ContinuousClock.now + .seconds(delay)
-        logger.warning("PostgreSQL connection lost", metadata: ["error": "\(error)", "retryIn": "\(delay)s"])
+        let delay = pacing.delay(afterFailures: failures)
+        retryAt = ContinuousClock.now + delay
+        logger.warning("PostgreSQL connection lost", metadata: ["error": "\(error)", "retryIn": "\(delay)"])
     }
 }

@@ -233,7 +233,9 @@ extension SchedulerHealth {
             let since = last.map { now - $0 }
             return SchedulerHealth(
                 lastRefreshAt: last, sinceLastRefresh: since, periodicWorkers: periodicWorkers,
-                isStale: since.map { $0 > SchedulerHealth.staleAfter } ?? true, lastRefreshStartedAt: started, outdatedQueries: count)
+                // No last_refresh_at at all (a new Redis, a Redash that has not refreshed yet, not
+                // Redash's Redis) cannot be judged: not stale, and `isJudged` is false.
+                isStale: since.map { $0 > SchedulerHealth.staleAfter } ?? false, lastRefreshStartedAt: started, outdatedQueries: count)
         }
     }
 }

@@ -8,7 +8,7 @@ import PostgresClient
 /// (so cooldowns survive a redeploy), and the leader row. Created and migrated at start,
 /// idempotently, under a transaction-level advisory lock so that two controllers starting at once
 /// do not race.
-public actor ControllerStateStore: DecisionStore {
+public actor ControllerStateStore: DecisionStore, HoldSource {
     public let schema: String
     let session: PostgresSession
     let logger: Logger
@@ -64,6 +64,22 @@ public actor ControllerStateStore: DecisionStore {
                 "ALTER TABLE \(s).leader ADD COLUMN IF NOT EXISTS generation bigint NOT NULL DEFAULT 0",
                 "ALTER TABLE \(s).leader ADD COLUMN IF NOT EXISTS expires_at timestamptz NOT NULL DEFAULT now()",
                 "ALTER TABLE \(s).decisions ADD COLUMN IF NOT EXISTS lease_generation bigint",
+            ], compatibleSince: 2),
+            // Operators' holds, and `paused` as a decision's mode. Additive: a version 2
+            // controller ignores the table and never writes `paused`.
+            Migration(statements: [
+                "ALTER TABLE \(s).decisions DROP CONSTRAINT IF EXISTS decisions_mode_check",
+                "ALTER TABLE \(s).decisions ADD CONSTRAINT decisions_mode_check CHECK (mode IN ('applied', 'dry-run', 'paused', 'failed', 'hold'))",
+                """
+                CREATE TABLE IF NOT EXISTS \(s).holds (
+                    service text PRIMARY KEY,
+                    tasks integer NOT NULL CHECK (tasks >= 0),
+                    until timestamptz NOT NULL,
+                    set_by text NOT NULL,
+                    reason text NOT NULL DEFAULT '',
+                    set_at timestamptz NOT NULL
+                )
+                """,
             ], compatibleSince: 2),
         ]
     }
@@ -191,6 +207,44 @@ public actor ControllerStateStore: DecisionStore {
                 observations: rows[index, "observations"]?.string ?? "{}", mode: rows[index, "mode"]?.string ?? "",
                 controller: rows[index, "controller"]?.string ?? "")
         }
+    }
+
+    /// Sets (or replaces) the hold on `hold.service`.
+    public func setHold(_ hold: OperatorHold) async throws {
+        _ = try await session.query("""
+            INSERT INTO \(quoted).holds (service, tasks, until, set_by, reason, set_at)
+            VALUES ($1, $2::integer, to_timestamp($3::float8), $4, $5, to_timestamp($6::float8))
+            ON CONFLICT (service) DO UPDATE SET tasks = excluded.tasks, until = excluded.until, set_by = excluded.set_by,
+                reason = excluded.reason, set_at = excluded.set_at
+            """, [
+                hold.service, String(hold.tasks), String(hold.until.secondsSinceEpoch), hold.setBy, hold.reason,
+                String(hold.setAt.secondsSinceEpoch),
+            ])
+    }
+
+    /// Removes the hold on `service`; whether there was one in force at `now`.
+    @discardableResult
+    public func clearHold(service: String, now: Instant) async throws -> Bool {
+        let rows = try await session.query(
+            "DELETE FROM \(quoted).holds WHERE service = $1 RETURNING extract(epoch FROM until)::float8 AS until", [service])
+        return rows.rows.indices.contains { (rows[$0, "until"]?.double ?? 0) > now.secondsSinceEpoch }
+    }
+
+    /// The holds that have not expired at `now`, by service.
+    public func activeHolds(now: Instant) async throws -> [String: OperatorHold] {
+        let rows = try await session.query("""
+            SELECT service, tasks, extract(epoch FROM until)::float8 AS until, set_by, reason, extract(epoch FROM set_at)::float8 AS set_at
+            FROM \(quoted).holds WHERE until > to_timestamp($1::float8)
+            """, [String(now.secondsSinceEpoch)])
+        var holds: [String: OperatorHold] = [:]
+        for index in rows.rows.indices {
+            guard let service = rows[index, "service"]?.string, let tasks = rows[index, "tasks"]?.int,
+                  let until = rows[index, "until"]?.double, until.isFinite else { continue }
+            holds[service] = OperatorHold(
+                service: service, tasks: tasks, until: Instant(secondsSinceEpoch: until), setBy: rows[index, "set_by"]?.string ?? "?",
+                reason: rows[index, "reason"]?.string ?? "", setAt: Instant(secondsSinceEpoch: rows[index, "set_at"]?.double ?? 0))
+        }
+        return holds
     }
 
     /// Saves when a service was last scaled up and down.

@@ -39,10 +39,12 @@ public actor LeaderLease: Leadership {
     /// `holder` names this instance in the leader row and logs (host name and process id, say).
     public init(
         store: ControllerStateStore, url: SecretURL, holder: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
-        takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease")
+        takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease"),
+        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30))
     ) async {
         // Statements of the lease are short: a client deadline of 2 s + 2 s, far inside the lease.
-        self.session = PostgresSession(url: url, statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger)
+        self.session = PostgresSession(
+            url: url, statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger, pacing: pacing)
         self.schema = store.schema
         self.holder = holder
         self.duration = duration

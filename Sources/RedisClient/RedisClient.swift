@@ -1,8 +1,11 @@
+import AutoscalerCore
 import Logging
 import NIOCore
 import NIOPosix
 
-/// A Redis client that keeps one connection and reopens it with exponential backoff.
+/// A Redis client that keeps one connection and reopens it with exponential backoff (paced by
+/// `ReconnectPacing`: 0.5 s doubling to 30 s for a one-shot command, capped at half the interval
+/// in the controller).
 ///
 /// A call never waits for a reconnect attempt that the backoff forbids: it fails at once with
 /// the last error, so a dead Redis costs a reconcile loop nothing.
@@ -18,13 +21,17 @@ public actor RedisClient {
     /// Round trips made so far (for the probe benchmark and metrics).
     public private(set) var roundTrips = 0
 
-    /// The longest wait between two connection attempts.
-    public static let maximumBackoff: Duration = .seconds(30)
+    /// How soon a lost connection is tried again.
+    public nonisolated let pacing: ReconnectPacing
+
+    /// The pacing of a one-shot command: 0.5 s doubling to 30 s.
+    public static func defaultPacing() -> ReconnectPacing { ReconnectPacing(first: .milliseconds(500), cap: .seconds(30)) }
 
     public init(
         endpoint: RedisEndpoint, timeouts: RedisTimeouts = RedisTimeouts(), logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, pacing: ReconnectPacing = RedisClient.defaultPacing()
     ) {
+        self.pacing = pacing
         self.endpoint = endpoint
         self.timeouts = timeouts
         self.logger = logger
@@ -80,9 +87,7 @@ public actor RedisClient {
         connection = nil
         consecutiveFailures += 1
         lastError = error
-        // 0.5 s, 1 s, 2 s, … up to 30 s.
-        let exponent = min(consecutiveFailures - 1, 6)
-        let delay = min(RedisClient.maximumBackoff, .milliseconds(500) * (1 << exponent))
+        let delay = pacing.delay(afterFailures: consecutiveFailures)
         retryAfter = ContinuousClock.now + delay
         logger.warning("redis unavailable", metadata: [
             "redis.server": "\(endpoint.server)", "error.kind": "\(error.kind.rawValue)",

@@ -8,7 +8,8 @@ import Foundation
 //   autoscaler-benchmarks sigv4 [count]
 //   autoscaler-benchmarks services [count] [rounds]   (AWS settings from the environment)
 //   autoscaler-benchmarks forecast DATABASE-URL [rounds]
-//   autoscaler-benchmarks reconcile REDIS-URL [services] [ticks]   (ECS from AWS_ENDPOINT_URL, else in memory)
+//   autoscaler-benchmarks reconcile REDIS-URL [services] [ticks] [api]   (ECS from AWS_ENDPOINT_URL, else in memory;
+//                                                                        api: ECS's JSON API in memory, with tasks)
 //   autoscaler-benchmarks forecast-accuracy SPEC.json   (scripts/bench-forecast-accuracy.sh)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
@@ -24,7 +25,7 @@ case "forecast" where arguments.count >= 2:
 case "reconcile" where arguments.count >= 2:
     await ReconcileBenchmark.run(
         url: arguments[1], services: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
-        ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 720)
+        ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 720, ecs: arguments.dropFirst(4).first)
 case "forecast-accuracy" where arguments.count >= 2:
     ForecastAccuracyBenchmark.run(spec: arguments[1])
 case "probe" where arguments.count >= 2:
@@ -32,7 +33,7 @@ case "probe" where arguments.count >= 2:
         url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] | forecast-accuracy SPEC.json\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] [api] | forecast-accuracy SPEC.json\n".utf8))
     exit(2)
 }
 

@@ -106,7 +106,7 @@ struct ECSStandInTests {
         try await Lab.control(server, "/_faults", #"[{"status": 200, "body": ""# + withoutDesired + #""}, {"status": 200, "body": ""# + withoutRunning + #""}]"#)
         for missing in ["desiredCount", "runningCount"] {
             do {
-                let snapshot = try await context.ecs.services(["redash-adhoc-worker"], now: Instant(secondsSinceEpoch: 1_750_000_000))
+                let snapshot = try await ECSClusterView(client: context.ecs).services(["redash-adhoc-worker"], now: Instant(secondsSinceEpoch: 1_750_000_000))
                 Issue.record("an answer without \(missing) was read as \(snapshot)")
             } catch let error as AWSError {
                 #expect(error.kind == .unexpectedResponse, "\(error)")

@@ -116,6 +116,39 @@ struct HTTPCredentialTests {
         }
     }
 
+    @Test("a dropped connection or a 5xx from STS is tried again; a refusal is not")
+    func stsRetries() async throws {
+        let moto = try await LocalHTTPServer.moto(freeActions: 100)
+        let tokenFile = NSTemporaryDirectory() + "oidc-\(UUID().uuidString)"
+        try "eyJhbGciOiJSUzI1NiJ9.payload.signature\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: tokenFile) }
+        let environment = [
+            "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/redash-autoscaler",
+            "AWS_ROLE_SESSION_NAME": "ci-run", "AWS_ENDPOINT_URL_STS": moto.url,
+        ]
+        // The first attempt loses its connection, the second gets a 503, the third reaches moto.
+        let flaky = FlakyTransport(failures: [.drop, .status(503)])
+        let credentials = try await WebIdentityCredentials(environment: environment, region: "eu-west-1", transport: flaky).credentials()
+        #expect(credentials?.accessKeyID.hasPrefix("ASIA") == true)
+        #expect(flaky.sent == 3)
+
+        // A 400 is STS's answer: asked once, not three times.
+        let refusing = FlakyTransport(failures: [.status(400), .status(400), .status(400)])
+        await #expect(throws: CredentialError.self) {
+            _ = try await WebIdentityCredentials(environment: environment, region: "eu-west-1", transport: refusing).credentials()
+        }
+        #expect(refusing.sent == 1)
+
+        // Three drops in a row: the error names the call, after three attempts.
+        let dead = FlakyTransport(failures: [.drop, .drop, .drop])
+        await #expect {
+            _ = try await WebIdentityCredentials(environment: environment, region: "eu-west-1", transport: dead).credentials()
+        } throws: { error in
+            "\(error)".contains("AssumeRoleWithWebIdentity")
+        }
+        #expect(dead.sent == 3)
+    }
+
     @Test("no credentials anywhere: one message listing every source tried")
     func nothingAnywhere() async throws {
         // A metadata endpoint where nothing listens: counts as "not on EC2".
@@ -147,5 +180,28 @@ final class FailingAfterFirst: CredentialSource, Sendable {
         }
         guard call == 1 else { throw CredentialError("endpoint unreachable") }
         return try await ContainerCredentials(environment: environment).credentials()
+    }
+}
+
+/// Fails the first requests as told, then forwards to the real server.
+final class FlakyTransport: HTTPTransport {
+    enum Failure { case drop, status(Int) }
+    private let state: Mutex<(failures: [Failure], sent: Int)>
+    private let real = AsyncHTTPTransport()
+
+    init(failures: [Failure]) { state = Mutex((failures, 0)) }
+
+    var sent: Int { state.withLock { $0.sent } }
+
+    func send(method: String, url: String, headers: [(name: String, value: String)], body: [UInt8], timeout: Duration) async throws -> HTTPReply {
+        let failure: Failure? = state.withLock { state in
+            state.sent += 1
+            return state.failures.isEmpty ? nil : state.failures.removeFirst()
+        }
+        switch failure {
+        case .drop: throw TransportError(kind: .connection, target: "\(method) \(url)", detail: "connection closed by the test")
+        case .status(let code): return HTTPReply(status: code, body: Array("<ErrorResponse><Error><Code>Test</Code></Error></ErrorResponse>".utf8))
+        case nil: return try await real.send(method: method, url: url, headers: headers, body: body, timeout: timeout)
+        }
     }
 }

@@ -69,7 +69,13 @@ struct ControllerEndToEndTests {
         // What was done is in the logs and the metrics.
         let scaled = controller.logLines.filter { $0["message"]?.hasPrefix("scaled redash-adhoc-worker 1 → 3") == true }
         #expect(scaled.count == 1)
-        #expect(scaled.first?["service"] == "redash-adhoc-worker")
+        // Datadog's reserved `service` is the controller; the Redash service is `ecs.service`;
+        // figures are JSON numbers.
+        #expect(scaled.first?["ecs.service"] == "redash-adhoc-worker")
+        #expect(scaled.first?["service"] == "redash-autoscaler")
+        let scaledObject = controller.logObjects.first { ($0["message"] as? String)?.hasPrefix("scaled redash-adhoc-worker 1 → 3") == true }
+        #expect(scaledObject?["to"] is NSNumber && (scaledObject?["to"] as? NSNumber)?.intValue == 3, "\(String(describing: scaledObject))")
+        try DatadogLogSchema.check(controller.output)
         let metrics = try await controller.get("/metrics").text
         #expect(metrics.contains(#"redash_autoscaler_scale_actions_total{direction="up",service="redash-adhoc-worker"} 1"#), "\(metrics)")
         #expect(metrics.contains("redash_autoscaler_reconcile_duration_seconds_count"))

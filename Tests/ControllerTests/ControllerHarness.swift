@@ -40,9 +40,18 @@ final class ControllerProcess: @unchecked Sendable {
     }
 
     /// The log lines (JSON objects) so far.
+    /// Everything the controller printed.
+    var output: String { process.output }
+
+    /// The JSON log lines, every value as text (numbers as their digits).
     var logLines: [[String: String]] {
+        logObjects.map { $0.mapValues { "\($0)" } }
+    }
+
+    /// The JSON log lines as parsed, numbers as numbers.
+    var logObjects: [[String: Any]] {
         process.output.split(separator: "\n").compactMap { line in
-            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: String]
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
         }
     }
 
@@ -127,4 +136,18 @@ func testPolicy(adhocMax: Int = 3, extra: String = "") -> String {
         workersPerTask: 1
     \(extra)
     """
+}
+
+/// Log lines against the schema written from Datadog's documented attributes
+/// (`Python/datadog_log.schema.json`), checked with the jsonschema library.
+enum DatadogLogSchema {
+    static let script = Repository.root.appendingPathComponent("Tests/ControllerTests/Python/check_datadog_logs.py").path
+
+    static func check(_ output: String) throws {
+        let input = NSTemporaryDirectory() + "log-\(UUID().uuidString).jsonl"
+        try output.write(toFile: input, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: input) }
+        let result = try ManagedProcess.runBlocking("/bin/sh", ["-c", "\"$0\" \"$1\" < \"$2\"", Repository.python, script, input])
+        print("Datadog log schema: \(result.trimmingCharacters(in: .whitespacesAndNewlines))")
+    }
 }

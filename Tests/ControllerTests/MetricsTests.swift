@@ -1,4 +1,5 @@
 import Controller
+import AutoscalerCore
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -85,5 +86,14 @@ struct MetricsTests {
         #expect(!second.contains { $0.hasPrefix("redash_autoscaler.desired_tasks") }, "\(second)")
         #expect(!second.contains { $0.hasPrefix("redash_autoscaler.reconcile_duration_seconds") }, "\(second)")
         #expect(throws: SetupFailure.self) { try DogStatsDSender(target: "datadog-agent") }
+
+        // An applied decision as an event: lengths in UTF-8 bytes (the arrow is three), the
+        // reason's line breaks escaped, tags for the service and direction.
+        let event = DogStatsDEvent(
+            title: "redash-autoscaler scaled adhoc 1 → 3", text: "3 pending\nfor 40 s", at: Instant(secondsSinceEpoch: 1_764_590_400),
+            aggregationKey: "redash-autoscaler-adhoc", tags: ["service:adhoc", "direction:up"])
+        sender.event(event)
+        let received = receive()
+        #expect(received == "_e{38,19}:redash-autoscaler scaled adhoc 1 → 3|3 pending\\nfor 40 s|d:1764590400|k:redash-autoscaler-adhoc|t:info|s:redash-autoscaler|#service:adhoc,direction:up", "\(received)")
     }
 }

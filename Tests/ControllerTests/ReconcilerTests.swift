@@ -16,14 +16,15 @@ struct ReconcilerTests {
 
     static func reconciler(
         queues: FakeQueues, cluster: FakeCluster, applier: (any PlanApplier)? = nil, forecast: FakeForecast? = nil,
-        store: FakeDecisionStore? = nil, leadership: FakeLeadership? = nil, policy: Policy = policy, metrics: MetricsRegistry = MetricsRegistry()
+        store: FakeDecisionStore? = nil, leadership: FakeLeadership? = nil, policy: Policy = policy, metrics: MetricsRegistry = MetricsRegistry(),
+        logger: Logger = quiet
     ) -> Reconciler {
         Reconciler(
             policy: policy,
             ports: .init(
                 queues: queues, cluster: cluster, applier: applier ?? LiveApplier(writer: cluster), forecast: forecast, store: store,
                 leadership: leadership),
-            metrics: metrics, controllerName: "test", logger: quiet)
+            metrics: metrics, controllerName: "test", logger: logger)
     }
 
     static func at(_ seconds: Double) -> Instant { start + .seconds(seconds) }
@@ -50,6 +51,54 @@ struct ReconcilerTests {
             _ = await reconciler.reconcile(now: Self.at(Double(second)))
         }
         #expect(cluster.count("adhoc") == 3)
+    }
+
+    @Test("failures are loud but not noisy: one error line per dependency, again once a minute with a count, and a line when it works again")
+    func loudFailures() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let logs = CollectedLogs()
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: DryRunApplier(), logger: logs.logger())
+        cluster.setFailingReads(true)
+        queues.setUnavailable("Connection refused (127.0.0.1:6379)")
+        for second in 0..<130 { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
+        cluster.setFailingReads(false)
+        queues.setUnavailable(nil)
+        _ = await reconciler.reconcile(now: Self.at(130))
+        let errors = logs.all.filter { $0.hasPrefix("error ") }
+        #expect(errors.filter { $0.contains("ECS failed") }.count == 3, "\(errors)")
+        #expect(errors.filter { $0.contains("Redis failed") }.count == 3, "\(errors)")
+        #expect(errors.count == 6, "\(errors)")
+        let second = errors.filter { $0.contains("ECS failed") }[1]
+        #expect(second.contains("repeated=60"), "\(second)")
+        let recovered = logs.all.filter { $0.contains("works again") }
+        #expect(recovered.count == 2 && recovered.allSatisfy { $0.contains("failedTicks=130") }, "\(recovered)")
+    }
+
+    @Test("a Redis without redash:status: said once that the scheduler cannot be judged, no alarm; a stale one: the alarm")
+    func schedulerNotJudged() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let logs = CollectedLogs()
+        let metrics = MetricsRegistry()
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: DryRunApplier(), metrics: metrics, logger: logs.logger())
+        queues.setSchedulerHealth(SchedulerHealth(lastRefreshAt: nil, sinceLastRefresh: nil, periodicWorkers: 0, isStale: false))
+        for second in stride(from: 0, through: 20, by: 5) { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
+        #expect(logs.all.filter { $0.contains("cannot be judged yet") }.count == 1)
+        #expect(!logs.all.contains { $0.contains("looks dead") })
+        #expect(metrics.render().contains("redash_autoscaler_scheduler_stale 0"))
+
+        queues.setSchedulerHealth(SchedulerHealth(
+            lastRefreshAt: Self.at(-600), sinceLastRefresh: .seconds(625), periodicWorkers: 0, isStale: true))
+        _ = await reconciler.reconcile(now: Self.at(25))
+        #expect(logs.all.filter { $0.contains("looks dead") }.count == 1)
+        #expect(metrics.render().contains("redash_autoscaler_scheduler_stale 1"))
+    }
+
+    @Test("an AccessDenied names the missing IAM action")
+    func missingPermission() {
+        let error = DependencyError(.ecs, "tasks of adhoc", "ecs:ListTasks failed (cluster redash): AccessDeniedException: User: arn:aws:iam::123456789012:user/ro is not authorized to perform: ecs:ListTasks on resource: *. The IAM policy …")
+        #expect(error.missingPermission == "ecs:ListTasks")
+        #expect(DependencyError(.ecs, "x", "HTTP 403: The IAM policy of these credentials must allow ecs:DescribeServices (deploy/iam/…)").missingPermission == "ecs:DescribeServices")
+        #expect(DependencyError(.redis, "queue q", "Connection refused").missingPermission == nil)
     }
 
     @Test("ECS unreadable: no change at all; Redis unreadable: never a scale-in")

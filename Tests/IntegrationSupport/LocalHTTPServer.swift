@@ -9,8 +9,8 @@ public final class LocalHTTPServer: @unchecked Sendable {
 
     /// Starts `executable arguments…` with `{port}` in the arguments replaced by a free port, and
     /// waits until it accepts connections (retrying on a new port when the chosen one was taken).
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], startTimeout: Double = 30) throws {
-        (process, port) = try ManagedProcess.listening(timeout: startTimeout) { port in
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], startTimeout: Double = 30, port fixedPort: Int? = nil) throws {
+        (process, port) = try ManagedProcess.listening(timeout: startTimeout, port: fixedPort) { port in
             try ManagedProcess(executable, arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }, environment: environment)
         }
     }
@@ -19,13 +19,19 @@ public final class LocalHTTPServer: @unchecked Sendable {
     /// Services are created with their deployment COMPLETED (`MOTO_ECS_SERVICE_RUNNING`):
     /// otherwise moto leaves every rollout IN_PROGRESS forever, and the controller rightly never
     /// scales in during a deployment.
-    public static func moto(freeActions: Int = 4) async throws -> LocalHTTPServer {
+    /// `port` starts it where a stopped one was (an endpoint that comes back, in a test).
+    public static func moto(freeActions: Int = 4, port: Int? = nil) async throws -> LocalHTTPServer {
         let binary = try Repository.venvBinary("moto_server")
         return try await offCooperativePool {
             try LocalHTTPServer(binary, ["-H", "127.0.0.1", "-p", "{port}"], environment: [
                 "INITIAL_NO_AUTH_ACTION_COUNT": String(freeActions), "MOTO_ECS_SERVICE_RUNNING": "100",
-            ])
+            ], port: port)
         }
+    }
+
+    /// Stops the server now (an outage in a test).
+    public func stop() {
+        process.stop(grace: 1)
     }
 
     /// A Python script serving on `--port {port}`.

@@ -25,9 +25,7 @@ public final class PostgresServer: @unchecked Sendable {
             attempt += 1
             let candidate = try Ports.free()
             do {
-                try Self.run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-w", "-t", "30",
-                                        "-l", directory.appendingPathComponent("log").path,
-                                        "-o", "-p \(candidate) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
+                try Self.run("pg_ctl", Self.startArguments(directory, port: candidate))
                 port = candidate
                 return
             } catch {
@@ -35,6 +33,23 @@ public final class PostgresServer: @unchecked Sendable {
                 if attempt >= 5 || !log.contains("Address already in use") { throw error }
             }
         }
+    }
+
+    private static func startArguments(_ directory: URL, port: Int) -> [String] {
+        ["-D", directory.appendingPathComponent("data").path, "-w", "-t", "30", "-l", directory.appendingPathComponent("log").path,
+         "-o", "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off", "start"]
+    }
+
+    /// Stops the server at once (an outage in a test); `startAgain` brings it back on its port.
+    public func stop() async throws {
+        let data = directory.appendingPathComponent("data").path
+        try await offCooperativePool { try Self.run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]) }
+    }
+
+    /// Starts the stopped server again, on the same port and with the same data.
+    public func startAgain() async throws {
+        let (directory, port) = (directory, port)
+        try await offCooperativePool { try Self.run("pg_ctl", Self.startArguments(directory, port: port)) }
     }
 
     /// Starts a server off the cooperative pool (initdb and pg_ctl block for seconds).

@@ -148,6 +148,48 @@ struct PolicyLoaderTests {
         let lines = parse(text).errors.map(\.line)
         #expect(lines == [1, 2, 6, 8, 9])
     }
+
+    @Test("ecs: the call budget and the refresh of service descriptions, with defaults and checked bounds")
+    func ecsSettings() throws {
+        let defaults = try #require(parse(minimal).policy)
+        #expect(defaults.ecs == ECSSettings(maxCallsPerSecond: 10, burst: 40, serviceRefresh: .seconds(30)))
+        let tuned = try #require(parse(minimal + "ecs:\n  maxCallsPerSecond: 2.5\n  burst: 5\n  serviceRefresh: 0s\n").policy)
+        #expect(tuned.ecs == ECSSettings(maxCallsPerSecond: 2.5, burst: 5, serviceRefresh: .zero))
+        let bad = parse(minimal + "ecs:\n  maxCallsPerSecond: 0\n  burst: 5000\n  serviceRefresh: 10m\n  calls: 3\n")
+        #expect(bad.policy == nil)
+        #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 ecs.maxCallsPerSecond", "10 ecs.burst", "11 ecs.serviceRefresh", "12 ecs.calls"])
+    }
+
+    @Test("modes: per service, from defaults, controller-wide; a kill switch path; bad values are errors with their line")
+    func modes() throws {
+        let text = """
+            cluster: redash
+            mode: dry-run
+            killSwitch: /run/redash-autoscaler/mode
+            redis: redis://127.0.0.1:6379/0
+            defaults:
+              mode: paused
+            services:
+              a:
+                queues: [queries]
+                minTasks: 1
+                maxTasks: 4
+                mode: active
+                externalChangeHold: 0s
+              b:
+                queues: [scheduled_queries]
+                minTasks: 1
+                maxTasks: 4
+
+            """
+        let policy = try #require(parse(text).policy)
+        #expect(policy.mode == .dryRun && policy.killSwitch == "/run/redash-autoscaler/mode")
+        #expect(policy.services.map(\.mode) == [.active, .paused])
+        #expect(policy.services[0].externalChangeHold == .zero && policy.services[1].externalChangeHold == ServicePolicy.defaultExternalChangeHold)
+        let bad = parse(minimal.replacingOccurrences(of: "maxTasks: 4\n", with: "maxTasks: 4\n    mode: off\n") + "killSwitch: mode.txt\n")
+        #expect(bad.policy == nil)
+        #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["8 services.redash-adhoc-worker.mode", "9 killSwitch"])
+    }
 }
 
 @Suite("Policy syntax helpers")

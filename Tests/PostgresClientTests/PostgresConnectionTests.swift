@@ -5,6 +5,7 @@ import Logging
 import PostgresClient
 import Synchronization
 import Testing
+import TestSupport
 
 @Suite("PostgreSQL client against PostgreSQL 15")
 struct PostgresConnectionTests {
@@ -97,33 +98,6 @@ struct PostgresConnectionTests {
             #expect(error.kind == .query)
             #expect(error.sqlState == "42703")
             #expect(error.message.contains("scheduled_queue_name"))
-        }
-    }
-}
-
-/// Collects log lines, for checking what a client logged.
-final class CollectedLogs: Sendable {
-    private let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func logger() -> Logger {
-        Logger(label: "collected", factory: { _ in Handler(logs: self) })
-    }
-
-    struct Handler: LogHandler {
-        let logs: CollectedLogs
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let fields = (event.metadata ?? [:]).map { "\($0.key)=\($0.value)" }.sorted().joined(separator: " ")
-            logs.lines.withLock { $0.append("\(event.level) \(event.message) \(fields)") }
         }
     }
 }

@@ -11,10 +11,10 @@ struct ControllerStateTests {
     func stateRoundTrip() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await store.migrate() == 2)
+        #expect(try await store.migrate() == 3)
         // A second controller starting against the same schema changes nothing.
         let second = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await second.migrate() == 2)
+        #expect(try await second.migrate() == 3)
 
         let at = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         var figures = DecisionFigures()
@@ -39,24 +39,49 @@ struct ControllerStateTests {
         #expect(throws: MetadataError.self) { try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), schema: "x; DROP TABLE y") }
     }
 
+    @Test("holds: set, replaced, read only while in force, cleared; a paused decision is logged as such")
+    func holds() async throws {
+        let server = try await PostgresServer.start()
+        let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
+        try await store.migrate()
+        let now = CivilTime.instant(year: 2026, month: 12, day: 1, hour: 12)
+        try await store.setHold(OperatorHold(service: "adhoc", tasks: 6, until: now + .seconds(1800), setBy: "alice", reason: "incident 42", setAt: now))
+        try await store.setHold(OperatorHold(service: "scheduled", tasks: 1, until: now + .seconds(60), setBy: "bob", setAt: now))
+        #expect(try await store.activeHolds(now: now).mapValues(\.tasks) == ["adhoc": 6, "scheduled": 1])
+        // Replaced, not added.
+        try await store.setHold(OperatorHold(service: "adhoc", tasks: 8, until: now + .seconds(3600), setBy: "carol", setAt: now + .seconds(10)))
+        let adhoc = try #require(try await store.activeHolds(now: now)["adhoc"])
+        #expect(adhoc.tasks == 8 && adhoc.setBy == "carol" && adhoc.until == now + .seconds(3600))
+        // Expired holds are not in force.
+        #expect(try await store.activeHolds(now: now + .seconds(120)).keys.sorted() == ["adhoc"])
+        #expect(try await store.clearHold(service: "adhoc", now: now))
+        #expect(try await !store.clearHold(service: "adhoc", now: now))
+        #expect(try await !store.clearHold(service: "scheduled", now: now + .seconds(120)), "an expired hold was not in force")
+        #expect(try await store.activeHolds(now: now).isEmpty)
+
+        let decision = Decision(service: "adhoc", at: now, current: 2, desired: 4, recommendation: 4, code: .backlog, reason: "r", figures: DecisionFigures())
+        try await store.record(decision, mode: "paused", controller: "c", generation: 1)
+        #expect(try await store.recentDecisions().first?.mode == "paused")
+    }
+
     @Test("a newer schema: used when its changes are additive for this controller, refused otherwise, naming what to run")
     func schemaCompatibility() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), controllerVersion: "0.2.0")
-        #expect(try await store.migrate() == 2)
+        #expect(try await store.migrate() == 3)
         let admin = try await PostgresConnection.connect(url: SecretURL(server.url))
-        // A later controller added a column (additive: compatible with schema 2) — rolling back to
+        // A later controller added a column (additive: compatible with schema 3) — rolling back to
         // this controller keeps working.
         _ = try await admin.query("ALTER TABLE redash_autoscaler.decisions ADD COLUMN note text")
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (3, 2, '0.3.0')")
-        #expect(try await store.migrate() == 3)
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (4, 3, '0.4.0')")
+        #expect(try await store.migrate() == 4)
         // Then one that changed how leadership works: refused, saying which controller to run.
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (4, 4, '0.4.0')")
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (5, 5, '0.5.0')")
         await #expect {
             try await store.migrate()
         } throws: { error in
             let message = "\(error)"
-            return message.contains("needs a controller that knows schema version 4") && message.contains("0.4.0") && message.contains("knows 2")
+            return message.contains("needs a controller that knows schema version 5") && message.contains("0.5.0") && message.contains("knows 3")
         }
     }
 

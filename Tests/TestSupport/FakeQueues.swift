@@ -22,6 +22,7 @@ public final class FakeQueues: QueueSource, Sendable {
         var workers: [String: [WorkerRecord]] = [:]
         var unavailable: String?
         var scheduler: RedashSchedulerState?
+        var health: SchedulerHealth?
         var probes = 0
     }
 
@@ -40,6 +41,8 @@ public final class FakeQueues: QueueSource, Sendable {
     /// Every queue reads as unavailable with `reason` (Redis gone), or readable again with `nil`.
     public func setUnavailable(_ reason: String?) { state.withLock { $0.unavailable = reason } }
     public func setSchedulerState(_ scheduler: RedashSchedulerState?) { state.withLock { $0.scheduler = scheduler } }
+    /// What `redash:status` says of Redash's scheduler, in every report.
+    public func setSchedulerHealth(_ health: SchedulerHealth?) { state.withLock { $0.health = health } }
     public var probeCount: Int { state.withLock { $0.probes } }
 
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
@@ -61,6 +64,7 @@ public final class FakeQueues: QueueSource, Sendable {
                 if state.layout == .rq { report.workers[name] = workers }
             }
             if request != nil { report.redashScheduler = state.scheduler }
+            report.scheduler = state.health
             return report
         }
     }

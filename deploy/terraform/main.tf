@@ -65,7 +65,8 @@ locals {
 
   log_router = {
     name                   = "log-router"
-    image                  = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
+    # Pinned: a moving tag changes the log path under a running service at its next deploy.
+    image                  = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3.20260309"
     essential              = true
     readonlyRootFilesystem = false
     firelensConfiguration  = { type = "fluentbit", options = { "enable-ecs-log-metadata" = "true" } }
@@ -75,7 +76,7 @@ locals {
 
   datadog_agent = {
     name                   = "datadog-agent"
-    image                  = "public.ecr.aws/datadog/agent:7"
+    image                  = "public.ecr.aws/datadog/agent:7.80.0"
     essential              = false
     readonlyRootFilesystem = false
     environment = [

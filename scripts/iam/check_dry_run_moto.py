@@ -29,8 +29,8 @@ VENV = os.path.join(REPO, ".venv/bin")
 REGION, CLUSTER, SERVICES = "eu-west-1", "redash", ["redash-adhoc-worker", "redash-scheduled-worker"]
 # Issue 15 item 5: a dry-run whose role lacks a permission must log the AWS error and the missing
 # action at the default level, once a minute rather than once a tick. Measured here on every run;
-# a failure only once this is True (set it when the controller's loud failure logs land).
-ENFORCE_LOUD_DENIALS = False
+# a failure when it does not.
+ENFORCE_LOUD_DENIALS = True
 
 
 def free_port():

@@ -9,6 +9,13 @@ import SystemClock
 /// never a secret.
 enum STS {
     static let timeout: Duration = .seconds(10)
+    /// Tries of one call when the connection drops or STS answers 5xx or a throttle.
+    static let attempts = 3
+
+    private static func pause(before attempt: Int) async throws {
+        let base = 0.1 * Double(1 << (attempt - 1))
+        try await Task.sleep(for: .seconds(base * Double.random(in: 0.5..<1.5)))
+    }
 
     /// The regional endpoint when a region is known; `AWS_ENDPOINT_URL_STS` / `AWS_ENDPOINT_URL`
     /// when set; else the global `sts.amazonaws.com`, which signs as us-east-1.
@@ -43,15 +50,30 @@ enum STS {
             headers.append(("Host", request.hostHeader))
             headers.append(contentsOf: signature.headers)
         }
-        let reply: HTTPReply
-        do {
-            reply = try await transport.send(method: "POST", url: endpoint.url(path: "/"), headers: headers, body: body, timeout: timeout)
-        } catch let error as TransportError {
-            throw CredentialError("STS \(action) for \(roleARN): \(error)")
-        }
-        let text = reply.text
-        guard reply.status == 200 else {
+        // A dropped connection, a 5xx or a throttle is tried again (three attempts, 0.2 s then
+        // 0.4 s apart, with jitter), as the AWS SDKs do: a credential refresh should not fail on
+        // one closed keep-alive connection. Anything else is the answer.
+        var attempt = 0
+        var text = ""
+        while true {
+            attempt += 1
+            let reply: HTTPReply
+            do {
+                reply = try await transport.send(method: "POST", url: endpoint.url(path: "/"), headers: headers, body: body, timeout: timeout)
+            } catch let error as TransportError {
+                if attempt < attempts, error.kind != .unknownHost {
+                    try await pause(before: attempt + 1)
+                    continue
+                }
+                throw CredentialError("STS \(action) for \(roleARN): \(error)")
+            }
+            text = reply.text
+            if reply.status == 200 { break }
             let code = XMLFields.first("Code", in: text) ?? "HTTP \(reply.status)"
+            if attempt < attempts, reply.status >= 500 || code == "Throttling" || code == "ThrottlingException" {
+                try await pause(before: attempt + 1)
+                continue
+            }
             let message = XMLFields.first("Message", in: text).map { ": \($0.prefix(300))" } ?? ""
             throw CredentialError("STS \(action) for \(roleARN) failed: \(code)\(message)")
         }

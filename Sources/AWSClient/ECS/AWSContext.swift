@@ -14,21 +14,21 @@ public struct AWSContext: Sendable {
     public static func make(
         cluster: String, regionFlag: String?, policyRegion: String?, profile: String?,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        transport: any HTTPTransport = AsyncHTTPTransport(), retry: RetryPolicy = RetryPolicy(),
+        transport: any HTTPTransport = AsyncHTTPTransport(), retry: RetryPolicy = RetryPolicy(), ecsRate: CallBudget.Rate = .standard,
         logger: Logger = Logger(label: "aws")
     ) throws -> AWSContext {
         let (region, source) = try AWSRegion.resolve(flag: regionFlag, policy: policyRegion, environment: environment, profile: profile)
         let chain = CredentialChain.standard(environment: environment, profile: profile, region: region, transport: transport)
         let credentials = CredentialProvider(chain: chain, logger: logger)
-        func client(_ service: AWSService, _ prefix: String) throws -> AWSJSONClient {
+        func client(_ service: AWSService, _ prefix: String, budget: CallBudget? = nil) throws -> AWSJSONClient {
             AWSJSONClient(
                 service: service, targetPrefix: prefix, region: region,
                 endpoint: try AWSEndpoint.resolve(service, region: region, environment: environment),
-                credentials: credentials, transport: transport, retry: retry, logger: logger)
+                credentials: credentials, transport: transport, retry: retry, budget: budget, logger: logger)
         }
         return AWSContext(
             region: region, regionSource: source, credentials: credentials,
-            ecs: ECSClient(cluster: cluster, api: try client(.ecs, "AmazonEC2ContainerServiceV20141113")),
+            ecs: ECSClient(cluster: cluster, api: try client(.ecs, "AmazonEC2ContainerServiceV20141113", budget: CallBudget(ecsRate))),
             autoScaling: ApplicationAutoScalingClient(api: try client(.applicationAutoScaling, "AnyScaleFrontendService")))
     }
 }

@@ -10,6 +10,7 @@ public struct ECSClient: Sendable {
     /// ECS's limits per call.
     static let describeServicesBatch = 10
     static let describeTasksBatch = 100
+    static let protectionBatch = 10
 
     public init(cluster: String, api: AWSJSONClient) {
         self.cluster = cluster
@@ -90,22 +91,37 @@ public struct ECSClient: Sendable {
             context: "cluster \(cluster), service \(service)", deadline: deadline, as: UpdateServiceOutput.self).service
     }
 
-    struct ListTasksInput: Encodable, Sendable { var cluster: String; var serviceName: String; var desiredStatus: String; var nextToken: String? }
+    struct ListTasksInput: Encodable, Sendable {
+        var cluster: String; var serviceName: String?; var desiredStatus: String; var maxResults: Int; var nextToken: String?
+    }
     struct ListTasksOutput: Decodable { var taskArns: [String]?; var nextToken: String? }
 
-    /// The ARNs of the service's tasks that ECS means to keep running, every page.
-    public func listTasks(service: String) async throws -> [String] {
+    /// The ARNs of the tasks ECS means to keep running, of one service or (`service` nil) of the
+    /// whole cluster, every page (100 a page, ECS's most).
+    public func listTasks(service: String?) async throws -> [String] {
         var arns: [String] = []
         var token: String?
+        var pages = 0
         repeat {
             let page = try await api.call(
-                "ListTasks", ListTasksInput(cluster: cluster, serviceName: service, desiredStatus: "RUNNING", nextToken: token),
-                context: "cluster \(cluster), service \(service)", as: ListTasksOutput.self)
+                "ListTasks", ListTasksInput(cluster: cluster, serviceName: service, desiredStatus: "RUNNING", maxResults: 100, nextToken: token),
+                context: service.map { "cluster \(cluster), service \($0)" } ?? "cluster \(cluster)", as: ListTasksOutput.self)
             arns += page.taskArns ?? []
-            token = page.nextToken
+            token = page.nextToken.flatMap { $0.isEmpty ? nil : $0 }
+            pages += 1
+            // A token that never ends is a broken answer, not a cluster of a million tasks.
+            if pages >= Self.listTasksPageLimit, token != nil {
+                throw AWSError(
+                    kind: .unexpectedResponse, action: "ecs:ListTasks", code: "pagination",
+                    message: "more than \(Self.listTasksPageLimit) pages of tasks; refusing to read further", status: 200,
+                    context: "cluster \(cluster)")
+            }
         } while token != nil
         return arns
     }
+
+    /// 20,000 tasks: far beyond any Redash cluster.
+    static let listTasksPageLimit = 200
 
     struct DescribeTasksInput: Encodable, Sendable { var cluster: String; var tasks: [String] }
     struct DescribeTasksOutput: Decodable { var tasks: [ECSTask]?; var failures: [ECSFailure]? }
@@ -143,8 +159,8 @@ public struct ECSClient: Sendable {
     public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil, deadline: Duration? = nil) async throws -> ProtectionReport {
         var report = ProtectionReport()
         let end = deadline.map { ContinuousClock.now + $0 }
-        for start in stride(from: 0, to: arns.count, by: 10) {
-            let batch = Array(arns[start..<min(start + 10, arns.count)])
+        for start in stride(from: 0, to: arns.count, by: Self.protectionBatch) {
+            let batch = Array(arns[start..<min(start + Self.protectionBatch, arns.count)])
             let output = try await api.call(
                 "UpdateTaskProtection",
                 UpdateTaskProtectionInput(cluster: cluster, tasks: batch, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),

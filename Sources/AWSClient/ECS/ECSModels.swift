@@ -144,19 +144,32 @@ public struct ECSTask: Sendable, Equatable, Decodable {
     /// the hostname it registers in Redis.
     public var privateIPv4Address: String?
     public var startedAt: Instant?
+    /// `service:<name>` for a task a service started; `family:<name>` for one started by hand.
+    public var group: String?
 
-    public init(taskArn: String, lastStatus: String, desiredStatus: String? = nil, privateIPv4Address: String? = nil, startedAt: Instant? = nil) {
+    public init(
+        taskArn: String, lastStatus: String, desiredStatus: String? = nil, privateIPv4Address: String? = nil, startedAt: Instant? = nil,
+        group: String? = nil
+    ) {
         self.taskArn = taskArn
         self.lastStatus = lastStatus
         self.desiredStatus = desiredStatus
         self.privateIPv4Address = privateIPv4Address
         self.startedAt = startedAt
+        self.group = group
+    }
+
+    /// The service that started the task, from its group; `nil` for a task started by hand.
+    public var serviceName: String? {
+        guard let group, group.hasPrefix("service:") else { return nil }
+        let name = group.dropFirst("service:".count)
+        return name.isEmpty ? nil : String(name)
     }
 
     /// The task id, the last part of its ARN.
     public var taskID: String { taskArn.split(separator: "/").last.map(String.init) ?? taskArn }
 
-    enum CodingKeys: String, CodingKey { case taskArn, lastStatus, desiredStatus, startedAt, attachments, containers }
+    enum CodingKeys: String, CodingKey { case taskArn, lastStatus, desiredStatus, startedAt, attachments, containers, group }
 
     struct Attachment: Decodable {
         var type: String?
@@ -174,6 +187,7 @@ public struct ECSTask: Sendable, Equatable, Decodable {
         taskArn = try container.decode(String.self, forKey: .taskArn)
         lastStatus = try container.decodeIfPresent(String.self, forKey: .lastStatus) ?? "UNKNOWN"
         desiredStatus = try container.decodeIfPresent(String.self, forKey: .desiredStatus)
+        group = try container.decodeIfPresent(String.self, forKey: .group)
         startedAt = try ECSTime.decode(container, .startedAt).map { Instant(secondsSinceEpoch: $0) }
         let attachments = try container.decodeIfPresent([Attachment].self, forKey: .attachments) ?? []
         let fromENI = attachments.first { $0.type == "ElasticNetworkInterface" }?

@@ -100,6 +100,11 @@ public struct AsyncHTTPTransport: HTTPTransport {
             configuration.redirectConfiguration = .disallow
             configuration.timeout = .init(connect: .milliseconds(min(2_000, milliseconds)), read: .milliseconds(milliseconds))
             configuration.decompression = .disabled
+            // A refused connection fails the request at once. AsyncHTTPClient would otherwise
+            // keep retrying to connect, with its own backoff, for the whole connect timeout of
+            // each attempt: a dead endpoint held one read for about 9 s (four attempts), and once
+            // it returned the read waited for the pool's next try. Our retry policy retries.
+            configuration.connectionPool.retryConnectionEstablishment = false
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
             clients[milliseconds] = client
             return client

@@ -18,6 +18,10 @@ public struct AWSJSONClient: Sendable {
     public var retry: RetryPolicy
     /// Deadline for one attempt.
     public var timeout: Duration
+    /// The client-side rate limit; `nil`: none.
+    public let budget: CallBudget?
+    /// Requests sent, per action.
+    public let ledger: CallLedger
     let logger: Logger
     let now: @Sendable () -> Instant
     let jitter: @Sendable () -> Double
@@ -25,7 +29,7 @@ public struct AWSJSONClient: Sendable {
     public init(
         service: AWSService, targetPrefix: String, region: String, endpoint: AWSEndpoint, credentials: CredentialProvider,
         transport: any HTTPTransport = AsyncHTTPTransport(), retry: RetryPolicy = RetryPolicy(), timeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "aws"),
+        budget: CallBudget? = nil, ledger: CallLedger = CallLedger(), logger: Logger = Logger(label: "aws"),
         now: @escaping @Sendable () -> Instant = WallClock.now,
         jitter: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
@@ -37,6 +41,8 @@ public struct AWSJSONClient: Sendable {
         self.transport = transport
         self.retry = retry
         self.timeout = timeout
+        self.budget = budget
+        self.ledger = ledger
         self.logger = logger
         self.now = now
         self.jitter = jitter
@@ -75,6 +81,11 @@ public struct AWSJSONClient: Sendable {
                 }
                 attemptTimeout = min(timeout, remaining)
             }
+            if let budget {
+                try await budget.acquire(for: iamAction(action), until: end)
+                if let end { attemptTimeout = min(attemptTimeout, end - ContinuousClock.now) }
+            }
+            ledger.count(action)
             do {
                 let reply = try await attemptOnce(action, body: body, timeout: attemptTimeout)
                 if (200..<300).contains(reply.status) { return reply }

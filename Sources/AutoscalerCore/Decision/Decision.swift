@@ -77,6 +77,8 @@ public enum ReasonCode: String, Hashable, Sendable, CaseIterable {
     case cooldown
     /// An ECS deployment is rolling out; no scale-in until it ends.
     case deployment
+    /// An operator holds the service at a count until a time (`redash-autoscaler hold`).
+    case operatorHold = "operator-hold"
 }
 
 /// The numbers a decision was made from, for logs, `plan` and the decision table.

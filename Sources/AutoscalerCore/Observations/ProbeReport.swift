@@ -132,8 +132,14 @@ public struct SchedulerHealth: Hashable, Sendable {
     public var sinceLastRefresh: Duration?
     /// Workers registered on the periodic queue (RQ only; `nil` for Celery, which has no registry).
     public var periodicWorkers: Int?
-    /// True when the last refresh is older than `SchedulerHealth.staleAfter`, or never happened.
+    /// True when the last refresh is older than `SchedulerHealth.staleAfter`. False when none
+    /// was ever recorded: that cannot be judged (see `isJudged`).
     public var isStale: Bool
+
+    /// False when Redis holds no `redash:status` last refresh at all: a new Redis, a Redash whose
+    /// scheduler has not refreshed yet, or a Redis that is not Redash's. Nothing is said about the
+    /// scheduler's health then (no alarm), only that it cannot be judged yet.
+    public var isJudged: Bool { lastRefreshAt != nil }
 
     /// Six refresh cycles: one missed beat is noise, six is a dead scheduler.
     public static let staleAfter: Duration = .seconds(180)

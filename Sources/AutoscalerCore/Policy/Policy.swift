@@ -15,6 +15,14 @@ public struct Policy: Hashable, Sendable {
     public let database: DatabaseSettings?
     /// The managed ECS services, in file order.
     public let services: [ServicePolicy]
+    /// How the controller spends ECS's rate limits.
+    public let ecs: ECSSettings
+    /// The whole controller's mode: combined with each service's, the most restrictive wins.
+    public let mode: ServiceMode
+    /// Where the kill switch is read, if anywhere: a file or an SSM parameter holding `active`,
+    /// `dry-run` or `paused`, read every tick, so the controller can be stopped from writing
+    /// without a deploy or a policy edit.
+    public let killSwitch: String?
 
     /// Time between two reconciles unless the file says otherwise.
     public static let defaultInterval: Duration = .seconds(5)
@@ -23,7 +31,8 @@ public struct Policy: Hashable, Sendable {
     /// invariant first); tests and benchmarks of this package build theirs directly.
     package init(
         cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
-        redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy]
+        redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy], ecs: ECSSettings = ECSSettings(),
+        mode: ServiceMode = .active, killSwitch: String? = nil
     ) {
         self.cluster = cluster
         self.region = region
@@ -31,6 +40,9 @@ public struct Policy: Hashable, Sendable {
         self.redis = redis
         self.database = database
         self.services = services
+        self.ecs = ecs
+        self.mode = mode
+        self.killSwitch = killSwitch
     }
 
     /// The service with this ECS name, if the policy manages it.
@@ -42,6 +54,31 @@ public struct Policy: Hashable, Sendable {
     public var queueNames: [String] {
         var seen = Set<String>()
         return services.flatMap(\.queues).filter { seen.insert($0).inserted }
+    }
+}
+
+/// How the controller spends ECS's account-wide rate limits, which it shares with deploy
+/// tooling, the console and every other automation in the account and region.
+public struct ECSSettings: Hashable, Sendable {
+    /// The client-side token bucket: calls a second on average.
+    public var maxCallsPerSecond: Double
+    /// The client-side token bucket: calls at once.
+    public var burst: Int
+    /// How old a service's description may be when nothing is about to be written to it (it is
+    /// always read again just before a write); zero: every service every tick.
+    public var serviceRefresh: Duration
+
+    public static let defaultMaxCallsPerSecond = 10.0
+    public static let defaultBurst = 40
+    public static let defaultServiceRefresh: Duration = .seconds(30)
+
+    public init(
+        maxCallsPerSecond: Double = ECSSettings.defaultMaxCallsPerSecond, burst: Int = ECSSettings.defaultBurst,
+        serviceRefresh: Duration = ECSSettings.defaultServiceRefresh
+    ) {
+        self.maxCallsPerSecond = maxCallsPerSecond
+        self.burst = burst
+        self.serviceRefresh = serviceRefresh
     }
 }
 

@@ -40,6 +40,9 @@ public struct ServicePolicy: Hashable, Sendable {
     public var externalChangeHold: Duration
     /// Outside changes are left alone this long unless the file says otherwise.
     public static let defaultExternalChangeHold: Duration = .seconds(300)
+    /// Whether the controller writes to this service, only says what it would write, or only
+    /// watches it.
+    public var mode: ServiceMode
 
     /// Observations older than this count as missing unless the file says otherwise.
     public static let defaultStaleAfter: Duration = .seconds(30)
@@ -56,8 +59,10 @@ public struct ServicePolicy: Hashable, Sendable {
         schedules: [ScheduleFloor] = [],
         protectBusyTasks: Bool = true,
         taskProtection: Duration = ServicePolicy.defaultTaskProtection,
-        externalChangeHold: Duration = ServicePolicy.defaultExternalChangeHold
+        externalChangeHold: Duration = ServicePolicy.defaultExternalChangeHold,
+        mode: ServiceMode = .active
     ) {
+        self.mode = mode
         self.externalChangeHold = externalChangeHold
         self.protectBusyTasks = protectBusyTasks
         self.taskProtection = taskProtection

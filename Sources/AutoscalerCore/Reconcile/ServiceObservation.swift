@@ -16,12 +16,15 @@ public struct ServiceObservation: Hashable, Sendable {
     public var scheduledDue: [DueQuery]?
     /// Typical runtime of a job per queue, for `target.drainTime`.
     public var expectedRuntimes: [String: Duration]
+    /// An operator's hold on the service, if one is set.
+    public var hold: OperatorHold?
 
     /// Creates an observation.
     public init(
         queues: [String: QueueReading], service: ServiceState?, workers: [WorkerIdentity]? = nil, tasks: TaskReading = .notRead,
-        scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:]
+        scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:], hold: OperatorHold? = nil
     ) {
+        self.hold = hold
         self.queues = queues
         self.service = service
         self.workers = workers

@@ -91,11 +91,21 @@ public enum ServiceStep {
             ScheduledForecast.demand(due: $0, policy: policy, leadTime: context.forecastLead)
         }
 
-        // 4. The rule.
-        let decision = ScalingRule.decide(DecisionInput(
+        // 4. The rule; an operator's hold overrides its count (the rule's recommendation still
+        // enters the history, so the stabilization window is right when the hold ends).
+        var decision = ScalingRule.decide(DecisionInput(
             policy: policy, queues: observation.queues, service: state, predicted: predicted, history: memory.history,
             now: now, expectedRuntimes: observation.expectedRuntimes))
         memory.history.record(decision, policy: policy)
+        let hold = observation.hold.flatMap { $0.isActive(at: now) ? $0 : nil }
+        if let hold, let state {
+            // Within the policy's bounds: the policy is the reviewed limit, a hold a moment's wish.
+            let count = min(max(hold.tasks, policy.minTasks), policy.maxTasks)
+            let bounded = count == hold.tasks ? "" : " (kept within \(policy.minTasks)…\(policy.maxTasks) tasks: \(count))"
+            decision = Decision(
+                service: decision.service, at: decision.at, current: state.desired, desired: count,
+                recommendation: decision.recommendation, code: .operatorHold, reason: hold.explanation + bounded, figures: decision.figures)
+        }
 
         var protection = ProtectionPlan()
         if case .mapped = busy, let state {
@@ -111,7 +121,7 @@ public enum ServiceStep {
         let action: ScaleAction
         if !decision.isChange {
             action = .none
-        } else if let until = memory.outsideChangeUntil, now < until {
+        } else if hold == nil, let until = memory.outsideChangeUntil, now < until {
             action = .respectOutsideChange(until: until)
         } else if decision.direction == .down, case .unknown(let reason) = busy {
             action = .withhold(reason: "busy tasks could not be read (\(reason)); not scaling in this tick")
@@ -133,8 +143,10 @@ public enum ServiceStep {
             memory.protectedByUs.formUnion(change.protected)
             memory.protectedByUs.subtract(change.released)
         }
-        if case .notSent(let reason) = result.scale, reason != .dryRun {
-            // Not in charge: a change seen next tick may be anyone's.
+        if case .notSent(.notLeader) = result.scale {
+            // Not in charge: a change seen next tick may be anyone's. (Dry-run and paused
+            // services keep what they saw, so that a hand's change made meanwhile is still
+            // recognised as one when the service becomes active.)
             memory.lastSeenDesired = nil
         }
         let outcome: ServiceOutcome

@@ -14,11 +14,14 @@ final class DecisionRecorder: Sendable {
         /// The last logged outcome, code and count per service, so that a hold is logged once.
         var lastLogged: [String: String] = [:]
         var schedulerWasStale = false
+        var schedulerUnjudgedSaid = false
         /// The queue findings last logged, so that each is logged once per change.
         var queueFindings: [String] = []
     }
 
     private let state = Mutex(State())
+    /// Lines that would repeat every tick: once a minute, with a count.
+    let throttle = LogThrottle()
 
     init(metrics: MetricsRegistry, store: (any DecisionStore)?, controllerName: String, logger: Logger) {
         self.metrics = metrics
@@ -33,11 +36,24 @@ final class DecisionRecorder: Sendable {
     ) async {
         let decision = report.decision
         let metadata = Self.metadata(report)
-        logNotices(report.plan.notices, service: report.name)
-        logProtection(result.protection, plan: report.plan, service: report.name, errors: &errors)
+        logNotices(report.plan.notices, service: report.name, now: now)
+        logProtection(result.protection, plan: report.plan, service: report.name, now: now, errors: &errors)
         metrics.set("redash_autoscaler_unmapped_busy_workers", ["service": report.name], Double(report.plan.busyTasks.unmappedBusyWorkers))
+        // Every counter of the service exists from its first tick, at 0: a dashboard's rate()
+        // and a monitor's "no data" then mean what they say.
+        for direction in ["up", "down"] {
+            for name in ["redash_autoscaler_scale_actions_total", "redash_autoscaler_would_scale_actions_total"] {
+                metrics.increment(name, ["service": report.name, "direction": direction], by: 0)
+            }
+        }
+        for action in ["protect", "release"] {
+            metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": report.name, "action": action], by: 0)
+        }
 
         switch report.outcome {
+        case .dryRun, .paused:
+            // What it would have done: the dashboard's scale actions during a migration step.
+            metrics.increment("redash_autoscaler_would_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
         case .applied:
             metrics.increment("redash_autoscaler_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
             metrics.set("redash_autoscaler_last_scale_timestamp_seconds", ["service": report.name], now.secondsSinceEpoch)
@@ -50,10 +66,12 @@ final class DecisionRecorder: Sendable {
                 }
             }
         case .failed(let error):
+            // The error itself is logged with the tick's other errors, once a minute.
             errors.append(DependencyError(.ecs, "UpdateService \(report.name)", error))
-            logger.error("\(report.summary)", metadata: metadata)
         case .withheld:
-            logger.warning("\(report.summary)", metadata: metadata)
+            if let admitted = throttle.admit("withheld|\(report.name)|\(report.summary)", now: now) {
+                logger.warning("\(report.summary)", metadata: metadata.merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
+            }
         default:
             break
         }
@@ -65,7 +83,8 @@ final class DecisionRecorder: Sendable {
         }
         guard isNew || report.outcome == .applied else { return }
         switch report.outcome {
-        case .failed, .withheld: break
+        case .withheld: break
+        case .failed: logger.warning("\(report.summary)", metadata: metadata)
         case .unchanged: logger.info("\(report.summary)", metadata: metadata)
         default: logger.notice("\(report.summary)", metadata: metadata)
         }
@@ -74,6 +93,7 @@ final class DecisionRecorder: Sendable {
         switch report.outcome {
         case .applied: mode = "applied"
         case .dryRun: mode = "dry-run"
+        case .paused: mode = "paused"
         case .failed: mode = "failed"
         default: mode = "hold"
         }
@@ -87,8 +107,26 @@ final class DecisionRecorder: Sendable {
     /// Metrics of the whole tick and the scheduler's health.
     func finish(_ report: ReconcileReport, forecast: ForecastSnapshot?) {
         metrics.set("redash_autoscaler_leader", [:], report.isLeader ? 1 : 0)
+        if let calls = report.apiCalls {
+            // The controller's share of ECS's account-wide rate limits.
+            metrics.set("redash_autoscaler_ecs_requests_last_tick", [:], Double(report.apiCallCount ?? 0))
+            for (action, count) in calls { metrics.increment("redash_autoscaler_ecs_requests_total", ["action": action], by: count) }
+        }
         if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skippedSchedules)) }
+        // Modes as one-hot gauges (1 for the mode in force, 0 for the others), so that a
+        // dashboard can count paused services and a monitor can fire on a kill switch.
+        for mode in ServiceMode.allCases {
+            metrics.set("redash_autoscaler_controller_mode", ["mode": mode.rawValue], report.controllerMode == mode ? 1 : 0)
+        }
         for service in report.services {
+            for mode in ServiceMode.allCases {
+                metrics.set("redash_autoscaler_service_mode", ["service": service.name, "mode": mode.rawValue], service.mode == mode ? 1 : 0)
+            }
+            if let hold = service.hold {
+                metrics.set("redash_autoscaler_operator_hold_tasks", ["service": service.name], Double(hold.tasks))
+            } else {
+                metrics.remove("redash_autoscaler_operator_hold_tasks", ["service": service.name])
+            }
             if let state = service.state {
                 metrics.set("redash_autoscaler_desired_tasks", ["service": service.name], Double(state.desired))
                 metrics.set("redash_autoscaler_running_tasks", ["service": service.name], Double(state.running))
@@ -115,6 +153,13 @@ final class DecisionRecorder: Sendable {
                 defer { state.schedulerWasStale = scheduler.isStale }
                 return state.schedulerWasStale
             }
+            let saidUnjudged = state.withLock { state in
+                defer { state.schedulerUnjudgedSaid = !scheduler.isJudged }
+                return state.schedulerUnjudgedSaid
+            }
+            if !scheduler.isJudged && !saidUnjudged {
+                logger.notice("Redash's scheduler cannot be judged yet: Redis has no redash:status last_refresh_at (a new Redis, a Redash that has not refreshed yet, or not Redash's Redis); the scheduler check starts once Redash writes it")
+            }
             if scheduler.isStale && !wasStale {
                 logger.error("Redash's scheduler looks dead: no periodic refresh recorded recently (redash:status), scheduled queries are not being enqueued", metadata: [
                     "sinceLastRefresh": "\(scheduler.sinceLastRefresh.map { "\($0)" } ?? "never")",
@@ -132,8 +177,71 @@ final class DecisionRecorder: Sendable {
         }
         recordQueueFindings(report.queueFindings)
         metrics.observeReconcile(report.duration)
+        for outcome in ["success", "degraded"] { metrics.increment("redash_autoscaler_reconciles_total", ["outcome": outcome], by: 0) }
+        for dependency in DependencyError.Dependency.allCases {
+            metrics.increment("redash_autoscaler_errors_total", ["dependency": dependency.rawValue], by: 0)
+        }
         metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
         for error in report.errors { metrics.increment("redash_autoscaler_errors_total", ["dependency": error.dependency.rawValue]) }
+        logErrors(report.errors, now: report.at)
+    }
+
+    /// The tick's failures at the default level, in live and dry-run alike: one line per
+    /// dependency (the first failure, the other operations that failed the same way, the IAM
+    /// action missing if that is the cause), each distinct line once a minute with the count of
+    /// ticks held back; and one line when a dependency works again.
+    func logErrors(_ errors: [DependencyError], now: Instant) {
+        var seen = Set<String>()
+        for dependency in DependencyError.Dependency.allCases {
+            let failures = errors.filter { $0.dependency == dependency }
+            guard let first = failures.first else { continue }
+            let key = "error|\(dependency.rawValue)|" + Set(failures.map(\.shape)).sorted().joined(separator: "|")
+            seen.insert(key)
+            guard let admitted = throttle.admit(key, now: now) else { continue }
+            var metadata: Logger.Metadata = [
+                "dependency": "\(dependency.rawValue)", "operation": "\(first.operation)", "error": "\(first.message)",
+            ]
+            if failures.count > 1 {
+                let others = failures.dropFirst().map(\.operation)
+                metadata["failures"] = "\(failures.count)"
+                metadata["alsoFailed"] = "\(others.prefix(10).joined(separator: ", "))\(others.count > 10 ? " and \(others.count - 10) more" : "")"
+            }
+            let permissions = Set(failures.compactMap(\.missingPermission)).sorted()
+            if !permissions.isEmpty {
+                metadata["missingPermission"] = "\(permissions.joined(separator: ","))"
+                metadata["fix"] = "allow \(permissions.joined(separator: ", ")) in the controller's IAM role (deploy/iam/ has the policies)"
+            }
+            metadata.merge(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 })
+            logger.error("\(Self.label(dependency)) failed: \(first)", metadata: metadata)
+        }
+        var recovered: [String: (since: Instant, occurrences: Int)] = [:]
+        for entry in throttle.cleared(prefix: "error|", seen: seen) {
+            let dependency = String(entry.key.split(separator: "|")[1])
+            // A dependency failing another way now has not recovered.
+            guard !seen.contains(where: { $0.hasPrefix("error|\(dependency)|") }) else { continue }
+            let earlier = recovered[dependency]
+            recovered[dependency] = (min(earlier?.since ?? entry.since, entry.since), (earlier?.occurrences ?? 0) + entry.occurrences)
+        }
+        for (dependency, entry) in recovered.sorted(by: { $0.key < $1.key }) {
+            logger.notice("\(dependency) works again", metadata: [
+                "dependency": "\(dependency)", "failingSince": "\(entry.since)", "failedTicks": "\(entry.occurrences)",
+            ])
+        }
+    }
+
+    static func label(_ dependency: DependencyError.Dependency) -> String {
+        switch dependency {
+        case .redis: "Redis"
+        case .ecs: "ECS"
+        case .database: "PostgreSQL"
+        case .killSwitch: "the kill switch"
+        }
+    }
+
+    /// What a throttled line adds: how often it was held back, and since when it holds.
+    static func repeatMetadata(_ admission: LogThrottle.Admission) -> Logger.Metadata {
+        guard admission.occurrences > 1 else { return [:] }
+        return ["repeated": "\(admission.heldBack + 1)", "since": "\(admission.since)"]
     }
 
     private func recordQueueFindings(_ findings: [QueueNameCheck.Finding]) {
@@ -159,7 +267,7 @@ final class DecisionRecorder: Sendable {
         metrics.clear("redash_autoscaler_running_tasks")
     }
 
-    private func logNotices(_ notices: [StepNotice], service: String) {
+    private func logNotices(_ notices: [StepNotice], service: String, now: Instant) {
         for notice in notices {
             switch notice {
             case .outsideChange(let from, let to, let until):
@@ -167,14 +275,15 @@ final class DecisionRecorder: Sendable {
                     "service": "\(service)", "from": "\(from)", "to": "\(to)", "until": "\(until)",
                 ])
             case .unmappedBusyWorkers(let count):
+                guard let admitted = throttle.admit("unmapped|\(service)", now: now) else { continue }
                 logger.warning("busy workers that match no task: only the running-jobs floor protects them", metadata: [
                     "service": "\(service)", "unmapped": "\(count)",
-                ])
+                ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             }
         }
     }
 
-    private func logProtection(_ result: ProtectionResult, plan: ServicePlan, service: String, errors: inout [DependencyError]) {
+    private func logProtection(_ result: ProtectionResult, plan: ServicePlan, service: String, now: Instant, errors: inout [DependencyError]) {
         let names = { (ids: [String]) in ids.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.joined(separator: ",") }
         switch result {
         case .nothingToDo:
@@ -185,10 +294,12 @@ final class DecisionRecorder: Sendable {
             ])
         case .applied(let change):
             for refusal in change.refused + change.releaseRefused {
+                let shape = DependencyError(.ecs, "", refusal.reason).shape
+                guard let admitted = throttle.admit("refused|\(service)|\(shape)", now: now) else { continue }
                 logger.warning("task protection refused", metadata: [
                     "service": "\(service)", "task": "\(refusal.task)", "reason": "\(refusal.reason)",
                     "note": "\(refusal.reason == "DEPLOYMENT_BLOCKED" ? "a deployment is in progress; protection would block it" : "")",
-                ])
+                ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             }
             if !change.protected.isEmpty {
                 metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service, "action": "protect"], by: change.protected.count)
@@ -200,8 +311,8 @@ final class DecisionRecorder: Sendable {
                 "service": "\(service)", "protected": "\(names(change.protected))", "released": "\(names(change.released))",
             ])
         case .failed(let error):
+            // Logged with the tick's other errors, once a minute.
             errors.append(DependencyError(.ecs, "task protection of \(service)", error))
-            logger.error("task protection failed; not scaling in this tick", metadata: ["service": "\(service)", "error": "\(error)"])
         }
     }
 

@@ -7,6 +7,17 @@ public protocol PlanApplier: Sendable {
     var mode: ControllerMode { get }
     /// Applies one service's plan.
     func apply(_ plan: ServicePlan, service: String) async -> ApplyResult
+    /// Applies the plans of one tick, results in the same order.
+    func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult]
+}
+
+extension PlanApplier {
+    /// One plan after another.
+    public func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult] {
+        var results: [ApplyResult] = []
+        for (service, plan) in plans { results.append(await apply(plan, service: service)) }
+        return results
+    }
 }
 
 /// Whether the controller writes to ECS.
@@ -25,21 +36,40 @@ public struct LiveApplier: PlanApplier {
     /// The longest one write (with its retries) may take; shorter than a new leader's guard.
     public static let writeDeadline: Duration = .seconds(5)
 
-    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil) {
+    /// This applier's bound on one write: `writeDeadline` unless a test needs more room.
+    let deadline: Duration
+
+    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil, writeDeadline: Duration = LiveApplier.writeDeadline) {
         self.writer = writer
         self.lease = lease
+        self.deadline = writeDeadline
     }
 
     public var mode: ControllerMode { .live }
 
     /// How long the next write may take, or `nil` when it may not be sent.
     private func window() async -> Duration? {
-        guard let lease else { return Self.writeDeadline }
-        return await lease.writeWindow().map { min($0, Self.writeDeadline) }
+        guard let lease else { return deadline }
+        return await lease.writeWindow().map { min($0, deadline) }
     }
 
     public func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {
-        let protection = await protect(plan)
+        await apply([(service, plan)])[0]
+    }
+
+    /// Protection for every service of the tick first, in as few calls as ECS allows (ten tasks
+    /// a call, whichever services they belong to); then each service's desiredCount, a scale-in
+    /// only where its own busy tasks are protected.
+    public func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult] {
+        let protections = await protect(plans.map(\.plan))
+        var results: [ApplyResult] = []
+        for ((service, plan), protection) in zip(plans, protections) {
+            results.append(await scale(plan, service: service, after: protection))
+        }
+        return results
+    }
+
+    private func scale(_ plan: ServicePlan, service: String, after protection: ProtectionResult) async -> ApplyResult {
         switch plan.desiredCountToSend(after: protection) {
         case .nothing:
             return ApplyResult(protection: protection, scale: .nothingToSend)
@@ -56,26 +86,46 @@ public struct LiveApplier: PlanApplier {
         }
     }
 
-    private func protect(_ plan: ServicePlan) async -> ProtectionResult {
-        guard !plan.protection.isEmpty else { return .nothingToDo }
-        var change = ProtectionChange()
-        do {
-            if !plan.protection.protect.isEmpty {
-                guard let deadline = await window() else { return .notSent }
-                let answer = try await writer.setProtection(true, tasks: plan.protection.protect, duration: plan.protectionDuration, within: deadline)
-                change.protected = answer.protected
-                change.refused = answer.refused
-            }
-            if !plan.protection.release.isEmpty {
-                guard let deadline = await window() else { return .applied(change) }
-                let answer = try await writer.setProtection(false, tasks: plan.protection.release, duration: nil, within: deadline)
-                change.released = answer.released
-                change.releaseRefused = answer.releaseRefused
-            }
-            return .applied(change)
-        } catch {
-            return .failed("\(error)")
+    /// Carries out the protection plans of several services: one batched call per kind of
+    /// change (protect for a given duration, release), each service's share of ECS's answer
+    /// given back to it. A call that fails fails only the services that had tasks in it.
+    private func protect(_ plans: [ServicePlan]) async -> [ProtectionResult] {
+        var results: [ProtectionResult] = plans.map { $0.protection.isEmpty ? .nothingToDo : .applied(ProtectionChange()) }
+        // Protect, grouped by duration (a policy per service), then release.
+        let durations = Set(plans.filter { !$0.protection.protect.isEmpty }.map(\.protectionDuration)).sorted()
+        var calls: [(enable: Bool, duration: Duration?, members: [Int])] = durations.map { duration in
+            (true, duration, plans.indices.filter { !plans[$0].protection.protect.isEmpty && plans[$0].protectionDuration == duration })
         }
+        calls.append((false, nil, plans.indices.filter { !plans[$0].protection.release.isEmpty }))
+        for call in calls where !call.members.isEmpty {
+            let tasks = call.members.flatMap { call.enable ? plans[$0].protection.protect : plans[$0].protection.release }
+            guard let deadline = await window() else {
+                // Not in charge any more: a protection not sent means no scale-in; a release not
+                // sent keeps the tasks protected, which is safe.
+                for member in call.members where call.enable { results[member] = .notSent }
+                continue
+            }
+            do {
+                let answer = try await writer.setProtection(call.enable, tasks: tasks, duration: call.duration, within: deadline)
+                for member in call.members {
+                    guard case .applied(var change) = results[member] else { continue }
+                    let mine = Set(call.enable ? plans[member].protection.protect : plans[member].protection.release)
+                    if call.enable {
+                        change.protected = answer.protected.filter(mine.contains)
+                        change.refused = answer.refused.filter { mine.contains($0.task) }
+                    } else {
+                        change.released = answer.released.filter(mine.contains)
+                        change.releaseRefused = answer.releaseRefused.filter { mine.contains($0.task) }
+                    }
+                    results[member] = .applied(change)
+                }
+            } catch {
+                for member in call.members where call.enable || results[member] == .applied(ProtectionChange()) {
+                    results[member] = .failed("\(error)")
+                }
+            }
+        }
+        return results
     }
 }
 

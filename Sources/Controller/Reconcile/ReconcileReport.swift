@@ -17,6 +17,16 @@ public struct ReconcileReport: Sendable {
     public var newComparison: ForecastCheck.Comparison?
     /// Policy queues that exist nowhere, and queues with work no service consumes.
     public var queueFindings: [QueueNameCheck.Finding] = []
+    /// The ECS requests sent during the tick, by action (retries count); `nil` when not counted.
+    public var apiCalls: [String: Int]?
+    /// The controller-wide mode this tick: `run --dry-run`, the policy's `mode` and the kill
+    /// switch combined.
+    public var controllerMode: ServiceMode = .active
+    /// What the kill switch said, when there is one.
+    public var killSwitch: KillSwitchState?
+
+    /// All ECS requests of the tick.
+    public var apiCallCount: Int? { apiCalls.map { $0.values.reduce(0, +) } }
 
     /// Whether Redis and ECS were both read and written as planned: what `/readyz` asks of the
     /// last reconcile.
@@ -28,10 +38,21 @@ public struct ReconcileReport: Sendable {
     }
 }
 
+/// The kill switch as last read.
+public struct KillSwitchState: Hashable, Sendable {
+    public var source: String
+    /// The mode it asks for; `nil`: none.
+    public var mode: ServiceMode?
+    /// Why the last read failed (the mode is then the last one read).
+    public var problem: String?
+}
+
 /// One failed read or write: which dependency, what was being done, what it said.
 public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
     public enum Dependency: String, Hashable, Sendable, CaseIterable {
         case redis, ecs, database
+        /// The kill switch (a file or SSM parameter) could not be read.
+        case killSwitch = "kill-switch"
     }
 
     public var dependency: Dependency
@@ -46,12 +67,31 @@ public struct DependencyError: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(operation): \(message)" }
+
+    /// The IAM action the error says is missing, from AWS's AccessDenied message
+    /// ("not authorized to perform: ecs:ListTasks") or the client's hint ("must allow …").
+    public var missingPermission: String? {
+        for marker in ["not authorized to perform: ", "must allow "] {
+            guard let range = message.range(of: marker) else { continue }
+            let action = message[range.upperBound...].prefix { !$0.isWhitespace && $0 != "," && $0 != ")" && $0 != "." }
+            if action.contains(":") { return String(action) }
+        }
+        return nil
+    }
+
+    /// The message without its numbers, so that one failure repeating with other figures (a
+    /// time, a count, an address) counts as the same line.
+    var shape: String { String(message.map { $0.isNumber ? "#" : $0 }) }
 }
 
 /// One service's part of a reconcile.
 public struct ServiceReport: Sendable {
     public var name: String
     public var queues: [String]
+    /// The mode the service was handled in this tick (its own and the controller's combined).
+    public var mode: ServiceMode = .active
+    /// The operator's hold in force, if any.
+    public var hold: OperatorHold?
     /// What ECS said, with the busy tasks the step found; `nil` when ECS could not be read.
     public var state: ServiceState?
     public var plan: ServicePlan

@@ -19,17 +19,30 @@ public actor Reconciler {
         public var store: (any DecisionStore)?
         /// The leader lease; `nil` when this controller needs none.
         public var leadership: (any Leadership)?
+        /// Counts the ECS requests, for the calls-per-tick figure; `nil`: not counted.
+        public var apiCalls: (any APICallCounting)?
+        /// The operators' holds; `nil` without a database.
+        public var holds: (any HoldSource)?
+        /// The kill switch; `nil` when the policy names none.
+        public var killSwitch: (any ModeSwitch)?
+        /// The reconnect pacing of the clients, re-paced when a reload changes the interval.
+        public var pacing: [ReconnectPacing]
 
         public init(
             queues: any QueueSource, cluster: any ClusterReader, applier: any PlanApplier, forecast: (any ForecastSource)? = nil,
-            store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil
+            store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
+            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil, pacing: [ReconnectPacing] = []
         ) {
+            self.pacing = pacing
+            self.holds = holds
+            self.killSwitch = killSwitch
             self.queues = queues
             self.cluster = cluster
             self.applier = applier
             self.forecast = forecast
             self.store = store
             self.leadership = leadership
+            self.apiCalls = apiCalls
         }
     }
 
@@ -41,6 +54,10 @@ public actor Reconciler {
     /// The forecast checked against Redash's own refreshes.
     public private(set) var forecastCheck = ForecastCheck()
     var memoriesRestored = false
+    /// The holds last read (kept while the database cannot be read: dropping a hold could
+    /// scale a service in), and the kill switch's last mode (kept while it cannot be read).
+    var holds: [String: OperatorHold] = [:]
+    var killSwitchMode: ServiceMode?
     public private(set) var lastReport: ReconcileReport?
     public private(set) var lastSuccessAt: Instant?
 
@@ -53,15 +70,18 @@ public actor Reconciler {
     public var mode: ControllerMode { ports.applier.mode }
 
     /// Swaps in a newly loaded policy; the memories of services that remain are kept.
-    public func replacePolicy(_ newPolicy: Policy) {
+    public func replacePolicy(_ newPolicy: Policy) async {
         let names = Set(newPolicy.services.map(\.name))
         memories = memories.filter { names.contains($0.key) }
+        if newPolicy.ecs != policy.ecs { await ports.cluster.adopt(newPolicy.ecs) }
+        for pacing in ports.pacing { pacing.adopt(interval: newPolicy.interval) }
         policy = newPolicy
         recorder.forgetServices()
     }
 
     public func reconcile(now: Instant) async -> ReconcileReport {
         let started = ContinuousClock.now
+        let callsBefore = ports.apiCalls?.callsSoFar()
         let policy = self.policy
         var errors: [DependencyError] = []
 
@@ -76,33 +96,132 @@ public actor Reconciler {
         let queueFindings = Self.queueFindings(policy, probe: probe, forecast: forecast)
         await restoreMemories(errors: &errors)
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
+        let holds = await readHolds(now: now, errors: &errors)
+        let killSwitch = await readKillSwitch(now: now, errors: &errors)
+        let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
         let applier: any PlanApplier = isLeader ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
-        var services: [ServiceReport] = []
-        for service in policy.services {
-            let observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
-            let (plan, planned) = ServiceStep.plan(
+        var planned = policy.services.map { service in
+            var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
+            observation.hold = holds[service.name]
+            let (plan, memory) = ServiceStep.plan(
                 observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
-            let result = await applier.apply(plan, service: service.name)
-            let (memory, outcome) = ServiceStep.settle(plan, memory: planned, result: result)
+            return Planned(
+                service: service, observation: observation, plan: plan, memory: memory, mode: ServiceMode.combined(controllerMode, service.mode))
+        }
+        if isLeader { await replanFromFreshState(&planned, context: context, now: now, errors: &errors) }
+
+        var services: [ServiceReport] = []
+        let results = await Self.apply(planned, with: applier)
+        for (entry, result) in zip(planned, results) {
+            let (service, observation, plan) = (entry.service, entry.observation, entry.plan)
+            let (memory, outcome) = ServiceStep.settle(plan, memory: entry.memory, result: result)
             memories[service.name] = memory
             let report = ServiceReport(
-                name: service.name, queues: service.queues, state: Self.withBusyTasks(observation.service, plan.busyTasks),
-                plan: plan, outcome: outcome)
+                name: service.name, queues: service.queues, mode: entry.mode, hold: observation.hold,
+                state: Self.withBusyTasks(observation.service, plan.busyTasks), plan: plan, outcome: outcome)
             await recorder.record(report, result: result, memory: memory, now: now, generation: lease.generation, errors: &errors)
             services.append(report)
         }
 
         let report = ReconcileReport(
             at: now, duration: ContinuousClock.now - started, mode: applier.mode, isLeader: isLeader, probe: probe,
-            services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings)
+            services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings,
+            apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()), controllerMode: controllerMode, killSwitch: killSwitch)
         recorder.finish(report, forecast: forecast)
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
         return report
+    }
+
+    /// One service's plan before it is applied.
+    struct Planned {
+        var service: ServicePolicy
+        var observation: ServiceObservation
+        var plan: ServicePlan
+        var memory: ServiceMemory
+        /// The service's mode and the controller's, combined.
+        var mode: ServiceMode
+    }
+
+    /// The plans of active services go to the applier (all in one call, so that it can batch);
+    /// those of dry-run and paused services are reported, never sent.
+    static func apply(_ planned: [Planned], with applier: any PlanApplier) async -> [ApplyResult] {
+        let active = planned.indices.filter { planned[$0].mode == .active }
+        let sent = await applier.apply(active.map { (planned[$0].service.name, planned[$0].plan) })
+        var results = planned.map { entry -> ApplyResult in
+            let scale: ScaleResult
+            if case .set = entry.plan.action { scale = .notSent(entry.mode == .paused ? .paused : .dryRun) } else { scale = .nothingToSend }
+            return ApplyResult(protection: entry.plan.protection.isEmpty ? .nothingToDo : .notSent, scale: scale)
+        }
+        for (index, result) in zip(active, sent) { results[index] = result }
+        return results
+    }
+
+    /// The holds in force; the last ones read when the database cannot be read now.
+    private func readHolds(now: Instant, errors: inout [DependencyError]) async -> [String: OperatorHold] {
+        if let source = ports.holds {
+            do {
+                holds = try await source.activeHolds(now: now)
+            } catch {
+                errors.append(DependencyError(.database, "operator holds", "\(error); keeping the holds last read"))
+            }
+        }
+        holds = holds.filter { $0.value.isActive(at: now) }
+        return holds
+    }
+
+    /// The kill switch's mode; the last one read when it cannot be read now.
+    private func readKillSwitch(now: Instant, errors: inout [DependencyError]) async -> KillSwitchState? {
+        guard let source = ports.killSwitch else { return nil }
+        do {
+            killSwitchMode = try await source.read(now: now)
+            return KillSwitchState(source: source.source, mode: killSwitchMode)
+        } catch {
+            errors.append(DependencyError(.killSwitch, source.source, "\(error); keeping \(killSwitchMode?.rawValue ?? "no override")"))
+            return KillSwitchState(source: source.source, mode: killSwitchMode, problem: "\(error)")
+        }
+    }
+
+    /// Fresh before a write: the reader may answer from a description read at an earlier tick
+    /// (to spare ECS's rate limits), so a plan that would set desiredCount from one is made again
+    /// from what ECS says now, all such services in one read. If that read fails, they hold.
+    private func replanFromFreshState(_ planned: inout [Planned], context: ServiceStep.Context, now: Instant, errors: inout [DependencyError]) async {
+        let stale = planned.indices.filter { index in
+            guard case .set = planned[index].plan.action, let state = planned[index].observation.service else { return false }
+            return state.observedAt < now
+        }
+        guard !stale.isEmpty else { return }
+        var fresh: [String: ServiceState] = [:]
+        do {
+            let snapshot = try await ports.cluster.refreshServices(stale.map { planned[$0].service.name }, now: now)
+            fresh = snapshot.states
+            if !snapshot.missing.isEmpty {
+                errors.append(DependencyError(.ecs, "DescribeServices", "not found: " + snapshot.missing.map { "\($0.name) (\($0.reason))" }.joined(separator: ", ")))
+            }
+        } catch {
+            errors.append(DependencyError(.ecs, "DescribeServices", "\(error)"))
+        }
+        for index in stale {
+            let service = planned[index].service
+            planned[index].observation.service = fresh[service.name]
+            let (plan, memory) = ServiceStep.plan(
+                planned[index].observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
+            planned[index].plan = plan
+            planned[index].memory = memory
+        }
+    }
+
+    /// The requests of this tick, by action.
+    static func callsSince(_ before: [String: Int]?, _ after: [String: Int]?) -> [String: Int]? {
+        guard let after else { return nil }
+        return after.reduce(into: [:]) { result, entry in
+            let count = entry.value - (before?[entry.key] ?? 0)
+            if count > 0 { result[entry.key] = count }
+        }
     }
 
     // MARK: Gathering
@@ -156,25 +275,24 @@ public actor Reconciler {
         }
     }
 
-    /// The tasks of the services that have busy workers or tasks this controller protected.
+    /// The tasks of the services that have busy workers or tasks this controller protected, in
+    /// one read (the reader lists the cluster once for all of them).
     private func readTasks(
         _ policy: Policy, probe: ProbeReport, states: [String: ServiceState], now: Instant, errors: inout [DependencyError]
     ) async -> [String: TaskReading] {
-        var readings: [String: TaskReading] = [:]
-        for service in policy.services {
+        let needed = policy.services.filter { service in
             let workers = probe.layout == .rq ? probe.workerIdentities(on: service.queues) : nil
-            guard ServiceStep.needsTasks(
+            return ServiceStep.needsTasks(
                 policy: service, workers: workers, service: states[service.name], memory: memories[service.name] ?? ServiceMemory())
-            else { continue }
-            do {
-                let tasks = try await ports.cluster.tasks(of: [service.name], now: now)
-                readings[service.name] = .observed(tasks[service.name] ?? [])
-            } catch {
-                errors.append(DependencyError(.ecs, "tasks of \(service.name)", "\(error)"))
-                readings[service.name] = .unavailable(reason: "\(error)")
-            }
+        }.map(\.name)
+        guard !needed.isEmpty else { return [:] }
+        do {
+            let tasks = try await ports.cluster.tasks(of: needed, now: now)
+            return Dictionary(uniqueKeysWithValues: needed.map { ($0, TaskReading.observed(tasks[$0] ?? [])) })
+        } catch {
+            errors.append(DependencyError(.ecs, "tasks of " + needed.joined(separator: ", "), "\(error)"))
+            return Dictionary(uniqueKeysWithValues: needed.map { ($0, TaskReading.unavailable(reason: "\(error)")) })
         }
-        return readings
     }
 
     static func observation(

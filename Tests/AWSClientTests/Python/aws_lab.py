@@ -101,7 +101,7 @@ def moto_setup(args):
         ecs.register_container_instance(cluster=args.cluster, instanceIdentityDocument=json.dumps(
             {"instanceId": instance["InstanceId"], "region": args.region, "privateIp": instance["PrivateIpAddress"]}))
         tasks = ecs.run_task(cluster=args.cluster, taskDefinition="redash-worker", count=args.tasks,
-                             launchType="EC2", startedBy=args.services[0])["tasks"]
+                             launchType="EC2", startedBy=args.services[0], group=f"service:{args.services[0]}")["tasks"]
         users["tasks"] = [task["taskArn"] for task in tasks]
     scaling = client("application-autoscaling", *creds)
     for name in args.scalable_target:

@@ -82,6 +82,7 @@ class Lab:
             name, queue, workers = spec.split(":")
             self.services[name] = Service("redash", name, queue, int(workers))
         self.enqueued = {}
+        self.calls = {}           # ECS requests served, by action
 
     def allocate_ip(self):
         self.next_ip += 1
@@ -180,7 +181,7 @@ class Lab:
                     "jobsKilled": max(0, enqueued - len(finished) - queue.count - len(running)),
                     "waitP50": pick(0.5), "waitP95": pick(0.95), "waitP99": pick(0.99),
                 }
-            return {"services": services}
+            return {"services": services, "ecsCalls": dict(self.calls)}
 
     # -- the ECS API --------------------------------------------------------------------------
 
@@ -213,10 +214,20 @@ class Lab:
             return 200, {"service": self.describe_services({"services": [service.name]})["services"][0]}
 
     def list_tasks(self, request):
+        # One service's tasks, or (no serviceName) the whole cluster's, in pages as ECS gives them.
         with self.lock:
-            service = self.services.get(request.get("serviceName", ""))
-            tasks = [t for t in service.tasks if not t.stopped] if service else []
-            return {"taskArns": [t.arn for t in tasks]}
+            if "serviceName" in request:
+                service = self.services.get(request["serviceName"])
+                chosen = [service] if service else []
+            else:
+                chosen = list(self.services.values())
+            arns = [t.arn for s in chosen for t in s.tasks if not t.stopped and not t.stop_requested]
+            start = int(request.get("nextToken") or 0)
+            size = max(1, min(100, int(request.get("maxResults") or 100)))
+            answer = {"taskArns": arns[start:start + size]}
+            if start + size < len(arns):
+                answer["nextToken"] = str(start + size)
+            return answer
 
     def find(self, arn):
         for service in self.services.values():
@@ -232,7 +243,7 @@ class Lab:
                 task = self.find(arn)
                 if task:
                     tasks.append({
-                        "taskArn": task.arn, "lastStatus": task.status, "desiredStatus": "STOPPED" if task.stop_requested else "RUNNING",
+                        "taskArn": task.arn, "lastStatus": task.status, "group": f"service:{task.service.name}", "desiredStatus": "STOPPED" if task.stop_requested else "RUNNING",
                         "startedAt": task.started,
                         "attachments": [{"type": "ElasticNetworkInterface", "details": [{"name": "privateIPv4Address", "value": task.ip}]}],
                     })
@@ -283,6 +294,8 @@ def make_handler(lab):
             if not self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 "):
                 return self.answer(400, {"__type": "MissingAuthenticationTokenException", "message": "not signed"})
             action = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+            with lab.lock:
+                lab.calls[action] = lab.calls.get(action, 0) + 1
             if action == "DescribeServices":
                 return self.answer(200, lab.describe_services(request))
             if action == "UpdateService":

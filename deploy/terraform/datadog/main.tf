@@ -36,7 +36,11 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
         definition = {
           title    = "Scale actions"
           type     = "timeseries"
-          requests = [{ q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" }]
+          requests = [
+            { q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" },
+            # Dry-run and paused services: what the controller would have done.
+            { q = "sum:redash_autoscaler.would_scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" },
+          ]
         }
       },
       {
@@ -104,4 +108,15 @@ resource "datadog_monitor" "no_leader" {
   notify_no_data    = true
   no_data_timeframe = 15
   tags              = ["service:${var.service_tag}"]
+}
+
+resource "datadog_monitor" "policy_rejected" {
+  name    = "Redash autoscaler rejected a policy edit"
+  type    = "metric alert"
+  query   = "sum(last_1h):sum:redash_autoscaler.policy_reload_failures_total{app:${var.service_tag}}.as_count() > 0"
+  message = "A new policy was rejected (invalid, or a change that needs a restart): the controller keeps running on the last good one, so the edit did not take effect. The controller's log line 'new policy rejected' has the file, line and column. Runbook: docs/operations.md#an-edit-of-the-policy-did-not-take-effect. ${var.notify}"
+  monitor_thresholds {
+    critical = 0
+  }
+  tags = ["service:${var.service_tag}"]
 }

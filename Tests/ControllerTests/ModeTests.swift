@@ -1,0 +1,182 @@
+import AutoscalerCore
+import Controller
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import TestSupport
+
+/// Modes, the kill switch and operators' holds, through the reconciler with in-memory ports.
+@Suite("Modes, kill switch and holds")
+struct ModeTests {
+    static func policy(_ mode: ServiceMode = .active, controller: ServiceMode = .active) -> Policy {
+        Policy(
+            cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
+            services: [
+                ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1, mode: mode),
+                ServicePolicy(name: "scheduled", queues: ["scheduled_queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1),
+            ],
+            mode: controller)
+    }
+
+    static func at(_ seconds: Double) -> Instant { Build.monday + .seconds(seconds) }
+
+    @Test("a service moves active → dry-run → paused → active without a restart; only active writes, and each mode shows in the report and metrics")
+    func perServiceModes() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1, "scheduled": 1])
+        let metrics = MetricsRegistry()
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(.dryRun), metrics: metrics)
+        queues.set("queries", pending: 3)
+        queues.set("scheduled_queries", pending: 2)
+
+        let dry = await reconciler.reconcile(now: Self.at(0))
+        #expect(dry.services[0].mode == .dryRun && dry.services[0].outcome == .dryRun)
+        #expect(dry.services[0].summary.hasPrefix("would scale adhoc 1 → 3"))
+        #expect(cluster.count("adhoc") == 1, "a dry-run service was written")
+        #expect(dry.services[1].outcome == .applied && cluster.count("scheduled") == 2, "the other service is active")
+        #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="dry-run",service="adhoc"} 1"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="active",service="adhoc"} 0"#))
+        // Counted as would-scale, not as a scale action; every counter exists at 0 from the start.
+        #expect(metrics.render().contains(#"redash_autoscaler_would_scale_actions_total{direction="up",service="adhoc"} 1"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="up",service="adhoc"} 0"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="down",service="scheduled"} 0"#))
+        #expect(metrics.render().contains(#"redash_autoscaler_errors_total{dependency="kill-switch"} 0"#))
+
+        await reconciler.replacePolicy(Self.policy(.paused))
+        let paused = await reconciler.reconcile(now: Self.at(5))
+        #expect(paused.services[0].mode == .paused && paused.services[0].outcome == .paused)
+        #expect(paused.services[0].summary.hasPrefix("paused, not scaling adhoc 1 → 3"))
+        #expect(cluster.count("adhoc") == 1)
+        #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="paused",service="adhoc"} 1"#))
+
+        await reconciler.replacePolicy(Self.policy(.active))
+        let active = await reconciler.reconcile(now: Self.at(10))
+        #expect(active.services[0].outcome == .applied && cluster.count("adhoc") == 3)
+        #expect(cluster.desiredCountWrites.filter { $0.0 == "adhoc" }.map(\.1) == [3], "only the active tick wrote")
+    }
+
+    @Test("a hand's change while paused is still recognised as an outside change when the service is active again")
+    func outsideChangeWhilePaused() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2, "scheduled": 1])
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(.paused))
+        _ = await reconciler.reconcile(now: Self.at(0))
+        cluster.changeOutside("adhoc", to: 5)
+        _ = await reconciler.reconcile(now: Self.at(5))
+        await reconciler.replacePolicy(Self.policy(.active))
+        // With empty queues the scale-down window (2 minutes) would bring it down by 200 s; the
+        // outside change seen while paused holds it for 5 minutes.
+        var last: ServiceOutcome = .unchanged
+        for second in stride(from: 10, through: 200, by: 5) {
+            last = await reconciler.reconcile(now: Self.at(Double(second))).services[0].outcome
+        }
+        #expect(cluster.count("adhoc") == 5)
+        #expect(last == .externalChangeRespected(until: Self.at(5) + ServicePolicy.defaultExternalChangeHold), "\(last)")
+    }
+
+    @Test("the kill switch: a file saying paused stops every write from the next tick; removing it resumes; garbage keeps the last mode and is an error")
+    func killSwitch() async throws {
+        let path = NSTemporaryDirectory() + "kill-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1, "scheduled": 1])
+        let metrics = MetricsRegistry()
+        let reconciler = Reconciler(
+            policy: Self.policy(),
+            ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster), killSwitch: KillSwitch.file(path)),
+            metrics: metrics, controllerName: "test", logger: ReconcilerTests.quiet)
+        queues.set("queries", pending: 3)
+
+        // No file: no override.
+        let none = await reconciler.reconcile(now: Self.at(0))
+        #expect(none.controllerMode == .active && none.killSwitch?.mode == nil && cluster.count("adhoc") == 3)
+
+        try "paused\n".write(toFile: path, atomically: true, encoding: .utf8)
+        queues.set("queries", pending: 5)
+        let paused = await reconciler.reconcile(now: Self.at(5))
+        #expect(paused.controllerMode == .paused && paused.services.allSatisfy { $0.mode == .paused })
+        #expect(paused.services[0].outcome == .paused && cluster.count("adhoc") == 3)
+        #expect(metrics.render().contains(#"redash_autoscaler_controller_mode{mode="paused"} 1"#))
+
+        // Garbage: an error, and the last mode read (paused) holds; never a silent resume.
+        try "resume please".write(toFile: path, atomically: true, encoding: .utf8)
+        let garbled = await reconciler.reconcile(now: Self.at(10))
+        #expect(garbled.controllerMode == .paused && cluster.count("adhoc") == 3)
+        #expect(garbled.errors.contains { $0.dependency == .killSwitch && $0.message.contains("expected active, dry-run or paused") })
+        #expect(garbled.killSwitch?.problem != nil)
+
+        try "dry-run".write(toFile: path, atomically: true, encoding: .utf8)
+        let dry = await reconciler.reconcile(now: Self.at(15))
+        #expect(dry.controllerMode == .dryRun && dry.services[0].outcome == .dryRun && cluster.count("adhoc") == 3)
+
+        try FileManager.default.removeItem(atPath: path)
+        let resumed = await reconciler.reconcile(now: Self.at(20))
+        #expect(resumed.controllerMode == .active && resumed.services[0].outcome == .applied && cluster.count("adhoc") == 5)
+    }
+
+    @Test("the policy's mode caps every service; the strictest of run --dry-run, policy, kill switch and service wins")
+    func strictestWins() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1, "scheduled": 1])
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(.paused, controller: .dryRun))
+        queues.set("queries", pending: 3)
+        queues.set("scheduled_queries", pending: 3)
+        let report = await reconciler.reconcile(now: Self.at(0))
+        #expect(report.controllerMode == .dryRun)
+        #expect(report.services.map(\.mode) == [.paused, .dryRun])
+        #expect(cluster.desiredCountWrites.isEmpty)
+    }
+
+    @Test("an operator's hold sets its count whatever the queues say, within the policy's bounds, until it expires; the database failing keeps it")
+    func holds() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2, "scheduled": 1])
+        let holds = FakeHolds()
+        let metrics = MetricsRegistry()
+        let reconciler = Reconciler(
+            policy: Self.policy(),
+            ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster), holds: holds),
+            metrics: metrics, controllerName: "test", logger: ReconcilerTests.quiet)
+        holds.set(OperatorHold(service: "adhoc", tasks: 5, until: Self.at(60), setBy: "alice", reason: "incident 42", setAt: Self.at(0)))
+        let held = await reconciler.reconcile(now: Self.at(0))
+        #expect(held.services[0].decision.code == .operatorHold && held.services[0].decision.reason.contains("incident 42"))
+        #expect(cluster.count("adhoc") == 5, "no queue, yet the hold scales up")
+        #expect(metrics.render().contains(#"redash_autoscaler_operator_hold_tasks{service="adhoc"} 5"#))
+
+        // The database goes away: the hold read last stays in force (dropping it could scale in).
+        holds.fail = true
+        let kept = await reconciler.reconcile(now: Self.at(10))
+        #expect(kept.services[0].hold != nil && cluster.count("adhoc") == 5)
+        #expect(kept.errors.contains { $0.dependency == .database && $0.operation == "operator holds" })
+        holds.fail = false
+
+        // Above maxTasks: kept within the bounds, and says so.
+        holds.set(OperatorHold(service: "adhoc", tasks: 40, until: Self.at(60), setBy: "bob", setAt: Self.at(20)))
+        let capped = await reconciler.reconcile(now: Self.at(20))
+        #expect(cluster.count("adhoc") == 6 && capped.services[0].decision.reason.contains("kept within 1…6"))
+
+        // Expired: the policy decides again (the normal scale-down window then applies).
+        let after = await reconciler.reconcile(now: Self.at(65))
+        #expect(after.services[0].hold == nil && after.services[0].decision.code != .operatorHold)
+        #expect(!metrics.render().contains("redash_autoscaler_operator_hold_tasks{"))
+    }
+}
+
+/// Holds in memory; `fail` makes the read throw, as a lost database does.
+final class FakeHolds: HoldSource {
+    private let state = Mutex<(holds: [String: OperatorHold], fail: Bool)>(([:], false))
+
+    func set(_ hold: OperatorHold) { state.withLock { $0.holds[hold.service] = hold } }
+    var fail: Bool {
+        get { state.withLock { $0.fail } }
+        set { state.withLock { $0.fail = newValue } }
+    }
+
+    func activeHolds(now: Instant) async throws -> [String: OperatorHold] {
+        try state.withLock { state in
+            if state.fail { throw TestFailure("the database is gone") }
+            return state.holds.filter { $0.value.isActive(at: now) }
+        }
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
