@@ -185,7 +185,16 @@ struct QueueInputs {
         var pairs: [(command: [String], reply: RESPValue)] = []
         for exchange in exchanges where !exchange.isRedash {
             guard let replies = exchange.replies else { continue }
-            pairs += zip(exchange.commands, replies).map { ($0, $1) }
+            for (index, (command, reply)) in zip(exchange.commands, replies).enumerated() {
+                // A queue's worker count comes with its SRANDMEMBER; a lone `SCARD
+                // rq:workers:periodic` is the scheduler health's count of periodic workers, which
+                // no queue's reading rests on, even a queue named `periodic`.
+                let next = index + 1 < exchange.commands.count ? exchange.commands[index + 1] : []
+                if command.count == 2, command[0] == "SCARD", command[1].hasPrefix("rq:workers:"), next.first != "SRANDMEMBER" || next.dropFirst().first != command[1] {
+                    continue
+                }
+                pairs.append((command, reply))
+            }
         }
         func note(_ queue: String, _ command: [String], _ reply: RESPValue) {
             guard failures[queue] == nil, let message = Self.firstError(in: reply) else { return }
