@@ -266,8 +266,9 @@ let package = Package(
             name: "ControllerTests",
             dependencies: [
                 "Controller", "AWSClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "AWSTestSupport",
-                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile", "RedisClient", "QueueProbes",
+                "PostgresClient", "RedashMetadata", "TestSupport", "Simulator", "PolicyFile", "RedisClient", "QueueProbes", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Python"],
             swiftSettings: strictSettings

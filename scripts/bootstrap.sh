@@ -4,7 +4,8 @@
 # controller on a laptop you need only Swift and two C libraries: docs/getting-started.md.
 # - the C libraries the Redis and PostgreSQL clients wrap (hiredis, libpq) and pkg-config;
 # - the servers the integration tests start on 127.0.0.1 (redis-server, PostgreSQL 15) and openssl for their
-#   throwaway TLS certificates; debootstrap for the runtime root-filesystem check; umoci and
+#   throwaway TLS certificates; debootstrap for the runtime root-filesystem check; chromium for
+#   the status page test in a real browser; umoci and
 #   skopeo to build and read the OCI image (scripts/build-image.sh, scripts/check-image.sh);
 # - Python venvs with the real queue libraries Redash uses and moto (.venv: rq 1.16, celery,
 #   moto; .venv-rq15: rq 1.5 for Redash v10, optional; .venv-deploy: python-hcl2 and checkov).
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15 debootstrap umoci skopeo)
+packages=(pkg-config libhiredis-dev libpq-dev redis-server redis-tools openssl postgresql-15 debootstrap umoci skopeo chromium)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

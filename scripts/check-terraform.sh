@@ -3,7 +3,8 @@
 # `validate` for the module and every example, through a filesystem mirror of the hashicorp/aws
 # provider; then `plan`, `apply` and `destroy` of examples/basic against moto's AWS server on
 # 127.0.0.1 (the VPC, subnets, cluster, Redash's services and its SSM parameters created there
-# first by scripts/terraform/moto_fixture.py), and a plan of the module with Datadog log routing.
+# first by scripts/terraform/moto_fixture.py; the example keeps its policy in Parameter Store), and
+# a plan of the module with Datadog log routing and an existing policy parameter with its KMS key.
 # The Datadog module's provider has no mirror here: it is only parsed and checked by checkov
 # (scripts/check-deploy.sh), and this script says so.
 # Needs terraform on PATH, the provider mirror (TF_PLUGIN_MIRROR, default /opt/tf-plugins), and
@@ -107,7 +108,7 @@ echo "check-terraform: examples/basic: apply"
 terraform apply -no-color -auto-approve plan.tfplan >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 grep -E "^Apply complete" "$work/apply.log"
 terraform state list | sed 's/^/check-terraform:   applied /'
-"$python" "$repo/scripts/terraform/check_applied.py" "$endpoint" "$region" "$(terraform output -json)"
+"$python" "$repo/scripts/terraform/check_applied.py" "$endpoint" "$region" "$(terraform output -json)" "$example/policies.yaml"
 echo "check-terraform: examples/basic: destroy"
 terraform destroy -no-color -auto-approve >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
 grep -E "^Destroy complete" "$work/destroy.log"
@@ -128,6 +129,8 @@ module "redash_autoscaler" {
   image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
   redis_url_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/redash/REDASH_REDIS_URL"
   datadog                 = { api_key_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/datadog/api-key" }
+  # A parameter managed elsewhere, encrypted with a customer-managed key.
+  policy_parameter = { name = "/shared/redash-autoscaler-policy", create = false, kms_key_arn = "arn:aws:kms:$region:123456789012:key/1111-2222" }
 }
 ROOT
 cd "$datadog"
@@ -142,6 +145,21 @@ assert names == ["controller", "datadog-agent", "log-router"], names
 alarms = [change["address"] for change in plan["resource_changes"] if change["type"] == "aws_cloudwatch_metric_alarm"]
 assert alarms == ["module.redash_autoscaler.aws_cloudwatch_metric_alarm.no_running_task[0]"], alarms
 print("check-terraform: with datadog: containers %s, alarms %s (the log alarm needs CloudWatch Logs)" % (names, [a.split(".")[-1] for a in alarms]))
+# With an existing parameter and its own KMS key: nothing created, GetParameter on it, and
+# kms:Decrypt on that key only through Parameter Store, for that parameter only.
+assert not [c for c in plan["resource_changes"] if c["type"] == "aws_ssm_parameter"], "an existing parameter was created"
+grants = [json.loads(c["change"]["after"]["policy"]) for c in plan["resource_changes"]
+          if c["type"] == "aws_iam_role_policy" and c["change"]["after"]["name"].endswith("read-policy-parameter")]
+assert len(grants) == 1, grants
+statements = {s["Sid"]: s for s in grants[0]["Statement"]}
+arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/shared/redash-autoscaler-policy"
+assert statements["ReadThePolicyParameter"]["Action"] in ("ssm:GetParameter", ["ssm:GetParameter"]) and statements["ReadThePolicyParameter"]["Resource"] == arn, statements
+decrypt = statements["DecryptThePolicyParameter"]
+assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == "arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222", decrypt
+assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == arn, decrypt
+command = json.loads(definitions[0])[0]["command"]
+assert command[command.index("--policies") + 1] == "ssm:/shared/redash-autoscaler-policy", command
+print("check-terraform: with an existing policy parameter and a KMS key: ssm:GetParameter on %s, kms:Decrypt on its key for it only, nothing created" % arn)
 '
 # Inputs the module must refuse at plan time, each with its message.
 negative=$work/negative-plan

@@ -20,7 +20,8 @@ struct ControllerSetup {
     let metadata: MetadataCache?
 
     static func make(
-        policy: Policy, mode: ControllerMode, aws: AWSOptions, environment: [String: String], metrics: MetricsRegistry, logger: Logger
+        policy: Policy, mode: ControllerMode, aws: AWSOptions, environment: [String: String], metrics: MetricsRegistry, logger: Logger,
+        recordDryRun: Bool = false
     ) async throws -> ControllerSetup {
         let endpoint: RedisEndpoint
         do {
@@ -53,16 +54,25 @@ struct ControllerSetup {
         if let database = policy.database {
             let session = PostgresSession(url: database.url, logger: logger, pacing: postgresPacing)
             metadata = MetadataCache(reader: RedashMetadataReader(session: session), logger: logger)
-            if mode == .live {
+            // Live: the state schema is required (decision log, lease). `run --dry-run`: it
+            // records its decisions (marked dry-run) and obeys holds when it may write its
+            // schema; a read-only user still gets the dry-run, unrecorded. `plan`: none.
+            if mode == .live || recordDryRun {
                 let store = try ControllerStateStore(
                     session: PostgresSession(url: database.url, logger: logger, pacing: postgresPacing), controllerVersion: BuildVersion.description,
                     logger: logger)
                 do {
                     try await store.migrate()
                     state = store
-                    lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger, pacing: postgresPacing)
-                } catch {
+                    if mode == .live {
+                        lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger, pacing: postgresPacing)
+                    }
+                } catch where mode == .live {
                     throw SetupFailure("cannot prepare the controller's state schema in \(database.url): \(error)")
+                } catch {
+                    logger.notice("dry-run decisions are not recorded: the controller's state schema cannot be prepared", metadata: [
+                        "database": "\(database.url)", "error": "\(error)",
+                    ])
                 }
             }
         } else {
@@ -95,6 +105,9 @@ struct ControllerSetup {
         }
         return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
     }
+
+    /// How long `plan` and `run` wait for the first forecast load before their first decision.
+    static let firstForecastWait: Duration = .seconds(15)
 
     /// Closes the Redis connections.
     func close() async {

@@ -25,7 +25,7 @@ public struct DemoCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let (policy, origin) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
         let scenario = Scenario.seedOverload
         let run = try SimulationRun.prepare(policy: policy, scenario: scenario.name, trace: nil, seed: seed)
         guard let adhoc = run.adhocService(in: policy) else { throw ValidationError("no service consumes `queries`") }

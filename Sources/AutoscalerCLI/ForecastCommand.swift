@@ -45,7 +45,7 @@ public struct ForecastCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
         guard let url = database.map(SecretURL.init) ?? policy.database?.url else {
             throw ValidationError("no database: set database.url in the policy (the shipped one reads $REDASH_DATABASE_URL) or pass --database")
         }

@@ -78,7 +78,7 @@ public struct HoldCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false)
         guard let url = database.map(SecretURL.init) ?? policy.database?.url else {
             throw ValidationError("no database: holds live in the controller's database; set database.url in the policy or pass --database")
         }

@@ -25,7 +25,7 @@ public struct PlanCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false, aws: aws)
         let logger = logging.logger("redash-autoscaler.plan")
         let setup: ControllerSetup
         do {
@@ -33,10 +33,22 @@ public struct PlanCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        await setup.metadata?.refresh(now: WallClock.now())
+        // The forecast first (bounded), as `run` does before its first tick: both then decide
+        // from the same inputs.
+        var forecastNote: String?
+        if let metadata = setup.metadata, await !metadata.waitForFirstLoad(limit: ControllerSetup.firstForecastWait) {
+            let problem = await metadata.problem
+            forecastNote = "the scheduled-query forecast is not loaded (\(problem ?? "Redash's database did not answer within \(ControllerSetup.firstForecastWait)")): this plan has no predicted demand"
+        }
         let report = await setup.reconciler.reconcile(now: WallClock.now())
         await setup.close()
-        print(json ? JSONOutput.render(PlanRendering.object(report)) : PlanRendering.text(report))
+        if json {
+            var object = PlanRendering.object(report)
+            if let forecastNote { object["forecastNotLoaded"] = forecastNote }
+            print(JSONOutput.render(object))
+        } else {
+            print(PlanRendering.text(report) + (forecastNote.map { "\nnote: \($0)" } ?? ""))
+        }
         if !report.succeeded { throw ExitCode(1) }
     }
 }

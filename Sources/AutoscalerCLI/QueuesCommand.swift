@@ -28,7 +28,7 @@ public struct QueuesCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
         let report = try await Self.report(policy: policy, redisURL: redis, json: json, logger: logging.logger("redash-autoscaler.queues"))
         print(report.standardOutput)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }

@@ -6,23 +6,24 @@ public struct RedashAutoscaler: AsyncParsableCommand {
         commandName: "redash-autoscaler",
         abstract: "Sizes Redash's ECS services from the depth and age of its queues.",
         version: BuildVersion.description,
-        subcommands: [RunCommand.self, PlanCommand.self, HealthcheckCommand.self, HoldCommand.self, DemoCommand.self, ForecastCommand.self, QueuesCommand.self, ServicesCommand.self, SimulateCommand.self, ValidateCommand.self]
+        subcommands: [RunCommand.self, PlanCommand.self, HealthcheckCommand.self, HoldCommand.self, HistoryCommand.self, DemoCommand.self, ForecastCommand.self, QueuesCommand.self, ServicesCommand.self, SimulateCommand.self, ValidateCommand.self]
     )
 
     public init() {}
 }
 
-/// Where the policy file is, shared by every subcommand that reads it.
+/// Where the policy is, shared by every subcommand that reads it.
 public struct PolicyOptions: ParsableArguments {
-    /// The policy path given on the command line, if any.
+    /// The policy location given on the command line, if any.
     @Option(name: .long, help: ArgumentHelp(
-        "The policy file (default: $REDASH_AUTOSCALER_POLICIES, else policies.yaml).",
-        valueName: "file"))
+        "Where the policy is: a file (a path, or file:PATH), an SSM parameter (ssm:/NAME, or its ARN; a SecureString is decrypted), or a Secrets Manager secret (secretsmanager:NAME, or its ARN). Default: the YAML itself in $REDASH_AUTOSCALER_POLICY_YAML (never reloaded), else the location in $REDASH_AUTOSCALER_POLICIES, else policies.yaml. `run` reads a file or a parameter again while it runs.",
+        valueName: "location"))
     public var policies: String?
 
     public init() {}
 
-    /// `--policies`, else the environment variable, else `policies.yaml`.
+    /// `--policies`, else the environment variable, else `policies.yaml`: as written, a path or
+    /// a `TextLocation`.
     public func resolvedPath(environment: [String: String]) -> String {
         PolicyPath.resolve(flag: policies, environment: environment)
     }

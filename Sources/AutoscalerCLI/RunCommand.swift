@@ -15,9 +15,11 @@ public struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the controller: reconcile every interval until SIGTERM.",
         discussion: """
-            Serves /healthz, /readyz, /metrics and /status on --listen. Reloads the policy file when it changes \
-            and on SIGHUP (an invalid file is rejected and the last good policy kept). With --dry-run it reads \
-            and decides exactly as usual but never changes ECS, and logs what it would do.
+            Serves /healthz, /readyz, /metrics and /status on --listen. Reloads the policy when it changes and on \
+            SIGHUP: a file is read before every reconcile, an SSM parameter or a secret every --policy-poll. An \
+            invalid policy is rejected and the last good one kept; so it is while the policy cannot be read. \
+            A policy in $REDASH_AUTOSCALER_POLICY_YAML is never reloaded. With --dry-run it reads and decides \
+            exactly as usual but never changes ECS, and logs what it would do.
             """
     )
 
@@ -33,6 +35,11 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also send metrics to a DogStatsD agent at host:port after every reconcile (default: $REDASH_AUTOSCALER_DOGSTATSD; off when unset).", valueName: "host:port"))
     public var dogstatsd: String?
 
+    @Option(help: ArgumentHelp(
+        "How often a policy in SSM Parameter Store or Secrets Manager is read again (default 30s; never more often than the policy's interval, never under 1s). A file is read before every reconcile.",
+        valueName: "duration"))
+    public var policyPoll: String?
+
     @Option(help: ArgumentHelp("Log format: json (one object per line), text, or auto (json unless on a terminal).", valueName: "format"))
     public var logFormat = "auto"
 
@@ -45,6 +52,15 @@ public struct RunCommand: AsyncParsableCommand {
         guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError(LoggingOptions.levelHelp) }
         _ = try Self.address(listen ?? "0.0.0.0:8080")
+        _ = try Self.pollPeriod(policyPoll)
+    }
+
+    static func pollPeriod(_ text: String?) throws -> Duration {
+        guard let text else { return ControllerLoop.defaultRemotePollPeriod }
+        guard let period = DurationSyntax.parse(text), period >= .seconds(1) else {
+            throw ValidationError("--policy-poll must be a duration of at least 1s, such as 30s or 2m")
+        }
+        return period
     }
 
     static func address(_ text: String) throws -> (host: String, port: Int) {
@@ -84,11 +100,8 @@ public struct RunCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "redash-autoscaler")
-        let (policy, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
-        // A policy from the environment cannot change while the task runs: reloads are off and a
-        // new policy arrives with a new deployment.
-        let path: String? = origin.hasPrefix("$") ? nil : origin
-        let initialText = path.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+        let loaded = try await PolicySource.loadWithSource(options, environment: environment, allowEmbedded: false, aws: aws, logger: logger)
+        let policy = loaded.policy
         var statsd: DogStatsDSender?
         if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
             do {
@@ -103,23 +116,40 @@ public struct RunCommand: AsyncParsableCommand {
         let setup: ControllerSetup
         do {
             setup = try await ControllerSetup.make(
-                policy: policy, mode: dryRun ? .dryRun : .live, aws: aws, environment: environment, metrics: metrics, logger: logger)
+                policy: policy, mode: dryRun ? .dryRun : .live, aws: aws, environment: environment, metrics: metrics, logger: logger,
+                recordDryRun: dryRun)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
         let reconciler = setup.reconciler
+        let lease = setup.lease
         let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
         let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
-            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
+            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease)
         }
+        // A policy from the environment cannot change while the task runs: reloads are off and a
+        // new policy arrives with a new deployment. A file is cheap to read at every tick.
+        let isFile = loaded.source is FileText
         let loop = ControllerLoop(
-            reconciler: reconciler, policyPath: path, initialText: initialText, environment: environment, metrics: metrics,
+            reconciler: reconciler, policySource: loaded.source, initialText: loaded.read?.text,
+            pollPeriod: isFile ? .zero : try Self.pollPeriod(policyPoll), environment: environment, metrics: metrics,
             statsd: statsd, logger: logger)
-        logger.notice("controller starting", metadata: [
+        var starting: Logger.Metadata = [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
-            "interval": "\(policy.interval)", "policy": "\(origin)",
-        ])
+            "interval": "\(policy.interval)", "policy": "\(loaded.origin)",
+        ]
+        if let read = loaded.read { starting["policyVersion"] = "\(read.version)" }
+        if loaded.source != nil && !isFile { starting["policyPoll"] = "\(max(try Self.pollPeriod(policyPoll), policy.interval))" }
+        logger.notice("controller starting", metadata: starting)
+        // The first tick decides with the forecast, as every later one does (bounded: a slow
+        // database delays the start by at most firstForecastWait, never the ticks after).
+        if let metadata = setup.metadata, await !metadata.waitForFirstLoad(limit: ControllerSetup.firstForecastWait) {
+            let problem = await metadata.problem
+            logger.notice("first reconcile without the scheduled-query forecast; it joins when Redash's database answers", metadata: [
+                "reason": "\(problem ?? "no answer within \(ControllerSetup.firstForecastWait)")",
+            ])
+        }
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: loop), .init(service: endpoints)]
         if let metadata = setup.metadata { services.append(.init(service: MetadataRefresher(cache: metadata))) }
         let group = ServiceGroup(configuration: .init(
@@ -134,7 +164,7 @@ public struct RunCommand: AsyncParsableCommand {
 
 /// The answers of the HTTP endpoints.
 enum ControllerRoutes {
-    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry) async -> HTTPEndpoints.Response {
+    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil) async -> HTTPEndpoints.Response {
         switch path {
         case "/healthz":
             return .init(body: "ok\n")
@@ -147,12 +177,22 @@ enum ControllerRoutes {
                 ? .init(body: "ok: last successful reconcile \(age.compactDescription) ago\n")
                 : .init(status: .serviceUnavailable, body: "last successful reconcile \(age.compactDescription) ago (limit \(limit.compactDescription))\n")
         case "/metrics":
+            // The lease as it stands by this process's clock, not as the last finished tick saw
+            // it: a leader woken from SIGSTOP, or one whose tick waits on a database it cannot
+            // reach, has lost the lease long before its next tick ends.
+            if let lease { metrics.set("redash_autoscaler_leader", [:], await lease.isLeader ? 1 : 0) }
             return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+        case "/favicon.ico":
+            // The page has no icon; an empty answer keeps a browser's console free of a 404.
+            return .init(status: .noContent, contentType: "image/x-icon", body: "")
+        case "/", "/ui":
+            let page = StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: WallClock.now())
+            return .init(contentType: "text/html; charset=utf-8", body: page)
         case "/status":
             guard let report = await reconciler.lastReport else { return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n") }
             return .init(contentType: "application/json", body: JSONOutput.render(PlanRendering.object(report)) + "\n")
         default:
-            return .init(status: .notFound, body: "not found; try /healthz, /readyz, /metrics, /status\n")
+            return .init(status: .notFound, body: "not found; try /, /healthz, /readyz, /metrics, /status\n")
         }
     }
 }

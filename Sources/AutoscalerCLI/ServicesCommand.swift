@@ -30,7 +30,7 @@ public struct ServicesCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false, aws: aws)
         let logger = logging.logger("redash-autoscaler.services")
         let context: AWSContext
         do {

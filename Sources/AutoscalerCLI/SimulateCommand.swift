@@ -48,7 +48,7 @@ public struct SimulateCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (loaded, origin) = try PolicySource.load(options, environment: environment, allowEmbedded: true)
+        let (loaded, origin) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
         if allScenarios || tune {
             try runReport(policy: loaded, origin: origin)
             return

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AutoscalerCore
 import Foundation
+import Logging
 import PolicyFile
 
 /// `redash-autoscaler validate`: checks a policy file and summarises what it would do.
@@ -11,12 +12,13 @@ public struct ValidateCommand: AsyncParsableCommand {
     )
 
     @OptionGroup public var options: PolicyOptions
+    @OptionGroup public var aws: AWSOptions
 
     public init() {}
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let report = Self.report(path: options.resolvedPath(environment: environment), environment: environment)
+        let report = await Self.report(options, aws: aws, environment: environment)
         if !report.standardOutput.isEmpty { print(report.standardOutput) }
         if !report.standardError.isEmpty {
             FileHandle.standardError.write(Data((report.standardError + "\n").utf8))
@@ -24,10 +26,27 @@ public struct ValidateCommand: AsyncParsableCommand {
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
+    /// What `validate` prints for the policy at the location of `options` (a file, a parameter,
+    /// a secret, the environment's YAML).
+    static func report(_ options: PolicyOptions, aws: AWSOptions, environment: [String: String]) async -> CommandReport {
+        let silent = Logger(label: "redash-autoscaler.validate", factory: { _ in SwiftLogNoOpLogHandler() })
+        switch await PolicySource.read(options, environment: environment, allowEmbedded: false, aws: aws, logger: silent) {
+        case .unreadable(let message):
+            return CommandReport(exitCode: 1, standardOutput: "", standardError: message)
+        case .read(let result, let origin, let source, let read):
+            let named = read.flatMap { read in source.map { $0 is FileText ? origin : $0.describe(read) } } ?? origin
+            return report(result, origin: named)
+        }
+    }
+
     /// What `validate` prints and its exit status, without printing: 0 when the policy is valid
     /// (warnings allowed), 1 when it is not.
     public static func report(path: String, environment: [String: String]) -> CommandReport {
-        let result = PolicyLoader.load(path: path, environment: environment)
+        report(PolicyLoader.load(path: path, environment: environment), origin: path)
+    }
+
+    /// The report of a parse; `path` names the policy in the summary.
+    static func report(_ result: PolicyLoadResult, origin path: String) -> CommandReport {
         var errorLines = result.diagnostics.map(\.description)
         guard let policy = result.policy else {
             let count = result.errors.count

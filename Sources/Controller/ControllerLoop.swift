@@ -9,34 +9,51 @@ import UnixSignals
 
 /// The reconcile loop as a service: reconcile, sleep the policy's interval, again, until the
 /// service group shuts down (SIGTERM, SIGINT). A shutdown lets the current reconcile finish
-/// (every call in it has its own timeout) and ends the sleep at once. The policy file is read
-/// again when its contents change (checked before every reconcile) and on SIGHUP; an invalid file
-/// is rejected with its errors logged and the last good policy stays in force.
+/// (every call in it has its own timeout) and ends the sleep at once. The policy is read again (a
+/// file before every reconcile, a parameter or secret every `pollPeriod` beside the reconciles)
+/// and on SIGHUP; when its text changed it is applied if valid and if it changes no connection. An
+/// invalid policy is rejected with its errors logged and the last good policy stays in force; so
+/// it does while the source cannot be read, said once and then once a minute with a count.
 public struct ControllerLoop: Service, CustomStringConvertible {
     let reconciler: Reconciler
     /// `nil` when the policy came from the environment: nothing to reload.
-    let policyPath: String?
+    let policySource: (any TextSource)?
+    /// The time between two reads of the source, or the policy's interval if that is longer.
+    /// Zero: before every reconcile.
+    let pollPeriod: Duration
     let environment: [String: String]
     let metrics: MetricsRegistry
     let logger: Logger
     let state: LoopState
     let statsd: DogStatsDSender?
+    /// The wall clock of the log throttle, a parameter so that tests can move it.
+    let now: @Sendable () -> Instant
 
-    /// The loaded file's contents, so that a change is noticed by content, not by timestamp; and
-    /// whether the file could not be read at the last look.
+    /// How often a policy in Parameter Store or Secrets Manager is read by default: a change is
+    /// live within half a minute, and one `GetParameter` every 30 s is nothing against Parameter
+    /// Store's throughput (40 a second per account, standard).
+    public static let defaultRemotePollPeriod: Duration = .seconds(30)
+
+    /// The source text last read, so that a change is noticed by content, not by timestamp or
+    /// by a version number (a parameter overwritten with the same text is not a change); and the
+    /// failures to read it.
     public final class LoopState: Sendable {
         let lastText: Mutex<String?>
-        let unreadable = Mutex(false)
+        /// Holds `unreadable` while the source cannot be read.
+        let throttle = LogThrottle()
         public init(initialText: String?) { lastText = Mutex(initialText) }
     }
 
     public init(
-        reconciler: Reconciler, policyPath: String?, initialText: String?, environment: [String: String], metrics: MetricsRegistry,
-        statsd: DogStatsDSender? = nil, logger: Logger
+        reconciler: Reconciler, policySource: (any TextSource)?, initialText: String?, pollPeriod: Duration = .zero,
+        environment: [String: String], metrics: MetricsRegistry, statsd: DogStatsDSender? = nil, logger: Logger,
+        now: @escaping @Sendable () -> Instant = WallClock.now
     ) {
+        self.now = now
         self.statsd = statsd
         self.reconciler = reconciler
-        self.policyPath = policyPath
+        self.policySource = policySource
+        self.pollPeriod = pollPeriod
         self.environment = environment
         self.metrics = metrics
         self.logger = logger
@@ -45,7 +62,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
 
     /// What service-lifecycle logs of this service: its name, never its fields (the environment
     /// holds AWS keys and URLs with passwords).
-    public var description: String { "ControllerLoop(policy: \(policyPath ?? "from the environment"))" }
+    public var description: String { "ControllerLoop(policy: \(policySource?.name ?? "from the environment"))" }
 
     public func run() async throws {
         var lastEventReport: Instant?
@@ -55,14 +72,19 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": reason], by: 0)
         }
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in hangups.cancelOnGracefulShutdown() { await reload(reason: "SIGHUP", force: true) }
+            }
+            if policySource != nil && pollPeriod > .zero {
+                // A parameter is polled beside the reconciles, not before them: a slow or
+                // unreachable Parameter Store must not delay a tick.
+                group.addTask { await pollUntilShutdown() }
             }
             // The loop runs here, not as a child: at shutdown the SIGHUP listener ends at once,
             // and that must not cancel a reconcile that is still within its grace.
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                await reload(reason: "file changed", force: false)
+                if policySource != nil && pollPeriod == .zero { await reload(reason: "changed", force: false) }
                 await reconcileWithinShutdownGrace()
                 statsd?.flush(metrics)
                 if let statsd, let report = await reconciler.lastReport, report.at != lastEventReport {
@@ -77,11 +99,28 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         }
     }
 
-    /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
-    /// pending calls cancelled): well inside ECS's default 30 s stopTimeout.
+    /// Reads the source every `pollPeriod`, or every interval of the policy in force if that is
+    /// longer: one read a poll.
+    func pollUntilShutdown() async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let period = max(pollPeriod, await reconciler.policy.interval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
+            guard !Task.isShuttingDownGracefully && !Task.isCancelled else { return }
+            await reload(reason: "changed", force: false)
+        }
+    }
+
+    /// From SIGTERM to exit, whatever hangs (a stopped database, a held ECS call): well inside
+    /// ECS's default 30 s stopTimeout.
     public static let shutdownGrace: Duration = .seconds(15)
 
-    /// One reconcile; if shutdown starts while it runs, it gets `shutdownGrace` to finish.
+    /// How long a reconcile under way may go on after SIGTERM before it is abandoned (its
+    /// pending calls cancelled; a PostgreSQL statement's caller stops waiting at once): the
+    /// shutdown grace less what comes after the loop, the lease's release (1 s at most) and
+    /// closing the connections.
+    public static let reconcileGrace: Duration = .seconds(13)
+
+    /// One reconcile; if shutdown starts while it runs, it gets `reconcileGrace` to finish.
     func reconcileWithinShutdownGrace() async {
         let reconciler = self.reconciler
         let logger = self.logger
@@ -94,49 +133,57 @@ public struct ControllerLoop: Service, CustomStringConvertible {
                 // Returns at shutdown (or when cancelled after the reconcile finished).
                 try? await gracefulShutdown()
                 guard !Task.isCancelled else { return false }
-                try? await Task.sleep(for: Self.shutdownGrace)
+                try? await Task.sleep(for: Self.reconcileGrace)
                 return false
             }
             if let first = await group.next(), !first {
-                logger.warning("abandoning the reconcile under way for shutdown", metadata: ["grace": "\(Self.shutdownGrace)"])
+                logger.warning("abandoning the reconcile under way for shutdown", metadata: ["grace": "\(Self.reconcileGrace)"])
             }
             group.cancelAll()
         }
     }
 
-    /// Reads the file; applies it when it changed (or `force`), is valid, and changes no
-    /// connection the controller holds. Every refusal is logged once, with why, and counted.
-    func reload(reason: String, force: Bool) async {
-        guard let policyPath else {
+    /// Reads the source; applies the policy when its text changed (or `force`, as on SIGHUP), is
+    /// valid, and changes no connection the controller holds. Every refusal is logged, with why,
+    /// and counted. The loop calls it; so may a test.
+    public func reload(reason: String, force: Bool) async {
+        guard let source = policySource else {
             if force { logger.notice("the policy came from the environment; it changes with a new deployment, not a reload") }
             return
         }
-        guard let text = try? String(contentsOfFile: policyPath, encoding: .utf8) else {
-            // Said once when the file goes (and again on SIGHUP), not at every tick.
-            let isNew = state.unreadable.withLock { unreadable in
-                defer { unreadable = true }
-                return !unreadable
-            }
-            if isNew || force {
-                metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "unreadable"])
-                logger.error("the policy file cannot be read; keeping the current policy", metadata: ["path": "\(policyPath)", "reason": "\(reason)"])
-            }
+        let now = self.now()
+        let read: SourcedText
+        do {
+            read = try await source.read()
+        } catch {
+            // Shutdown cancelled a read under way: nothing was lost.
+            if Task.isCancelled { return }
+            // A lost file or parameter never stops the controller: the current policy stays. Said
+            // at once, then once a minute with how often it failed meanwhile (and on SIGHUP).
+            let admitted = state.throttle.admit("unreadable", now: now)
+            guard admitted != nil || force else { return }
+            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "unreadable"])
+            var metadata: Logger.Metadata = ["policySource": "\(source.name)", "reason": "\(reason)", "error": "\(error)"]
+            if let admitted { metadata.merge(DecisionRecorder.repeatMetadata(admitted), uniquingKeysWith: { $1 }) }
+            logger.error("the policy cannot be read; keeping the current policy", metadata: metadata)
             return
         }
-        if state.unreadable.withLock({ unreadable in defer { unreadable = false }; return unreadable }) {
-            logger.notice("the policy file can be read again", metadata: ["path": "\(policyPath)"])
+        for entry in state.throttle.cleared(prefix: "unreadable", seen: []) {
+            logger.notice("the policy can be read again", metadata: [
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "failingSince": "\(entry.since)", "failedReads": "\(entry.occurrences)",
+            ])
         }
         let changed = state.lastText.withLock { last in
-            guard force || last != text else { return false }
-            last = text
+            guard force || last != read.text else { return false }
+            last = read.text
             return true
         }
         guard changed else { return }
-        let result = PolicyLoader.parse(text, file: policyPath, environment: environment)
+        let result = PolicyLoader.parse(read.text, file: source.name, environment: environment)
         guard let policy = result.policy else {
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "invalid"])
             logger.error("new policy rejected; keeping the last good one", metadata: [
-                "path": "\(policyPath)", "reason": "\(reason)", "errors": "\(result.errors.count)",
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "errors": "\(result.errors.count)",
                 "diagnostics": "\(result.diagnostics.map(\.description).joined(separator: " | "))",
             ])
             return
@@ -147,15 +194,15 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         guard connections.isEmpty else {
             metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "restart-needed"])
             logger.error("new policy not applied: it changes what the controller is connected to, which takes a restart; keeping the current policy", metadata: [
-                "path": "\(policyPath)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
                 "fix": "restart the controller (a new ECS deployment) to use the new connections",
             ])
             return
         }
         await reconciler.replacePolicy(policy)
-        logger.notice("policy reloaded", metadata: [
-            "path": "\(policyPath)", "reason": "\(reason)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
-            "interval": "\(policy.interval)",
+        logger.notice("policy reloaded from \(source.describe(read))", metadata: [
+            "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)",
+            "services": "\(policy.services.map(\.name).joined(separator: ","))", "interval": "\(policy.interval)",
         ])
     }
 

@@ -60,6 +60,8 @@ public final class MetricsRegistry: Sendable {
         "redash_autoscaler_forecast_refresh_absolute_error_total": "sum over compared refreshes of |found due by Redash - forecast|",
         "redash_autoscaler_forecast_refresh_error": "found due by Redash's last refresh minus what the forecast said",
         "redash_autoscaler_queue_name_problems": "policy queues that exist nowhere (missing) and queues with work no service consumes (unconsumed)",
+        "redash_autoscaler_ecs_requests_total": "ECS API requests sent, by action (every attempt, retries included)",
+        "redash_autoscaler_ecs_requests_last_tick": "ECS API requests the last reconcile sent",
         reconcileDurationName: "wall time of one reconcile",
     ]
 

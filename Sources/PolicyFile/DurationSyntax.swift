@@ -1,6 +1,7 @@
 import AutoscalerCore
 
-/// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`.
+/// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s` (in the policy and in
+/// `run --policy-poll`).
 public enum DurationSyntax {
     /// The units, longest first so that `ms` is tried before `m`.
     private static let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]

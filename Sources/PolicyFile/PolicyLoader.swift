@@ -9,6 +9,12 @@ public struct PolicyLoadResult: Sendable {
     /// Errors and warnings, in file order.
     public var diagnostics: [Diagnostic]
 
+    /// A result with these diagnostics; `policy` must be `nil` when any is an error.
+    public init(policy: Policy?, diagnostics: [Diagnostic]) {
+        self.policy = policy
+        self.diagnostics = diagnostics
+    }
+
     /// Only the warnings.
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
     /// Only the errors.

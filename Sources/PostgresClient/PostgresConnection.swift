@@ -64,7 +64,8 @@ public final class PostgresConnection: @unchecked Sendable {
         let values = [url.unredacted, String(seconds), applicationName,
                       "-c statement_timeout=\(milliseconds) -c TimeZone=UTC -c DateStyle=ISO",
                       "1", "10", "5", "3"]
-        return try await withCheckedThrowingContinuation { continuation in
+        // A cancelled caller stops waiting at once; a connection made after that is finished.
+        return try await CallerWait<PostgresConnection>.run { wait in
             queue.async {
                 let keywordPointers = keywords.map { strdup($0) } + [nil]
                 let valuePointers = values.map { strdup($0) } + [nil]
@@ -81,7 +82,7 @@ public final class PostgresConnection: @unchecked Sendable {
                             UnsafeRawPointer(vals.baseAddress!).assumingMemoryBound(to: UnsafePointer<CChar>?.self), 1)
                     }
                 }) else {
-                    continuation.resume(throwing: PostgresError(.connectionFailed, "out of memory"))
+                    wait.finish(.failure(PostgresError(.connectionFailed, "out of memory")))
                     return
                 }
                 guard PQstatus(handle) == CONNECTION_OK else {
@@ -89,7 +90,7 @@ public final class PostgresConnection: @unchecked Sendable {
                     PQfinish(handle)
                     let kind: PostgresError.Kind = message.contains("password authentication failed") || message.contains("no password supplied")
                         ? .authenticationFailed : message.contains("timeout expired") ? .timeout : .connectionFailed
-                    continuation.resume(throwing: PostgresError(kind, "cannot connect to \(url): \(message)"))
+                    wait.finish(.failure(PostgresError(kind, "cannot connect to \(url): \(message)")))
                     return
                 }
                 let server = "\(Self.text(PQhost(handle))):\(Self.text(PQport(handle)))/\(Self.text(PQdb(handle)))"
@@ -99,24 +100,25 @@ public final class PostgresConnection: @unchecked Sendable {
                     guard let context, let message else { return }
                     Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue().receive(String(cString: message))
                 }, Unmanaged.passUnretained(notices).toOpaque())
-                continuation.resume(returning: PostgresConnection(
-                    handle: handle, queue: queue, server: server, notices: notices, clientDeadline: statementTimeout + .seconds(2)))
+                wait.finish(.success(PostgresConnection(
+                    handle: handle, queue: queue, server: server, notices: notices, clientDeadline: statementTimeout + .seconds(2))))
             }
         }
     }
 
     /// Runs one parameterised statement (`$1`, `$2`, … bound as text; `nil` is SQL NULL). There
     /// is no way to run SQL built from strings. The answer is awaited for at most the client
-    /// deadline; past it the connection is dropped (the server ends the statement when it sees
-    /// the connection gone, or at its own `statement_timeout`) and the error is a lost connection,
-    /// so the session opens a new one.
-    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+    /// deadline (or `within`, when shorter); past it the connection is dropped (the server ends
+    /// the statement when it sees the connection gone, or at its own `statement_timeout`) and the
+    /// error is a lost connection, so the session opens a new one.
+    public func query(_ sql: String, _ parameters: [String?] = [], within limit: Duration? = nil) async throws -> PostgresRows {
         let box = ConnectionHandle(pointer: handle)
-        let deadline = clientDeadline
-        return try await withCheckedThrowingContinuation { continuation in
+        let deadline = min(limit ?? clientDeadline, clientDeadline)
+        // A cancelled caller stops waiting at once; the statement runs on to its deadline here.
+        return try await CallerWait<PostgresRows>.run { wait in
             queue.async { [self] in
                 guard !dropped.value else {
-                    continuation.resume(throwing: PostgresError(.connectionLost, "the connection to \(server) was dropped"))
+                    wait.finish(.failure(PostgresError(.connectionLost, "the connection to \(server) was dropped")))
                     return
                 }
                 let handle = box.pointer
@@ -129,20 +131,20 @@ public final class PostgresConnection: @unchecked Sendable {
                         nil, nil, 0)
                 }
                 guard sent == 1 else {
-                    continuation.resume(throwing: PostgresError(.connectionLost, Self.text(PQerrorMessage(handle))))
+                    wait.finish(.failure(PostgresError(.connectionLost, Self.text(PQerrorMessage(handle)))))
                     return
                 }
                 switch Self.awaitResult(handle, within: deadline) {
                 case .answered(let result):
                     defer { PQclear(result) }
-                    continuation.resume(with: Result { try Self.decode(result, handle: handle) })
+                    wait.finish(Result { try Self.decode(result, handle: handle) })
                 case .failed:
-                    continuation.resume(throwing: PostgresError(.connectionLost, Self.text(PQerrorMessage(handle))))
+                    wait.finish(.failure(PostgresError(.connectionLost, Self.text(PQerrorMessage(handle)))))
                 case .timedOut:
                     dropped.value = true
                     PQfinish(handle)
-                    continuation.resume(throwing: PostgresError(
-                        .connectionLost, "no answer from \(server) within \(deadline.compactDescription); the connection was dropped"))
+                    wait.finish(.failure(PostgresError(
+                        .connectionLost, "no answer from \(server) within \(deadline.compactDescription); the connection was dropped")))
                 }
             }
         }

@@ -30,13 +30,35 @@ public actor PostgresSession {
         self.logger = logger
     }
 
-    /// Runs a statement, connecting first when needed.
-    public func query(_ sql: String, _ parameters: [String?] = []) async throws -> PostgresRows {
+    /// Runs a statement, connecting first when needed, and waits for it at most the client
+    /// deadline (or `within`, when shorter). A cancelled task gets `CancellationError` at once,
+    /// even from a statement under way (see `CallerWait`).
+    public func query(_ sql: String, _ parameters: [String?] = [], within limit: Duration? = nil) async throws -> PostgresRows {
         let connection = try await connected()
         do {
-            return try await connection.query(sql, parameters)
+            return try await connection.query(sql, parameters, within: limit)
         } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
             drop(after: error)
+            throw error
+        } catch let error as CancellationError {
+            abandon(connection)
+            throw error
+        }
+    }
+
+    /// Runs a statement on the connection already open, if there is one, waiting at most
+    /// `deadline` for it: for best-effort work at shutdown, which must wait neither for a
+    /// reconnect nor for a full client deadline on a database that stopped answering. Throws at
+    /// once when no connection is open (the last statement lost it).
+    public func queryOnOpenConnection(_ sql: String, _ parameters: [String?] = [], within deadline: Duration) async throws -> PostgresRows {
+        guard let connection else { throw PostgresError(.connectionLost, "no open connection to \(url); not reconnecting for this") }
+        do {
+            return try await connection.query(sql, parameters, within: deadline)
+        } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
+            drop(after: error)
+            throw error
+        } catch let error as CancellationError {
+            abandon(connection)
             throw error
         }
     }
@@ -66,10 +88,19 @@ public actor PostgresSession {
             retryAt = nil
             connection = fresh
             return fresh
+        } catch let error as CancellationError {
+            // The caller went away: no failure of the server's, no backoff.
+            throw error
         } catch {
             drop(after: error)
             throw error
         }
+    }
+
+    /// Forgets a connection whose statement its caller abandoned (a cancelled task): the
+    /// statement may still be running there, so the next one goes to a new connection.
+    private func abandon(_ abandoned: PostgresConnection) {
+        if connection === abandoned { connection = nil }
     }
 
     private func drop(after error: any Error) {

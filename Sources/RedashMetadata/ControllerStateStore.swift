@@ -182,6 +182,12 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
         public var controller: String
     }
 
+    /// The longest a reconcile waits for one statement of the decision log, the scaling history
+    /// or the operators' holds, instead of the session's client deadline (12 s): these are single-row writes
+    /// and reads, and a database that stopped answering must not hold the tick for long (the
+    /// session's backoff then fails the tick's other statements at once).
+    public static let tickStatementDeadline: Duration = .seconds(3)
+
     public func record(_ decision: Decision, mode: String, controller: String, generation: Int64?) async throws {
         _ = try await session.query("""
             INSERT INTO \(quoted).decisions (decided_at, service, from_count, to_count, reason_code, reason, observations, mode, controller, lease_generation)
@@ -189,16 +195,18 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
             """, [
                 String(decision.at.secondsSinceEpoch), decision.service, decision.current.map(String.init), decision.desired.map(String.init),
                 decision.code.rawValue, decision.reason, Self.json(decision.figures), mode, controller, generation.map(String.init),
-            ])
+            ], within: Self.tickStatementDeadline)
     }
 
-    /// The latest `limit` decisions, newest first, optionally for one service.
-    public func recentDecisions(service: String? = nil, limit: Int = 50) async throws -> [LoggedDecision] {
+    /// The latest `limit` decisions, newest first, optionally for one service and from `since`.
+    public func recentDecisions(service: String? = nil, since: Instant? = nil, limit: Int = 50) async throws -> [LoggedDecision] {
         let rows = try await session.query("""
             SELECT extract(epoch FROM decided_at)::float8 AS at, service, from_count, to_count, reason_code, reason,
                    observations::text AS observations, mode, controller
-            FROM \(quoted).decisions WHERE ($1::text IS NULL OR service = $1) ORDER BY decided_at DESC, id DESC LIMIT $2::integer
-            """, [service, String(limit)])
+            FROM \(quoted).decisions
+            WHERE ($1::text IS NULL OR service = $1) AND ($3::float8 IS NULL OR decided_at >= to_timestamp($3::float8))
+            ORDER BY decided_at DESC, id DESC LIMIT $2::integer
+            """, [service, String(limit), since.map { String($0.secondsSinceEpoch) }])
         return rows.rows.indices.map { index in
             LoggedDecision(
                 decidedAt: Instant(secondsSinceEpoch: rows[index, "at"]?.double ?? 0), service: rows[index, "service"]?.string ?? "",
@@ -235,7 +243,7 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
         let rows = try await session.query("""
             SELECT service, tasks, extract(epoch FROM until)::float8 AS until, set_by, reason, extract(epoch FROM set_at)::float8 AS set_at
             FROM \(quoted).holds WHERE until > to_timestamp($1::float8)
-            """, [String(now.secondsSinceEpoch)])
+            """, [String(now.secondsSinceEpoch)], within: Self.tickStatementDeadline)
         var holds: [String: OperatorHold] = [:]
         for index in rows.rows.indices {
             guard let service = rows[index, "service"]?.string, let tasks = rows[index, "tasks"]?.int,
@@ -254,7 +262,8 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
             VALUES ($1, to_timestamp($2::float8), to_timestamp($3::float8), to_timestamp($4::float8))
             ON CONFLICT (service) DO UPDATE SET last_scale_up = excluded.last_scale_up,
                 last_scale_down = excluded.last_scale_down, updated_at = excluded.updated_at
-            """, [service, lastScaleUp.map { String($0.secondsSinceEpoch) }, lastScaleDown.map { String($0.secondsSinceEpoch) }, String(now.secondsSinceEpoch)])
+            """, [service, lastScaleUp.map { String($0.secondsSinceEpoch) }, lastScaleDown.map { String($0.secondsSinceEpoch) }, String(now.secondsSinceEpoch)],
+            within: Self.tickStatementDeadline)
     }
 
     /// Last scale-up and scale-down per service, to restore cooldowns after a restart.
@@ -262,7 +271,7 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
         let rows = try await session.query("""
             SELECT service, extract(epoch FROM last_scale_up)::float8 AS up, extract(epoch FROM last_scale_down)::float8 AS down
             FROM \(quoted).scaling_history
-            """)
+            """, within: Self.tickStatementDeadline)
         var result: [String: (lastScaleUp: Instant?, lastScaleDown: Instant?)] = [:]
         for index in rows.rows.indices {
             guard let service = rows[index, "service"]?.string else { continue }

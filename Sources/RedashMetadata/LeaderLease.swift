@@ -31,6 +31,8 @@ public actor LeaderLease: Leadership {
     public let takeoverGuard: Duration
     /// The least time a write may be given.
     public static let minimumWrite: Duration = .seconds(1)
+    /// The longest the release at shutdown waits for the database.
+    public static let releaseDeadline: Duration = .seconds(1)
 
     private var generation: Int64?
     private var validUntil: ContinuousClock.Instant?
@@ -42,9 +44,11 @@ public actor LeaderLease: Leadership {
         takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease"),
         pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30))
     ) async {
-        // Statements of the lease are short: a client deadline of 2 s + 2 s, far inside the lease.
+        // Statements of the lease are short: a client deadline of 2 s + 2 s, and a reconnect of
+        // 3 s at most, far inside the lease; a tick on an unreachable database waits that long.
         self.session = PostgresSession(
-            url: url, statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger, pacing: pacing)
+            url: url, connectTimeout: .seconds(3), statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger,
+            pacing: pacing)
         self.schema = store.schema
         self.holder = holder
         self.duration = duration
@@ -112,12 +116,16 @@ public actor LeaderLease: Leadership {
     }
 
     /// Gives the lease up at shutdown: a standby takes over at its next tick (and waits its guard).
+    /// Best effort, within `releaseDeadline` and only on the connection already open: shutdown
+    /// must end within its grace even when the database stopped answering (a reconnect alone
+    /// could take the connect timeout), and a lease not given up simply expires.
     public func release() async {
         guard let current = generation else { return }
         generation = nil
         validUntil = nil
-        _ = try? await session.query(
-            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)])
+        _ = try? await session.queryOnOpenConnection(
+            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)],
+            within: Self.releaseDeadline)
         await session.reset()
     }
 

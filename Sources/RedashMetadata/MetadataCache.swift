@@ -36,6 +36,22 @@ public actor MetadataCache: ForecastSource {
         self.logger = logger
     }
 
+    /// The first load, waited for at most `limit`, so that the first decision sees the same
+    /// forecast as the later ones. True when loaded; false when the database answered with a
+    /// problem (`problem` says which) or is slower than `limit` (the load then goes on in the
+    /// background, and the next refresh picks it up).
+    public func waitForFirstLoad(limit: Duration, now: @escaping @Sendable () -> Instant = WallClock.now) async -> Bool {
+        if isLoaded { return true }
+        Task { await self.refresh(now: now()) }
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if isLoaded { return true }
+            if problem != nil { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return isLoaded
+    }
+
     /// Refreshes whatever is due at `now`. Never throws: problems are kept in `problem`.
     public func refresh(now: Instant) async {
         do {
@@ -60,6 +76,8 @@ public actor MetadataCache: ForecastSource {
                 statsReadAt = now
             }
             problem = nil
+        } catch is CancellationError {
+            // Shutdown: nothing failed, and the last good copy stays as it was.
         } catch let error as MetadataError {
             if problem != error.message { logger.error("scheduled-query forecast off", metadata: ["reason": "\(error.message)"]) }
             problem = error.message
@@ -135,8 +153,12 @@ public struct MetadataRefresher: Service, CustomStringConvertible {
     public var description: String { "MetadataRefresher(every \(period))" }
 
     public func run() async throws {
+        let cache = self.cache, now = self.now
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await cache.refresh(now: now())
+            // Shutdown cancels a refresh under way: one waiting on a database that stopped
+            // answering would otherwise hold the group (whose services stop one after another)
+            // for a statement's whole client deadline before the loop is even told.
+            await cancelWhenGracefulShutdown { await cache.refresh(now: now()) }
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: period) }
         }
     }

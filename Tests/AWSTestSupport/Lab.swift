@@ -6,6 +6,8 @@ import IntegrationSupport
 public enum Lab {
     public static let script = Repository.root.appendingPathComponent("Tests/AWSClientTests/Python/aws_lab.py").path
     public static let iamPolicy = Repository.root.appendingPathComponent("deploy/iam/controller-policy.json.tftpl").path
+    /// What the Terraform module adds to the task role when the policy lives in Parameter Store.
+    public static let parameterIAMPolicy = Repository.root.appendingPathComponent("deploy/iam/policy-parameter-policy.json.tftpl").path
     public static let region = "eu-west-1"
 
     public struct Keys: Sendable {
@@ -19,6 +21,9 @@ public enum Lab {
     }
 
     public struct MotoWorld: Sendable {
+        /// May do anything: for the tests' own setup (putting a parameter).
+        public var admin: Keys
+        /// The controller's policy, and GetParameter on any parameter.
         public var controller: Keys
         public var readonly: Keys
         /// A user allowed only to assume `roleARN`, a role with the controller's policy.
@@ -31,18 +36,18 @@ public enum Lab {
     /// `services`, `tasks` running tasks and scaling targets on `scalableTargets`.
     public static func setUpMoto(_ moto: LocalHTTPServer, services: [String], tasks: Int = 0, scalableTargets: [String] = []) async throws -> MotoWorld {
         var arguments = [script, "moto-setup", "--endpoint", moto.url, "--region", region, "--policy", iamPolicy,
-                         "--services"] + services + ["--tasks", String(tasks)]
+                         "--parameter-policy", parameterIAMPolicy, "--services"] + services + ["--tasks", String(tasks)]
         if !scalableTargets.isEmpty { arguments += ["--scalable-target"] + scalableTargets }
         let output = try await ManagedProcess.run(Repository.python, arguments, timeout: 120)
         guard let line = output.split(separator: "\n").last,
               let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-              let controller = object["controller"] as? [String: String], let readonly = object["readonly"] as? [String: String],
+              let admin = object["admin"] as? [String: String], let controller = object["controller"] as? [String: String], let readonly = object["readonly"] as? [String: String],
               let laptop = object["laptop"] as? [String: String], let roleARN = object["roleArn"] as? String else {
             throw HarnessError("moto-setup printed no keys:\n\(output)")
         }
         func keys(_ entry: [String: String]) -> Keys { Keys(accessKeyID: entry["accessKeyId"]!, secretAccessKey: entry["secretAccessKey"]!) }
         return MotoWorld(
-            controller: keys(controller), readonly: keys(readonly), laptop: keys(laptop), roleARN: roleARN, tasks: object["tasks"] as? [String] ?? [])
+            admin: keys(admin), controller: keys(controller), readonly: keys(readonly), laptop: keys(laptop), roleARN: roleARN, tasks: object["tasks"] as? [String] ?? [])
     }
 
     /// An environment with only these keys and this endpoint: no profile, no metadata service.

@@ -11,8 +11,11 @@ final class ControllerProcess: @unchecked Sendable {
     let policyPath: String
     let directory: URL
 
-    /// Starts `run` with `policy` (YAML) and waits until `/healthz` answers.
-    static func start(policy: String, environment: [String: String], arguments: [String] = []) async throws -> ControllerProcess {
+    /// Starts `run` with `policy` (YAML) and waits until `/healthz` answers. With `location`
+    /// (`ssm:/name`), the policy is read from there instead of the file.
+    static func start(
+        policy: String, environment: [String: String], arguments: [String] = [], location: String? = nil
+    ) async throws -> ControllerProcess {
         let directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("controller-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let policyPath = directory.appendingPathComponent("policies.yaml").path
@@ -20,7 +23,7 @@ final class ControllerProcess: @unchecked Sendable {
         let port = try Ports.free()
         let process = try ManagedProcess(
             try Repository.binary,
-            ["run", "--policies", policyPath, "--listen", "127.0.0.1:\(port)", "--log-format", "json"] + arguments,
+            ["run", "--policies", location ?? policyPath, "--listen", "127.0.0.1:\(port)", "--log-format", "json"] + arguments,
             environment: environment)
         let controller = ControllerProcess(process: process, port: port, policyPath: policyPath, directory: directory)
         let up = await eventually(timeout: 30, interval: 0.2) { (try? await controller.get("/healthz").status) == 200 || !process.isRunning }

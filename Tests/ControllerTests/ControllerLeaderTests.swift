@@ -40,9 +40,13 @@ struct ControllerLeaderTests {
 
         // The leader dies without a word; the standby takes over and acts.
         first.process.signal(SIGKILL)
+        let killedAt = Date()
         #expect(await eventually(timeout: 30) { await Self.leader(second) == 1 }, "\(second.process.output.suffix(2000))")
+        let ledAfter = Date().timeIntervalSince(killedAt)
         try await world.enqueue("queries", count: 1, seconds: 60)
         #expect(await eventually(timeout: 15) { (try? await world.desired("redash-adhoc-worker")) == 3 })
+        // moto shows it within a poll (0.1 s) of the new leader's first write.
+        print("failover: kill -9 leader: standby leads after \(figure(ledAfter)); takeover \(figure(Date().timeIntervalSince(killedAt)))")
         // Logged after UpdateService returns, so a moment after moto shows it.
         #expect(await eventually(timeout: 5) { second.logLines.contains { $0["message"]?.hasPrefix("scaled redash-adhoc-worker 2 → 3") == true } })
         #expect(await eventually(timeout: 10) {

@@ -17,16 +17,20 @@ struct ControllerLoopTests {
         let reconciler = Reconciler(
             policy: ReconcilerTests.policy, ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster)),
             metrics: MetricsRegistry(), controllerName: "test", logger: quiet)
-        let loop = ControllerLoop(reconciler: reconciler, policyPath: nil, initialText: nil, environment: [:], metrics: MetricsRegistry(), logger: quiet)
+        let loop = ControllerLoop(reconciler: reconciler, policySource: nil, initialText: nil, environment: [:], metrics: MetricsRegistry(), logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: quiet))
-        let started = ContinuousClock.now
+        var shutdownAt = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            try await Task.sleep(for: .milliseconds(500))
+            // Shutdown once the reconcile is under way (its probe done, ECS answering slowly),
+            // not after a fixed time a loaded machine may not have reached it by.
+            while queues.probeCount == 0 { try await Task.sleep(for: .milliseconds(10)) }
+            try await Task.sleep(for: .milliseconds(200))
+            shutdownAt = ContinuousClock.now
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        let took = ContinuousClock.now - started
+        let took = ContinuousClock.now - shutdownAt
         #expect(await reconciler.lastReport != nil, "the reconcile under way was cancelled")
         #expect(cluster.desiredCountWrites.map(\.1) == [4], "it finished and applied its decision")
         #expect(took < ControllerLoop.shutdownGrace, "and shutdown did not wait past it: \(took)")

@@ -255,6 +255,29 @@ struct ReconcilerTests {
         #expect(leading.services[0].plan.notices.isEmpty)
     }
 
+    @Test("a new leader in its takeover guard: its predecessor's write landing then is not taken for an outside change")
+    func predecessorWriteLandsInGuard() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 3])
+        // It has just taken the lease and waits out its guard before any write.
+        let leadership = FakeLeadership(isLeader: true, mayWrite: false)
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, leadership: leadership)
+        // ECS already has what the work needs: there is nothing it would send.
+        queues.set("queries", pending: 3)
+        let guarded = await reconciler.reconcile(now: Self.at(0))
+        #expect(guarded.isLeader && guarded.services[0].outcome == .unchanged && cluster.writes.isEmpty)
+        // The old leader's scale-in, decided on older readings, sent inside its lease and
+        // delayed, lands now.
+        cluster.changeOutside("adhoc", to: 1)
+        let landed = await reconciler.reconcile(now: Self.at(5))
+        #expect(landed.services[0].plan.notices.isEmpty, "\(landed.services[0].plan.notices)")
+        #expect(cluster.writes.isEmpty)
+        // The guard is over: the work's count again, not a 5-minute hold.
+        leadership.setMayWrite(true)
+        let leading = await reconciler.reconcile(now: Self.at(10))
+        if case .externalChangeRespected = leading.services[0].outcome { Issue.record("the predecessor's late write froze the service") }
+        #expect(leading.services[0].outcome == .applied && cluster.count("adhoc") == 3, "\(leading.services[0].outcome)")
+    }
+
     @Test("one instant per tick; the probe reads the scheduler state for the forecast's data sources")
     func oneInstantAndSchedulerState() async {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])

@@ -117,4 +117,66 @@ struct SecretLeakTests {
         #expect(outputs.texts.contains { $0.0.hasPrefix("run (") && $0.1.contains("\"level\":\"trace\"") || $0.1.contains("\"level\":\"debug\"") },
                 "trace and debug lines were printed")
     }
+
+    @Test("a policy in a SecureString parameter: validate, plan, queues, services and run (reloading a new version) at trace print none of its secrets")
+    func noSecretFromParameterStore() async throws {
+        let redis = try await RedisServer.start(password: Self.redisPassword)
+        let moto = try await LocalHTTPServer.moto()
+        let world = try await Lab.setUpMoto(moto, services: ["redash-adhoc-worker"])
+        let store = try ParameterStoreLab(moto, keys: world.admin)
+        let marker = "parameter-Secret-R4n8"
+        // The parameter holds the Redis URL with its password written out, as a SecureString
+        // lets a team do; the comment stands for anything else in it.
+        func policy(maxTasks: Int) -> String {
+            """
+            # \(marker)
+            cluster: redash
+            region: eu-west-1
+            interval: 1s
+            redis:
+              url: \(redis.url)
+              layout: rq
+            services:
+              redash-adhoc-worker: {queues: [queries], minTasks: 1, maxTasks: \(maxTasks), workersPerTask: 1}
+            """
+        }
+        let name = "/redash-autoscaler/policy"
+        try await store.put(name, policy(maxTasks: 3), type: "SecureString")
+        let environment = [
+            "HOME": "/nonexistent", "AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": moto.url, "AWS_EC2_METADATA_DISABLED": "true",
+            // No session token: moto rejects a user's keys with one (InvalidClientTokenId), and the
+            // parameter must really be read for this test to say anything.
+            "AWS_ACCESS_KEY_ID": world.controller.accessKeyID, "AWS_SECRET_ACCESS_KEY": world.controller.secretAccessKey,
+        ]
+        var outputs = Outputs()
+        outputs.add("validate", try await Self.output(["validate", "--policies", "ssm:\(name)"], environment: environment))
+        for command in ["plan", "queues", "services"] {
+            outputs.add(command, try await Self.output([command, "--policies", "ssm:\(name)", "--log-level", "trace"], environment: environment))
+            outputs.add("\(command) --json", try await Self.output([command, "--policies", "ssm:\(name)", "--log-level", "trace", "--json"], environment: environment))
+        }
+        let port = try Ports.free()
+        let run = try ManagedProcess(try Repository.binary, [
+            "run", "--dry-run", "--policies", "ssm:\(name)", "--policy-poll", "1s", "--listen", "127.0.0.1:\(port)", "--log-level", "trace", "--log-format", "json",
+        ], environment: environment)
+        _ = await eventually(timeout: 20) { run.output.contains("controller starting") || !run.isRunning }
+        try await store.put(name, policy(maxTasks: 2), type: "SecureString")
+        let reloaded = "policy reloaded from ssm:\(name) (version 2)"
+        func messages() -> [String] {
+            run.output.split(separator: "\n").compactMap { line in
+                ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?["message"] as? String
+            }
+        }
+        _ = await eventually(timeout: 20) { messages().contains(reloaded) || !run.isRunning }
+        run.signal(SIGTERM)
+        _ = await eventually(timeout: 20, interval: 0.2) { !run.isRunning }
+        run.stop(grace: 2)
+        outputs.add("run --dry-run", run.output)
+
+        let leaks = outputs.leaks(of: [Self.redisPassword, marker, world.controller.secretAccessKey])
+        #expect(leaks.isEmpty, "\(leaks.prefix(10))")
+        // The commands did read the parameter: the test would pass vacuously otherwise.
+        #expect(outputs.texts.first { $0.0 == "validate" }?.1.contains("ssm:\(name) (version 1): valid") == true, "\(outputs.texts.first?.1 ?? "")")
+        #expect(outputs.texts.contains { $0.0 == "plan --json" && $0.1.contains("\"services\"") }, "\(outputs.texts)")
+        #expect(messages().contains(reloaded), "\(run.output.suffix(3000))")
+    }
 }

@@ -26,6 +26,11 @@ public final class ManagedProcess: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else of the test process's: a test holding a thousand sockets (the HTTP flood)
+        // would hand them to every server started meanwhile, and PostgreSQL refuses to start
+        // when its inherited descriptors leave it fewer than 58 of its 1,000.
+        // (glibc 2.34 and later; Swift's Glibc module does not declare it, hence the lookup.)
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -52,6 +57,12 @@ public final class ManagedProcess: @unchecked Sendable {
         guard status == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(status)))") }
         pid = child
     }
+
+    /// glibc's `posix_spawn_file_actions_addclosefrom_np`, when the C library has it.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// What the process printed so far.
     public var output: String {

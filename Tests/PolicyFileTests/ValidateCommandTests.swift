@@ -55,7 +55,7 @@ struct EmbeddedPolicyTests {
 @Suite("Policy from the environment")
 struct PolicyFromEnvironmentTests {
     @Test("REDASH_AUTOSCALER_POLICY_YAML holds the policy's text (the Terraform module's way); --policies wins over it")
-    func fromEnvironment() throws {
+    func fromEnvironment() async throws {
         let text = """
             cluster: redash
             redis:
@@ -67,13 +67,13 @@ struct PolicyFromEnvironmentTests {
                 maxTasks: 5
             """
         let environment = [PolicySource.textVariable: text, "REDASH_REDIS_URL": "redis://cache:6379/0"]
-        let (policy, origin) = try PolicySource.load(try PolicyOptions.parse([]), environment: environment, allowEmbedded: false)
+        let (policy, origin) = try await PolicySource.load(try PolicyOptions.parse([]), environment: environment, allowEmbedded: false)
         #expect(origin == "$REDASH_AUTOSCALER_POLICY_YAML")
         #expect(policy.services.map(\.maxTasks) == [5])
         #expect(policy.redis.url.unredacted == "redis://cache:6379/0")
 
         let options = try PolicyOptions.parse(["--policies", Repository.policies])
-        let (file, fileOrigin) = try PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (file, fileOrigin) = try await PolicySource.load(options, environment: environment, allowEmbedded: false)
         #expect(fileOrigin == Repository.policies)
         #expect(file.services.count >= 2)
     }

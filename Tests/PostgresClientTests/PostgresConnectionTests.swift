@@ -123,6 +123,53 @@ struct PostgresDeadlineTests {
         #expect(rows[0, "pid"]?.int != pid)
     }
 
+    @Test("a cancelled task stops waiting for a stopped backend at once; the next statement goes to a new connection, without backoff")
+    func cancelledWait() async throws {
+        let server = try await PostgresServer.start()
+        // A client deadline of 7 s, which the cancelled caller must not wait out.
+        let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .seconds(5))
+        let pid = try await session.backendPID()
+        #expect(kill(pid_t(pid), SIGSTOP) == 0)
+        defer { _ = kill(pid_t(pid), SIGCONT) }
+        let waiting = Task { try await session.query("SELECT 1 AS one") }
+        try await Task.sleep(for: .milliseconds(300))
+        let cancelledAt = ContinuousClock.now
+        waiting.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await waiting.value }
+        let waited = ContinuousClock.now - cancelledAt
+        // Not the 7 s client deadline; what a loaded machine adds to "at once".
+        #expect(waited < .seconds(3), "waited \(waited) after the cancellation")
+        // Its statement may still be under way on the old connection: a new one answers.
+        let rows = try await session.query("SELECT pg_backend_pid() AS pid")
+        #expect(rows[0, "pid"]?.int.map { $0 != pid } == true)
+        // A task cancelled before it asks sends nothing and waits for nothing.
+        let early = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await session.query("SELECT 1 AS one")
+        }
+        await #expect(throws: CancellationError.self) { _ = try await early.value }
+    }
+
+    @Test("best effort at shutdown: on a stopped backend it gives up at its own short deadline; with no open connection it does not reconnect")
+    func openConnectionOnly() async throws {
+        let server = try await PostgresServer.start()
+        // A client deadline of 7 s: the shorter deadline of the call is what ends the wait.
+        let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .seconds(5))
+        await #expect(throws: PostgresError.self) { _ = try await session.queryOnOpenConnection("SELECT 1 AS one", within: .seconds(1)) }
+        let pid = try await session.backendPID()
+        #expect(try await session.queryOnOpenConnection("SELECT 1 AS one", within: .seconds(1))[0, "one"]?.int == 1)
+        #expect(kill(pid_t(pid), SIGSTOP) == 0)
+        let started = ContinuousClock.now
+        await #expect(throws: PostgresError.self) { _ = try await session.queryOnOpenConnection("SELECT 1 AS one", within: .milliseconds(500)) }
+        let waited = ContinuousClock.now - started
+        _ = kill(pid_t(pid), SIGCONT)
+        #expect(waited < .seconds(3), "waited \(waited), not its 0.5 s")
+        // The connection it gave up on is gone; it does not open another.
+        let reopened = ContinuousClock.now
+        await #expect(throws: PostgresError.self) { _ = try await session.queryOnOpenConnection("SELECT 1 AS one", within: .seconds(1)) }
+        #expect(ContinuousClock.now - reopened < .seconds(2))
+    }
+
     @Test("NOTICE messages go to the log as structured lines, not to standard error")
     func notices() async throws {
         let server = try await PostgresServer.start()

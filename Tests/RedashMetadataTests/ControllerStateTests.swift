@@ -136,4 +136,31 @@ struct ControllerStateTests {
         #expect(await eventually(timeout: 5, interval: 0.2) { await first.acquireOrConfirm(now: now).isLeader })
         #expect(await first.acquireOrConfirm(now: now).generation == 3)
     }
+
+    @Test("the release at shutdown waits at most its deadline for a database that stopped answering; the lease then expires as usual")
+    func releaseOnStoppedDatabase() async throws {
+        let server = try await PostgresServer.start()
+        let url = SecretURL(server.url)
+        let store = try ControllerStateStore(session: PostgresSession(url: url))
+        try await store.migrate()
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "ecs-task-b", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
+        #expect(await first.acquireOrConfirm(now: now).isLeader)
+        let pid = try await first.backendPID()
+        #expect(kill(pid_t(pid), SIGSTOP) == 0)
+        let started = ContinuousClock.now
+        await first.release()
+        let waited = ContinuousClock.now - started
+        _ = kill(pid_t(pid), SIGCONT)
+        // Not the lease session's client deadline (2 s + 2 s), nor a reconnect: its own 1 s, and
+        // what a loaded machine adds.
+        #expect(waited < .seconds(4), "release waited \(waited), not its \(LeaderLease.releaseDeadline)")
+        // The other takes it over all the same: at its expiry, or sooner if the continued
+        // backend still runs the release it was sent.
+        #expect(await eventually(timeout: 8, interval: 0.2) { await second.acquireOrConfirm(now: now).isLeader })
+        let admin = try await PostgresConnection.connect(url: url)
+        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE id = 1")
+        #expect(row[0, "holder"]?.string == "ecs-task-b" && row[0, "generation"]?.int == 2)
+    }
 }

@@ -225,11 +225,7 @@ struct ForecastIntegrationTests {
 
     @Test("a statement timeout during a refresh keeps the last good metadata and says why")
     func statementTimeout() async throws {
-        let server = try await PostgresServer.start()
-        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
-        try await RedashDatabase.create(connection, era: .v25)
-        let source = try await RedashDatabase.dataSource(connection, "Production")
-        try await RedashDatabase.query(connection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
+        let server = try await Self.redashWithOneScheduledQuery()
         let session = PostgresSession(url: SecretURL(server.url), statementTimeout: .milliseconds(300))
         let cache = MetadataCache(reader: RedashMetadataReader(session: session), scheduleRefresh: .zero, statsRefresh: .zero)
         // The controller's way: a refresher beside the reconcile loop, ready a moment later.
@@ -252,5 +248,31 @@ struct ForecastIntegrationTests {
         _ = try await blocker.query("ROLLBACK")
         await cache.refresh(now: Self.now + .seconds(120))
         #expect(await cache.problem == nil)
+    }
+
+    @Test("the first load is waited for (bounded): the first decision sees the forecast; a database that is not there answers false at once")
+    func firstLoad() async throws {
+        let server = try await Self.redashWithOneScheduledQuery()
+        let cache = MetadataCache(reader: RedashMetadataReader(session: PostgresSession(url: SecretURL(server.url))))
+        #expect(await !cache.isLoaded)
+        #expect(await cache.waitForFirstLoad(limit: .seconds(30), now: { Self.now }))
+        #expect(await cache.forecast(now: Self.now, horizonMinutes: 10)?.queues.first?.due.count == 2, "the forecast is there before the first tick")
+
+        let closed = try Ports.free()
+        let absent = MetadataCache(reader: RedashMetadataReader(session: PostgresSession(url: SecretURL("postgresql://redash:pw@127.0.0.1:\(closed)/redash"))))
+        let started = ContinuousClock.now
+        #expect(await !absent.waitForFirstLoad(limit: .seconds(30)))
+        #expect(ContinuousClock.now - started < .seconds(20), "a refused connection is an answer, not a wait for the whole limit")
+        #expect(await absent.problem != nil)
+    }
+
+    /// A Redash v25 database with one query scheduled every 5 minutes, last run 130 s ago.
+    static func redashWithOneScheduledQuery() async throws -> PostgresServer {
+        let server = try await PostgresServer.start()
+        let connection = try await PostgresConnection.connect(url: SecretURL(server.url))
+        try await RedashDatabase.create(connection, era: .v25)
+        let source = try await RedashDatabase.dataSource(connection, "Production")
+        try await RedashDatabase.query(connection, dataSource: source, hash: "h", schedule: #"{"interval": 300}"#, retrievedAt: Self.ago(130))
+        return server
     }
 }

@@ -1,17 +1,24 @@
 import AutoscalerCore
 import Synchronization
 
-/// A leader lease whose answer a test sets.
+/// A leader lease whose answer a test sets. A leader may be kept from writing (`mayWrite`
+/// false): a new leader in its takeover guard.
 public final class FakeLeadership: Leadership, Sendable {
     private let leading: Mutex<Bool>
+    private let writing: Mutex<Bool>
 
-    public init(isLeader: Bool) { leading = Mutex(isLeader) }
+    public init(isLeader: Bool, mayWrite: Bool = true) {
+        leading = Mutex(isLeader)
+        writing = Mutex(mayWrite)
+    }
 
     public func set(_ isLeader: Bool) { leading.withLock { $0 = isLeader } }
 
+    public func setMayWrite(_ mayWrite: Bool) { writing.withLock { $0 = mayWrite } }
+
     public func acquireOrConfirm(now: Instant) async -> LeaseStatus { LeaseStatus(isLeader: leading.withLock { $0 }, generation: 1) }
 
-    public func writeWindow() async -> Duration? { leading.withLock { $0 } ? .seconds(10) : nil }
+    public func writeWindow() async -> Duration? { leading.withLock { $0 } && writing.withLock { $0 } ? .seconds(10) : nil }
 
     public func release() async { leading.withLock { $0 = false } }
 }

@@ -1,7 +1,7 @@
 locals {
   replicas   = coalesce(var.replicas, var.database_url_parameter_arn == null ? 1 : 2)
   use_dd     = var.datadog != null
-  run_flags  = concat(["run", "--listen", "0.0.0.0:${var.metrics_port}", "--log-format", "json"], var.dry_run ? ["--dry-run"] : [], local.use_dd ? ["--dogstatsd", "127.0.0.1:8125"] : [])
+  run_flags  = concat(["run", "--listen", "0.0.0.0:${var.metrics_port}", "--log-format", "json"], local.policy_flags, var.dry_run ? ["--dry-run"] : [], local.use_dd ? ["--dogstatsd", "127.0.0.1:8125"] : [])
   aws_region = data.aws_region.current.name
 
   controller_secrets = concat(
@@ -40,12 +40,15 @@ locals {
     readonlyRootFilesystem = true
     user                   = "10001"
     portMappings           = [{ containerPort = var.metrics_port, protocol = "tcp" }]
-    environment = [
-      # The policy's text itself (secrets stay in the secrets below, referenced as ${VAR}).
-      { name = "REDASH_AUTOSCALER_POLICY_YAML", value = var.policy_yaml },
-      { name = "REDASH_ECS_CLUSTER", value = var.cluster_name },
-      { name = "AWS_REGION", value = local.aws_region },
-    ]
+    environment = concat(
+      # The policy's text itself, unless it is in Parameter Store (secrets stay in the secrets
+      # below, referenced as ${VAR}).
+      local.policy_in_ssm ? [] : [{ name = "REDASH_AUTOSCALER_POLICY_YAML", value = var.policy_yaml }],
+      [
+        { name = "REDASH_ECS_CLUSTER", value = var.cluster_name },
+        { name = "AWS_REGION", value = local.aws_region },
+      ],
+    )
     secrets = local.controller_secrets
     # Liveness, not readiness: /healthz answers while the process serves. /readyz fails while
     # Redis or ECS cannot be read (an ElastiCache failover, a throttled API), and a restart
@@ -57,14 +60,14 @@ locals {
       retries     = 3
       startPeriod = 30
     }
-    # Above the controller's own shutdown bound (15 s grace for a reconcile under way).
+    # Above the controller's own shutdown bound (15 s from SIGTERM to exit, whatever hangs).
     stopTimeout = 30
     # The two log configurations have different shapes, which a conditional cannot return.
     logConfiguration = jsondecode(local.use_dd ? jsonencode(local.datadog_logs) : jsonencode(local.cloudwatch_logs))
   }
 
   log_router = {
-    name                   = "log-router"
+    name = "log-router"
     # Pinned: a moving tag changes the log path under a running service at its next deploy.
     image                  = "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.34.3.20260309"
     essential              = true
@@ -143,6 +146,9 @@ resource "aws_ecs_service" "this" {
     security_groups  = var.security_group_ids
     assign_public_ip = false
   }
+
+  # The first task reads the policy parameter at start: it must exist, and the role may read it.
+  depends_on = [aws_ssm_parameter.policy, aws_ssm_parameter.policy_seeded, aws_iam_role_policy.read_policy_parameter]
 
   deployment_circuit_breaker {
     enable   = true

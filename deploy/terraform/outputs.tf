@@ -37,3 +37,13 @@ output "alarm_arns" {
   description = "The CloudWatch alarms on the controller's own health (empty when alarms.enabled is false)."
   value       = concat(aws_cloudwatch_metric_alarm.no_running_task[*].arn, aws_cloudwatch_metric_alarm.error_lines[*].arn)
 }
+
+output "policy_parameter_name" {
+  description = "The Parameter Store parameter the controller reads its policy from (null when the policy is in the task definition). Edit it with aws ssm put-parameter --name NAME --type SecureString --overwrite --value file://policies.yaml (deploy/README.md)."
+  value       = local.policy_parameter_name
+}
+
+output "policy_parameter_arn" {
+  description = "Its ARN: the one resource of the task role's ssm:GetParameter."
+  value       = local.policy_parameter_arn
+}

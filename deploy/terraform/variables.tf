@@ -25,12 +25,31 @@ variable "image" {
 }
 
 variable "policy_yaml" {
-  description = "Contents of policies.yaml. The task role may describe and update exactly the services under its `services:` key, so the role and the policy cannot disagree. Changing it rolls the service (a new task definition). Secrets stay out of it: it reads $${REDASH_REDIS_URL} and $${REDASH_DATABASE_URL} from the container's secrets, and $${REDASH_ECS_CLUSTER} is set to cluster_name."
+  description = "Contents of policies.yaml. The task role may describe and update exactly the services under its `services:` key, so the role and the policy cannot disagree. Changing it rolls the service (a new task definition), unless policy_parameter puts it in Parameter Store: then it is a new parameter version, reloaded by the running controller. Secrets stay out of it: it reads $${REDASH_REDIS_URL} and $${REDASH_DATABASE_URL} from the container's secrets, and $${REDASH_ECS_CLUSTER} is set to cluster_name."
   type        = string
 
   validation {
     condition     = can(keys(yamldecode(var.policy_yaml).services)) && length(try(keys(yamldecode(var.policy_yaml).services), [])) > 0
     error_message = "policy_yaml must be YAML with a non-empty `services:` map (see policies.yaml)."
+  }
+}
+
+variable "policy_parameter" {
+  description = <<-EOT
+    Keep the policy in SSM Parameter Store instead of the task definition: the controller runs with `--policies ssm:NAME`, reads the parameter every 30 s and applies a new version without a deployment (docs/policies.md). null: the policy goes in the task definition ($REDASH_AUTOSCALER_POLICY_YAML, never reloaded) and every edit is a deployment.
+    name: the parameter, such as /redash-autoscaler/policy. create (default true): make it, a SecureString holding policy_yaml; false: read a parameter managed elsewhere (policy_yaml still names the services the role covers, so keep its services: the same). terraform_owns_value (default true): every apply writes policy_yaml as a new version; false: written once, later edits with `aws ssm put-parameter --overwrite` are left alone. kms_key_arn: a customer-managed key that encrypts it; the task role may decrypt with it for this parameter only (the AWS-managed aws/ssm key needs no grant).
+  EOT
+  type = object({
+    name                 = string
+    create               = optional(bool, true)
+    terraform_owns_value = optional(bool, true)
+    kms_key_arn          = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.policy_parameter == null || can(regex("^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", var.policy_parameter.name))
+    error_message = "policy_parameter.name must be a Parameter Store name such as /redash-autoscaler/policy (letters, digits, _ . - and / between levels)."
   }
 }
 

@@ -9,7 +9,11 @@ record_calls.py), with iam_eval.py:
   `services`, `plan`, `forecast` and `run --dry-run`, grants nothing else, and denies every
   write the live `run` sends;
 - the ARN scoping holds: the same requests for a service outside the policy, another cluster,
-  another account or another region are denied.
+  another account or another region are denied; so is GetParameter on another parameter (the
+  database URL's, which only the execution role reads).
+The controller's policy is the task role's two documents together, as IAM unions a role's
+policies: controller-policy.json.tftpl, and policy-parameter-policy.json.tftpl, which the module
+adds when the policy lives in Parameter Store (`run --policies ssm:`).
 Then it checks itself: the same checks on a policy with one permission removed, one added, and
 on a recording with one more call, must fail.
 
@@ -28,7 +32,7 @@ READ_ONLY_COMMANDS = ["queues", "services", "plan", "forecast", "run --dry-run"]
 POLICY_SERVICES = ["redash-adhoc-worker", "redash-scheduled-worker"]
 
 
-def render(template, region, account, cluster, services):
+def render(template, region, account, cluster, services, parameter="/redash-autoscaler/policy"):
     """As the module's templatefile() does (the templates' only syntax is ${name})."""
     text = open(os.path.join(REPO, "deploy/iam", template)).read()
     prefix = f"arn:aws:ecs:{region}:{account}"
@@ -36,6 +40,7 @@ def render(template, region, account, cluster, services):
         "service_arns": json.dumps([f"{prefix}:service/{cluster}/{name}" for name in services]),
         "cluster_arn": f"{prefix}:cluster/{cluster}",
         "task_arns": f"{prefix}:task/{cluster}/*",
+        "parameter_arn": _parameter_arn(prefix, parameter),
     }
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
@@ -50,6 +55,13 @@ def render(template, region, account, cluster, services):
 def _cluster(body):
     cluster = body.get("cluster", "default")
     return cluster.rsplit("/", 1)[-1] if cluster.startswith("arn:") else cluster
+
+
+def _parameter_arn(prefix, name):
+    """GetParameter's Name (a name or an ARN) as the resource IAM checks: parameter/NAME."""
+    if name.startswith("arn:"):
+        return name
+    return prefix.replace(":ecs:", ":ssm:", 1) + ":parameter/" + name.lstrip("/")
 
 
 def _task_arn(prefix, cluster, task):
@@ -74,6 +86,8 @@ AUTHORIZATION = {
         "ecs:UpdateTaskProtection", lambda p, c, b: [_task_arn(p, c, t) for t in b["tasks"]]),
     # No resource type: Resource must be "*".
     "AnyScaleFrontendService.DescribeScalableTargets": ("application-autoscaling:DescribeScalableTargets", lambda p, c, b: [NO_RESOURCE]),
+    # Systems Manager: resource type parameter* (arn:…:ssm:REGION:ACCOUNT:parameter/NAME).
+    "AmazonSSM.GetParameter": ("ssm:GetParameter", lambda p, c, b: [_parameter_arn(p, b["Name"])]),
 }
 
 
@@ -108,7 +122,7 @@ def problems(recording, controller, dry_run):
     for target in sorted(set(unknown)):
         found.append(f"a call with no entry in AUTHORIZATION (look it up in the Service Authorization Reference): {target}")
     # queues and forecast read Redis and PostgreSQL only: they are expected to send nothing.
-    for command in ["services", "plan", "run --dry-run", "run"]:
+    for command in ["services", "plan", "run --dry-run", "run", "run --policies ssm:"]:
         if command not in {call["command"] for call in recording["calls"]}:
             found.append(f"no request of `{command}` was recorded")
 
@@ -153,7 +167,10 @@ def problems(recording, controller, dry_run):
         if resource is not NO_RESOURCE:
             variants.append((resource.replace(f":{account}:", ":210987654321:"), context, "another account"))
             variants.append((resource.replace(f":{region}:", ":us-east-1:"), context, "another region"))
-            variants.append((resource.replace(f"/{cluster}/", "/staging/"), dict(context, **{"ecs:cluster": context["ecs:cluster"].replace(cluster, "staging")}), "another cluster"))
+            if "ecs:cluster" in context:
+                variants.append((resource.replace(f"/{cluster}/", "/staging/"), dict(context, **{"ecs:cluster": context["ecs:cluster"].replace(cluster, "staging")}), "another cluster"))
+            if ":parameter/" in resource:
+                variants.append((resource.split(":parameter/", 1)[0] + ":parameter/redash/REDASH_DATABASE_URL", context, "another parameter"))
         elif "ecs:cluster" in context:
             variants.append((resource, dict(context, **{"ecs:cluster": context["ecs:cluster"].replace(f"/{cluster}", "/staging")}), "another cluster"))
         for other, other_context, what in variants:
@@ -167,16 +184,18 @@ def main(path):
     recording = json.load(open(path))
     region, account, cluster = recording["region"], recording["account"], recording["cluster"]
     controller = render("controller-policy.json.tftpl", region, account, cluster, POLICY_SERVICES)
+    parameter = render("policy-parameter-policy.json.tftpl", region, account, cluster, POLICY_SERVICES, recording["parameter"])
+    controller["Statement"] += parameter["Statement"]
     dry_run = render("dry-run-policy.json.tftpl", region, account, cluster, POLICY_SERVICES)
     requests, _ = requests_of(recording)
 
     print("check-iam: recorded requests per command (action: count):")
-    for command in READ_ONLY_COMMANDS + ["run"]:
+    for command in READ_ONLY_COMMANDS + ["run", "run --policies ssm:"]:
         counts = {}
         for c, action, *_ in requests:
             if c == command:
                 counts[action] = counts.get(action, 0) + 1
-        print(f"check-iam:   {command:14} {', '.join(f'{a}: {n}' for a, n in sorted(counts.items())) or 'no AWS request'}")
+        print(f"check-iam:   {command:20} {', '.join(f'{a}: {n}' for a, n in sorted(counts.items())) or 'no AWS request'}")
 
     found = problems(recording, controller, dry_run)
     for problem in found:
@@ -201,6 +220,9 @@ def main(path):
     extra["calls"].append({"command": "run", "target": "AmazonEC2ContainerServiceV20141113.DescribeTasks",
                            "body": {"cluster": "redash", "tasks": ["arn:aws:ecs:%s:%s:task/other/1" % (region, account)]}, "status": 200})
     mutations.append(("a DescribeTasks on another cluster's task added to the calls", controller, dry_run, extra))
+    any_parameter = copy.deepcopy(controller)
+    any_parameter["Statement"][-1]["Resource"] = any_parameter["Statement"][-1]["Resource"].rsplit(":parameter/", 1)[0] + ":parameter/*"
+    mutations.append(("ssm:GetParameter on every parameter instead of the policy's", any_parameter, dry_run, recording))
     unknown = copy.deepcopy(recording)
     unknown["calls"].append({"command": "run", "target": "AmazonEC2ContainerServiceV20141113.StopTask", "body": {"cluster": "redash", "task": "1"}, "status": 200})
     mutations.append(("a StopTask call added to the calls", controller, dry_run, unknown))

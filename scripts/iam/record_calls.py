@@ -9,7 +9,10 @@ filled by the real rq library, with a busy worker, so that the commands take the
 
   record_calls.py BINARY OUTPUT.json
 
-The output: {"region", "account", "cluster", "calls": [{"command", "target", "body", "status"}]}.
+The last command, `run --policies ssm:`, reads the same policy from a SecureString parameter in
+moto (the Terraform module's way) and polls it every second, so that GetParameter is recorded too.
+
+The output: {"region", "account", "cluster", "parameter", "calls": [{"command", "target", "body", "status"}]}.
 """
 import json
 import os
@@ -29,6 +32,8 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 LAB = os.path.join(REPO, "Tests/ControllerTests/Python/ecs_lab.py")
 VENV = os.path.join(REPO, ".venv/bin")
 REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "redash"
+# The policy parameter, as check_iam.py renders deploy/iam/policy-parameter-policy.json.tftpl.
+PARAMETER = "/redash-autoscaler/policy"
 
 POLICY = """
 cluster: redash
@@ -87,7 +92,8 @@ class Recorder:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 target = self.headers.get("X-Amz-Target", "")
-                port = recorder.upstreams["AnyScaleFrontendService" if target.startswith("AnyScaleFrontendService") else "ecs"]
+                service = target.split(".", 1)[0]
+                port = recorder.upstreams[service if service in recorder.upstreams else "ecs"]
                 connection = HTTPConnection("127.0.0.1", port, timeout=30)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
                 connection.request("POST", self.path, body=body, headers=headers)
@@ -133,7 +139,7 @@ def main(binary, output):
         wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{lab_port}/_report", timeout=1).status == 200, 30, "the ECS lab")
         wait_for(lambda: urllib.request.urlopen(f"http://127.0.0.1:{moto_port}/moto-api/data.json", timeout=1).status == 200, 30, "moto")
 
-        recorder = Recorder({"ecs": lab_port, "AnyScaleFrontendService": moto_port})
+        recorder = Recorder({"ecs": lab_port, "AnyScaleFrontendService": moto_port, "AmazonSSM": moto_port})
         policy = os.path.join(work, "policies.yaml")
         with open(policy, "w") as handle:
             handle.write(POLICY)
@@ -141,6 +147,7 @@ def main(binary, output):
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": work, "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_ACCESS_KEY_ID": "AKIARECORDER", "AWS_SECRET_ACCESS_KEY": "recorder-secret", "AWS_REGION": REGION,
             "AWS_ENDPOINT_URL_ECS": recorder.url, "AWS_ENDPOINT_URL_APPLICATION_AUTO_SCALING": recorder.url,
+            "AWS_ENDPOINT_URL_SSM": recorder.url,
             "REDIS_URL": redis_url,
         }
 
@@ -157,10 +164,10 @@ def main(binary, output):
                 sys.exit(f"record-calls: `{command}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
             print(f"record-calls: {command}: exit {result.returncode}, {sum(c['command'] == command for c in recorder.calls)} AWS requests")
 
-        def run_for(command, arguments, seconds):
+        def run_for(command, arguments, seconds, policies=policy):
             recorder.command = command
-            log = open(os.path.join(work, command.replace(" ", "_") + ".log"), "w")
-            process = subprocess.Popen([binary] + arguments + ["--policies", policy, "--listen", f"127.0.0.1:{free_port()}"],
+            log = open(os.path.join(work, command.replace(" ", "_").replace(":", "") + ".log"), "w")
+            process = subprocess.Popen([binary] + arguments + ["--policies", policies, "--listen", f"127.0.0.1:{free_port()}"],
                                        env=environment, stdout=log, stderr=subprocess.STDOUT)
             time.sleep(seconds)
             process.send_signal(signal.SIGTERM)
@@ -176,10 +183,17 @@ def main(binary, output):
         # Live: two jobs wait, so it scales up, protects the busy task, and once the queue is
         # empty releases the protection and scales in.
         run_for("run", ["run"], 24)
+        # The policy in Parameter Store: read at start, then polled every second.
+        import boto3
+        boto3.client("ssm", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION, aws_access_key_id="testing",
+                     aws_secret_access_key="testing").put_parameter(Name=PARAMETER, Value=POLICY, Type="SecureString")
+        run_for("run --policies ssm:", ["run", "--policy-poll", "1s"], 5, policies=f"ssm:{PARAMETER}")
+        if sum(c["command"] == "run --policies ssm:" and c["target"] == "AmazonSSM.GetParameter" for c in recorder.calls) < 2:
+            sys.exit("record-calls: `run --policies ssm:` did not read its parameter at start and at a poll")
         service = lab_report()["services"]["redash-adhoc-worker"]
         print(f"record-calls: the lab saw {service}")
         with open(output, "w") as handle:
-            json.dump({"region": REGION, "account": ACCOUNT, "cluster": CLUSTER, "calls": recorder.calls}, handle, indent=1)
+            json.dump({"region": REGION, "account": ACCOUNT, "cluster": CLUSTER, "parameter": PARAMETER, "calls": recorder.calls}, handle, indent=1)
     finally:
         for process in processes:
             try:

@@ -2,7 +2,7 @@
 the parts of the module a reviewer asks about, so that an apply that "succeeds" with the wrong
 values fails here.
 
-  check_applied.py ENDPOINT REGION OUTPUTS_JSON
+  check_applied.py ENDPOINT REGION OUTPUTS_JSON POLICY_FILE
 """
 import json
 import sys
@@ -15,13 +15,14 @@ def check(condition, message):
         sys.exit(f"check-terraform: {message}")
 
 
-def main(endpoint, region, outputs_json):
+def main(endpoint, region, outputs_json, policy_path):
     outputs = json.loads(outputs_json)
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
     ecs = session.client("ecs", endpoint_url=endpoint)
     iam = session.client("iam", endpoint_url=endpoint)
     logs = session.client("logs", endpoint_url=endpoint)
     cloudwatch = session.client("cloudwatch", endpoint_url=endpoint)
+    ssm = session.client("ssm", endpoint_url=endpoint)
 
     managed = outputs["managed_services"]["value"]
     check(managed == ["redash-adhoc-worker", "redash-scheduled-worker", "redash-scheduler"], f"managed services {managed} are not the policy's three")
@@ -41,6 +42,23 @@ def main(endpoint, region, outputs_json):
     check(environment.get("REDASH_ECS_CLUSTER") == "redash", "REDASH_ECS_CLUSTER is not the cluster")
     check({tag["key"]: tag["value"] for tag in definition.get("tags", [])}.get("Owner") == "sre", f"task definition tags {definition.get('tags')}")
 
+    # The policy lives in Parameter Store: the container reads it from there, not from its
+    # environment, and the task role may read that parameter and nothing else of SSM.
+    name = "/redash-autoscaler/policy"
+    command = controller["command"]
+    check(command[command.index("--policies") + 1:][:1] == [f"ssm:{name}"] if "--policies" in command else False, f"the command does not read the parameter: {command}")
+    check("REDASH_AUTOSCALER_POLICY_YAML" not in environment, "the policy is still in the task definition's environment")
+    parameter = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    with open(policy_path) as handle:
+        check(parameter["Value"] == handle.read(), "the parameter does not hold examples/basic/policies.yaml")
+    check(parameter["Type"] == "SecureString", f"the parameter is a {parameter['Type']}")
+    check(outputs["policy_parameter_arn"]["value"] == parameter["ARN"], f"policy_parameter_arn {outputs['policy_parameter_arn']['value']} is not {parameter['ARN']}")
+    read = iam.get_role_policy(RoleName="redash-autoscaler-task", PolicyName="redash-autoscaler-read-policy-parameter")["PolicyDocument"]
+    read = json.loads(read) if isinstance(read, str) else read
+    grants = [(statement["Action"], statement["Resource"]) for statement in read["Statement"]]
+    check(grants in ([("ssm:GetParameter", parameter["ARN"])], [(["ssm:GetParameter"], parameter["ARN"])]),
+          f"the task role's parameter grant is {grants}, not exactly ssm:GetParameter on {parameter['ARN']}")
+
     role = iam.get_role(RoleName="redash-autoscaler-task")["Role"]
     check({tag["Key"]: tag["Value"] for tag in role.get("Tags", [])}.get("Owner") == "sre", f"role tags {role.get('Tags')}")
     check(role["Path"] == "/", f"role path {role['Path']}")
@@ -52,9 +70,10 @@ def main(endpoint, region, outputs_json):
 
     alarms = sorted(alarm["AlarmName"] for alarm in cloudwatch.describe_alarms(AlarmNamePrefix="redash-autoscaler")["MetricAlarms"])
     check(alarms == ["redash-autoscaler-errors", "redash-autoscaler-no-running-task"], f"alarms {alarms}")
-    print(f"check-terraform: moto holds the service (desired 2, dry-run, health check /healthz, X86_64), the role for {managed}, "
+    print(f"check-terraform: moto holds the service (desired 2, dry-run, health check /healthz, X86_64, --policies ssm:{name}), "
+          f"the policy parameter (SecureString, read by the task role with ssm:GetParameter only), the role for {managed}, "
           f"the log group (365 days, error filter) and alarms {alarms}")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])

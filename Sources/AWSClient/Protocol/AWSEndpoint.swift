@@ -7,13 +7,17 @@ public struct AWSService: Sendable, Hashable {
     public var signingName: String
     /// The host prefix of the public endpoint.
     public var endpointPrefix: String
-    /// The suffix of `AWS_ENDPOINT_URL_<ID>` (`ECS`, `APPLICATION_AUTO_SCALING`, `STS`).
+    /// The suffix of `AWS_ENDPOINT_URL_<ID>` (`ECS`, `APPLICATION_AUTO_SCALING`, `STS`, `SSM`,
+    /// `SECRETS_MANAGER`).
     public var environmentID: String
 
     public static let ecs = AWSService(signingName: "ecs", endpointPrefix: "ecs", environmentID: "ECS")
     public static let applicationAutoScaling = AWSService(
         signingName: "application-autoscaling", endpointPrefix: "application-autoscaling", environmentID: "APPLICATION_AUTO_SCALING")
     public static let sts = AWSService(signingName: "sts", endpointPrefix: "sts", environmentID: "STS")
+    /// Parameter Store, where the policy may live.
+    public static let ssm = AWSService(signingName: "ssm", endpointPrefix: "ssm", environmentID: "SSM")
+    public static let secretsManager = AWSService(signingName: "secretsmanager", endpointPrefix: "secretsmanager", environmentID: "SECRETS_MANAGER")
 }
 
 /// Where requests for a service go: `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else

@@ -59,6 +59,8 @@ public actor Reconciler {
     var holds: [String: OperatorHold] = [:]
     var killSwitchMode: ServiceMode?
     public private(set) var lastReport: ReconcileReport?
+    /// The last hours of signals and decisions, for the status page.
+    public nonisolated let history = SignalHistory()
     public private(set) var lastSuccessAt: Instant?
 
     public init(policy: Policy, ports: Ports, metrics: MetricsRegistry, controllerName: String, logger: Logger) {
@@ -101,7 +103,12 @@ public actor Reconciler {
         let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
-        let applier: any PlanApplier = isLeader ? ports.applier : StandbyApplier(mode: ports.applier.mode)
+        // A leader that may not write now (a new one in its takeover guard, an old one at the end
+        // of a lease it cannot renew) is not in charge this tick either: a change ECS shows next
+        // tick may be its predecessor's delayed write, not an outside one to hold off for minutes.
+        var mayWrite = isLeader
+        if isLeader, let leadership = ports.leadership { mayWrite = await leadership.writeWindow() != nil }
+        let applier: any PlanApplier = mayWrite ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
         var planned = policy.services.map { service in
@@ -132,6 +139,7 @@ public actor Reconciler {
             services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings,
             apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()), controllerMode: controllerMode, killSwitch: killSwitch)
         recorder.finish(report, forecast: forecast)
+        history.record(report)
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
         return report

@@ -62,13 +62,21 @@ def moto_setup(args):
         statement["Action"] = [a for a in statement["Action"] if not a.startswith("ecs:Update")]
     read_only["Statement"] = [s for s in read_only["Statement"] if s["Action"]]
 
-    users = {}
+    users = {"admin": {"accessKeyId": creds[0], "secretAccessKey": creds[1]}}
     for name, policy in (("controller", document), ("readonly", read_only)):
         iam.create_user(UserName=name)
         arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(policy))["Policy"]["Arn"]
         iam.attach_user_policy(UserName=name, PolicyArn=arn)
         key = iam.create_access_key(UserName=name)["AccessKey"]
         users[name] = {"accessKeyId": key["AccessKeyId"], "secretAccessKey": key["SecretAccessKey"]}
+    # The controller reads its policy from Parameter Store when the Terraform module puts it
+    # there: the module adds this document to the task role; the read-only user goes without,
+    # which is how the tests see a denied GetParameter.
+    if args.parameter_policy:
+        with open(args.parameter_policy) as handle:
+            text = handle.read().replace("${parameter_arn}", "*")
+        arn = iam.create_policy(PolicyName="controller-policy-parameter", PolicyDocument=text)["Policy"]["Arn"]
+        iam.attach_user_policy(UserName="controller", PolicyArn=arn)
 
     # The same permissions as a role, and a "laptop" user that may only assume it: how an SRE
     # with a role_arn profile reaches a production account. The trust policy names the user
@@ -257,6 +265,7 @@ def main():
     setup.add_argument("--endpoint", required=True)
     setup.add_argument("--region", default="eu-west-1")
     setup.add_argument("--policy", required=True)
+    setup.add_argument("--parameter-policy")
     setup.add_argument("--cluster", default="redash")
     setup.add_argument("--services", nargs="+", required=True)
     setup.add_argument("--tasks", type=int, default=0)

@@ -34,8 +34,8 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
       },
       {
         definition = {
-          title    = "Scale actions"
-          type     = "timeseries"
+          title = "Scale actions"
+          type  = "timeseries"
           requests = [
             { q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" },
             # Dry-run and paused services: what the controller would have done.

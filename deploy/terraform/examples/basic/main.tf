@@ -62,6 +62,12 @@ variable "database_url_parameter" {
   default     = "/redash/REDASH_DATABASE_URL"
 }
 
+variable "policy_parameter" {
+  description = "The Parameter Store parameter that holds the policy (policies.yaml, as a SecureString): the controller reloads a new version within 30 s, no deployment needed. null puts the policy in the task definition instead."
+  type        = string
+  default     = "/redash-autoscaler/policy"
+}
+
 variable "dry_run" {
   description = "Read and decide, change nothing. Set to false one service at a time (docs/migration.md)."
   type        = bool
@@ -100,7 +106,11 @@ module "redash_autoscaler" {
 
   cluster_name = var.cluster
   # The services it sizes, and so the services its role covers, are the policy's.
-  policy_yaml                = file("${path.module}/policies.yaml")
+  policy_yaml = file("${path.module}/policies.yaml")
+  # Terraform writes policies.yaml as a new version of the parameter on every apply, which the
+  # running controller reloads (docs/operations.md); add terraform_owns_value = false to edit
+  # it with aws ssm put-parameter instead.
+  policy_parameter           = var.policy_parameter == null ? null : { name = var.policy_parameter }
   subnet_ids                 = var.private_subnet_ids
   security_group_ids         = var.security_group_ids
   image                      = var.image
@@ -117,6 +127,10 @@ output "managed_services" {
 
 output "task_role_policy" {
   value = module.redash_autoscaler.task_role_policy_json
+}
+
+output "policy_parameter_arn" {
+  value = module.redash_autoscaler.policy_parameter_arn
 }
 
 output "dry_run_policy" {
