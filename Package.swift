@@ -13,6 +13,9 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "redash-autoscaler", targets: ["redash-autoscaler"]),
+        // For the libFuzzer executables of Fuzz/, which build this package as a dependency; not
+        // an API.
+        .library(name: "FuzzHarness", targets: ["FuzzHarness"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -193,6 +196,18 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The fuzz targets' checks: the RESP codec, the probes' reading of replies, the policy
+        // loader, AWS answers. Fuzz/ runs them under libFuzzer; FuzzCorpusTests replays the
+        // committed corpus through them.
+        .target(
+            name: "FuzzHarness",
+            dependencies: [
+                "AutoscalerCore", "RedisClient", "QueueProbes", "PolicyFile", "AWSClient", "AWSSigning",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // Fakes and builders shared by the test targets.
         .target(
             name: "TestSupport",
@@ -219,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "QueueProbesTests",
             dependencies: [
-                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile",
+                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile", "FuzzHarness",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],
@@ -240,7 +255,10 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock", "AWSTestSupport", "TestSupport"],
+            dependencies: [
+                "AWSClient", "AWSSigning", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "SystemClock", "AWSTestSupport", "TestSupport",
+                "FuzzHarness",
+            ],
             exclude: ["Python"],
             swiftSettings: strictSettings
         ),
@@ -272,6 +290,11 @@ let package = Package(
         .testTarget(
             name: "SimulatorTests",
             dependencies: ["Simulator", "AutoscalerCore", "PolicyFile", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FuzzCorpusTests",
+            dependencies: ["FuzzHarness", "IntegrationSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -189,7 +189,14 @@ final class NodeReader {
 
     func duration(_ node: Node, _ path: String, allowZero: Bool) -> Duration? {
         guard let text = string(node, path) else { return nil }
-        guard let value = DurationSyntax.parse(text) else {
+        let value: Duration
+        switch DurationSyntax.read(text) {
+        case .success(let read):
+            value = read
+        case .failure(.tooLong):
+            error(node.mark, path, "`\(text.trimmingWhitespace)` is longer than any duration a policy needs (at most 87600h, ten years)")
+            return nil
+        case .failure(.malformed):
             let trimmed = text.trimmingWhitespace
             if Double(trimmed) != nil {
                 error(node.mark, path, "durations need a unit: write `\(trimmed)s` or `\(trimmed)m`")

@@ -17,7 +17,7 @@ enum CeleryProbe {
     /// Probes `queues`; `extra` commands ride along in the round trip and their replies are
     /// returned.
     static func probe(
-        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
+        queues: [String], pipeline: RedisPipeline, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
         appending extra: [[String]] = []
     ) async throws -> [RESPValue] {
         var commands: [[String]] = []
@@ -30,7 +30,7 @@ enum CeleryProbe {
         commands.append(["HLEN", "unacked"])
         commands.append(["HVALS", "unacked"])
         if readsStatus { commands.append(SchedulerHealth.command) }
-        let all = try await client.pipeline(commands + extra)
+        let all = try await pipeline(commands + extra)
         report.roundTrips += 1
         report.commands += commands.count + extra.count
         let replies = Array(all.prefix(commands.count))

@@ -10,9 +10,9 @@ import SystemClock
 /// A failure is never turned into a zero: a queue that cannot be read gets
 /// `QueueReading.unavailable` with the reason, so the scaling rule holds instead of scaling in.
 public actor QueueProber: QueueSource {
-    let client: RedisClient
+    let pipeline: RedisPipeline
     /// Redash's own Redis, when RQ's queues are on another (`redis.redashUrl`).
-    let redashClient: RedisClient?
+    let redashPipeline: RedisPipeline?
     let configuredLayout: QueueLayout
     let logger: Logger
     private var detected: (layout: QueueLayout, evidence: String)?
@@ -39,8 +39,16 @@ public actor QueueProber: QueueSource {
     ///     locks) when it is not `client`.
     ///   - layout: `.auto` detects from the keys on the first probe that finds any.
     public init(client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, logger: Logger) {
-        self.client = client
-        self.redashClient = redashClient
+        var redashPipeline: RedisPipeline?
+        if let redashClient { redashPipeline = { try await redashClient.pipeline($0) } }
+        self.init(pipeline: { try await client.pipeline($0) }, redashPipeline: redashPipeline, layout: layout, logger: logger)
+    }
+
+    /// A prober that sends its round trips through `pipeline` (and `redashPipeline` for Redash's
+    /// own keys): a `RedisClient`, or replies replayed from a recording or a fuzzer.
+    package init(pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, logger: Logger) {
+        self.pipeline = pipeline
+        self.redashPipeline = redashPipeline
         self.configuredLayout = layout
         self.logger = logger
     }
@@ -72,13 +80,16 @@ public actor QueueProber: QueueSource {
                 layout = detected.layout
                 report.layoutSource = "detected from \(detected.evidence)"
             } else {
-                guard let found = try await detect(queues: queues, report: &report) else {
-                    let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys yet; set redis.layout"
+                switch try await detect(queues: queues, report: &report) {
+                case .success(let found):
+                    layout = found
+                case .failure(let problem):
+                    let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys: \(problem.message); set redis.layout"
                     for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
                     report.layoutSource = "undetected"
                     // Redash's own keys do not depend on the queue system.
                     let commands = [SchedulerHealth.command] + schedulerCommands
-                    let replies = try await (redashClient ?? client).pipeline(commands)
+                    let replies = try await (redashPipeline ?? pipeline)(commands)
                     report.roundTrips += 1
                     report.commands += commands.count
                     report.takeSchedulerHealth(replies[0], now: now)
@@ -87,16 +98,15 @@ public actor QueueProber: QueueSource {
                     }
                     return finish(report)
                 }
-                layout = found
                 report.layoutSource = "detected from \(detected?.evidence ?? "")"
             }
             report.layout = layout
             // Redash's own keys: on the queues' Redis, or first, in a round trip of their own.
             var redashReplies: [RESPValue]?
-            if let redashClient {
+            if let redashPipeline {
                 let commands = [SchedulerHealth.command] + schedulerCommands
                 do {
-                    let replies = try await redashClient.pipeline(commands)
+                    let replies = try await redashPipeline(commands)
                     report.roundTrips += 1
                     report.commands += commands.count
                     report.takeSchedulerHealth(replies[0], now: now)
@@ -111,7 +121,7 @@ public actor QueueProber: QueueSource {
                     schedulerCommands = []
                 }
             }
-            let sharedScheduler = redashClient == nil ? schedulerCommands : []
+            let sharedScheduler = redashPipeline == nil ? schedulerCommands : []
             let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues) : []
             let extra = sharedScheduler + registryCommands
             let lockCount = request?.locks.count ?? 0
@@ -120,7 +130,7 @@ public actor QueueProber: QueueSource {
                 var statusCount = 0
                 var outside: [String] = []
                 let (first, detail) = try await RQProbe.probe(
-                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra,
+                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra,
                     detail: { replies in
                         var commands: [[String]] = []
                         if !schedulerCommands.isEmpty {
@@ -146,7 +156,7 @@ public actor QueueProber: QueueSource {
                 }
             case .celery, .auto:
                 let first = try await CeleryProbe.probe(
-                    queues: queues, client: client, now: now, report: &report, readsStatus: redashClient == nil, appending: extra)
+                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra)
                 if !schedulerCommands.isEmpty, let request {
                     interpretSchedulerState(
                         redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
@@ -266,26 +276,34 @@ public actor QueueProber: QueueSource {
         }
     }
 
-    /// RQ registers queues and workers in sets; kombu keeps bindings per exchange.
-    private func detect(queues: [String], report: inout ProbeReport) async throws -> QueueLayout? {
+    /// RQ registers queues and workers in sets; kombu keeps bindings per exchange. A failure when
+    /// no key tells yet, or when a reply cannot be trusted: an error there (a key of the wrong
+    /// type) may hide the other system's keys, and a layout detected once is kept for good, so
+    /// it is not guessed from the rest (the probe fuzzer found an error read as 0 RQ queues).
+    private func detect(queues: [String], report: inout ProbeReport) async throws -> Result<QueueLayout, UntrustedReply> {
         var commands: [[String]] = [["SCARD", "rq:queues"], ["SCARD", "rq:workers"], ["EXISTS", "_kombu.binding.celery"]]
         commands += queues.map { ["EXISTS", "_kombu.binding.\($0)"] }
-        let replies = try await client.pipeline(commands)
+        let replies = try await pipeline(commands)
         report.roundTrips += 1
         report.commands += commands.count
-        let rqQueues = (try? replies[0].count("rq:queues")) ?? 0, rqWorkers = (try? replies[1].count("rq:workers")) ?? 0
-        let kombu = replies.dropFirst(2).reduce(0) { $0 + ((try? $1.count("_kombu.binding")) ?? 0) }
-        let found: (QueueLayout, String)?
+        let counts: [Int]
+        do throws(UntrustedReply) {
+            counts = try zip(commands, replies).map { (command, reply) throws(UntrustedReply) -> Int in try reply.count(command[1]) }
+        } catch {
+            return .failure(error)
+        }
+        let rqQueues = counts[0], rqWorkers = counts[1]
+        let kombu = counts.dropFirst(2).reduce(0, +)
+        let found: (QueueLayout, String)
         if rqQueues + rqWorkers > 0 {
             found = (.rq, "\(rqQueues) RQ queue(s), \(rqWorkers) RQ worker(s) registered")
         } else if kombu > 0 {
             found = (.celery, "\(kombu) kombu binding(s)")
         } else {
-            found = nil
+            return .failure(UntrustedReply("no RQ registry or kombu binding yet"))
         }
-        guard let found else { return nil }
         detected = found
         logger.info("queue layout detected", metadata: ["layout": "\(found.0.rawValue)", "evidence": "\(found.1)"])
-        return found.0
+        return .success(found.0)
     }
 }

@@ -25,7 +25,7 @@ enum RQProbe {
     /// Probes `queues`. `extra` commands ride along in the first round trip; `detail` makes more
     /// commands for the second round trip from their replies. Both sets of replies are returned.
     static func probe(
-        queues: [String], client: RedisClient, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
+        queues: [String], pipeline: RedisPipeline, now: Instant, report: inout ProbeReport, readsStatus: Bool = true,
         appending extra: [[String]] = [], detail: ([RESPValue]) -> [[String]] = { _ in [] }
     ) async throws -> (first: [RESPValue], detail: [RESPValue]) {
         let nowScore = String(format: "%.6f", now.secondsSinceEpoch)
@@ -44,7 +44,7 @@ enum RQProbe {
         }
         commands.append(["SCARD", "rq:workers:periodic"])
         if readsStatus { commands.append(SchedulerHealth.command) }
-        let all = try await client.pipeline(commands + extra)
+        let all = try await pipeline(commands + extra)
         report.roundTrips += 1
         report.commands += commands.count + extra.count
         let replies = Array(all.prefix(commands.count))
@@ -100,7 +100,7 @@ enum RQProbe {
         let extraDetail = detail(extraReplies)
         var answers: [RESPValue] = []
         if !details.isEmpty || !extraDetail.isEmpty {
-            answers = try await client.pipeline(details + extraDetail)
+            answers = try await pipeline(details + extraDetail)
             report.roundTrips += 1
             report.commands += details.count + extraDetail.count
         }
@@ -112,16 +112,30 @@ enum RQProbe {
             }
         }
         var workers: [String: WorkerRecord] = [:]
+        // A worker hash that cannot be read makes every queue listing it unavailable: skipping
+        // it would count one worker fewer, and would take the job it holds for an abandoned one
+        // (the probe fuzzer found an error reply read as "no such worker").
+        var unreadableWorkers: [String: String] = [:]
         for (offset, key) in workerKeys.enumerated() {
-            guard let fields = try? answers[oldestQueues.count + offset].elements(key), fields.count == 6 else { continue }
+            let fields: [String?]
+            do throws(UntrustedReply) {
+                let replies = try answers[oldestQueues.count + offset].elements(key)
+                guard replies.count == 6 else { throw UntrustedReply("\(key): \(replies.count) fields for the 6 asked") }
+                fields = try replies.map { (reply: RESPValue) throws(UntrustedReply) -> String? in try reply.optionalText(key) }
+            } catch {
+                unreadableWorkers[key] = error.message
+                continue
+            }
             // All fields nil: the hash expired (worker gone without unregistering).
-            guard fields.contains(where: { !$0.isNull }), fields[5].isNull else { continue }
-            let text = { (index: Int) in (try? fields[index].optionalText(key)) ?? nil }
+            guard fields.contains(where: { $0 != nil }), fields[5] == nil else { continue }
             let name = key.hasPrefix("rq:worker:") ? String(key.dropFirst("rq:worker:".count)) : key
             workers[key] = WorkerRecord(
-                name: name, state: text(0), currentJob: text(1).flatMap { $0.isEmpty ? nil : $0 },
-                hostname: text(2), ipAddress: text(3).flatMap { $0 == "unknown" ? nil : $0 },
-                lastHeartbeat: text(4).flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) })
+                name: name, state: fields[0], currentJob: fields[1].flatMap { $0.isEmpty ? nil : $0 },
+                hostname: fields[2], ipAddress: fields[3].flatMap { $0 == "unknown" ? nil : $0 },
+                lastHeartbeat: fields[4].flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) })
+        }
+        for queue in queues where problems[queue] == nil {
+            if let key = partials[queue]?.workerKeys.first(where: { unreadableWorkers[$0] != nil }) { problems[queue] = unreadableWorkers[key] }
         }
 
         // An entry without a deadline runs only while a live worker holds it.

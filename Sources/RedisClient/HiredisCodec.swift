@@ -36,10 +36,11 @@ enum CommandEncoder {
 /// `next()` returns, so no hiredis pointer leaves this type.
 ///
 /// Not thread-safe: it lives in one channel handler, which NIO only calls on its event loop.
-final class ReplyReader {
+/// Package-visible for the fuzz harness, which feeds it bytes that no server sent.
+package final class ReplyReader {
     private let reader: UnsafeMutablePointer<redisReader>
 
-    init() {
+    package init() {
         reader = redisReaderCreate()
     }
 
@@ -48,7 +49,7 @@ final class ReplyReader {
     }
 
     /// Hands bytes read from the socket to the parser.
-    func feed(_ buffer: ByteBuffer) throws(ReplyReaderError) {
+    package func feed(_ buffer: ByteBuffer) throws(ReplyReaderError) {
         let status = buffer.withUnsafeReadableBytes { bytes -> Int32 in
             guard let base = bytes.baseAddress, bytes.count > 0 else { return REDIS_OK }
             return redisReaderFeed(reader, base.assumingMemoryBound(to: CChar.self), bytes.count)
@@ -57,7 +58,7 @@ final class ReplyReader {
     }
 
     /// The next complete reply, or `nil` when more bytes are needed.
-    func next() throws(ReplyReaderError) -> RESPValue? {
+    package func next() throws(ReplyReaderError) -> RESPValue? {
         var reply: UnsafeMutableRawPointer?
         guard redisReaderGetReply(reader, &reply) == REDIS_OK else {
             throw ReplyReaderError(message: errorText())
@@ -95,6 +96,6 @@ final class ReplyReader {
 }
 
 /// The server sent bytes that are not the Redis protocol.
-struct ReplyReaderError: Error {
-    var message: String
+package struct ReplyReaderError: Error {
+    package var message: String
 }

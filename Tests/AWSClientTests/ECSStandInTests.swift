@@ -90,6 +90,33 @@ struct ECSStandInTests {
         #expect(try await Lab.requestCount(server) == 5)
     }
 
+    /// Found by the aws-answers fuzzer (Fuzz/Corpus/aws-answers/crash-desired-count-missing): a
+    /// service without `desiredCount` was read as desired 0, the count a scale decision starts
+    /// from. The answer is not ECS's; the call fails, the service has no state.
+    @Test("a service without desiredCount (or runningCount) fails the call: never a desired count of 0 that ECS did not give")
+    func missingDesiredCount() async throws {
+        let (server, context) = try await Self.start()
+        let service = { (counts: String) in
+            #"{\"services\": [{\"serviceName\": \"redash-adhoc-worker\", \"status\": \"ACTIVE\", "#
+                + counts + #", \"deployments\": [{\"id\": \"ecs-svc/1\", \"status\": \"PRIMARY\", \"desiredCount\": 2, "#
+                + #"\"runningCount\": 2, \"pendingCount\": 0, \"rolloutState\": \"COMPLETED\"}]}], \"failures\": []}"#
+        }
+        let withoutDesired = service(#"\"runningCount\": 2, \"pendingCount\": 0"#)
+        let withoutRunning = service(#"\"desiredCount\": 2, \"pendingCount\": 0"#)
+        try await Lab.control(server, "/_faults", #"[{"status": 200, "body": ""# + withoutDesired + #""}, {"status": 200, "body": ""# + withoutRunning + #""}]"#)
+        for missing in ["desiredCount", "runningCount"] {
+            do {
+                let snapshot = try await ECSClusterView(client: context.ecs).services(["redash-adhoc-worker"], now: Instant(secondsSinceEpoch: 1_750_000_000))
+                Issue.record("an answer without \(missing) was read as \(snapshot)")
+            } catch let error as AWSError {
+                #expect(error.kind == .unexpectedResponse, "\(error)")
+                #expect("\(error)".contains("missing services[0].\(missing)"), "\(error)")
+            }
+        }
+        // Neither answer was retried: a body that is not ECS's does not improve by asking again.
+        #expect(try await Lab.requestCount(server) == 2)
+    }
+
     @Test("a slow endpoint times out (each attempt) instead of hanging")
     func slowEndpoint() async throws {
         let (server, _) = try await Self.start()

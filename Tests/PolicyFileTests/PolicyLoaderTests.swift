@@ -204,6 +204,15 @@ struct PolicySyntaxTests {
     @Test("not durations", arguments: ["30", "", "s", "5 minutes", "-5s", "5d"])
     func notDurations(_ text: String) {
         #expect(DurationSyntax.parse(text) == nil)
+        #expect(DurationSyntax.read(text) == .failure(.malformed))
+    }
+
+    /// The policy-text fuzzer found the first one crashing the loader (a Double past Int64
+    /// milliseconds, converted unchecked).
+    @Test("durations past ten years are too long, not a crash", arguments: ["3099999999999999999999s", "9223372036854775808ms", "87601h", String(repeating: "9", count: 400) + "s"])
+    func tooLong(_ text: String) {
+        #expect(DurationSyntax.read(text) == .failure(.tooLong))
+        #expect(DurationSyntax.read("87600h") == .success(DurationSyntax.longest))
     }
 
     @Test("suggestions for typos, none for unrelated words")

@@ -60,6 +60,29 @@ struct GarbledSignalTests {
         #expect(report.failure("scheduled_queries")?.contains("WRONGTYPE") == true, "unacked is every queue's")
     }
 
+    /// Found by the probe-replies fuzzer (Fuzz/Corpus/probe-replies/crash-worker-hmget-error): a
+    /// worker's HMGET answered with an error was skipped as "no such worker", so the queue read
+    /// one worker fewer, and a job that worker held could be counted as abandoned.
+    @Test("an RQ worker key that is not a hash (HMGET answers WRONGTYPE): the queues it serves unavailable, never one worker fewer")
+    func rqWorkerWrongType() async throws {
+        let redis = try await RedisServer.start()
+        try await fixture(["rq-enqueue", redis.url, "queries", "2"])
+        try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "1"])
+        try await redis.cli(["SADD", "rq:workers", "rq:worker:fuzz-a"])
+        try await redis.cli(["SADD", "rq:workers:queries", "rq:worker:fuzz-a"])
+        try await redis.cli(["HSET", "rq:worker:fuzz-a", "state", "idle", "hostname", "worker-1"])
+        let (client, prober) = try makeProber(redis.url, layout: .rq)
+        let healthy = await prober.probe(queues: ["queries", "scheduled_queries"])
+        #expect(healthy.observation("queries")?.workers == WorkerCounts(busy: 0, idle: 1), "\(healthy.readings)")
+
+        try await redis.cli(["DEL", "rq:worker:fuzz-a"])
+        try await redis.cli(["SET", "rq:worker:fuzz-a", "garbage"])
+        let report = await prober.probe(queues: ["queries", "scheduled_queries"])
+        await client.close()
+        #expect(report.failure("queries")?.contains("WRONGTYPE") == true, "\(report.readings)")
+        #expect(report.observation("scheduled_queries")?.pending == 1, "a queue the worker does not serve is still read")
+    }
+
     @Test("an RQ job enqueued in 1970 (or next year): that queue unavailable, not a wait of 56 years", arguments: [
         "1970-01-01T00:00:01.000000Z", "2099-01-01T00:00:00.000000Z",
     ])

@@ -137,6 +137,30 @@ struct RQProbeTests {
         #expect(report.observation("scheduled_queries")?.pending == 1)
     }
 
+    /// Found by the probe-replies fuzzer (Fuzz/Corpus/probe-replies/crash-detection-error): an
+    /// error reply to the detection's `SCARD rq:queues` was read as 0 RQ queues, so a kombu
+    /// binding left from Redash v8 made an RQ Redis "Celery" for good, and its queues read empty.
+    @Test("an RQ registry of the wrong type beside a leftover kombu binding: no layout guessed, detected once the key is sound")
+    func detectionError() async throws {
+        let redis = try await RedisServer.start()
+        try await fixture(["celery-send", redis.url, "celery", "1"])
+        try await fixture(["rq-enqueue", redis.url, "queries", "3"])
+        try await redis.cli(["DEL", "rq:queues"])
+        try await redis.cli(["SET", "rq:queues", "garbage"])
+        let (client, prober) = try makeProber(redis.url)
+        let report = await prober.probe(queues: ["queries"])
+        #expect(report.layoutSource == "undetected")
+        let reason = try #require(report.failure("queries"), "\(report.readings)")
+        #expect(reason.contains("rq:queues") && reason.contains("WRONGTYPE") && reason.contains("set redis.layout"), "\(reason)")
+
+        try await redis.cli(["DEL", "rq:queues"])
+        try await redis.cli(["SADD", "rq:queues", "rq:queue:queries"])
+        let detected = await prober.probe(queues: ["queries"])
+        await client.close()
+        #expect(detected.layout == .rq)
+        #expect(detected.observation("queries")?.pending == 3)
+    }
+
     @Test("an empty Redis is no reason to guess the layout")
     func undetected() async throws {
         let redis = try await RedisServer.start()

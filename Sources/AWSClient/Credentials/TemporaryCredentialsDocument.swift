@@ -6,8 +6,8 @@ import Foundation
 /// with: `AccessKeyId`, `SecretAccessKey`, a session token (`SessionToken` for a process,
 /// `Token` for the endpoints) and an ISO 8601 `Expiration`. Errors name the source and never
 /// echo the document, which holds the secret.
-enum TemporaryCredentialsDocument {
-    static func parse(_ body: some Collection<UInt8>, source: String) throws(CredentialError) -> (object: [String: Any], credentials: AWSCredentials) {
+package enum TemporaryCredentialsDocument {
+    package static func parse(_ body: some Collection<UInt8>, source: String) throws(CredentialError) -> (object: [String: Any], credentials: AWSCredentials) {
         guard let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else {
             throw CredentialError("\(source) did not answer with a JSON object")
         }

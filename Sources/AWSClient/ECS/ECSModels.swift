@@ -36,9 +36,13 @@ public struct ECSService: Sendable, Equatable, Decodable {
         serviceName = try container.decode(String.self, forKey: .serviceName)
         serviceArn = try container.decodeIfPresent(String.self, forKey: .serviceArn)
         status = try container.decodeIfPresent(String.self, forKey: .status)
-        desiredCount = try container.decodeIfPresent(Int.self, forKey: .desiredCount) ?? 0
-        runningCount = try container.decodeIfPresent(Int.self, forKey: .runningCount) ?? 0
-        pendingCount = try container.decodeIfPresent(Int.self, forKey: .pendingCount) ?? 0
+        // ECS always sends the three counts. An answer without one is not ECS's (a proxy, a
+        // stand-in, a truncated body), and a default of 0 would be a reading nobody gave: a
+        // desired count of 0 is where the decision would start. The call fails instead, so the
+        // reconcile holds (the fuzzer found the default: Fuzz/Corpus/aws-answers/crash-*).
+        desiredCount = try container.decode(Int.self, forKey: .desiredCount)
+        runningCount = try container.decode(Int.self, forKey: .runningCount)
+        pendingCount = try container.decode(Int.self, forKey: .pendingCount)
         launchType = try container.decodeIfPresent(String.self, forKey: .launchType)
         deployments = try container.decodeIfPresent([ECSDeployment].self, forKey: .deployments) ?? []
         events = try container.decodeIfPresent([ECSServiceEvent].self, forKey: .events) ?? []

@@ -41,6 +41,12 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
     public var target: String
     public var detail: String
 
+    package init(kind: Kind, target: String, detail: String) {
+        self.kind = kind
+        self.target = target
+        self.detail = detail
+    }
+
     public var description: String {
         switch kind {
         case .timeout: "\(target): no response within the deadline"

@@ -83,7 +83,7 @@ public struct AWSError: Error, CustomStringConvertible, Sendable, Equatable {
     /// `{"__type": "…#Code", "message": …}` (with `X-Amzn-ErrorType`), and the query protocol's
     /// XML `<ErrorResponse><Error><Code>…` (which moto's IAM layer and some AWS front ends return
     /// for authentication failures).
-    static func from(_ reply: HTTPReply, action: String, context: String?) -> AWSError {
+    package static func from(_ reply: HTTPReply, action: String, context: String?) -> AWSError {
         var code: String?
         var message = ""
         if let object = try? JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any] {

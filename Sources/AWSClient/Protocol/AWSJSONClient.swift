@@ -147,10 +147,18 @@ public struct AWSJSONClient: Sendable {
     static func decodingSummary(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "\(error)" }
         switch error {
-        case .keyNotFound(let key, let context): return "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case .keyNotFound(let key, let context): return "missing \(path(context.codingPath + [key]))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
+            return "\(path(context.codingPath)): \(context.debugDescription)"
         @unknown default: return "\(error)"
+        }
+    }
+
+    /// `services[0].desiredCount`, as the API reference writes a field (Foundation's own key for
+    /// an array element reads "Index 0").
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.reduce(into: "") { path, key in
+            if let index = key.intValue { path += "[\(index)]" } else { path += (path.isEmpty ? "" : ".") + key.stringValue }
         }
     }
 }

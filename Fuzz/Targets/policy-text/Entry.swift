@@ -1,0 +1,7 @@
+import FuzzHarness
+
+/// libFuzzer's entry point: every generated input goes through `PolicyTextTarget.check`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzEntry.run(PolicyTextTarget.name, data, size, check: PolicyTextTarget.check)
+}

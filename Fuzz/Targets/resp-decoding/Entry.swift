@@ -1,0 +1,7 @@
+import FuzzHarness
+
+/// libFuzzer's entry point: every generated input goes through `RESPDecodingTarget.check`.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    FuzzEntry.run(RESPDecodingTarget.name, data, size, check: RESPDecodingTarget.check)
+}

@@ -1,0 +1,263 @@
+import AutoscalerCore
+import Logging
+import QueueProbes
+import RedisClient
+import Synchronization
+
+/// Redis replies, any at all, through the RQ and Celery probes (`QueueProber`, with layout
+/// detection, Redash's scheduler keys and the queue registry), one to three probes in a row.
+///
+/// The promises, on every probe: each queue has a reading; a reading is `.observed` with
+/// non-negative counts and a non-negative age, or `.unavailable`; a queue one of whose replies is
+/// an error (anywhere in it) is unavailable, never read as a number; every time in the report is
+/// a number.
+public enum ProbeRepliesTarget: FuzzTarget {
+    public static let name = "probe-replies"
+
+    public static func check(_ input: [UInt8]) async -> [String] {
+        let scenario = ProbeScenario(bytes: input)
+        if RESPWire.announcesHugeArray(scenario.replies) { return [] }
+        let (reports, exchanges) = await run(scenario)
+        var problems: [String] = []
+        for (tick, report) in reports.enumerated() {
+            let now = scenario.now(tick: tick)
+            let inputs = QueueInputs(scenario: scenario, layout: report.layout, exchanges: exchanges.filter { $0.tick == tick })
+            for queue in scenario.queues {
+                let at = "probe \(tick + 1), \(queue)"
+                switch report.readings[queue] {
+                case nil:
+                    problems.append("\(at): no reading")
+                case .unavailable:
+                    continue
+                case .observed(let observation):
+                    problems += observationProblems(observation, now: now).map { "\(at): \($0)" }
+                    if let error = inputs.firstError(for: queue) {
+                        problems.append("\(at): observed (\(observation)) although its reply to \(error.command) was the error \(error.message)")
+                    }
+                }
+            }
+            problems += timeProblems(report).map { "probe \(tick + 1): \($0)" }
+        }
+        return problems
+    }
+
+    /// One round trip the prober made.
+    public struct Exchange: Sendable {
+        public var tick: Int
+        /// Sent to Redash's own Redis (`redis.redashUrl`).
+        public var isRedash: Bool
+        public var commands: [[String]]
+        /// `nil` when the stream ended first (the connection closed).
+        public var replies: [RESPValue]?
+    }
+
+    /// Runs the scenario's probes on one prober whose Redis answers from the scenario's stream.
+    public static func run(_ scenario: ProbeScenario) async -> (reports: [ProbeReport], exchanges: [Exchange]) {
+        let stream = ReplyStream(RESPWire.decode(scenario.replies).replies)
+        var redashPipeline: RedisPipeline?
+        if scenario.hasRedashRedis { redashPipeline = { try stream.answer($0, isRedash: true) } }
+        let prober = QueueProber(
+            pipeline: { try stream.answer($0, isRedash: false) }, redashPipeline: redashPipeline, layout: scenario.layout, logger: quietLogger)
+        var reports: [ProbeReport] = []
+        for tick in 0..<scenario.ticks {
+            stream.tick = tick
+            reports.append(await prober.probe(queues: scenario.queues, scheduler: scenario.schedulerRequest, now: scenario.now(tick: tick)))
+        }
+        return (reports, stream.exchanges)
+    }
+
+    /// Probes a real Redis (and Redash's, when given) as `scenario` says, recording its answers:
+    /// the scenario with them as its stream, and the reports the probes made. Replaying the
+    /// scenario must make the same reports.
+    public static func record(
+        _ scenario: ProbeScenario, client: RedisClient, redashClient: RedisClient? = nil
+    ) async -> (scenario: ProbeScenario, reports: [ProbeReport]) {
+        let recording = Mutex<[UInt8]>([])
+        let recorded = { @Sendable (replies: [RESPValue]) -> [RESPValue] in
+            recording.withLock { $0 += RESPWire.encode(replies) }
+            return replies
+        }
+        var redashPipeline: RedisPipeline?
+        if let redashClient { redashPipeline = { recorded(try await redashClient.pipeline($0)) } }
+        let prober = QueueProber(
+            pipeline: { recorded(try await client.pipeline($0)) }, redashPipeline: redashPipeline, layout: scenario.layout, logger: quietLogger)
+        var reports: [ProbeReport] = []
+        for tick in 0..<scenario.ticks {
+            reports.append(await prober.probe(queues: scenario.queues, scheduler: scenario.schedulerRequest, now: scenario.now(tick: tick)))
+        }
+        var made = scenario
+        made.hasRedashRedis = redashClient != nil
+        made.replies = recording.withLock { $0 }
+        return (made, reports)
+    }
+
+    static let quietLogger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func observationProblems(_ observation: QueueObservation, now: Instant) -> [String] {
+        var problems: [String] = []
+        if observation.pending < 0 { problems.append("pending \(observation.pending)") }
+        if let running = observation.running, running < 0 { problems.append("running \(running)") }
+        if let age = observation.oldestAge, age < .zero || !age.inSeconds.isFinite { problems.append("oldest age \(age)") }
+        if let workers = observation.workers, workers.busy < 0 || workers.idle < 0 { problems.append("workers \(workers)") }
+        if observation.observedAt != now { problems.append("observed at \(observation.observedAt), not at the probe's \(now)") }
+        return problems
+    }
+
+    static func timeProblems(_ report: ProbeReport) -> [String] {
+        var instants: [(String, Instant)] = []
+        if let health = report.scheduler {
+            instants += [("redash:status last_refresh_at", health.lastRefreshAt), ("redash:status started_at", health.lastRefreshStartedAt)]
+                .compactMap { name, instant in instant.map { (name, $0) } }
+        }
+        if let state = report.redashScheduler {
+            instants += state.executions.map { ("sq:executed_at \($0.key)", $0.value) }
+            for (key, lock) in state.locks {
+                if case .abandoned(let expiresAt) = lock { instants.append(("lock \(key) expiry", expiresAt)) }
+            }
+        }
+        for (queue, records) in report.workers {
+            instants += records.compactMap { record in record.lastHeartbeat.map { ("\(queue) worker \(record.name) heartbeat", $0) } }
+        }
+        return instants.filter { !$0.1.secondsSinceEpoch.isFinite }.map { "\($0.0) is \($0.1.secondsSinceEpoch)" }
+    }
+}
+
+/// The scenario's replies, handed out one round trip at a time, with a transcript.
+///
+/// The prober awaits each round trip before the next, so the lock is never contended; it is
+/// there because the pipeline functions must be `Sendable`.
+final class ReplyStream: Sendable {
+    private struct State {
+        var replies: [RESPValue]
+        var next = 0
+        var tick = 0
+        var exchanges: [ProbeRepliesTarget.Exchange] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(_ replies: [RESPValue]) {
+        state = Mutex(State(replies: replies))
+    }
+
+    var tick: Int {
+        get { state.withLock { $0.tick } }
+        set { state.withLock { $0.tick = newValue } }
+    }
+
+    var exchanges: [ProbeRepliesTarget.Exchange] { state.withLock { $0.exchanges } }
+
+    /// One reply per command, or the connection closes when the stream has too few.
+    func answer(_ commands: [[String]], isRedash: Bool) throws -> [RESPValue] {
+        try state.withLock { state throws(RedisError) -> [RESPValue] in
+            guard state.replies.count - state.next >= commands.count else {
+                state.next = state.replies.count
+                state.exchanges.append(.init(tick: state.tick, isRedash: isRedash, commands: commands, replies: nil))
+                throw RedisError(.connectionClosed, server: "fuzz:6379", "the connection closed with 1 request(s) unanswered")
+            }
+            let replies = Array(state.replies[state.next..<(state.next + commands.count)])
+            state.next += commands.count
+            state.exchanges.append(.init(tick: state.tick, isRedash: isRedash, commands: commands, replies: replies))
+            return replies
+        }
+    }
+}
+
+/// Which replies of one probe each queue's reading rests on, read from the commands the probe
+/// sent (so that the check does not repeat the probe's own bookkeeping):
+/// - RQ: `LLEN`/`LINDEX rq:queue:<q>`, every command on `rq:wip:<q>` and `rq:workers:<q>`, the
+///   `HGET rq:job:<id> enqueued_at` of the queue's oldest job (when no other queue has the same
+///   one), and the `HMGET` of each worker `rq:workers:<q>` lists;
+/// - Celery: `LLEN`/`LINDEX` of the queue's lists in the round trip that reads `unacked`, and
+///   `HLEN`/`HVALS unacked`, which every queue's count includes;
+/// - layout detection (`SCARD rq:queues`, `SCARD rq:workers`, the kombu bindings), for every
+///   queue: a reply that is an error there may have hidden the other layout's keys.
+struct QueueInputs {
+    struct Failure {
+        var command: String
+        var message: String
+    }
+
+    private var failures: [String: Failure] = [:]
+
+    init(scenario: ProbeScenario, layout: QueueLayout, exchanges: [ProbeRepliesTarget.Exchange]) {
+        let queues = scenario.queues
+        var pairs: [(command: [String], reply: RESPValue)] = []
+        for exchange in exchanges where !exchange.isRedash {
+            guard let replies = exchange.replies else { continue }
+            for (index, (command, reply)) in zip(exchange.commands, replies).enumerated() {
+                // A queue's worker count comes with its SRANDMEMBER; a lone `SCARD
+                // rq:workers:periodic` is the scheduler health's count of periodic workers, which
+                // no queue's reading rests on, even a queue named `periodic`.
+                let next = index + 1 < exchange.commands.count ? exchange.commands[index + 1] : []
+                if command.count == 2, command[0] == "SCARD", command[1].hasPrefix("rq:workers:"), next.first != "SRANDMEMBER" || next.dropFirst().first != command[1] {
+                    continue
+                }
+                pairs.append((command, reply))
+            }
+        }
+        func note(_ queue: String, _ command: [String], _ reply: RESPValue) {
+            guard failures[queue] == nil, let message = Self.firstError(in: reply) else { return }
+            failures[queue] = Failure(command: command.joined(separator: " "), message: message)
+        }
+        for exchange in exchanges where !exchange.isRedash {
+            guard exchange.commands.count >= 2, exchange.commands[0] == ["SCARD", "rq:queues"], exchange.commands[1] == ["SCARD", "rq:workers"],
+                  let replies = exchange.replies else { continue }
+            for (command, reply) in zip(exchange.commands, replies) { for queue in queues { note(queue, command, reply) } }
+        }
+        switch layout {
+        case .rq:
+            var oldest: [String: String] = [:]
+            var workerKeys: [String: Set<String>] = [:]
+            for (command, reply) in pairs where command.count >= 2 {
+                for queue in queues {
+                    let key = command[1]
+                    let isList = key == "rq:queue:\(queue)" && (command[0] == "LLEN" || command[0] == "LINDEX")
+                    guard isList || key == "rq:wip:\(queue)" || key == "rq:workers:\(queue)" else { continue }
+                    note(queue, command, reply)
+                    if command[0] == "LINDEX", let id = reply.string { oldest[queue] = id }
+                    if command[0] == "SRANDMEMBER", let members = reply.array {
+                        workerKeys[queue, default: []].formUnion(members.compactMap(\.string))
+                    }
+                }
+            }
+            for (command, reply) in pairs where command.count >= 3 {
+                if command[0] == "HGET", command[2] == "enqueued_at", command[1].hasPrefix("rq:job:") {
+                    let id = String(command[1].dropFirst("rq:job:".count))
+                    let owners = queues.filter { oldest[$0] == id }
+                    if owners.count == 1 { note(owners[0], command, reply) }
+                } else if command[0] == "HMGET", command[2] == "state" {
+                    for queue in queues where workerKeys[queue]?.contains(command[1]) == true { note(queue, command, reply) }
+                }
+            }
+        case .celery, .auto:
+            for exchange in exchanges where !exchange.isRedash {
+                guard let replies = exchange.replies, let unacked = exchange.commands.firstIndex(of: ["HLEN", "unacked"]),
+                      unacked + 1 < exchange.commands.count else { continue }
+                for (command, reply) in zip(exchange.commands[..<unacked], replies) where command.count >= 2 {
+                    for queue in queues where CeleryKeys.lists(of: queue).contains(command[1]) { note(queue, command, reply) }
+                }
+                for offset in [unacked, unacked + 1] {
+                    for queue in queues { note(queue, exchange.commands[offset], replies[offset]) }
+                }
+            }
+        }
+    }
+
+    func firstError(for queue: String) -> Failure? { failures[queue] }
+
+    static func firstError(in reply: RESPValue) -> String? {
+        switch reply {
+        case .error(let message): return message
+        case .array(let elements): return elements.lazy.compactMap(firstError(in:)).first
+        default: return nil
+        }
+    }
+}
+
+/// kombu's list names for a Celery queue: the queue's own and its three priority lists.
+enum CeleryKeys {
+    static func lists(of queue: String) -> [String] {
+        ["", "\u{06}\u{16}3", "\u{06}\u{16}6", "\u{06}\u{16}9"].map { queue + $0 }
+    }
+}
