@@ -34,16 +34,7 @@ public actor PostgresSession {
     /// deadline (or `within`, when shorter). A cancelled task gets `CancellationError` at once,
     /// even from a statement under way (see `CallerWait`).
     public func query(_ sql: String, _ parameters: [String?] = [], within limit: Duration? = nil) async throws -> PostgresRows {
-        let connection = try await connected()
-        do {
-            return try await connection.query(sql, parameters, within: limit)
-        } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
-            drop(after: error)
-            throw error
-        } catch let error as CancellationError {
-            abandon(connection)
-            throw error
-        }
+        try await run(sql, parameters, on: try await connected(), within: limit)
     }
 
     /// Runs a statement on the connection already open, if there is one, waiting at most
@@ -52,8 +43,14 @@ public actor PostgresSession {
     /// once when no connection is open (the last statement lost it).
     public func queryOnOpenConnection(_ sql: String, _ parameters: [String?] = [], within deadline: Duration) async throws -> PostgresRows {
         guard let connection else { throw PostgresError(.connectionLost, "no open connection to \(url); not reconnecting for this") }
+        return try await run(sql, parameters, on: connection, within: deadline)
+    }
+
+    /// One statement on `connection`: a lost connection is dropped (the next statement
+    /// reconnects, paced), a cancelled caller abandons it.
+    private func run(_ sql: String, _ parameters: [String?], on connection: PostgresConnection, within limit: Duration?) async throws -> PostgresRows {
         do {
-            return try await connection.query(sql, parameters, within: deadline)
+            return try await connection.query(sql, parameters, within: limit)
         } catch let error as PostgresError where error.kind == .connectionLost || error.kind == .connectionFailed {
             drop(after: error)
             throw error
