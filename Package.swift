@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(
             name: "QueueProbesTests",
             dependencies: [
-                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile", "FuzzHarness",
+                "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile", "FuzzHarness", "SystemClock",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],

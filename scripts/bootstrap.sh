@@ -8,7 +8,8 @@
 #   the status page test in a real browser; umoci and
 #   skopeo to build and read the OCI image (scripts/build-image.sh, scripts/check-image.sh);
 # - Python venvs with the real queue libraries Redash uses and moto (.venv: rq 1.16, celery,
-#   moto; .venv-rq15: rq 1.5 for Redash v10, optional; .venv-deploy: python-hcl2 and checkov).
+#   moto; .venv-rq15: rq 1.5 for Redash v10; .venv-celery4: Celery 4.3 for Redash v8, on pyenv's
+#   Python 3.7; .venv-deploy: python-hcl2 and checkov).
 # Terraform and its AWS provider are not Debian packages: scripts/check-terraform.sh expects
 # terraform on PATH and the provider in a filesystem mirror (TF_PLUGIN_MIRROR, default
 # /opt/tf-plugins), and says so when either is missing.
@@ -34,17 +35,17 @@ fi
 command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bootstrap: python3 is not on PATH" >&2; exit 1; }
 
-# make_venv DIR REQUIREMENTS: creates or refreshes a venv when its requirements changed.
+# make_venv DIR REQUIREMENTS [PYTHON]: creates or refreshes a venv when its requirements changed.
 make_venv() {
-  local dir=$1 requirements=$2 stamp
+  local dir=$1 requirements=$2 python=${3:-python3} stamp
   stamp="$dir/.requirements.sha256"
   if [[ -x "$dir/bin/python" && -f "$stamp" ]] && sha256sum --status -c "$stamp" 2>/dev/null; then
     return 0
   fi
   echo "bootstrap: creating $dir from $requirements"
-  if ! python3 -m venv "$dir" 2>/dev/null; then
+  if ! "$python" -m venv "$dir" 2>/dev/null; then
     "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-    python3 -m venv "$dir"
+    "$python" -m venv "$dir"
   fi
   "$dir/bin/pip" install -q --disable-pip-version-check -r "$requirements"
   sha256sum "$requirements" > "$stamp"
@@ -56,3 +57,14 @@ make_venv .venv-deploy scripts/requirements-deploy.txt
 # RQ 1.5 is Redash v10's: its tests (the +inf started registry, the v10 forecast rules) need it,
 # so a failed install fails the bootstrap rather than skipping them.
 make_venv .venv-rq15 scripts/requirements-rq15.txt
+# Celery 4.3 is Redash v8's; it installs on Python 3.7 at the newest, which pyenv provides. The
+# Celery 4 remote-control tests need it, so its absence fails the bootstrap, plainly.
+python37=""
+for candidate in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.7*/bin/python3.7 "$(command -v python3.7 || true)"; do
+  [[ -n "$candidate" && -x "$candidate" ]] && "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 7)' 2>/dev/null && { python37=$candidate; break; }
+done
+if [[ -z "$python37" ]]; then
+  echo "bootstrap: Python 3.7 is missing (for Celery 4.3, Redash v8's): install it with pyenv (pyenv install 3.7) or your package manager" >&2
+  exit 1
+fi
+make_venv .venv-celery4 scripts/requirements-celery4.txt "$python37"

@@ -5,8 +5,9 @@ import Yams
 struct PolicySchema {
     let reader: NodeReader
 
-    static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "defaults", "services"]
+    static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "celery", "defaults", "services"]
     static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
+    static let celeryKeys = ["inspect", "replyTimeout", "idlePeriod"]
     static let tunableKeys = [
         "mode", "workersPerTask", "target", "scaleUp", "scaleDown", "staleAfter", "protectBusyTasks", "taskProtection", "externalChangeHold",
     ]
@@ -30,6 +31,7 @@ struct PolicySchema {
         let redis = top["redis"].flatMap { readRedis($0) }
         let database = top["database"].flatMap { readDatabase($0) }
         let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
+        let celery = top["celery"].map { readCelery($0) } ?? CelerySettings()
         let mode = top["mode"].flatMap { readMode($0, "mode") } ?? .active
         let killSwitch = top["killSwitch"].flatMap { readKillSwitch($0) }
         let defaults = top["defaults"].flatMap { node in
@@ -50,7 +52,7 @@ struct PolicySchema {
         guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
         return Policy(
             cluster: cluster, region: region, interval: interval, redis: redis,
-            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch)
+            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch, celery: celery)
     }
 
     // MARK: Connections
@@ -155,6 +157,29 @@ struct PolicySchema {
                 reader.error(refresh.mark, "ecs.serviceRefresh", "above 5m: a change made outside the controller would go unseen that long")
             } else {
                 settings.serviceRefresh = value
+            }
+        }
+        return settings
+    }
+
+    /// `celery:`: Celery's remote control (Redash v7–v8), off unless asked for.
+    private func readCelery(_ node: Node) -> CelerySettings {
+        var settings = CelerySettings()
+        guard let entries = reader.mapping(node, "celery", known: Self.celeryKeys) else { return settings }
+        if let inspect = entries["inspect"], let value = reader.boolean(inspect, "celery.inspect") { settings.inspect = value }
+        if let timeout = entries["replyTimeout"], let value = reader.duration(timeout, "celery.replyTimeout", allowZero: false) {
+            if value < .milliseconds(100) || value > .seconds(5) {
+                reader.error(timeout.mark, "celery.replyTimeout",
+                             "must be from 100ms to 5s, found \(value.compactDescription): the tick waits this long for a silent worker")
+            } else {
+                settings.replyTimeout = value
+            }
+        }
+        if let period = entries["idlePeriod"], let value = reader.duration(period, "celery.idlePeriod", allowZero: false) {
+            if value > .seconds(3600) {
+                reader.error(period.mark, "celery.idlePeriod", "must be at most 1h, found \(value.compactDescription)")
+            } else {
+                settings.idlePeriod = value
             }
         }
         return settings

@@ -24,6 +24,14 @@ public actor QueueProber: QueueSource {
     private var lastRefreshMarker: Instant?
     /// The queues Redis knows, last read, and when.
     private var registry: (known: KnownQueues, readAt: Instant)?
+    /// The Redis database of the queues: kombu's fanout channels carry its number.
+    let database: Int
+    /// The last Celery round's reply list, deleted again by the next round.
+    private var lastReplyQueue: String?
+    /// When the last Celery round looked for bindings of ours that a crash left.
+    private var lastSweep: Instant?
+    /// How often that is done.
+    static let sweepPeriod: Duration = .seconds(600)
 
     /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
     /// locks) is read again after each refresh `redash:status` shows, and at least this often.
@@ -41,13 +49,16 @@ public actor QueueProber: QueueSource {
     public init(client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, logger: Logger) {
         var redashPipeline: RedisPipeline?
         if let redashClient { redashPipeline = { try await redashClient.pipeline($0) } }
-        self.init(pipeline: { try await client.pipeline($0) }, redashPipeline: redashPipeline, layout: layout, logger: logger)
+        self.init(
+            pipeline: { try await client.pipeline($0) }, redashPipeline: redashPipeline, layout: layout, database: client.endpoint.database,
+            logger: logger)
     }
 
     /// A prober that sends its round trips through `pipeline` (and `redashPipeline` for Redash's
     /// own keys): a `RedisClient`, or replies replayed from a recording or a fuzzer.
-    package init(pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, logger: Logger) {
+    package init(pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, database: Int = 0, logger: Logger) {
         self.pipeline = pipeline
+        self.database = database
         self.redashPipeline = redashPipeline
         self.configuredLayout = layout
         self.logger = logger
@@ -62,6 +73,15 @@ public actor QueueProber: QueueSource {
     /// Redash's scheduler state for it, in the same round trips, when it is due: after each
     /// refresh Redash records, when the data sources change, and at least every 30 s.
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
+        await probe(queues: queues, scheduler: request, activity: nil, now: now)
+    }
+
+    /// Reads every queue, and with `activity`, on Celery's layout, asks Celery's workers what they
+    /// execute (`CeleryInspector`): the running tasks of each queue, and the busy processes of
+    /// each node. The round waits at most `activity.replyTimeout`.
+    public func probe(
+        queues: [String], scheduler request: SchedulerStateRequest?, activity: CeleryInspectRequest?, now: Instant
+    ) async -> ProbeReport {
         var report = ProbeReport(layout: configuredLayout, observedAt: now)
         var schedulerCommands: [[String]] = []
         if let request {
@@ -162,6 +182,7 @@ public actor QueueProber: QueueSource {
                         redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
                 }
                 if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: [], now: now, report: &report) }
+                if let activity { await inspectCelery(activity, queues: queues, now: now, report: &report) }
             }
             report.scheduler?.periodicWorkers = report.periodicWorkers
         } catch {
@@ -173,6 +194,26 @@ public actor QueueProber: QueueSource {
             }
         }
         return finish(report)
+    }
+
+    /// One Celery remote-control round; a complete one makes each read queue's running count known.
+    private func inspectCelery(_ request: CeleryInspectRequest, queues: [String], now: Instant, report: inout ProbeReport) async {
+        let start = ContinuousClock.now
+        let sweep = lastSweep.map { now - $0 >= Self.sweepPeriod || now < $0 } ?? true
+        if sweep { lastSweep = now }
+        let (activity, replyQueue) = await CeleryInspector.inspect(
+            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, previous: lastReplyQueue,
+            elapsed: { ContinuousClock.now - start }, sleep: { try await Task.sleep(for: $0) })
+        lastReplyQueue = replyQueue
+        report.celery = activity
+        report.roundTrips += activity.roundTrips
+        report.commands += activity.commands
+        if let problem = activity.problem { report.notes.append("Celery workers: \(problem); running tasks unknown") }
+        for queue in queues {
+            guard case .observed(var observation)? = report.readings[queue], let running = activity.running(on: queue) else { continue }
+            observation.running = running
+            report.readings[queue] = .observed(observation)
+        }
     }
 
     /// What every probe ends with: the queue registry, and the refresh grid's phase on the state.

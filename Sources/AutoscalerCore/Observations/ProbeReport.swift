@@ -35,6 +35,8 @@ public struct ProbeReport: Sendable {
     /// Ids of the jobs that are running (RQ), and of the abandoned ones.
     public var runningJobIDs: Set<String> = []
     public var abandonedJobIDs: Set<String> = []
+    /// What Celery's workers answered, when they were asked (`celery.inspect`).
+    public var celery: CeleryActivity?
 
     /// Creates a report.
     public init(
@@ -52,6 +54,25 @@ public struct ProbeReport: Sendable {
         self.commands = commands
         self.observedAt = observedAt
         self.notes = notes
+    }
+
+    /// The workers the busy-task mapping takes for a service consuming `queues` with
+    /// `runningTasks` tasks running; `nil` where they are not known, and the busy-task floor and
+    /// protection then do not apply (the scale-down window alone protects running jobs):
+    /// - RQ: the workers its registry lists;
+    /// - Celery: the busy processes of a complete remote-control round, when at least as many
+    ///   nodes consume the queues as the service has running tasks (a task whose node did not
+    ///   answer, or has not started consuming, could be running a query).
+    public func busyAwareWorkers(on queues: [String], runningTasks: Int?) -> [WorkerIdentity]? {
+        switch layout {
+        case .rq:
+            return workerIdentities(on: queues)
+        case .celery, .auto:
+            guard layout == .celery, let celery, celery.isComplete else { return nil }
+            let consumers = Set(queues.flatMap { celery.consumers(of: $0).map(\.name) })
+            guard let runningTasks, consumers.count >= runningTasks else { return nil }
+            return celery.busyProcesses(on: queues)
+        }
     }
 
     /// The distinct workers registered on any of `queues`, as the busy-task mapping takes them.

@@ -23,6 +23,8 @@ public struct Policy: Hashable, Sendable {
     /// `dry-run` or `paused`, read every tick, so the controller can be stopped from writing
     /// without a deploy or a policy edit.
     public let killSwitch: String?
+    /// Whether Celery's workers are asked what they execute (Redash v7–v8), and how.
+    public let celery: CelerySettings
 
     /// Time between two reconciles unless the file says otherwise.
     public static let defaultInterval: Duration = .seconds(5)
@@ -32,8 +34,9 @@ public struct Policy: Hashable, Sendable {
     package init(
         cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
         redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy], ecs: ECSSettings = ECSSettings(),
-        mode: ServiceMode = .active, killSwitch: String? = nil
+        mode: ServiceMode = .active, killSwitch: String? = nil, celery: CelerySettings = CelerySettings()
     ) {
+        self.celery = celery
         self.cluster = cluster
         self.region = region
         self.interval = interval

@@ -51,6 +51,11 @@ public actor Reconciler {
     let recorder: DecisionRecorder
     /// What the step remembers, per service.
     var memories: [String: ServiceMemory] = [:]
+    /// When Celery's workers were last asked what they execute.
+    var lastCeleryRound: Instant?
+    /// Whether this controller led at its last tick: a standby does not broadcast to Celery's
+    /// workers (one controller's writes are enough).
+    var ledLastTick = true
     /// The forecast checked against Redash's own refreshes.
     public private(set) var forecastCheck = ForecastCheck()
     var memoriesRestored = false
@@ -88,7 +93,9 @@ public actor Reconciler {
         var errors: [DependencyError] = []
 
         let schedulerRequest = await ports.forecast?.schedulerRequest()
-        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, now: now)
+        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout) : nil
+        if activity != nil { lastCeleryRound = now }
+        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, activity: activity, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)
         let states = await readServices(policy, now: now, errors: &errors)
         let forecast = await ports.forecast?.snapshot(
@@ -103,6 +110,7 @@ public actor Reconciler {
         let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
+        ledLastTick = isLeader
         // A leader that may not write now (a new one in its takeover guard, an old one at the end
         // of a lease it cannot renew) is not in charge this tick either: a change ECS shows next
         // tick may be its predecessor's delayed write, not an outside one to hold off for minutes.
@@ -289,7 +297,7 @@ public actor Reconciler {
         _ policy: Policy, probe: ProbeReport, states: [String: ServiceState], now: Instant, errors: inout [DependencyError]
     ) async -> [String: TaskReading] {
         let needed = policy.services.filter { service in
-            let workers = probe.layout == .rq ? probe.workerIdentities(on: service.queues) : nil
+            let workers = probe.busyAwareWorkers(on: service.queues, runningTasks: states[service.name]?.running)
             return ServiceStep.needsTasks(
                 policy: service, workers: workers, service: states[service.name], memory: memories[service.name] ?? ServiceMemory())
         }.map(\.name)
@@ -309,10 +317,24 @@ public actor Reconciler {
         ServiceObservation(
             queues: Dictionary(uniqueKeysWithValues: service.queues.map { ($0, probe.readings[$0] ?? .unavailable(reason: "not read")) }),
             service: state,
-            workers: probe.layout == .rq ? probe.workerIdentities(on: service.queues) : nil,
+            workers: probe.busyAwareWorkers(on: service.queues, runningTasks: state?.running),
             tasks: tasks[service.name] ?? .notRead,
             scheduledDue: forecast?.due.map { due in service.queues.flatMap { due[$0] ?? [] } },
             expectedRuntimes: forecast?.runtimes ?? [:])
+    }
+
+    /// Whether to ask Celery's workers this tick (`celery.inspect`): every tick while a service
+    /// might scale in (above its minimum, or holding protection to release), else every
+    /// `celery.idlePeriod`; never on a standby.
+    func celeryRoundDue(_ policy: Policy, now: Instant) -> Bool {
+        guard policy.celery.inspect, policy.redis.layout != .rq, ledLastTick else { return false }
+        if let last = lastCeleryRound, now >= last, now - last < policy.celery.idlePeriod {
+            return policy.services.contains { service in
+                let memory = memories[service.name] ?? ServiceMemory()
+                return !memory.protectedByUs.isEmpty || (memory.lastSeenDesired.map { $0 > service.minTasks } ?? true)
+            }
+        }
+        return true
     }
 
     static func withBusyTasks(_ state: ServiceState?, _ busy: BusyTasks) -> ServiceState? {

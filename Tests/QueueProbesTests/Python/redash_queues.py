@@ -46,11 +46,43 @@ def rq_worker(args):
     worker.work()
 
 
-def celery_send(args):
+def celery_app(url):
+    """Redash v8's Celery app as far as the queues see it: JSON only, a prefetch of one, and
+    execute_query under Redash's task name (here it sleeps for metadata["sleep"] seconds)."""
     from celery import Celery
 
-    app = Celery("redash", broker=args.url)
-    times = []
+    app = Celery("redash", broker=url)
+    app.conf.update(worker_prefetch_multiplier=1, accept_content=["json"], task_serializer="json",
+                    result_serializer="json", worker_hijack_root_logger=False)
+
+    @app.task(name="redash.tasks.execute_query", bind=True)
+    def execute_query(task, query, data_source_id, metadata, user_id=None, scheduled_query_id=None, is_api_key=False):
+        # The truth the probe is checked against: which node runs which task from which queue.
+        from redis import Redis
+        truth = Redis.from_url(url)
+        where = "%s|%s" % (task.request.hostname, (task.request.delivery_info or {}).get("routing_key"))
+        truth.hset("truth:running", task.request.id, where)
+        time.sleep(float((metadata or {}).get("sleep", 0)))
+        truth.hdel("truth:running", task.request.id)
+        return 1
+
+    return app
+
+
+def celery_worker(args):
+    """A Celery worker node as Redash v8 starts one (`celery worker -c N -Q queues -Ofair`),
+    named `celery@<host>`; Celery 4 or 5, whichever this Python has."""
+    import celery
+
+    app = celery_app(args.url)
+    print(json.dumps({"node": "celery@" + args.host, "celery": celery.__version__}), flush=True)
+    app.worker_main(["worker", "-n", "celery@" + args.host, "-Q", args.queues, "-c", str(args.concurrency),
+                     "-O", "fair", "--loglevel=WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"])
+
+
+def celery_send(args):
+    app = celery_app(args.url)
+    times, ids = [], []
     for index in range(args.count):
         now = time.time() if args.enqueue_time is None else args.enqueue_time
         options = {"queue": args.queue}
@@ -60,10 +92,12 @@ def celery_send(args):
             # What Redash v8's enqueue_query puts in the message headers.
             options["argsrepr"] = json.dumps({"org_id": 1, "data_source_id": 1, "enqueue_time": now,
                                               "scheduled": False, "query_id": index, "user_id": 1})
-        app.send_task("redash.tasks.execute_query", args=("SELECT 1", 1, {}, 1, None, False), **options)
+        metadata = {"sleep": args.sleep} if args.sleep else {}
+        result = app.send_task("redash.tasks.execute_query", args=("SELECT 1", 1, metadata, 1, None, False), **options)
+        ids.append(result.id)
         times.append(now)
         time.sleep(0.01)
-    print(json.dumps({"enqueue_time": times}))
+    print(json.dumps({"enqueue_time": times, "ids": ids}))
 
 
 def celery_prefetch(args):
@@ -119,7 +153,12 @@ def main():
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("count", type=int)
     command.add_argument("--priority", type=int); command.add_argument("--no-argsrepr", action="store_true")
     command.add_argument("--enqueue-time", type=float, help="the enqueue_time to write instead of now (a garbled one, say)")
+    command.add_argument("--sleep", type=float, default=0, help="how long the task runs on a worker")
     command.set_defaults(run=celery_send)
+    command = commands.add_parser("celery-worker")
+    command.add_argument("url"); command.add_argument("queues"); command.add_argument("host")
+    command.add_argument("--concurrency", type=int, default=2)
+    command.set_defaults(run=celery_worker)
     command = commands.add_parser("celery-prefetch")
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("--hold", type=float, default=60)
     command.set_defaults(run=celery_prefetch)

@@ -1,0 +1,145 @@
+/// What Celery's workers said of themselves in one remote-control round (Redash v7–v8): the
+/// `inspect active` and `inspect active_queues` broadcasts through kombu's Redis transport.
+///
+/// Celery keeps neither running tasks nor a worker registry in Redis, so this is the only way to
+/// know which queries run where. A node that was reached and did not answer makes the round
+/// incomplete, and an incomplete round knows nothing: its counts are never read as zero.
+public struct CeleryActivity: Hashable, Sendable {
+    /// Worker nodes the broadcast reached: the subscribers `PUBLISH` counted. `nil` when the
+    /// broadcast could not be sent.
+    public var reached: Int?
+    /// The nodes that answered both questions, by node name (`celery@ip-10-0-1-23`).
+    public var nodes: [CeleryNode]
+    /// Why the round knows nothing, when it does not (`nil` for a complete round).
+    public var problem: String?
+    /// How long the round took, from the broadcast to the last reply or the timeout.
+    public var elapsed: Duration
+    /// When the round started.
+    public var observedAt: Instant
+    /// Bytes of replies read, for the cost figures.
+    public var replyBytes: Int = 0
+    /// Redis round trips and commands the round took.
+    public var roundTrips = 0
+    public var commands = 0
+
+    /// Creates an activity reading.
+    public init(reached: Int?, nodes: [CeleryNode], problem: String? = nil, elapsed: Duration, observedAt: Instant, replyBytes: Int = 0) {
+        self.reached = reached
+        self.nodes = nodes
+        self.problem = problem
+        self.elapsed = elapsed
+        self.observedAt = observedAt
+        self.replyBytes = replyBytes
+    }
+
+    /// Every node reached answered: only then are the counts the truth.
+    public var isComplete: Bool {
+        guard problem == nil, let reached else { return false }
+        return nodes.count >= reached
+    }
+
+    /// The nodes that consume `queue`.
+    public func consumers(of queue: String) -> [CeleryNode] {
+        nodes.filter { $0.queues.contains(queue) }
+    }
+
+    /// Tasks executing from `queue` on any node; `nil` unless the round is complete.
+    public func running(on queue: String) -> Int? {
+        guard isComplete else { return nil }
+        return nodes.reduce(0) { $0 + $1.active.filter { $0.queue == queue }.count }
+    }
+
+    /// The oldest start among the tasks executing from `queue`.
+    public func oldestStart(on queue: String) -> Instant? {
+        nodes.flatMap(\.active).filter { $0.queue == queue }.compactMap(\.startedAt).min()
+    }
+
+    /// The busy worker processes on `queues`, one identity each, named after their node and
+    /// process (the busy-task mapping counts them per task by the node's host name).
+    public func busyProcesses(on queues: [String]) -> [WorkerIdentity] {
+        let wanted = Set(queues)
+        var identities: [WorkerIdentity] = []
+        for node in nodes {
+            for (index, task) in node.active.enumerated() where wanted.contains(task.queue ?? "") {
+                let process = task.workerPID.map(String.init) ?? "\(index)"
+                identities.append(WorkerIdentity(name: "\(node.name)#\(process)#\(task.id)", hostname: node.hostname, ipAddress: nil, isBusy: true))
+            }
+        }
+        return identities
+    }
+}
+
+/// One Celery worker node's answer.
+public struct CeleryNode: Hashable, Sendable {
+    /// The node name, `celery@<hostname>` by default (Redash's healthcheck pings `celery@$HOSTNAME`).
+    public var name: String
+    /// The queues it consumes (`inspect active_queues`).
+    public var queues: [String]
+    /// The tasks its processes execute (`inspect active`).
+    public var active: [CeleryActiveTask]
+
+    /// Creates a node reading.
+    public init(name: String, queues: [String], active: [CeleryActiveTask]) {
+        self.name = name
+        self.queues = queues
+        self.active = active
+    }
+
+    /// The host part of the node name: on Fargate the task's `ip-a-b-c-d` name.
+    public var hostname: String {
+        guard let at = name.firstIndex(of: "@") else { return name }
+        return String(name[name.index(after: at)...])
+    }
+}
+
+/// A task a Celery worker process is executing.
+public struct CeleryActiveTask: Hashable, Sendable {
+    /// The task id (Redash's job id).
+    public var id: String
+    /// The task name (`redash.tasks.execute_query`).
+    public var name: String?
+    /// The queue it came from (`delivery_info.routing_key`).
+    public var queue: String?
+    /// When the process started it (`time_start`), when that is a plausible wall-clock time.
+    public var startedAt: Instant?
+    /// The pool process executing it.
+    public var workerPID: Int?
+
+    /// Creates an active task.
+    public init(id: String, name: String? = nil, queue: String?, startedAt: Instant? = nil, workerPID: Int? = nil) {
+        self.id = id
+        self.name = name
+        self.queue = queue
+        self.startedAt = startedAt
+        self.workerPID = workerPID
+    }
+}
+
+/// Whether and how the Celery remote-control round runs (`celery:` in the policy).
+public struct CelerySettings: Hashable, Sendable {
+    /// Broadcast `inspect active` and `active_queues` (off by default: it writes to Redis).
+    public var inspect: Bool
+    /// How long to wait for the nodes' replies; a node silent for longer is unknown.
+    public var replyTimeout: Duration
+    /// How often the round runs when no Celery service can scale in (every tick otherwise).
+    public var idlePeriod: Duration
+
+    public static let defaultReplyTimeout: Duration = .seconds(1)
+    public static let defaultIdlePeriod: Duration = .seconds(60)
+
+    /// Creates Celery settings.
+    public init(inspect: Bool = false, replyTimeout: Duration = CelerySettings.defaultReplyTimeout, idlePeriod: Duration = CelerySettings.defaultIdlePeriod) {
+        self.inspect = inspect
+        self.replyTimeout = replyTimeout
+        self.idlePeriod = idlePeriod
+    }
+}
+
+/// One round asked of the probe: how long to wait for replies.
+public struct CeleryInspectRequest: Hashable, Sendable {
+    public var replyTimeout: Duration
+
+    public init(replyTimeout: Duration) {
+        self.replyTimeout = replyTimeout
+    }
+}
