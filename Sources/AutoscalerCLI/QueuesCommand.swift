@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import QueueProbes
 import RedisClient
+import SystemClock
 
 /// `redash-autoscaler queues`: what the controller sees in Redis, queue by queue.
 public struct QueuesCommand: AsyncParsableCommand {
@@ -22,6 +23,10 @@ public struct QueuesCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     public var json = false
 
+    @Flag(help: ArgumentHelp(
+        "Ask Celery's workers what they execute (Redash v7–v8), as `celery.inspect: true` does: one broadcast, a reply list removed within the round (docs/queues.md)."))
+    public var inspectCelery = false
+
     @OptionGroup public var logging: LoggingOptions
 
     public init() {}
@@ -29,7 +34,8 @@ public struct QueuesCommand: AsyncParsableCommand {
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
-        let report = try await Self.report(policy: policy, redisURL: redis, json: json, logger: logging.logger("redash-autoscaler.queues"))
+        let report = try await Self.report(
+            policy: policy, redisURL: redis, json: json, inspectCelery: inspectCelery, logger: logging.logger("redash-autoscaler.queues"))
         print(report.standardOutput)
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
@@ -37,7 +43,7 @@ public struct QueuesCommand: AsyncParsableCommand {
     /// Probes every queue of `policy` once and renders the result; exit status 1 when any queue
     /// could not be read.
     public static func report(
-        policy: Policy, redisURL: String?, json: Bool,
+        policy: Policy, redisURL: String?, json: Bool, inspectCelery: Bool = false,
         logger: Logger = Logger(label: "redash-autoscaler.queues", factory: { StreamLogHandler.standardError(label: $0) })
     ) async throws -> CommandReport {
         let url = redisURL ?? policy.redis.url.unredacted
@@ -58,7 +64,10 @@ public struct QueuesCommand: AsyncParsableCommand {
             }
         }
         let prober = QueueProber(client: client, redashClient: redashClient, layout: policy.redis.layout, logger: logger)
-        let report = await prober.probe(queues: policy.queueNames)
+        let asksCelery = policy.celery.inspect || inspectCelery
+        let report = await prober.probe(
+            queues: policy.queueNames, scheduler: nil,
+            activity: asksCelery ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout) : nil, now: WallClock.now())
         await client.close()
         await redashClient?.close()
         let output = json
@@ -103,6 +112,7 @@ enum QueueReportJSON {
         } else {
             object["scheduler"] = NSNull()
         }
+        if let celery = report.celery { object["celery"] = PlanRendering.celeryObject(celery) }
         if !report.notes.isEmpty { object["notes"] = report.notes }
         return JSONOutput.render(object)
     }
@@ -123,6 +133,7 @@ enum QueueReportTable {
             let periodic = scheduler.periodicWorkers.map { ", \($0) periodic worker(s)" } ?? ""
             lines.append("scheduler: \(refresh)\(periodic)\(scheduler.isStale ? " — STALE: Redash's scheduler or periodic worker looks dead" : "")")
         }
+        if let celery = report.celery { lines += PlanRendering.celeryLines(celery) }
         lines += report.notes.map { "note: \($0)" }
         return lines.joined(separator: "\n")
     }

@@ -35,6 +35,7 @@ public enum PlanRendering {
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
             return entry
         }
+        if let celery = report.probe.celery { object["celery"] = celeryObject(celery) }
         if let scheduler = report.probe.scheduler {
             object["scheduler"] = ["isStale": scheduler.isStale, "isJudged": scheduler.isJudged, "secondsSinceLastRefresh": scheduler.sinceLastRefresh.map { ($0.inSeconds * 10).rounded() / 10 } as Any] as [String: Any]
         }
@@ -51,6 +52,37 @@ public enum PlanRendering {
             ] as [String: Any]
         }
         return object
+    }
+
+    /// Celery's remote-control round as JSON, the same in `queues --json`, `plan --json` and `/status`.
+    public static func celeryObject(_ activity: CeleryActivity) -> [String: Any] {
+        var object: [String: Any] = [
+            "nodesReached": activity.reached as Any,
+            "nodesAnswered": activity.nodes.count,
+            "complete": activity.isComplete,
+            "milliseconds": (activity.elapsed.inSeconds * 10_000).rounded() / 10,
+            "nodes": activity.nodes.map { node -> [String: Any] in
+                [
+                    "name": node.name, "queues": node.queues, "busy": node.active.count,
+                    "tasks": node.active.map { ["id": $0.id, "queue": $0.queue as Any, "startedAt": $0.startedAt?.description as Any] as [String: Any] },
+                ]
+            },
+        ]
+        if let problem = activity.problem { object["problem"] = problem }
+        return object
+    }
+
+    /// Celery's remote-control round for people: a summary line, then one line per node.
+    public static func celeryLines(_ activity: CeleryActivity) -> [String] {
+        let took = "\(Int((activity.elapsed.inSeconds * 1000).rounded())) ms"
+        let reached = activity.reached.map(String.init) ?? "?"
+        var lines = ["celery workers: \(activity.nodes.count) of \(reached) node(s) answered in \(took)"
+            + (activity.isComplete ? "" : " — running tasks unknown: \(activity.problem ?? "incomplete")")]
+        for node in activity.nodes {
+            let tasks = node.active.map { "\($0.queue ?? "?"):\($0.id.prefix(8))" }.joined(separator: " ")
+            lines.append("  \(node.name)  [\(node.queues.joined(separator: ","))]  busy \(node.active.count)\(tasks.isEmpty ? "" : "  " + tasks)")
+        }
+        return lines
     }
 
     /// One queue as JSON, the same in `queues --json`, `plan --json` and `/status`.
@@ -112,6 +144,7 @@ public enum PlanRendering {
             lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width, abandoned: report.probe.abandonedJobs[$0]) }
             lines.append("  \(plan.summary)")
         }
+        if let celery = report.probe.celery { lines.append(""); lines += celeryLines(celery) }
         for error in report.errors { lines.append("error (\(error.dependency.rawValue)): \(error)") }
         if report.probe.scheduler?.isStale == true { lines.append("WARNING: Redash's scheduler looks dead (redash:status not refreshed)") }
         lines += report.queueFindings.map { "WARNING: queue names: \($0)" }

@@ -182,7 +182,7 @@ public actor QueueProber: QueueSource {
                         redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
                 }
                 if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: [], now: now, report: &report) }
-                if let activity { await inspectCelery(activity, queues: queues, now: now, report: &report) }
+                if let activity { await inspectCelery(activity, now: now, report: &report) }
             }
             report.scheduler?.periodicWorkers = report.periodicWorkers
         } catch {
@@ -197,7 +197,7 @@ public actor QueueProber: QueueSource {
     }
 
     /// One Celery remote-control round; a complete one makes each read queue's running count known.
-    private func inspectCelery(_ request: CeleryInspectRequest, queues: [String], now: Instant, report: inout ProbeReport) async {
+    private func inspectCelery(_ request: CeleryInspectRequest, now: Instant, report: inout ProbeReport) async {
         let start = ContinuousClock.now
         let sweep = lastSweep.map { now - $0 >= Self.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
@@ -205,15 +205,10 @@ public actor QueueProber: QueueSource {
             pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, previous: lastReplyQueue,
             elapsed: { ContinuousClock.now - start }, sleep: { try await Task.sleep(for: $0) })
         lastReplyQueue = replyQueue
-        report.celery = activity
+        report.take(activity)
         report.roundTrips += activity.roundTrips
         report.commands += activity.commands
         if let problem = activity.problem { report.notes.append("Celery workers: \(problem); running tasks unknown") }
-        for queue in queues {
-            guard case .observed(var observation)? = report.readings[queue], let running = activity.running(on: queue) else { continue }
-            observation.running = running
-            report.readings[queue] = .observed(observation)
-        }
     }
 
     /// What every probe ends with: the queue registry, and the refresh grid's phase on the state.

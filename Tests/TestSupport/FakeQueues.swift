@@ -24,6 +24,8 @@ public final class FakeQueues: QueueSource, Sendable {
         var scheduler: RedashSchedulerState?
         var health: SchedulerHealth?
         var probes = 0
+        var celery: CeleryActivity?
+        var celeryRounds: [Instant] = []
     }
 
     private let state: Mutex<State>
@@ -44,6 +46,25 @@ public final class FakeQueues: QueueSource, Sendable {
     /// What `redash:status` says of Redash's scheduler, in every report.
     public func setSchedulerHealth(_ health: SchedulerHealth?) { state.withLock { $0.health = health } }
     public var probeCount: Int { state.withLock { $0.probes } }
+    /// What Celery's workers answer when asked (Celery layout); `nil`: nobody answers.
+    public func setCelery(_ activity: CeleryActivity?) { state.withLock { $0.celery = activity } }
+    /// The ticks at which Celery's workers were asked.
+    public var celeryRounds: [Instant] { state.withLock { $0.celeryRounds } }
+
+    /// As the real prober: the queues, then, when asked, Celery's answers and the running counts
+    /// of a complete round.
+    public func probe(queues: [String], scheduler request: SchedulerStateRequest?, activity: CeleryInspectRequest?, now: Instant) async -> ProbeReport {
+        var report = await probe(queues: queues, scheduler: request, now: now)
+        guard activity != nil, report.layout == .celery else { return report }
+        let answer = state.withLock { state -> CeleryActivity? in
+            state.celeryRounds.append(now)
+            return state.celery
+        }
+        var activity = answer ?? CeleryActivity(reached: nil, nodes: [], problem: "the broadcast was not sent", elapsed: .zero, observedAt: now)
+        activity.observedAt = now
+        report.take(activity)
+        return report
+    }
 
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
         state.withLock { state in

@@ -56,6 +56,16 @@ public struct ProbeReport: Sendable {
         self.notes = notes
     }
 
+    /// Takes Celery's answers: a complete round makes each read queue's running count known.
+    public mutating func take(_ activity: CeleryActivity) {
+        celery = activity
+        for (queue, reading) in readings {
+            guard case .observed(var observation) = reading, let running = activity.running(on: queue) else { continue }
+            observation.running = running
+            readings[queue] = .observed(observation)
+        }
+    }
+
     /// The workers the busy-task mapping takes for a service consuming `queues` with
     /// `runningTasks` tasks running; `nil` where they are not known, and the busy-task floor and
     /// protection then do not apply (the scale-down window alone protects running jobs):

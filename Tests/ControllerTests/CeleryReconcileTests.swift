@@ -1,0 +1,105 @@
+import AutoscalerCore
+import Controller
+import Testing
+import TestSupport
+
+/// The reconciler on Celery-era Redash with `celery.inspect`: what a complete remote-control round
+/// changes (busy tasks protected, a running floor), and that an incomplete one changes nothing.
+@Suite("Reconciler on Celery with inspect")
+struct CeleryReconcileTests {
+    static func policy(inspect: Bool) -> Policy {
+        Policy(
+            cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .celery),
+            services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 2)],
+            celery: CelerySettings(inspect: inspect))
+    }
+
+    static func node(_ octet: Int, busy: Int) -> CeleryNode {
+        CeleryNode(
+            name: "celery@ip-10-0-0-\(octet)", queues: ["queries"],
+            active: (0..<busy).map { CeleryActiveTask(id: "job-\(octet)-\($0)", queue: "queries", workerPID: 100 + $0) })
+    }
+
+    struct Run {
+        var writes: [FakeCluster.Write]
+        var desired: [Int?]
+        var rounds: Int
+        var outcomes: [ServiceOutcome]
+    }
+
+    /// Three tasks, an empty queue, a query running on the second task: three minutes of ticks.
+    static func run(inspect: Bool, activity: CeleryActivity?, leader: Bool = true) async -> Run {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 3])
+        queues.set("queries", pending: 0, running: nil)
+        queues.setCelery(activity)
+        cluster.setTasks("adhoc", (1...3).map { TaskSnapshot(id: "t\($0)", privateIP: "10.0.0.\($0)", phase: .running) })
+        cluster.setProtectionClock(ReconcilerTests.start)
+        let reconciler = ReconcilerTests.reconciler(
+            queues: queues, cluster: cluster, leadership: FakeLeadership(isLeader: leader), policy: policy(inspect: inspect))
+        var desired: [Int?] = [], outcomes: [ServiceOutcome] = []
+        for second in stride(from: 0.0, through: 180, by: 5) {
+            let report = await reconciler.reconcile(now: ReconcilerTests.at(second))
+            desired.append(cluster.count("adhoc"))
+            outcomes.append(report.services[0].outcome)
+        }
+        return Run(writes: cluster.writes, desired: desired, rounds: queues.celeryRounds.count, outcomes: outcomes)
+    }
+
+    static let complete = CeleryActivity(reached: 3, nodes: [node(1, busy: 0), node(2, busy: 1), node(3, busy: 0)], elapsed: .milliseconds(4), observedAt: ReconcilerTests.start)
+
+    @Test("a complete round: the busy task is protected before the scale-in, and the scale-in goes around it")
+    func completeRoundProtects() async {
+        let run = await Self.run(inspect: true, activity: Self.complete)
+        #expect(run.desired.last == 1, "\(run.desired)")
+        let protection = run.writes.firstIndex(of: .protection(isEnabled: true, tasks: ["t2"]))
+        let scaleIn = run.writes.firstIndex { $0 == .desiredCount(service: "adhoc", count: 1) }
+        #expect(protection != nil && scaleIn != nil && protection! < scaleIn!, "protection goes first: \(run.writes)")
+        #expect(!run.writes.contains(.protection(isEnabled: true, tasks: ["t1"])) && !run.writes.contains(.protection(isEnabled: true, tasks: ["t3"])))
+        #expect(run.rounds == run.desired.count, "asked every tick while the service could scale in or holds protection")
+    }
+
+    @Test("no reply, a partial reply, or inspect off: exactly today's behaviour (no protection, the same counts)")
+    func incompleteIsToday() async {
+        let today = await Self.run(inspect: false, activity: Self.complete)
+        #expect(today.rounds == 0, "off: Celery's workers are never asked")
+        #expect(!today.writes.contains { if case .protection = $0 { true } else { false } })
+        var partial = Self.complete
+        partial.nodes.removeLast()
+        partial.problem = "1 of 3 Celery node(s) did not answer within 1s"
+        for activity in [nil, partial] as [CeleryActivity?] {
+            let run = await Self.run(inspect: true, activity: activity)
+            #expect(run.writes == today.writes, "\(String(describing: activity?.problem)): \(run.writes) vs \(today.writes)")
+            #expect(run.desired == today.desired)
+            #expect(run.rounds > 0)
+        }
+    }
+
+    @Test("more running tasks than answering nodes: a task that did not answer may run a query, so nothing is protected or judged")
+    func fewerNodesThanTasks() async {
+        let today = await Self.run(inspect: false, activity: nil)
+        var twoNodes = Self.complete
+        twoNodes.reached = 2
+        twoNodes.nodes.removeLast()
+        let run = await Self.run(inspect: true, activity: twoNodes)
+        // While three tasks run and two nodes answer, the step judges as today: the same scale-in
+        // at the same tick, and no protection before it.
+        #expect(run.desired == today.desired, "\(run.desired) vs \(today.desired)")
+        #expect(run.writes.first == today.writes.first && today.writes.first == .desiredCount(service: "adhoc", count: 1), "\(run.writes)")
+    }
+
+    @Test("asked every tick only while a service could scale in; at its minimum, once a minute; never on a standby")
+    func cadence() async {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 1])
+        queues.set("queries", pending: 0, running: nil)
+        queues.setCelery(CeleryActivity(reached: 1, nodes: [Self.node(1, busy: 0)], elapsed: .zero, observedAt: ReconcilerTests.start))
+        cluster.setTasks("adhoc", [TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running)])
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(inspect: true))
+        for second in stride(from: 0.0, through: 175, by: 5) { _ = await reconciler.reconcile(now: ReconcilerTests.at(second)) }
+        // The first tick (nothing known yet), then every 60 s: the service is at its minimum.
+        #expect(queues.celeryRounds.map { $0 - ReconcilerTests.start } == [.zero, .seconds(60), .seconds(120)],
+                "\(queues.celeryRounds.map { $0 - ReconcilerTests.start })")
+
+        let standby = await Self.run(inspect: true, activity: Self.complete, leader: false)
+        #expect(standby.rounds == 1, "only its first tick, before it knew it does not lead")
+    }
+}
