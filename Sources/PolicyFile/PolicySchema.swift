@@ -32,6 +32,9 @@ struct PolicySchema {
         let database = top["database"].flatMap { readDatabase($0) }
         let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
         let celery = top["celery"].map { readCelery($0) } ?? CelerySettings()
+        if celery.inspect, redis?.layout == .rq, let node = top["celery"] {
+            reader.warning(node.mark, "celery.inspect", "has no effect with redis.layout rq: RQ's workers are read from their registry")
+        }
         let mode = top["mode"].flatMap { readMode($0, "mode") } ?? .active
         let killSwitch = top["killSwitch"].flatMap { readKillSwitch($0) }
         let defaults = top["defaults"].flatMap { node in

@@ -160,6 +160,21 @@ struct PolicyLoaderTests {
         #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 ecs.maxCallsPerSecond", "10 ecs.burst", "11 ecs.serviceRefresh", "12 ecs.calls"])
     }
 
+    @Test("celery: the remote-control round is off by default; its timeout and period are checked, with their lines")
+    func celerySettings() throws {
+        let defaults = try #require(parse(minimal).policy)
+        #expect(defaults.celery == CelerySettings(inspect: false, replyTimeout: .seconds(1), idlePeriod: .seconds(60)))
+        let tuned = try #require(parse(minimal + "celery:\n  inspect: true\n  replyTimeout: 500ms\n  idlePeriod: 2m\n").policy)
+        #expect(tuned.celery == CelerySettings(inspect: true, replyTimeout: .milliseconds(500), idlePeriod: .seconds(120)))
+        let bad = parse(minimal + "celery:\n  inspect: yes please\n  replyTimeout: 10s\n  idlePeriod: 2h\n  ping: true\n")
+        #expect(bad.policy == nil)
+        #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 celery.inspect", "10 celery.replyTimeout", "11 celery.idlePeriod", "12 celery.ping"])
+        let rq = parse(minimal.replacingOccurrences(of: "redis: ${REDIS:-redis://127.0.0.1:6379/0}", with: "redis:\n  url: redis://127.0.0.1:6379/0\n  layout: rq")
+            + "celery:\n  inspect: true\n")
+        #expect(rq.policy != nil)
+        #expect(rq.diagnostics.contains { $0.path == "celery.inspect" && $0.message.contains("no effect") }, "\(rq.diagnostics)")
+    }
+
     @Test("modes: per service, from defaults, controller-wide; a kill switch path; bad values are errors with their line")
     func modes() throws {
         let text = """
