@@ -232,6 +232,7 @@ class Lab:
         services = {}
         for service in list(self.services.values()):
             jobs = self.celery_jobs(redis, service.queue)
+            redis.connection_pool.disconnect()   # the report's own connection is not left open
             now = time.time()
             with self.lock:
                 services[service.name] = {
