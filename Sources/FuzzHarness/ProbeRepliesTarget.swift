@@ -37,6 +37,7 @@ public enum ProbeRepliesTarget: FuzzTarget {
                 }
             }
             problems += timeProblems(report).map { "probe \(tick + 1): \($0)" }
+            problems += celeryProblems(report).map { "probe \(tick + 1): \($0)" }
         }
         return problems
     }
@@ -56,12 +57,16 @@ public enum ProbeRepliesTarget: FuzzTarget {
         let stream = ReplyStream(RESPWire.decode(scenario.replies).replies)
         var redashPipeline: RedisPipeline?
         if scenario.hasRedashRedis { redashPipeline = { try stream.answer($0, isRedash: true) } }
+        // The stream answers at once: a Celery round polls without waiting, until its replies
+        // (or the stream) are used up.
         let prober = QueueProber(
-            pipeline: { try stream.answer($0, isRedash: false) }, redashPipeline: redashPipeline, layout: scenario.layout, logger: quietLogger)
+            pipeline: { try stream.answer($0, isRedash: false) }, redashPipeline: redashPipeline, layout: scenario.layout,
+            pollSleep: { _ in await Task.yield() }, roundIDs: SequentialIDs().next, logger: quietLogger)
         var reports: [ProbeReport] = []
         for tick in 0..<scenario.ticks {
             stream.tick = tick
-            reports.append(await prober.probe(queues: scenario.queues, scheduler: scenario.schedulerRequest, now: scenario.now(tick: tick)))
+            reports.append(await prober.probe(
+                queues: scenario.queues, scheduler: scenario.schedulerRequest, activity: scenario.celeryRequest, now: scenario.now(tick: tick)))
         }
         return (reports, stream.exchanges)
     }
@@ -80,15 +85,28 @@ public enum ProbeRepliesTarget: FuzzTarget {
         var redashPipeline: RedisPipeline?
         if let redashClient { redashPipeline = { recorded(try await redashClient.pipeline($0)) } }
         let prober = QueueProber(
-            pipeline: { recorded(try await client.pipeline($0)) }, redashPipeline: redashPipeline, layout: scenario.layout, logger: quietLogger)
+            pipeline: { recorded(try await client.pipeline($0)) }, redashPipeline: redashPipeline, layout: scenario.layout,
+            roundIDs: SequentialIDs().next, logger: quietLogger)
         var reports: [ProbeReport] = []
         for tick in 0..<scenario.ticks {
-            reports.append(await prober.probe(queues: scenario.queues, scheduler: scenario.schedulerRequest, now: scenario.now(tick: tick)))
+            reports.append(await prober.probe(
+                queues: scenario.queues, scheduler: scenario.schedulerRequest, activity: scenario.celeryRequest, now: scenario.now(tick: tick)))
         }
         var made = scenario
         made.hasRedashRedis = redashClient != nil
         made.replies = recording.withLock { $0 }
         return (made, reports)
+    }
+
+    /// Celery round ids a replay makes again in the same order as the recording.
+    final class SequentialIDs: Sendable {
+        private let count = Mutex(0)
+        @Sendable func next() -> String {
+            count.withLock { value in
+                value += 1
+                return "fuzz-\(value)"
+            }
+        }
     }
 
     static let quietLogger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -100,6 +118,30 @@ public enum ProbeRepliesTarget: FuzzTarget {
         if let age = observation.oldestAge, age < .zero || !age.inSeconds.isFinite { problems.append("oldest age \(age)") }
         if let workers = observation.workers, workers.busy < 0 || workers.idle < 0 { problems.append("workers \(workers)") }
         if observation.observedAt != now { problems.append("observed at \(observation.observedAt), not at the probe's \(now)") }
+        return problems
+    }
+
+    /// A Celery round's promises: an incomplete round gives no running count and maps no busy
+    /// worker; a complete one gives each queue exactly the tasks the replies list on it.
+    static func celeryProblems(_ report: ProbeReport) -> [String] {
+        guard let celery = report.celery else { return [] }
+        var problems: [String] = []
+        for (queue, reading) in report.readings {
+            guard case .observed(let observation) = reading else { continue }
+            if !celery.isComplete, observation.running != nil {
+                problems.append("\(queue): running \(observation.running!) from an incomplete Celery round (\(celery.problem ?? "?"))")
+            }
+            if celery.isComplete, observation.running != celery.nodes.flatMap(\.active).filter({ $0.queue == queue }).count {
+                problems.append("\(queue): running \(String(describing: observation.running)) is not the replies' count")
+            }
+        }
+        if !celery.isComplete, report.busyAwareWorkers(on: Array(report.readings.keys), runningTasks: 0) != nil {
+            problems.append("busy workers from an incomplete Celery round")
+        }
+        if let reached = celery.reached, reached < 0 { problems.append("reached \(reached) nodes") }
+        for task in celery.nodes.flatMap(\.active) {
+            if let started = task.startedAt, !started.isPlausible { problems.append("task \(task.id) started at \(started.secondsSinceEpoch)") }
+        }
         return problems
     }
 

@@ -18,6 +18,9 @@ public struct ProbeScenario: Sendable, Equatable {
     /// Whether Redash's own keys are on a second Redis (`redis.redashUrl`); its replies come
     /// from the same stream, in the order the prober asks.
     public var hasRedashRedis = false
+    /// Whether each probe also runs a Celery remote-control round (`celery.inspect`), whose
+    /// replies come from the same stream.
+    public var inspectsCelery = false
     /// How many of `lockKeys` the scheduler state asks about (0–3).
     public var lockCount = 0
     /// Probes in a row (1–3), `tickInterval` apart, on one prober: its caches (the detected
@@ -50,6 +53,7 @@ public struct ProbeScenario: Sendable, Equatable {
             case "queues": queueCount = number.map { min(max($0, 1), Self.queueNames.count) } ?? queueCount
             case "scheduler": readsScheduler = parts[1] == "1"
             case "redash": hasRedashRedis = parts[1] == "1"
+            case "celery": inspectsCelery = parts[1] == "1"
             case "locks": lockCount = number.map { min(max($0, 0), Self.lockKeys.count) } ?? lockCount
             case "ticks": ticks = number.map { min(max($0, 1), 3) } ?? ticks
             case "now":
@@ -65,11 +69,14 @@ public struct ProbeScenario: Sendable, Equatable {
     /// The input's bytes: the setup line, then the stream.
     public var bytes: [UInt8] {
         let setup = "layout=\(layout.rawValue) queues=\(queueCount) scheduler=\(readsScheduler ? 1 : 0) redash=\(hasRedashRedis ? 1 : 0)"
-            + " locks=\(lockCount) ticks=\(ticks) now=\(start.secondsSinceEpoch)\n"
+            + " locks=\(lockCount) ticks=\(ticks) now=\(start.secondsSinceEpoch)\(inspectsCelery ? " celery=1" : "")\n"
         return Array(setup.utf8) + replies
     }
 
     public var queues: [String] { Array(Self.queueNames.prefix(queueCount)) }
+
+    /// The Celery round each probe asks for, when the scenario inspects Celery.
+    public var celeryRequest: CeleryInspectRequest? { inspectsCelery ? CeleryInspectRequest(replyTimeout: .milliseconds(100)) : nil }
 
     public var schedulerRequest: SchedulerStateRequest? {
         readsScheduler ? SchedulerStateRequest(dataSources: Self.dataSources, locks: Array(Self.lockKeys.prefix(lockCount))) : nil

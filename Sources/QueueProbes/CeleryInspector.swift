@@ -11,7 +11,8 @@ import RedisClient
 ///    fanout channel (`/<db>.celery.pidbox`, kombu's fanout prefix) ask `active` and
 ///    `active_queues`; each `PUBLISH` returns how many worker nodes it reached;
 /// 2. the nodes `LPUSH` their replies onto the reply list; it is polled with `LLEN` until every
-///    node reached has answered both, or the reply timeout passes;
+///    node reached has answered both, or the reply timeout passes (every 5 ms for the first
+///    100 ms, every 20 ms after);
 /// 3. `LRANGE` reads the replies, `SREM` unbinds the queue and `DEL` deletes the list.
 /// The broadcast carries an `expires` header at the timeout, so a node that wakes later drops it
 /// instead of answering into nothing. Writes: one set member and one list, both removed within
@@ -37,7 +38,7 @@ enum CeleryInspector {
         var queue: String { routingKey + "." + CeleryInspector.replyExchange }
         var bindingMember: String { routingKey + CeleryInspector.separator + CeleryInspector.separator + queue }
 
-        init(now: Instant, random: () -> String = { UUID().uuidString.lowercased() }) {
+        init(now: Instant, random: () -> String) {
             routingKey = CeleryInspector.keyPrefix + String(Int64(now.secondsSinceEpoch * 1000)) + "." + random()
             activeTicket = random()
             queuesTicket = random()
@@ -60,7 +61,7 @@ enum CeleryInspector {
             "headers": ["expires": expires.secondsSinceEpoch],
             "properties": [
                 "delivery_mode": 2, "delivery_info": ["exchange": "celery.pidbox", "routing_key": ""], "priority": 0,
-                "body_encoding": "base64", "delivery_tag": UUID().uuidString.lowercased(),
+                "body_encoding": "base64", "delivery_tag": ticket,
             ],
         ]
         return String(decoding: json(envelope), as: UTF8.self)
@@ -178,9 +179,10 @@ enum CeleryInspector {
     /// Runs one round: `sleep` waits between polls (the tick's clock in tests).
     static func inspect(
         pipeline: RedisPipeline, database: Int, timeout: Duration, now: Instant, sweep: Bool, previous: String? = nil,
+        ids: @Sendable () -> String = { UUID().uuidString.lowercased() },
         elapsed: @Sendable () -> Duration, sleep: @Sendable (Duration) async throws -> Void
     ) async -> (activity: CeleryActivity, replyQueue: String) {
-        let round = Round(now: now)
+        let round = Round(now: now, random: ids)
         let counter = Counter()
         let counted: RedisPipeline = { commands in
             counter.add(commands.count)
@@ -243,7 +245,7 @@ enum CeleryInspector {
             let soFar = elapsed()
             if soFar >= timeout { break }
             do {
-                try await sleep(min(soFar < .milliseconds(20) ? .milliseconds(5) : .milliseconds(20), timeout - soFar))
+                try await sleep(min(soFar < .milliseconds(100) ? .milliseconds(5) : .milliseconds(20), timeout - soFar))
                 let count = try await pipeline([["LLEN", round.queue]])[0].count("LLEN \(round.queue)")
                 if count >= reached * 2 { break }
             } catch {

@@ -32,6 +32,11 @@ public actor QueueProber: QueueSource {
     private var lastSweep: Instant?
     /// How often that is done.
     static let sweepPeriod: Duration = .seconds(600)
+    /// Waits between polls of a Celery round's reply list (a fuzzer's replies need no waiting).
+    let pollSleep: @Sendable (Duration) async throws -> Void
+    /// The unique parts of a Celery round's reply key and tickets: random UUIDs, or a sequence
+    /// where recorded replies must match a replay.
+    let roundIDs: @Sendable () -> String
 
     /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
     /// locks) is read again after each refresh `redash:status` shows, and at least this often.
@@ -56,9 +61,15 @@ public actor QueueProber: QueueSource {
 
     /// A prober that sends its round trips through `pipeline` (and `redashPipeline` for Redash's
     /// own keys): a `RedisClient`, or replies replayed from a recording or a fuzzer.
-    package init(pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, database: Int = 0, logger: Logger) {
+    package init(
+        pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, database: Int = 0,
+        pollSleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        roundIDs: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }, logger: Logger
+    ) {
         self.pipeline = pipeline
+        self.roundIDs = roundIDs
         self.database = database
+        self.pollSleep = pollSleep
         self.redashPipeline = redashPipeline
         self.configuredLayout = layout
         self.logger = logger
@@ -202,8 +213,8 @@ public actor QueueProber: QueueSource {
         let sweep = lastSweep.map { now - $0 >= Self.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
         let (activity, replyQueue) = await CeleryInspector.inspect(
-            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, previous: lastReplyQueue,
-            elapsed: { ContinuousClock.now - start }, sleep: { try await Task.sleep(for: $0) })
+            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, previous: lastReplyQueue, ids: roundIDs,
+            elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
         lastReplyQueue = replyQueue
         report.take(activity)
         report.roundTrips += activity.roundTrips

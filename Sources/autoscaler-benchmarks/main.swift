@@ -11,6 +11,7 @@ import Foundation
 //   autoscaler-benchmarks reconcile REDIS-URL [services] [ticks] [api]   (ECS from AWS_ENDPOINT_URL, else in memory;
 //                                                                        api: ECS's JSON API in memory, with tasks)
 //   autoscaler-benchmarks forecast-accuracy SPEC.json   (scripts/bench-forecast-accuracy.sh)
+//   autoscaler-benchmarks celery-inspect REDIS-URL [nodes] [rounds]   (scripts/bench-celery-inspect.sh)
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -28,12 +29,15 @@ case "reconcile" where arguments.count >= 2:
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 720, ecs: arguments.dropFirst(4).first)
 case "forecast-accuracy" where arguments.count >= 2:
     ForecastAccuracyBenchmark.run(spec: arguments[1])
+case "celery-inspect" where arguments.count >= 2:
+    await CeleryInspectBenchmark.run(
+        url: arguments[1], nodes: arguments.dropFirst(2).first.flatMap(Int.init) ?? 20, rounds: arguments.dropFirst(3).first.flatMap(Int.init) ?? 100)
 case "probe" where arguments.count >= 2:
     await ProbeBenchmark.run(
         url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] [api] | forecast-accuracy SPEC.json\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] [api] | forecast-accuracy SPEC.json | celery-inspect REDIS-URL [nodes] [rounds]\n".utf8))
     exit(2)
 }
 

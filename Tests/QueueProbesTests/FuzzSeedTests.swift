@@ -4,6 +4,7 @@ import FuzzHarness
 import IntegrationSupport
 import QueueProbes
 import RedisClient
+import SystemClock
 import Testing
 
 /// The probe fuzzer's seeds are real answers: each scenario here sets up redis-server with the
@@ -28,8 +29,11 @@ struct FuzzSeedTests {
         var knownQueues: KnownQueues?
         var abandonedJobs: [String: Int]
         var roundTrips: Int
+        var celeryNodes: [CeleryNode]?
+        var celeryReached: Int?
 
         init(_ report: ProbeReport) {
+            (celeryNodes, celeryReached) = (report.celery?.nodes, report.celery?.reached)
             (layout, layoutSource, readings, workers) = (report.layout, report.layoutSource, report.readings, report.workers)
             (scheduler, redashScheduler, redashSchedulerProblem) = (report.scheduler, report.redashScheduler, report.redashSchedulerProblem)
             (notes, knownQueues, abandonedJobs, roundTrips) = (report.notes, report.knownQueues, report.abandonedJobs, report.roundTrips)
@@ -145,6 +149,30 @@ struct FuzzSeedTests {
         #expect(await eventually(timeout: 15) { holder.output.contains("delivery_tag") }, "\(holder.output)")
         let reports = try await recordAndReplay("celery-prefetched", { $0.queueCount = 4; $0.ticks = 2; $0.readsScheduler = true }, redis: redis)
         #expect(reports.last?.observation("queries")?.pending == 3)
+    }
+
+    @Test("Celery with inspect: two real worker nodes answer active and active_queues, one of them busy", .timeLimit(.minutes(2)))
+    func celeryInspect() async throws {
+        let redis = try await RedisServer.start()
+        let first = try backgroundFixture(["celery-worker", redis.url, "queries", "ip-10-0-1-23", "--concurrency", "1"])
+        let second = try backgroundFixture(["celery-worker", redis.url, "queries,scheduled_queries", "ip-10-0-1-24", "--concurrency", "1"])
+        defer { first.stop(); second.stop() }
+        let (client, prober) = try makeProber(redis.url, layout: .celery)
+        let request = CeleryInspectRequest(replyTimeout: .milliseconds(100))
+        let ready = await eventually(timeout: 30, interval: 0.3) {
+            let report = await prober.probe(queues: ["queries"], scheduler: nil, activity: request, now: WallClock.now())
+            return report.celery?.nodes.count == 2
+        }
+        try await fixture(["celery-send", redis.url, "queries", "1", "--sleep", "60"])
+        let busy = await eventually(timeout: 20, interval: 0.3) {
+            let report = await prober.probe(queues: ["queries"], scheduler: nil, activity: request, now: WallClock.now())
+            return report.observation("queries")?.running == 1
+        }
+        await client.close()
+        #expect(ready && busy)
+        let reports = try await recordAndReplay("celery-inspect", { $0.layout = .celery; $0.queueCount = 2; $0.inspectsCelery = true }, redis: redis)
+        #expect(reports.last?.observation("queries")?.running == 1, "\(String(describing: reports.last?.celery))")
+        #expect(reports.last?.celery?.isComplete == true)
     }
 
     @Test("Celery: a foreign message and one without Redash's enqueue_time")
