@@ -147,6 +147,7 @@ final class DecisionRecorder: Sendable {
             if let running = observation.running { metrics.set("redash_autoscaler_queue_running_jobs", ["queue": queue], Double(running)) }
             metrics.set("redash_autoscaler_queue_oldest_age_seconds", ["queue": queue], observation.oldestAge?.inSeconds ?? 0)
         }
+        if let celery = report.probe.celery { recordCelery(celery, now: report.at) }
         if let scheduler = report.probe.scheduler {
             metrics.set("redash_autoscaler_scheduler_stale", [:], scheduler.isStale ? 1 : 0)
             let wasStale = state.withLock { state in
@@ -184,6 +185,20 @@ final class DecisionRecorder: Sendable {
         metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
         for error in report.errors { metrics.increment("redash_autoscaler_errors_total", ["dependency": error.dependency.rawValue]) }
         logErrors(report.errors, now: report.at)
+    }
+
+    /// A Celery round: node counts, complete or not, and a warning (once a minute while it lasts)
+    /// when some node did not answer, since scale-in then falls back to the window alone.
+    func recordCelery(_ celery: CeleryActivity, now: Instant) {
+        if let reached = celery.reached { metrics.set("redash_autoscaler_celery_nodes", ["state": "reached"], Double(reached)) }
+        metrics.set("redash_autoscaler_celery_nodes", ["state": "answered"], Double(celery.nodes.count))
+        for result in ["complete", "incomplete"] { metrics.increment("redash_autoscaler_celery_rounds_total", ["result": result], by: 0) }
+        metrics.increment("redash_autoscaler_celery_rounds_total", ["result": celery.isComplete ? "complete" : "incomplete"])
+        guard let problem = celery.problem, let admitted = throttle.admit("celery|incomplete", now: now) else { return }
+        logger.warning("Celery workers: \(problem); running tasks unknown, so scale-in relies on the stabilization window this tick", metadata: [
+            "nodesReached": "\(celery.reached.map(String.init) ?? "unknown")", "nodesAnswered": "\(celery.nodes.count)",
+            "heldBack": "\(admitted.heldBack)",
+        ])
     }
 
     /// The tick's failures at the default level, in live and dry-run alike: one line per
