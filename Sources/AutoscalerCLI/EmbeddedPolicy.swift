@@ -17,6 +17,12 @@ redis:
   url: ${REDASH_REDIS_URL:-redis://127.0.0.1:6379/0}
   layout: auto                   # auto | celery (Redash v7–v8) | rq (v10, v25+)
 
+# Redash v7–v8 (Celery): ask the workers which queries run where, so that scale-in protects
+# the tasks running them (docs/scale-in.md). Writes one set member and one list to Redis per
+# round, removed within it (docs/queues.md). Off until you turn it on.
+# celery:
+#   inspect: true
+
 # Optional: Redash's metadata database, for forecasts of scheduled queries, runtime-weighted
 # demand, the decision log and the leader lease. Empty means Redis only.
 database: ${REDASH_DATABASE_URL:-}

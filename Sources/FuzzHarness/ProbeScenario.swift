@@ -76,7 +76,7 @@ public struct ProbeScenario: Sendable, Equatable {
     public var queues: [String] { Array(Self.queueNames.prefix(queueCount)) }
 
     /// The Celery round each probe asks for, when the scenario inspects Celery.
-    public var celeryRequest: CeleryInspectRequest? { inspectsCelery ? CeleryInspectRequest(replyTimeout: .milliseconds(100)) : nil }
+    public var celeryRequest: CeleryInspectRequest? { inspectsCelery ? CeleryInspectRequest(replyTimeout: .seconds(1)) : nil }
 
     public var schedulerRequest: SchedulerStateRequest? {
         readsScheduler ? SchedulerStateRequest(dataSources: Self.dataSources, locks: Array(Self.lockKeys.prefix(lockCount))) : nil

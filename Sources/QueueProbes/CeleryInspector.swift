@@ -14,10 +14,13 @@ import RedisClient
 ///    node reached has answered both, or the reply timeout passes (every 5 ms for the first
 ///    100 ms, every 20 ms after);
 /// 3. `LRANGE` reads the replies, `SREM` unbinds the queue and `DEL` deletes the list.
-/// The broadcast carries an `expires` header at the timeout, so a node that wakes later drops it
-/// instead of answering into nothing. Writes: one set member and one list, both removed within
-/// the round; a round cut short by a crash leaves them, and a later round removes members of
-/// ours older than a minute.
+/// The broadcast carries an `expires` header at the timeout (Celery's own callers use it to drop
+/// late replies; nodes answer regardless). A node that answers after the round removed its
+/// binding finds no reply queue, and kombu drops the reply; one that answers in between
+/// recreates the list, and the next round deletes it again. Writes: one set member and one list,
+/// both removed within the round; a clean-up that fails is tried again at the next round, and
+/// every ten minutes members of ours older than a minute (a controller killed mid-round) are
+/// removed with their lists.
 enum CeleryInspector {
     static let bindingKey = "_kombu.binding.reply.celery.pidbox"
     static let replyExchange = "reply.celery.pidbox"
@@ -120,7 +123,7 @@ enum CeleryInspector {
             }
             return CeleryActiveTask(
                 id: id, name: task["name"] as? String, queue: delivery?["routing_key"] as? String, startedAt: started,
-                workerPID: (task["worker_pid"] as? NSNumber).map(\.intValue))
+                workerPID: (task["worker_pid"] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) })
         }
     }
 
@@ -151,6 +154,10 @@ enum CeleryInspector {
             bytes += text.utf8.count
             let reply = try reply(text)
             for (node, value) in reply.answers {
+                // A node name goes into logs and terminals: printable, and of a sane length.
+                guard !node.isEmpty, node.count <= 255, node.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+                    throw UntrustedReply("a pidbox reply from a node whose name is not printable: \(PlausibleTime.printable(node.debugDescription))")
+                }
                 if reply.ticket == round.activeTicket {
                     active[node] = try activeTasks(value, node: node, now: now)
                 } else if reply.ticket == round.queuesTicket {
@@ -164,35 +171,41 @@ enum CeleryInspector {
 
     /// Whether a binding member is ours and older than `staleAfter` at `now`.
     static func isStaleMember(_ member: String, now: Instant) -> Bool {
-        guard member.hasPrefix(keyPrefix) else { return false }
+        guard ownQueue(ofMember: member) != nil else { return false }
         let rest = member.dropFirst(keyPrefix.count)
         guard let millis = rest.split(separator: ".", maxSplits: 1).first.flatMap({ Int64($0) }) else { return false }
         return now - Instant(secondsSinceEpoch: Double(millis) / 1000) > staleAfter
     }
 
-    /// The queue a binding member names (after its routing key and pattern).
-    static func queue(ofMember member: String) -> String? {
+    /// The reply list a binding member of ours names: only when it has our shape (our prefix,
+    /// no pattern, the list named after the routing key), so that a foreign or garbled member
+    /// never makes us delete another key (such as a queue).
+    static func ownQueue(ofMember member: String) -> String? {
         let parts = member.components(separatedBy: separator)
-        return parts.count == 3 ? parts[2] : nil
+        guard parts.count == 3, parts[0].hasPrefix(keyPrefix), parts[1].isEmpty, parts[2] == parts[0] + "." + replyExchange else { return nil }
+        return parts[2]
     }
 
-    /// Runs one round: `sleep` waits between polls (the tick's clock in tests).
+    /// Runs one round: `sleep` waits between polls. `leftovers` are binding members of earlier
+    /// rounds to remove again (their lists too): the last round's, in case a reply landed after
+    /// its clean-up, and any whose clean-up failed. The result says which to carry to the next.
     static func inspect(
-        pipeline: RedisPipeline, database: Int, timeout: Duration, now: Instant, sweep: Bool, previous: String? = nil,
+        pipeline: RedisPipeline, database: Int, timeout: Duration, now: Instant, sweep: Bool, leftovers: [String] = [],
         ids: @Sendable () -> String = { UUID().uuidString.lowercased() },
         elapsed: @Sendable () -> Duration, sleep: @Sendable (Duration) async throws -> Void
-    ) async -> (activity: CeleryActivity, replyQueue: String) {
+    ) async -> (activity: CeleryActivity, leftovers: [String]) {
         let round = Round(now: now, random: ids)
         let counter = Counter()
         let counted: RedisPipeline = { commands in
             counter.add(commands.count)
             return try await pipeline(commands)
         }
-        var activity = await inspect(
-            round: round, pipeline: counted, database: database, timeout: timeout, now: now, sweep: sweep, previous: previous,
+        var (activity, carried) = await inspect(
+            round: round, pipeline: counted, database: database, timeout: timeout, now: now, leftovers: leftovers,
             elapsed: elapsed, sleep: sleep)
+        if sweep { await sweepStale(pipeline: counted, now: now) }
         (activity.roundTrips, activity.commands) = counter.totals
-        return (activity, round.queue)
+        return (activity, carried)
     }
 
     /// Round trips and commands sent, counted as they go.
@@ -205,40 +218,38 @@ enum CeleryInspector {
     }
 
     private static func inspect(
-        round: Round, pipeline: RedisPipeline, database: Int, timeout: Duration, now: Instant, sweep: Bool, previous: String?,
+        round: Round, pipeline: RedisPipeline, database: Int, timeout: Duration, now: Instant, leftovers: [String],
         elapsed: @Sendable () -> Duration, sleep: @Sendable (Duration) async throws -> Void
-    ) async -> CeleryActivity {
+    ) async -> (CeleryActivity, [String]) {
         let channel = channel(database: database)
-        var commands: [[String]] = [
+        // Earlier rounds' members and lists go first: removing them again is harmless.
+        let earlier = removalCommands(leftovers)
+        let commands: [[String]] = earlier + [
             ["SADD", bindingKey, round.bindingMember],
             ["PUBLISH", channel, broadcast(method: "active", ticket: round.activeTicket, round: round, expires: now + timeout)],
             ["PUBLISH", channel, broadcast(method: "active_queues", ticket: round.queuesTicket, round: round, expires: now + timeout)],
         ]
-        if sweep { commands.append(["SSCAN", bindingKey, "0", "MATCH", keyPrefix + "*", "COUNT", "1000"]) }
-        // A reply the last round's node pushed just after that round deleted its list.
-        if let previous { commands.append(["DEL", previous]) }
         func failed(_ problem: String, reached: Int? = nil) -> CeleryActivity {
             CeleryActivity(reached: reached, nodes: [], problem: problem, elapsed: elapsed(), observedAt: now)
         }
+        // Until its clean-up is confirmed, this round's member is carried to the next round.
+        let carried = [round.bindingMember]
         let reached: Int
-        var stale: [String] = []
         do {
-            let replies = try await pipeline(commands)
+            let replies = Array(try await pipeline(commands).dropFirst(earlier.count))
             do throws(UntrustedReply) {
+                // Without the binding kombu drops the replies: no use waiting for them.
+                _ = try replies[0].count("SADD \(bindingKey)")
                 let active = try replies[1].count("PUBLISH \(channel)")
                 let queues = try replies[2].count("PUBLISH \(channel)")
                 reached = max(active, queues)
-                if sweep, let page = try? replies[3].elements("SSCAN"), page.count == 2, let members = try? page[1].elements("SSCAN members") {
-                    stale = members.compactMap { (try? $0.optionalText("member")) ?? nil }.filter { isStaleMember($0, now: now) }
-                }
             } catch {
-                await cleanUp(pipeline: pipeline, round: round, stale: [])
-                return failed(error.message)
+                return (failed(error.message), await cleanUp(pipeline: pipeline, carried))
             }
         } catch {
             // The binding may or may not be in place: unbind it, on a best effort.
-            await cleanUp(pipeline: pipeline, round: round, stale: [])
-            return failed("the broadcast was not sent: \((error as? RedisError)?.description ?? "\(error)")")
+            let reason = "the broadcast was not sent: \((error as? RedisError)?.description ?? "\(error)")"
+            return (failed(reason), leftovers + (await cleanUp(pipeline: pipeline, carried)))
         }
 
         while reached > 0 {
@@ -249,44 +260,61 @@ enum CeleryInspector {
                 let count = try await pipeline([["LLEN", round.queue]])[0].count("LLEN \(round.queue)")
                 if count >= reached * 2 { break }
             } catch {
-                await cleanUp(pipeline: pipeline, round: round, stale: stale)
-                return failed("waiting for the replies: \((error as? RedisError)?.description ?? "\(error)")", reached: reached)
+                let reason = "waiting for the replies: \((error as? RedisError)?.description ?? "\(error)")"
+                return (failed(reason, reached: reached), await cleanUp(pipeline: pipeline, carried))
             }
         }
         let entries: [RESPValue]
         do {
-            let replies = try await pipeline(
-                [["LRANGE", round.queue, "0", String(replyLimit - 1)]] + cleanUpCommands(round: round, stale: stale))
+            let replies = try await pipeline([["LRANGE", round.queue, "0", String(replyLimit - 1)]] + removalCommands(carried))
             entries = try replies[0].elements("LRANGE \(round.queue)")
         } catch let error as UntrustedReply {
-            return failed(error.message, reached: reached)
+            return (failed(error.message, reached: reached), carried)
         } catch {
-            return failed("reading the replies: \((error as? RedisError)?.description ?? "\(error)")", reached: reached)
+            let reason = "reading the replies: \((error as? RedisError)?.description ?? "\(error)")"
+            return (failed(reason, reached: reached), await cleanUp(pipeline: pipeline, carried))
         }
         do throws(UntrustedReply) {
+            guard reached > 0 else {
+                return (failed("the broadcast reached no Celery node: none is subscribed to remote control on this Redis and database", reached: 0), carried)
+            }
             let (nodes, bytes) = try nodes(from: entries, round: round, now: now)
             var activity = CeleryActivity(reached: reached, nodes: nodes, elapsed: elapsed(), observedAt: now, replyBytes: bytes)
             if nodes.count < reached {
-                let missing = reached - nodes.count
-                activity.problem = "\(missing) of \(reached) Celery node(s) did not answer within \(timeout.compactDescription)"
+                activity.problem = "\(reached - nodes.count) of \(reached) Celery node(s) did not answer within \(timeout.compactDescription)"
+            } else if nodes.count > reached {
+                activity.problem = "\(nodes.count) Celery nodes answered a broadcast that reached \(reached); not trusted"
             }
-            return activity
+            return (activity, carried)
         } catch {
-            return failed(error.message, reached: reached)
+            return (failed(error.message, reached: reached), carried)
         }
     }
 
-    /// Unbinds the round's reply queue, deletes its list, and removes stale bindings of ours.
-    static func cleanUpCommands(round: Round, stale: [String]) -> [[String]] {
-        var commands = [["SREM", bindingKey, round.bindingMember], ["DEL", round.queue]]
-        if !stale.isEmpty {
-            commands.append(["SREM", bindingKey] + stale)
-            commands += stale.compactMap(queue(ofMember:)).map { ["DEL", $0] }
-        }
-        return commands
+    /// Removes binding members of ours and the reply lists they name.
+    static func removalCommands(_ members: [String]) -> [[String]] {
+        guard !members.isEmpty else { return [] }
+        return [["SREM", bindingKey] + members] + members.compactMap(ownQueue(ofMember:)).map { ["DEL", $0] }
     }
 
-    private static func cleanUp(pipeline: RedisPipeline, round: Round, stale: [String]) async {
-        _ = try? await pipeline(cleanUpCommands(round: round, stale: stale))
+    /// Removes `members` now; returns those that could not be removed, for the next round.
+    private static func cleanUp(pipeline: RedisPipeline, _ members: [String]) async -> [String] {
+        (try? await pipeline(removalCommands(members))) == nil ? members : []
+    }
+
+    /// Bindings of ours that a round cut short left (a controller killed mid-round): members
+    /// older than `staleAfter`, read a page at a time (at most ten), removed with their lists.
+    private static func sweepStale(pipeline: RedisPipeline, now: Instant) async {
+        var cursor = "0"
+        for _ in 0..<10 {
+            guard let replies = try? await pipeline([["SSCAN", bindingKey, cursor, "MATCH", keyPrefix + "*", "COUNT", "1000"]]),
+                  let page = try? replies[0].elements("SSCAN"), page.count == 2,
+                  let next = (try? page[0].optionalText("SSCAN cursor")) ?? nil,
+                  let members = try? page[1].elements("SSCAN members") else { return }
+            let stale = members.compactMap { (try? $0.optionalText("member")) ?? nil }.filter { isStaleMember($0, now: now) }
+            if !stale.isEmpty { _ = try? await pipeline(removalCommands(stale)) }
+            cursor = next
+            if cursor == "0" { return }
+        }
     }
 }

@@ -26,8 +26,9 @@ public actor QueueProber: QueueSource {
     private var registry: (known: KnownQueues, readAt: Instant)?
     /// The Redis database of the queues: kombu's fanout channels carry its number.
     let database: Int
-    /// The last Celery round's reply list, deleted again by the next round.
-    private var lastReplyQueue: String?
+    /// Binding members of earlier Celery rounds to remove again at the next (the last round's,
+    /// and any whose clean-up failed).
+    private var celeryLeftovers: [String] = []
     /// When the last Celery round looked for bindings of ours that a crash left.
     private var lastSweep: Instant?
     /// How often that is done.
@@ -212,10 +213,11 @@ public actor QueueProber: QueueSource {
         let start = ContinuousClock.now
         let sweep = lastSweep.map { now - $0 >= Self.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
-        let (activity, replyQueue) = await CeleryInspector.inspect(
-            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, previous: lastReplyQueue, ids: roundIDs,
+        let (activity, leftovers) = await CeleryInspector.inspect(
+            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, leftovers: celeryLeftovers, ids: roundIDs,
             elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
-        lastReplyQueue = replyQueue
+        // At most a few: a Redis that refuses every clean-up is not carried forever.
+        celeryLeftovers = Array(leftovers.suffix(16))
         report.take(activity)
         report.roundTrips += activity.roundTrips
         report.commands += activity.commands

@@ -38,7 +38,7 @@ struct BusyAwareScaleInTests {
             "serve", "--redis", redis.url, "--service", "redash-adhoc-worker:queries:1", "--start-delay", "1", "--stop-timeout", "10", "--seed", "7",
         ]
         if system.isCelery {
-            arguments += ["--system", "celery", "--worker-python", system == .celery4 ? Repository.pythonCelery4 : Repository.python]
+            arguments += ["--system", "celery", "--worker-python", system == .celery4 ? try Repository.pythonCelery4 : Repository.python]
         }
         let lab = try await LocalHTTPServer.python(Self.lab, arguments)
         let policy = """

@@ -13,7 +13,7 @@ public enum Repository {
     public static var python15: String? { try? requirePython(".venv-rq15") }
 
     /// The Python of the Celery 4.3 venv (Redash v8's Celery, on Python 3.7).
-    public static var pythonCelery4: String { try! requirePython(".venv-celery4") }
+    public static var pythonCelery4: String { get throws { try requirePython(".venv-celery4") } }
 
     /// The `redash-autoscaler` binary of the debug build (`swift build --build-tests` makes it).
     public static var binary: String {

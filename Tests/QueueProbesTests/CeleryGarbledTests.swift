@@ -1,6 +1,6 @@
 import AutoscalerCore
 import Foundation
-import QueueProbes
+@testable import QueueProbes
 import RedisClient
 import Synchronization
 import Testing
@@ -18,14 +18,16 @@ struct CeleryGarbledTests {
         }
         let state = Mutex(State())
         let reached: RESPValue
+        let added: RESPValue
         let replies: @Sendable ([(method: String, ticket: String)]) -> [RESPValue]
         let failing: @Sendable ([String]) -> Bool
 
         init(
-            reached: RESPValue, failing: @escaping @Sendable ([String]) -> Bool = { _ in false },
+            reached: RESPValue, added: RESPValue = .integer(1), failing: @escaping @Sendable ([String]) -> Bool = { _ in false },
             replies: @escaping @Sendable ([(method: String, ticket: String)]) -> [RESPValue]
         ) {
             self.reached = reached
+            self.added = added
             self.replies = replies
             self.failing = failing
         }
@@ -44,7 +46,8 @@ struct CeleryGarbledTests {
                     return .integer(replies(state.withLock { $0.broadcasts }).count)
                 case "LRANGE": return .array(replies(state.withLock { $0.broadcasts }))
                 case "SSCAN": return .array([.bulkString(Array("0".utf8)), .array([])])
-                case "LLEN", "HLEN", "EXISTS", "SCARD", "SADD", "SREM", "DEL": return .integer(0)
+                case "SADD": return added
+                case "LLEN", "HLEN", "EXISTS", "SCARD", "SREM", "DEL": return .integer(0)
                 case "HVALS": return .array([])
                 default: return .null
                 }
@@ -149,6 +152,68 @@ struct CeleryGarbledTests {
         #expect(report.celery?.problem?.isEmpty == false)
         #expect(report.observation("queries")?.running == nil)
         #expect(report.observation("queries")?.pending == 0)
+    }
+
+    @Test("the binding refused (NOPERM, OOM): unknown at once with Redis' words, no waiting for replies that cannot come")
+    func bindingRefused() async {
+        let script = Script(reached: .integer(2), added: .error("OOM command not allowed when used memory > 'maxmemory'.")) { Self.healthy($0) }
+        let report = await Self.probe(script, timeout: .seconds(2))
+        #expect(report.celery?.isComplete == false)
+        #expect(report.celery?.problem?.contains("OOM command not allowed") == true, "\(String(describing: report.celery?.problem))")
+        #expect((report.celery?.elapsed ?? .seconds(9)) < .milliseconds(500))
+        #expect(!script.commands.contains { $0.first == "LLEN" && $0[1].hasSuffix(".reply.celery.pidbox") }, "no polling")
+        #expect(report.observation("queries")?.running == nil)
+    }
+
+    @Test("a node answering one question, more nodes than reached, a name with control characters: not trusted")
+    func oddAnswers() async {
+        let oneQuestion = Script(reached: .integer(1)) { broadcasts in Array(Self.healthy(broadcasts).prefix(1)) }
+        let extra = Script(reached: .integer(1)) { (broadcasts: [(method: String, ticket: String)]) -> [RESPValue] in
+            var replies = Self.healthy(broadcasts)
+            for broadcast in broadcasts {
+                let queues: [[String: Any]] = [["name": "queries"]]
+                let answer: Any = broadcast.method == "active" ? [Any]() as Any : queues as Any
+                replies.append(Self.reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-2": answer]))
+            }
+            return replies
+        }
+        let controlName = Script(reached: .integer(1)) { broadcasts in
+            broadcasts.map { Self.reply(ticket: $0.ticket, ["celery@evil\u{1b}[2J": [Any]()]) }
+        }
+        let cases: [(String, Script, String)] = [
+            ("one question", oneQuestion, "did not answer"), ("extra node", extra, "not trusted"), ("control name", controlName, "not printable"),
+        ]
+        for (name, script, words) in cases {
+            let report = await Self.probe(script)
+            #expect(report.celery?.isComplete == false, "\(name)")
+            #expect(report.celery?.problem?.contains(words) == true, "\(name): \(String(describing: report.celery?.problem))")
+            #expect(report.observation("queries")?.running == nil, "\(name)")
+        }
+    }
+
+    @Test("clean-up: a failed one is tried again next round; the sweep removes only old members of ours, never a foreign key")
+    func cleanUp() async {
+        let now = Instant(secondsSinceEpoch: 1_800_000_000)
+        let old = "redash-autoscaler.1799999000000.abc"
+        let young = "redash-autoscaler.1799999990000.def"
+        #expect(CeleryInspector.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}\(old).reply.celery.pidbox", now: now))
+        #expect(!CeleryInspector.isStaleMember("\(young)\u{06}\u{16}\u{06}\u{16}\(young).reply.celery.pidbox", now: now))
+        #expect(CeleryInspector.ownQueue(ofMember: "\(old)\u{06}\u{16}\u{06}\u{16}queries") == nil, "a member naming a queue is not ours to delete")
+        #expect(CeleryInspector.ownQueue(ofMember: "someone\u{06}\u{16}\u{06}\u{16}someone.reply.celery.pidbox") == nil)
+        #expect(!CeleryInspector.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}queries", now: now))
+
+        // The final pipeline (LRANGE, SREM, DEL) fails: the next round removes that member again.
+        let failing = Mutex(true)
+        let script = Script(reached: .integer(1), failing: { command in command[0] == "LRANGE" && failing.withLock { $0 } }) { Self.healthy($0) }
+        let prober = QueueProber(pipeline: { try script.answer($0) }, redashPipeline: nil, layout: .celery, logger: quietLogger)
+        let request = CeleryInspectRequest(replyTimeout: .milliseconds(200))
+        let first = await prober.probe(queues: ["queries"], scheduler: nil, activity: request, now: now)
+        #expect(first.celery?.isComplete == false)
+        let member = script.commands.first { $0.first == "SADD" }?[2]
+        failing.withLock { $0 = false }
+        let second = await prober.probe(queues: ["queries"], scheduler: nil, activity: request, now: now + .seconds(5))
+        #expect(second.celery?.isComplete == true)
+        #expect(script.commands.contains { $0.first == "SREM" && $0.contains(member ?? "?") }, "the failed round's binding is removed at the next")
     }
 
     @Test("a start time from another clock (monotonic seconds) is not shown as a date, and the task still counts")

@@ -158,7 +158,7 @@ struct FuzzSeedTests {
         let second = try backgroundFixture(["celery-worker", redis.url, "queries,scheduled_queries", "ip-10-0-1-24", "--concurrency", "1"])
         defer { first.stop(); second.stop() }
         let (client, prober) = try makeProber(redis.url, layout: .celery)
-        let request = CeleryInspectRequest(replyTimeout: .milliseconds(100))
+        let request = CeleryInspectRequest(replyTimeout: .seconds(1))
         let ready = await eventually(timeout: 30, interval: 0.3) {
             let report = await prober.probe(queues: ["queries"], scheduler: nil, activity: request, now: WallClock.now())
             return report.celery?.nodes.count == 2

@@ -32,10 +32,12 @@ public struct CeleryActivity: Hashable, Sendable {
         self.replyBytes = replyBytes
     }
 
-    /// Every node reached answered: only then are the counts the truth.
+    /// Every node reached answered, and some node was reached: only then are the counts the
+    /// truth. A broadcast that reached nobody says nothing (no worker subscribed to remote
+    /// control, a read replica, another database), so it is not a zero.
     public var isComplete: Bool {
-        guard problem == nil, let reached else { return false }
-        return nodes.count >= reached
+        guard problem == nil, let reached, reached > 0 else { return false }
+        return nodes.count == reached
     }
 
     /// The nodes that consume `queue`.
@@ -54,13 +56,18 @@ public struct CeleryActivity: Hashable, Sendable {
         nodes.flatMap(\.active).filter { $0.queue == queue }.compactMap(\.startedAt).min()
     }
 
-    /// The busy worker processes on `queues`, one identity each, named after their node and
-    /// process (the busy-task mapping counts them per task by the node's host name).
-    public func busyProcesses(on queues: [String]) -> [WorkerIdentity] {
+    /// The worker nodes consuming any of `queues`, as the busy-task mapping takes them: one busy
+    /// identity per executing task, whatever queue it came from (protection follows the node: a
+    /// task from a queue outside the policy still runs on it), and one idle identity for a node
+    /// executing nothing, so that every answering node is known to the mapping.
+    public func workerIdentities(on queues: [String]) -> [WorkerIdentity] {
         let wanted = Set(queues)
         var identities: [WorkerIdentity] = []
-        for node in nodes {
-            for (index, task) in node.active.enumerated() where wanted.contains(task.queue ?? "") {
+        for node in nodes where !wanted.isDisjoint(with: node.queues) {
+            if node.active.isEmpty {
+                identities.append(WorkerIdentity(name: node.name, hostname: node.hostname, ipAddress: nil, isBusy: false))
+            }
+            for (index, task) in node.active.enumerated() {
                 let process = task.workerPID.map(String.init) ?? "\(index)"
                 identities.append(WorkerIdentity(name: "\(node.name)#\(process)#\(task.id)", hostname: node.hostname, ipAddress: nil, isBusy: true))
             }

@@ -66,22 +66,31 @@ public struct ProbeReport: Sendable {
         }
     }
 
-    /// The workers the busy-task mapping takes for a service consuming `queues` with
-    /// `runningTasks` tasks running; `nil` where they are not known, and the busy-task floor and
-    /// protection then do not apply (the scale-down window alone protects running jobs):
+    /// The workers the busy-task mapping takes for a service consuming `queues`; `nil` where they
+    /// are not known, and the busy-task floor and protection then do not apply (the scale-down
+    /// window alone protects running jobs, and no protection is released):
     /// - RQ: the workers its registry lists;
-    /// - Celery: the busy processes of a complete remote-control round, when at least as many
-    ///   nodes consume the queues as the service has running tasks (a task whose node did not
-    ///   answer, or has not started consuming, could be running a query).
-    public func busyAwareWorkers(on queues: [String], runningTasks: Int?) -> [WorkerIdentity]? {
+    /// - Celery: the nodes of a complete remote-control round that consume the queues, when they
+    ///   account for the service: at least as many as its `runningTasks`, and, where its `tasks`
+    ///   were read, one on every running task (matched by the node's host name). A task whose
+    ///   node did not answer, is not subscribed to remote control, or has not started could be
+    ///   running a query.
+    public func busyAwareWorkers(on queues: [String], runningTasks: Int?, tasks: [TaskSnapshot]? = nil) -> [WorkerIdentity]? {
         switch layout {
         case .rq:
             return workerIdentities(on: queues)
         case .celery, .auto:
             guard layout == .celery, let celery, celery.isComplete else { return nil }
-            let consumers = Set(queues.flatMap { celery.consumers(of: $0).map(\.name) })
-            guard let runningTasks, consumers.count >= runningTasks else { return nil }
-            return celery.busyProcesses(on: queues)
+            let identities = celery.workerIdentities(on: queues)
+            let nodes = Set(identities.map { $0.name.split(separator: "#").first.map(String.init) ?? $0.name })
+            guard let runningTasks, nodes.count >= runningTasks else { return nil }
+            if let tasks {
+                let covered = Set(identities.compactMap { $0.hostname.flatMap(WorkerTaskMapping.address(ofHostname:)) })
+                for task in tasks where task.phase == .running {
+                    guard let ip = task.privateIP, covered.contains(ip) else { return nil }
+                }
+            }
+            return identities
         }
     }
 

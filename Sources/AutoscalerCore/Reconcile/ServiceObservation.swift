@@ -44,6 +44,14 @@ public enum TaskReading: Hashable, Sendable {
     case observed([TaskSnapshot])
 }
 
+extension TaskReading {
+    /// The tasks, when they were read.
+    public var snapshots: [TaskSnapshot]? {
+        if case .observed(let tasks) = self { return tasks }
+        return nil
+    }
+}
+
 /// One ECS task as the step needs it.
 public struct TaskSnapshot: Hashable, Sendable {
     /// Where a task is in its life, as far as scaling is concerned.

@@ -144,7 +144,12 @@ final class DecisionRecorder: Sendable {
                 continue
             }
             metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": queue], Double(observation.pending))
-            if let running = observation.running { metrics.set("redash_autoscaler_queue_running_jobs", ["queue": queue], Double(running)) }
+            if let running = observation.running {
+                metrics.set("redash_autoscaler_queue_running_jobs", ["queue": queue], Double(running))
+            } else {
+                // Unknown (Celery without a complete round): absent, not the last count.
+                metrics.remove("redash_autoscaler_queue_running_jobs", ["queue": queue])
+            }
             metrics.set("redash_autoscaler_queue_oldest_age_seconds", ["queue": queue], observation.oldestAge?.inSeconds ?? 0)
         }
         if let celery = report.probe.celery { recordCelery(celery, now: report.at) }
@@ -190,7 +195,11 @@ final class DecisionRecorder: Sendable {
     /// A Celery round: node counts, complete or not, and a warning (once a minute while it lasts)
     /// when some node did not answer, since scale-in then falls back to the window alone.
     func recordCelery(_ celery: CeleryActivity, now: Instant) {
-        if let reached = celery.reached { metrics.set("redash_autoscaler_celery_nodes", ["state": "reached"], Double(reached)) }
+        if let reached = celery.reached {
+            metrics.set("redash_autoscaler_celery_nodes", ["state": "reached"], Double(reached))
+        } else {
+            metrics.remove("redash_autoscaler_celery_nodes", ["state": "reached"])
+        }
         metrics.set("redash_autoscaler_celery_nodes", ["state": "answered"], Double(celery.nodes.count))
         for result in ["complete", "incomplete"] { metrics.increment("redash_autoscaler_celery_rounds_total", ["result": result], by: 0) }
         metrics.increment("redash_autoscaler_celery_rounds_total", ["result": celery.isComplete ? "complete" : "incomplete"])

@@ -54,8 +54,9 @@ public actor Reconciler {
     /// When Celery's workers were last asked what they execute.
     var lastCeleryRound: Instant?
     /// Whether this controller led at its last tick: a standby does not broadcast to Celery's
-    /// workers (one controller's writes are enough).
-    var ledLastTick = true
+    /// workers (one controller's writes are enough). Unknown before the first tick: a controller
+    /// with a lease asks from its second tick as leader, one without from its first.
+    var ledLastTick: Bool
     /// The forecast checked against Redash's own refreshes.
     public private(set) var forecastCheck = ForecastCheck()
     var memoriesRestored = false
@@ -72,6 +73,7 @@ public actor Reconciler {
         self.policy = policy
         self.ports = ports
         self.recorder = DecisionRecorder(metrics: metrics, store: ports.store, controllerName: controllerName, logger: logger)
+        self.ledLastTick = ports.leadership == nil
     }
 
     public var mode: ControllerMode { ports.applier.mode }
@@ -317,7 +319,7 @@ public actor Reconciler {
         ServiceObservation(
             queues: Dictionary(uniqueKeysWithValues: service.queues.map { ($0, probe.readings[$0] ?? .unavailable(reason: "not read")) }),
             service: state,
-            workers: probe.busyAwareWorkers(on: service.queues, runningTasks: state?.running),
+            workers: probe.busyAwareWorkers(on: service.queues, runningTasks: state?.running, tasks: tasks[service.name]?.snapshots),
             tasks: tasks[service.name] ?? .notRead,
             scheduledDue: forecast?.due.map { due in service.queues.flatMap { due[$0] ?? [] } },
             expectedRuntimes: forecast?.runtimes ?? [:])
