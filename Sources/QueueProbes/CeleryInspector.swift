@@ -121,8 +121,11 @@ enum CeleryInspector {
                 // Celery records time.time() at the start; a time from another clock is not shown.
                 started = try? PlausibleTime.check(Instant(secondsSinceEpoch: number.doubleValue), "time_start", now: now)
             }
+            var name: String?, queue: String?
+            if let text = task["name"] as? String { name = try printable(text, "a task name") }
+            if let text = delivery?["routing_key"] as? String { queue = try printable(text, "a routing key") }
             return CeleryActiveTask(
-                id: id, name: task["name"] as? String, queue: delivery?["routing_key"] as? String, startedAt: started,
+                id: try printable(id, "a task id"), name: name, queue: queue, startedAt: started,
                 workerPID: (task["worker_pid"] as? NSNumber).flatMap { Int(exactly: $0.doubleValue) })
         }
     }
@@ -134,8 +137,16 @@ enum CeleryInspector {
             guard let queue = entry as? [String: Any], let name = queue["name"] as? String else {
                 throw UntrustedReply("\(node): a consumed queue without a name")
             }
-            return name
+            return try printable(name, "a queue name")
         }
+    }
+
+    /// Names and ids from the replies go into logs and terminals: printable, of a sane length.
+    static func printable(_ text: String, _ what: String, allowEmpty: Bool = true) throws(UntrustedReply) -> String {
+        guard allowEmpty || !text.isEmpty, text.count <= 255, text.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
+            throw UntrustedReply("a pidbox reply with \(what) that is not printable: \(PlausibleTime.printable(text.debugDescription))")
+        }
+        return text
     }
 
     private static func describe(_ value: Any) -> String {
@@ -154,10 +165,7 @@ enum CeleryInspector {
             bytes += text.utf8.count
             let reply = try reply(text)
             for (node, value) in reply.answers {
-                // A node name goes into logs and terminals: printable, and of a sane length.
-                guard !node.isEmpty, node.count <= 255, node.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7f }) else {
-                    throw UntrustedReply("a pidbox reply from a node whose name is not printable: \(PlausibleTime.printable(node.debugDescription))")
-                }
+                _ = try printable(node, "a node name", allowEmpty: false)
                 if reply.ticket == round.activeTicket {
                     active[node] = try activeTasks(value, node: node, now: now)
                 } else if reply.ticket == round.queuesTicket {

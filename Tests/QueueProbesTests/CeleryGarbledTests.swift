@@ -165,7 +165,7 @@ struct CeleryGarbledTests {
         #expect(report.observation("queries")?.running == nil)
     }
 
-    @Test("a node answering one question, more nodes than reached, a name with control characters: not trusted")
+    @Test("a node answering one question, more nodes than reached, a name or task id with control characters: not trusted")
     func oddAnswers() async {
         let oneQuestion = Script(reached: .integer(1)) { broadcasts in Array(Self.healthy(broadcasts).prefix(1)) }
         let extra = Script(reached: .integer(1)) { (broadcasts: [(method: String, ticket: String)]) -> [RESPValue] in
@@ -180,8 +180,12 @@ struct CeleryGarbledTests {
         let controlName = Script(reached: .integer(1)) { broadcasts in
             broadcasts.map { Self.reply(ticket: $0.ticket, ["celery@evil\u{1b}[2J": [Any]()]) }
         }
+        let controlTaskID = Script(reached: .integer(1)) { broadcasts in
+            Self.healthy(broadcasts, active: [["id": "job\u{07}\u{1b}]0;owned", "delivery_info": ["routing_key": "queries"]]])
+        }
         let cases: [(String, Script, String)] = [
             ("one question", oneQuestion, "did not answer"), ("extra node", extra, "not trusted"), ("control name", controlName, "not printable"),
+            ("control task id", controlTaskID, "a task id that is not printable"),
         ]
         for (name, script, words) in cases {
             let report = await Self.probe(script)
