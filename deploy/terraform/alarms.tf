@@ -4,8 +4,8 @@
 locals {
   alarms_enabled = var.alarms.enabled
   # The error-line alarm reads the CloudWatch log group, which the controller writes only when
-  # its logs do not go to Datadog.
-  log_alarm_enabled = var.alarms.enabled && !local.use_dd
+  # its logs do not go through FireLens (no datadog, or datadog.log_router = "none").
+  log_alarm_enabled = var.alarms.enabled && !local.logs_to_datadog
 }
 
 # AWS/ECS publishes a service's CPUUtilization once a minute for every running task; no sample

@@ -47,3 +47,33 @@ output "policy_parameter_arn" {
   description = "Its ARN: the one resource of the task role's ssm:GetParameter."
   value       = local.policy_parameter_arn
 }
+
+output "kill_switch" {
+  description = "Where the controller reads its kill switch (REDASH_AUTOSCALER_KILL_SWITCH: a file path or ssm:NAME), null without one."
+  value       = local.kill_switch_location
+}
+
+output "kill_switch_file" {
+  description = "The kill-switch file, on a writable volume of each task: `aws ecs execute-command --cluster CLUSTER --task TASK --container controller --interactive --command \"/bin/sh -c 'echo paused > PATH'\"` in every task (docs/operations.md#emergency-brakes). null without one."
+  value       = var.kill_switch_file
+}
+
+output "kill_switch_parameter_name" {
+  description = "The kill-switch parameter: `aws ssm put-parameter --name NAME --type String --value paused --overwrite` pauses every service from the next tick; `--value active` resumes (docs/operations.md#emergency-brakes). null without one."
+  value       = local.kill_switch_parameter_name
+}
+
+output "kill_switch_parameter_arn" {
+  description = "Its ARN: the one resource of the task role's ssm:GetParameter for the kill switch."
+  value       = local.kill_switch_parameter_arn
+}
+
+output "execute_command_enabled" {
+  description = "Whether ECS Exec is on for the controller's tasks (enable_execute_command)."
+  value       = aws_ecs_service.this.enable_execute_command
+}
+
+output "operator_brakes_policy_json" {
+  description = "An IAM policy for the people who pull the brakes: find the controller's tasks, ECS Exec into its controller container (with enable_execute_command), and write the kill-switch parameter (with kill_switch_parameter). Attach it to the on-call role."
+  value       = data.aws_iam_policy_document.operator_brakes.json
+}

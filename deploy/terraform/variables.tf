@@ -129,13 +129,102 @@ variable "log_kms_key_arn" {
 }
 
 variable "datadog" {
-  description = "Send logs to Datadog through FireLens (a Fluent Bit sidecar) and metrics through DogStatsD to a Datadog agent sidecar. null keeps CloudWatch Logs and Prometheus only."
+  description = <<-EOT
+    Send logs to Datadog through FireLens and metrics through DogStatsD. null keeps CloudWatch Logs and Prometheus only.
+    api_key_parameter_arn: the Datadog API key (SSM parameter or secret), needed by the module's log router and agent. site: the Datadog site. service_tag: Datadog's unified `service` of the controller (DD_SERVICE, dd_service, and the `app` tag of its metrics). env, version: DD_ENV and DD_VERSION on the controller and the agent, `env:` and `version:` on its logs and metrics, so that staging and production do not mix (version defaults to the build's own in the log lines). tags: extra tags (team = "sre") as DD_TAGS on both containers, dd_tags on the logs and DogStatsD tags on the metrics.
+    log_router: "module" (a Fluent Bit sidecar that parses each JSON line into top-level attributes and sends it to Datadog), "own" (a FireLens router of yours in additional_container_definitions; the controller keeps the module's Datadog output options) or "none" (awslogs to the module's log group, for a Datadog Forwarder or subscription you already run; the error-lines alarm is created then).
+    agent: "module" (a Datadog agent sidecar on 127.0.0.1:8125) or "own" (an agent of yours, in additional_container_definitions or elsewhere, at dogstatsd_address).
+  EOT
   type = object({
-    api_key_parameter_arn = string
+    api_key_parameter_arn = optional(string)
     site                  = optional(string, "datadoghq.com")
     service_tag           = optional(string, "redash-autoscaler")
+    env                   = optional(string)
+    version               = optional(string)
+    tags                  = optional(map(string), {})
+    log_router            = optional(string, "module")
+    agent                 = optional(string, "module")
+    dogstatsd_address     = optional(string, "127.0.0.1:8125")
   })
   default = null
+
+  validation {
+    condition     = var.datadog == null || try(contains(["module", "own", "none"], var.datadog.log_router), false)
+    error_message = "datadog.log_router must be module, own or none."
+  }
+  validation {
+    condition     = var.datadog == null || try(contains(["module", "own"], var.datadog.agent), false)
+    error_message = "datadog.agent must be module or own."
+  }
+  validation {
+    # Datadog tags: no spaces or commas (they separate tags in DD_TAGS and dd_tags), and a
+    # key of its own for the Redash services.
+    condition = var.datadog == null || alltrue([
+      for key, value in try(var.datadog.tags, {}) : can(regex("^[A-Za-z][A-Za-z0-9_./-]*$", key)) && can(regex("^[^ ,]+$", value)) && !contains(["env", "version", "service", "redash_service"], key)
+    ])
+    error_message = "datadog.tags: keys start with a letter (letters, digits, _ . / -), values have no spaces or commas, and env, version, service and redash_service are set by the module (env, version, service_tag) or the controller."
+  }
+  validation {
+    condition     = var.datadog == null || alltrue([for value in [try(var.datadog.env, null), try(var.datadog.version, null)] : value == null || can(regex("^[^ ,]+$", value))])
+    error_message = "datadog.env and datadog.version cannot contain spaces or commas."
+  }
+}
+
+variable "additional_container_definitions" {
+  description = "More containers for the controller's task, each one JSON-encoded container definition (jsonencode({ name = …, image = … })): your own FireLens log router (datadog.log_router = \"own\") or Datadog agent (datadog.agent = \"own\")."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for definition in var.additional_container_definitions : can(jsondecode(definition).name) && can(jsondecode(definition).image)])
+    error_message = "Each of additional_container_definitions must be a JSON object with at least name and image."
+  }
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec into the controller's tasks (aws ecs execute-command), the way to write a kill_switch_file. The task role gets the four ssmmessages actions ECS Exec needs, and writable volumes are mounted where the ECS Exec agent writes (/managed-agents, /var/lib/amazon/ssm, /var/log/amazon/ssm), since the root filesystem stays read-only (docs/operations.md#emergency-brakes)."
+  type        = bool
+  default     = false
+}
+
+variable "kill_switch_file" {
+  description = "A file kill switch, such as /run/redash-autoscaler/mode: a writable task volume (Fargate ephemeral storage, one per task, empty at start) is mounted at its directory, and REDASH_AUTOSCALER_KILL_SWITCH is set to the path, which policy_yaml reads with `killSwitch: $${REDASH_AUTOSCALER_KILL_SWITCH:-}`. Write it with ECS Exec (enable_execute_command) in every task: `echo paused > PATH` (docs/operations.md#emergency-brakes). null: none. Not with kill_switch_parameter: the policy has one killSwitch."
+  type        = string
+  default     = null
+
+  validation {
+    # Its directory becomes a mount point: never one the image needs (/etc holds passwd and
+    # the CA certificates, /usr the binary and libraries), never the root.
+    condition     = var.kill_switch_file == null || (can(regex("^(/[A-Za-z0-9_.-]+){3,}$", var.kill_switch_file)) && !can(regex("^/(etc|usr|bin|sbin|lib|lib64|proc|sys|dev|boot|managed-agents)/", var.kill_switch_file)) && !can(regex("^/var/(lib|log)/amazon/", var.kill_switch_file)) && !can(regex("/[.][.]?(/|$)", var.kill_switch_file)))
+    error_message = "kill_switch_file must be an absolute path at least two directories deep, such as /run/redash-autoscaler/mode, outside /etc, /usr, /bin, /sbin, /lib, /proc, /sys, /dev, /boot and the ECS Exec agent's directories: its directory is mounted over."
+  }
+}
+
+variable "kill_switch_parameter" {
+  description = <<-EOT
+    An SSM parameter kill switch, read every tick: `aws ssm put-parameter --name NAME --type String --value paused --overwrite` pauses every service from the next tick, `active` (or deleting it) resumes. REDASH_AUTOSCALER_KILL_SWITCH is set to ssm:NAME, which policy_yaml reads with `killSwitch: $${REDASH_AUTOSCALER_KILL_SWITCH:-}`; the task role gets ssm:GetParameter on that one parameter. null: none. Not with kill_switch_file.
+    name: a parameter name (/redash-autoscaler/mode) or, with create = false, its ARN. create (default true): make it, a String holding initial_value (default active); later writes by operators are never reverted by an apply. false: reference a parameter managed elsewhere. kms_key_arn: only for an existing SecureString under a customer-managed key; the role may decrypt with it for this parameter only.
+  EOT
+  type = object({
+    name          = string
+    create        = optional(bool, true)
+    initial_value = optional(string, "active")
+    kms_key_arn   = optional(string)
+  })
+  default = null
+
+  validation {
+    condition     = var.kill_switch_parameter == null || can(regex("^(/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*|arn:[a-z-]+:ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_./-]+)$", var.kill_switch_parameter.name))
+    error_message = "kill_switch_parameter.name must be a Parameter Store name such as /redash-autoscaler/mode, or the ARN of an existing one."
+  }
+  validation {
+    condition     = var.kill_switch_parameter == null || try(contains(["active", "dry-run", "paused"], var.kill_switch_parameter.initial_value), false)
+    error_message = "kill_switch_parameter.initial_value must be active, dry-run or paused (what the controller accepts)."
+  }
+  validation {
+    condition     = var.kill_switch_parameter == null || !(try(var.kill_switch_parameter.create, true) && startswith(try(var.kill_switch_parameter.name, ""), "arn:"))
+    error_message = "kill_switch_parameter: give a name, not an ARN, when the module creates the parameter (create = true)."
+  }
 }
 
 variable "iam_path" {
@@ -156,7 +245,7 @@ variable "permissions_boundary_arn" {
 }
 
 variable "alarms" {
-  description = "CloudWatch alarms on the controller's own health: no running task, and error lines in its log (CloudWatch Logs only: with datadog set, use deploy/terraform/datadog's monitors instead). actions are SNS topic ARNs notified on alarm and on recovery; error_lines_per_5m is how many error lines in each of two 5-minute periods raise the error alarm."
+  description = "CloudWatch alarms on the controller's own health: no running task, and error lines in its log (CloudWatch Logs only: when logs go through FireLens, datadog.log_router module or own, use deploy/terraform/datadog's monitors instead). actions are SNS topic ARNs notified on alarm and on recovery; error_lines_per_5m is how many error lines in each of two 5-minute periods raise the error alarm."
   type = object({
     enabled            = optional(bool, true)
     actions            = optional(list(string), [])

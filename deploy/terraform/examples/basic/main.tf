@@ -2,8 +2,10 @@
 # at this repository (a git source ending in //deploy/terraform, deploy/README.md), write your
 # values into a terraform.tfvars (terraform.tfvars.example lists them) and your services into
 # policies.yaml, then `terraform init && terraform apply`. It starts in dry-run (dry_run defaults to true): read docs/migration.md before setting
-# it to false. scripts/check-terraform.sh plans, applies and destroys this very folder against
-# moto's AWS on every CI run.
+# it to false. It creates an SSM kill-switch parameter, /redash-autoscaler/mode, that pauses every
+# service when set to `paused` (kill_switch, enable_execute_command: docs/operations.md#emergency-brakes).
+# scripts/check-terraform.sh plans, applies and destroys this very folder against moto's AWS on
+# every CI run, and plans it with ECS Exec and a file kill switch.
 
 terraform {
   required_version = ">= 1.5, < 2.0"
@@ -74,6 +76,23 @@ variable "dry_run" {
   default     = true
 }
 
+variable "kill_switch" {
+  description = "The emergency brake besides `mode: paused` in the policy (docs/operations.md#emergency-brakes): \"parameter\" (an SSM parameter, /redash-autoscaler/mode, written with aws ssm put-parameter), \"file\" (a file in each task, written through ECS Exec; needs enable_execute_command) or \"none\"."
+  type        = string
+  default     = "parameter"
+
+  validation {
+    condition     = contains(["parameter", "file", "none"], var.kill_switch)
+    error_message = "kill_switch must be parameter, file or none."
+  }
+}
+
+variable "enable_execute_command" {
+  description = "ECS Exec into the controller's tasks: to write the kill-switch file, or to look around during an incident."
+  type        = bool
+  default     = false
+}
+
 variable "alarm_topic_arns" {
   description = "SNS topics the controller's own alarms notify."
   type        = list(string)
@@ -117,8 +136,12 @@ module "redash_autoscaler" {
   redis_url_parameter_arn    = data.aws_ssm_parameter.redis_url.arn
   database_url_parameter_arn = data.aws_ssm_parameter.database_url.arn
   dry_run                    = var.dry_run
-  alarms                     = { actions = var.alarm_topic_arns }
-  tags                       = var.tags
+  # The policy's `killSwitch: ${REDASH_AUTOSCALER_KILL_SWITCH:-}` reads whichever is set.
+  kill_switch_parameter  = var.kill_switch == "parameter" ? { name = "/redash-autoscaler/mode" } : null
+  kill_switch_file       = var.kill_switch == "file" ? "/run/redash-autoscaler/mode" : null
+  enable_execute_command = var.enable_execute_command
+  alarms                 = { actions = var.alarm_topic_arns }
+  tags                   = var.tags
 }
 
 output "managed_services" {
@@ -135,4 +158,16 @@ output "policy_parameter_arn" {
 
 output "dry_run_policy" {
   value = module.redash_autoscaler.dry_run_policy_json
+}
+
+output "kill_switch" {
+  value = module.redash_autoscaler.kill_switch
+}
+
+output "kill_switch_parameter_arn" {
+  value = module.redash_autoscaler.kill_switch_parameter_arn
+}
+
+output "operator_brakes_policy" {
+  value = module.redash_autoscaler.operator_brakes_policy_json
 }
