@@ -3,8 +3,11 @@
 # `validate` for the module and every example, through a filesystem mirror of the hashicorp/aws
 # provider; then `plan`, `apply` and `destroy` of examples/basic against moto's AWS server on
 # 127.0.0.1 (the VPC, subnets, cluster, Redash's services and its SSM parameters created there
-# first by scripts/terraform/moto_fixture.py; the example keeps its policy in Parameter Store), and
-# a plan of the module with Datadog log routing and an existing policy parameter with its KMS key.
+# first by scripts/terraform/moto_fixture.py; the example keeps its policy in Parameter Store and
+# has an SSM kill switch and ECS Exec), a plan of the example with a file kill switch instead, and
+# plans of the module with Datadog (env, version, tags; parameters managed elsewhere with their KMS
+# keys; the team's own log router and agent; CloudWatch Logs), the FireLens path of its log lines
+# (scripts/terraform/check_firelens.py), and the inputs the module must refuse.
 # The Datadog module's provider has no mirror here: it is only parsed and checked by checkov
 # (scripts/check-deploy.sh), and this script says so.
 # Needs terraform on PATH, the provider mirror (TF_PLUGIN_MIRROR, default /opt/tf-plugins), and
@@ -101,20 +104,36 @@ OVERRIDE
 example=$work/deploy/terraform/examples/basic
 override >"$example/moto_override.tf"
 cd "$example"
-echo "check-terraform: examples/basic: plan"
-terraform plan -no-color -out=plan.tfplan >"$work/plan.log" 2>&1 || { cat "$work/plan.log"; exit 1; }
+# The other brake first: a file kill switch, written through ECS Exec (plan only; the apply below
+# has the SSM kill switch, and both cannot be set at once).
+echo "check-terraform: examples/basic with kill_switch = file and enable_execute_command: plan"
+terraform plan -no-color -var kill_switch=file -var enable_execute_command=true -out=plan-file.tfplan >"$work/plan-file.log" 2>&1 || { cat "$work/plan-file.log"; exit 1; }
+terraform show -json plan-file.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" file-kill-switch
+rm -f plan-file.tfplan
+echo "check-terraform: examples/basic with its SSM kill switch and enable_execute_command: plan"
+terraform plan -no-color -var enable_execute_command=true -out=plan.tfplan >"$work/plan.log" 2>&1 || { cat "$work/plan.log"; exit 1; }
 grep -E "^Plan:" "$work/plan.log"
 echo "check-terraform: examples/basic: apply"
 terraform apply -no-color -auto-approve plan.tfplan >"$work/apply.log" 2>&1 || { cat "$work/apply.log"; exit 1; }
 grep -E "^Apply complete" "$work/apply.log"
 terraform state list | sed 's/^/check-terraform:   applied /'
 "$python" "$repo/scripts/terraform/check_applied.py" "$endpoint" "$region" "$(terraform output -json)" "$example/policies.yaml"
+# An operator pulls the brake; the next apply must leave it pulled.
+"$python" "$repo/scripts/terraform/check_applied.py" "$endpoint" "$region" --pull-kill-switch
+terraform plan -no-color -var enable_execute_command=true -out=replan.tfplan >"$work/replan.log" 2>&1 || { cat "$work/replan.log"; exit 1; }
+terraform show -json replan.tfplan | "$python" -c '
+import json, sys
+changes = [c for c in json.load(sys.stdin)["resource_changes"] if c["type"] == "aws_ssm_parameter" and c["name"] == "kill_switch"]
+assert len(changes) == 1 and changes[0]["change"]["actions"] == ["no-op"], [c["change"]["actions"] for c in changes]
+print("check-terraform: after aws ssm put-parameter --value paused, a new plan leaves the kill switch alone (ignore_changes = [value])")'
+rm -f replan.tfplan
 echo "check-terraform: examples/basic: destroy"
-terraform destroy -no-color -auto-approve >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
+terraform destroy -no-color -auto-approve -var enable_execute_command=true >"$work/destroy.log" 2>&1 || { cat "$work/destroy.log"; exit 1; }
 grep -E "^Destroy complete" "$work/destroy.log"
 [[ -z $(terraform state list) ]] || { echo "check-terraform: resources left after destroy: $(terraform state list)" >&2; exit 1; }
 
-# The Datadog branch (FireLens log router, agent sidecar) has other container shapes: plan it.
+# The Datadog branch (FireLens log router, agent sidecar) has other container shapes: plan it,
+# with env, version and tags, and with parameters managed elsewhere under their own KMS keys.
 datadog=$work/datadog-plan
 mkdir -p "$datadog"
 override >"$datadog/provider.tf"
@@ -128,39 +147,49 @@ module "redash_autoscaler" {
   security_group_ids      = ["sg-1"]
   image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
   redis_url_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/redash/REDASH_REDIS_URL"
-  datadog                 = { api_key_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/datadog/api-key" }
+  datadog = {
+    api_key_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/datadog/api-key"
+    env                   = "staging"
+    version               = "0.1.0"
+    tags                  = { team = "sre", cost-center = "data" }
+  }
   # A parameter managed elsewhere, encrypted with a customer-managed key.
   policy_parameter = { name = "/shared/redash-autoscaler-policy", create = false, kms_key_arn = "arn:aws:kms:$region:123456789012:key/1111-2222" }
+  # A kill switch managed elsewhere, named by its ARN, under another key.
+  kill_switch_parameter = { name = "arn:aws:ssm:$region:123456789012:parameter/shared/redash-autoscaler-mode", create = false, kms_key_arn = "arn:aws:kms:$region:123456789012:key/3333-4444" }
 }
 ROOT
 cd "$datadog"
 terraform init -backend=false -no-color >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
 terraform plan -no-color -out=plan.tfplan >"$work/plan-dd.log" 2>&1 || { cat "$work/plan-dd.log"; exit 1; }
-terraform show -json plan.tfplan | "$python" -c '
-import json, sys
-plan = json.load(sys.stdin)
-definitions = [change["change"]["after"]["container_definitions"] for change in plan["resource_changes"] if change["type"] == "aws_ecs_task_definition"]
-names = sorted(container["name"] for container in json.loads(definitions[0]))
-assert names == ["controller", "datadog-agent", "log-router"], names
-alarms = [change["address"] for change in plan["resource_changes"] if change["type"] == "aws_cloudwatch_metric_alarm"]
-assert alarms == ["module.redash_autoscaler.aws_cloudwatch_metric_alarm.no_running_task[0]"], alarms
-print("check-terraform: with datadog: containers %s, alarms %s (the log alarm needs CloudWatch Logs)" % (names, [a.split(".")[-1] for a in alarms]))
-# With an existing parameter and its own KMS key: nothing created, GetParameter on it, and
-# kms:Decrypt on that key only through Parameter Store, for that parameter only.
-assert not [c for c in plan["resource_changes"] if c["type"] == "aws_ssm_parameter"], "an existing parameter was created"
-grants = [json.loads(c["change"]["after"]["policy"]) for c in plan["resource_changes"]
-          if c["type"] == "aws_iam_role_policy" and c["change"]["after"]["name"].endswith("read-policy-parameter")]
-assert len(grants) == 1, grants
-statements = {s["Sid"]: s for s in grants[0]["Statement"]}
-arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/shared/redash-autoscaler-policy"
-assert statements["ReadThePolicyParameter"]["Action"] in ("ssm:GetParameter", ["ssm:GetParameter"]) and statements["ReadThePolicyParameter"]["Resource"] == arn, statements
-decrypt = statements["DecryptThePolicyParameter"]
-assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"] == "arn:aws:kms:ap-northeast-1:123456789012:key/1111-2222", decrypt
-assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:PARAMETER_ARN"] == arn, decrypt
-command = json.loads(definitions[0])[0]["command"]
-assert command[command.index("--policies") + 1] == "ssm:/shared/redash-autoscaler-policy", command
-print("check-terraform: with an existing policy parameter and a KMS key: ssm:GetParameter on %s, kms:Decrypt on its key for it only, nothing created" % arn)
-'
+terraform show -json plan.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" datadog "$work/containers-dd.json"
+# The JSON lines through the FireLens path this task definition sets up (as far as it can be
+# checked without Fluent Bit, which no package here provides: the script says what it models).
+"$python" "$repo/scripts/terraform/check_firelens.py" "$work/containers-dd.json"
+
+# The team's own log router and agent, then CloudWatch Logs with the module's agent.
+plan_datadog() {
+  local case=$1 datadog=$2 extra=$3
+  cat >"$work/datadog-plan/main.tf" <<ROOT
+module "redash_autoscaler" {
+  source                  = "../deploy/terraform"
+  cluster_name            = "redash"
+  policy_yaml             = file("../deploy/terraform/examples/basic/policies.yaml")
+  subnet_ids              = ["subnet-1"]
+  security_group_ids      = ["sg-1"]
+  image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+  redis_url_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/redash/REDASH_REDIS_URL"
+  datadog                 = $datadog
+  $extra
+}
+ROOT
+  terraform plan -no-color -out=plan.tfplan >"$work/plan-$case.log" 2>&1 || { cat "$work/plan-$case.log"; exit 1; }
+  terraform show -json plan.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" "$case"
+}
+plan_datadog datadog-own '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "own", agent = "own", dogstatsd_address = "127.0.0.1:18125" }' \
+  'additional_container_definitions = [jsonencode({ name = "log-router-of-ours", image = "fluent-bit-of-ours:1", essential = true, firelensConfiguration = { type = "fluentbit" } }), jsonencode({ name = "datadog-agent-of-ours", image = "datadog-agent-of-ours:1", essential = false })]'
+plan_datadog datadog-cloudwatch '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "none" }' ''
+
 # Inputs the module must refuse at plan time, each with its message.
 negative=$work/negative-plan
 mkdir -p "$negative"
@@ -168,6 +197,18 @@ override >"$negative/provider.tf"
 cat >"$negative/main.tf" <<'ROOT'
 variable "policy_yaml" { type = string }
 variable "cpu_architecture" { type = string }
+variable "kill_switch_file" {
+  type    = string
+  default = null
+}
+variable "kill_switch_parameter" {
+  type    = string
+  default = null
+}
+variable "datadog_log_router" {
+  type    = string
+  default = null
+}
 module "redash_autoscaler" {
   source                  = "../deploy/terraform"
   cluster_name            = "redash"
@@ -177,21 +218,33 @@ module "redash_autoscaler" {
   security_group_ids      = ["sg-1"]
   image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
   redis_url_parameter_arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/redash/REDASH_REDIS_URL"
+  kill_switch_file        = var.kill_switch_file
+  kill_switch_parameter   = var.kill_switch_parameter == null ? null : { name = var.kill_switch_parameter }
+  datadog                 = var.datadog_log_router == null ? null : { api_key_parameter_arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/datadog/api-key", log_router = var.datadog_log_router }
 }
 ROOT
 cd "$negative"
 terraform init -backend=false -no-color >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
-# refuse DESCRIPTION EXPECTED_MESSAGE POLICY_YAML CPU_ARCHITECTURE
+# refuse DESCRIPTION EXPECTED_MESSAGE POLICY_YAML CPU_ARCHITECTURE [MORE -var ARGUMENTS]
 refuse() {
-  if terraform plan -no-color -var "policy_yaml=$3" -var "cpu_architecture=$4" >"$work/negative.log" 2>&1; then
-    echo "check-terraform: the module accepted $1" >&2
+  local description=$1 message=$2 policy=$3 architecture=$4
+  shift 4
+  if terraform plan -no-color -var "policy_yaml=$policy" -var "cpu_architecture=$architecture" "$@" >"$work/negative.log" 2>&1; then
+    echo "check-terraform: the module accepted $description" >&2
     exit 1
   fi
-  grep -q "$2" "$work/negative.log" || { cat "$work/negative.log"; echo "check-terraform: $1 was refused, but not with \"$2\"" >&2; exit 1; }
-  echo "check-terraform: refused at plan: $1 (\"$2\")"
+  grep -q "$message" "$work/negative.log" || { cat "$work/negative.log"; echo "check-terraform: $description was refused, but not with \"$message\"" >&2; exit 1; }
+  echo "check-terraform: refused at plan: $description (\"$message\")"
 }
 service=$'services:\n  redash-adhoc-worker:\n    queues: [queries]\n    maxTasks: 4\n'
+reads_switch=$'cluster: redash\nkillSwitch: ${REDASH_AUTOSCALER_KILL_SWITCH:-}\n'"$service"
 refuse "a policy for another cluster" "not cluster_name" $'cluster: staging\n'"$service" X86_64
 refuse "a policy without services" "non-empty \`services:\`" $'cluster: redash\nservices: {}\n' X86_64
 refuse "cpu_architecture ARM" "must be X86_64 or ARM64" $'cluster: redash\n'"$service" ARM
+refuse "both kill switches" "not both" "$reads_switch" X86_64 -var kill_switch_file=/run/redash-autoscaler/mode -var kill_switch_parameter=/redash-autoscaler/mode
+refuse "a kill-switch parameter the policy does not read" "policy_yaml does not read it" $'cluster: redash\n'"$service" X86_64 -var kill_switch_parameter=/redash-autoscaler/mode
+refuse "a kill-switch file the policy does not read" "policy_yaml does not read it" $'cluster: redash\nkillSwitch: /run/other/mode\n'"$service" X86_64 -var kill_switch_file=/run/redash-autoscaler/mode
+refuse "a policy naming an SSM kill switch the role may not read" "a killSwitch the module did not set up" $'cluster: redash\nkillSwitch: ssm:/redash-autoscaler/mode\n'"$service" X86_64
+refuse "a kill-switch file in /etc" "at least two directories deep" "$reads_switch" X86_64 -var kill_switch_file=/etc/redash/mode
+refuse "datadog.log_router own without a router" "needs your FireLens log router" "$reads_switch" X86_64 -var datadog_log_router=own
 echo "check-terraform: ok"

@@ -1,8 +1,10 @@
-"""After `terraform apply` of examples/basic against moto: reads back what moto holds and checks
-the parts of the module a reviewer asks about, so that an apply that "succeeds" with the wrong
-values fails here.
+"""After `terraform apply` of examples/basic (with enable_execute_command) against moto: reads back
+what moto holds and checks the parts of the module a reviewer asks about, so that an apply that
+"succeeds" with the wrong values fails here. With --pull-kill-switch it writes `paused` into the
+kill-switch parameter as an operator would, for the plan that follows to leave alone.
 
   check_applied.py ENDPOINT REGION OUTPUTS_JSON POLICY_FILE
+  check_applied.py ENDPOINT REGION --pull-kill-switch
 """
 import json
 import sys
@@ -59,6 +61,35 @@ def main(endpoint, region, outputs_json, policy_path):
     check(grants in ([("ssm:GetParameter", parameter["ARN"])], [(["ssm:GetParameter"], parameter["ARN"])]),
           f"the task role's parameter grant is {grants}, not exactly ssm:GetParameter on {parameter['ARN']}")
 
+    # The SSM kill switch: a String the module created at `active`, named to the controller by
+    # REDASH_AUTOSCALER_KILL_SWITCH (the policy reads it), and exactly ssm:GetParameter on it.
+    switch = ssm.get_parameter(Name=KILL_SWITCH)["Parameter"]
+    check(switch["Type"] == "String" and switch["Value"] == "active", f"the kill switch is a {switch['Type']} holding {switch['Value']!r}")
+    check(outputs["kill_switch_parameter_arn"]["value"] == switch["ARN"], f"kill_switch_parameter_arn {outputs['kill_switch_parameter_arn']['value']} is not {switch['ARN']}")
+    check(environment.get("REDASH_AUTOSCALER_KILL_SWITCH") == f"ssm:{KILL_SWITCH}", f"REDASH_AUTOSCALER_KILL_SWITCH is {environment.get('REDASH_AUTOSCALER_KILL_SWITCH')!r}")
+    with open(policy_path) as handle:
+        check("killSwitch: ${REDASH_AUTOSCALER_KILL_SWITCH:-}" in handle.read(), "the example's policy does not read REDASH_AUTOSCALER_KILL_SWITCH")
+    read = iam.get_role_policy(RoleName="redash-autoscaler-task", PolicyName="redash-autoscaler-read-kill-switch-parameter")["PolicyDocument"]
+    read = json.loads(read) if isinstance(read, str) else read
+    grants = [(statement["Action"], statement["Resource"]) for statement in read["Statement"]]
+    check(grants in ([("ssm:GetParameter", switch["ARN"])], [(["ssm:GetParameter"], switch["ARN"])]),
+          f"the task role's kill-switch grant is {grants}, not exactly ssm:GetParameter on {switch['ARN']}")
+
+    # ECS Exec: on for the service, the four ssmmessages actions on the task role, and writable
+    # volumes where its agent writes, the root filesystem staying read-only.
+    # moto (5.2) does not keep a service's enableExecuteCommand: the plan checks it
+    # (check_plan.py file-kill-switch); here it must not be false when moto has it.
+    check(service.get("enableExecuteCommand", True) is True, "ECS Exec is not enabled on the service")
+    exec_policy = iam.get_role_policy(RoleName="redash-autoscaler-task", PolicyName="redash-autoscaler-ecs-exec")["PolicyDocument"]
+    exec_policy = json.loads(exec_policy) if isinstance(exec_policy, str) else exec_policy
+    actions = sorted(action for statement in exec_policy["Statement"] for action in statement["Action"])
+    check(actions == ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel", "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"],
+          f"the ECS Exec grant is {actions}")
+    check(controller.get("readonlyRootFilesystem") is True, "the root filesystem is not read-only")
+    mounts = sorted(m["containerPath"] for m in controller.get("mountPoints", []))
+    check(mounts == ["/managed-agents", "/var/lib/amazon/ssm", "/var/log/amazon/ssm"], f"mount points {mounts}")
+    check(sorted(v["name"] for v in task.get("volumes", [])) == ["ecs-exec-managed-agents", "ecs-exec-ssm-logs", "ecs-exec-ssm-state"], f"volumes {task.get('volumes')}")
+
     role = iam.get_role(RoleName="redash-autoscaler-task")["Role"]
     check({tag["Key"]: tag["Value"] for tag in role.get("Tags", [])}.get("Owner") == "sre", f"role tags {role.get('Tags')}")
     check(role["Path"] == "/", f"role path {role['Path']}")
@@ -71,9 +102,22 @@ def main(endpoint, region, outputs_json, policy_path):
     alarms = sorted(alarm["AlarmName"] for alarm in cloudwatch.describe_alarms(AlarmNamePrefix="redash-autoscaler")["MetricAlarms"])
     check(alarms == ["redash-autoscaler-errors", "redash-autoscaler-no-running-task"], f"alarms {alarms}")
     print(f"check-terraform: moto holds the service (desired 2, dry-run, health check /healthz, X86_64, --policies ssm:{name}), "
-          f"the policy parameter (SecureString, read by the task role with ssm:GetParameter only), the role for {managed}, "
-          f"the log group (365 days, error filter) and alarms {alarms}")
+          f"the policy parameter (SecureString, read by the task role with ssm:GetParameter only), the kill switch {KILL_SWITCH} "
+          f"(String, active, ssm:GetParameter only), ECS Exec's grant (four ssmmessages actions) and volumes {mounts} with a read-only root, "
+          f"the role for {managed}, the log group (365 days, error filter) and alarms {alarms}")
 
+
+def pull_kill_switch(endpoint, region):
+    """What docs/operations.md#emergency-brakes tells an operator to run."""
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    session.client("ssm", endpoint_url=endpoint).put_parameter(Name=KILL_SWITCH, Type="String", Value="paused", Overwrite=True)
+    print(f"check-terraform: aws ssm put-parameter --name {KILL_SWITCH} --type String --value paused --overwrite")
+
+
+KILL_SWITCH = "/redash-autoscaler/mode"
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    if sys.argv[3:4] == ["--pull-kill-switch"]:
+        pull_kill_switch(*sys.argv[1:3])
+    else:
+        main(*sys.argv[1:5])
