@@ -11,9 +11,15 @@ record_calls.py), with iam_eval.py:
 - the ARN scoping holds: the same requests for a service outside the policy, another cluster,
   another account or another region are denied; so is GetParameter on another parameter (the
   database URL's, which only the execution role reads).
-The controller's policy is the task role's two documents together, as IAM unions a role's
-policies: controller-policy.json.tftpl, and policy-parameter-policy.json.tftpl, which the module
-adds when the policy lives in Parameter Store (`run --policies ssm:`).
+The controller's policy is the task role's documents together, as IAM unions a role's
+policies: controller-policy.json.tftpl; policy-parameter-policy.json.tftpl, which the module adds
+when the policy lives in Parameter Store (`run --policies ssm:`); kill-switch-parameter-policy.json.tftpl,
+which it adds with kill_switch_parameter (`run --kill-switch ssm:`, a policy whose killSwitch is
+that parameter). So each parameter grant is proven used by the requests for its own parameter,
+and denied for the other parameters.
+ECS Exec's grant (ecs-exec-policy.json, with enable_execute_command) is used by the ECS Exec
+agent, not by the controller, so no recorded request can prove it: it is checked to be exactly
+the four ssmmessages actions AWS documents for ECS Exec, on "*", and nothing else.
 Then it checks itself: the same checks on a policy with one permission removed, one added, and
 on a recording with one more call, must fail.
 
@@ -30,6 +36,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 READ_ONLY_COMMANDS = ["queues", "services", "plan", "forecast", "run --dry-run"]
 # The services of record_calls.py's policy: the module renders the role for exactly these.
 POLICY_SERVICES = ["redash-adhoc-worker", "redash-scheduled-worker"]
+
+
+EXEC_ACTIONS = ["ssmmessages:CreateControlChannel", "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel", "ssmmessages:OpenDataChannel"]
 
 
 def render(template, region, account, cluster, services, parameter="/redash-autoscaler/policy"):
@@ -122,7 +132,7 @@ def problems(recording, controller, dry_run):
     for target in sorted(set(unknown)):
         found.append(f"a call with no entry in AUTHORIZATION (look it up in the Service Authorization Reference): {target}")
     # queues and forecast read Redis and PostgreSQL only: they are expected to send nothing.
-    for command in ["services", "plan", "run --dry-run", "run", "run --policies ssm:"]:
+    for command in ["services", "plan", "run --dry-run", "run", "run --policies ssm:", "run --kill-switch ssm:"]:
         if command not in {call["command"] for call in recording["calls"]}:
             found.append(f"no request of `{command}` was recorded")
 
@@ -180,30 +190,48 @@ def problems(recording, controller, dry_run):
     return sorted(set(found))
 
 
+def exec_problems(document):
+    """ECS Exec's grant: one Allow of exactly the four ssmmessages actions on "*" (they take no
+    resource), and nothing the controller itself could use."""
+    found = []
+    statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    if len(statements) != 1:
+        found.append(f"ECS Exec policy: {len(statements)} statements, expected 1")
+    for statement in statements:
+        actions = sorted(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if statement.get("Effect") != "Allow" or actions != EXEC_ACTIONS or statement.get("Resource") != "*" or "Condition" in statement:
+            found.append(f"ECS Exec policy grants {statement.get('Effect')} {actions} on {statement.get('Resource')}, not exactly {EXEC_ACTIONS} on *")
+    return found
+
+
 def main(path):
     recording = json.load(open(path))
     region, account, cluster = recording["region"], recording["account"], recording["cluster"]
     controller = render("controller-policy.json.tftpl", region, account, cluster, POLICY_SERVICES)
     parameter = render("policy-parameter-policy.json.tftpl", region, account, cluster, POLICY_SERVICES, recording["parameter"])
-    controller["Statement"] += parameter["Statement"]
+    kill_switch = render("kill-switch-parameter-policy.json.tftpl", region, account, cluster, POLICY_SERVICES, recording["kill_switch"])
+    controller["Statement"] += parameter["Statement"] + kill_switch["Statement"]
+    ecs_exec = json.load(open(os.path.join(REPO, "deploy/iam/ecs-exec-policy.json")))
     dry_run = render("dry-run-policy.json.tftpl", region, account, cluster, POLICY_SERVICES)
     requests, _ = requests_of(recording)
 
     print("check-iam: recorded requests per command (action: count):")
-    for command in READ_ONLY_COMMANDS + ["run", "run --policies ssm:"]:
+    for command in READ_ONLY_COMMANDS + ["run", "run --policies ssm:", "run --kill-switch ssm:"]:
         counts = {}
         for c, action, *_ in requests:
             if c == command:
                 counts[action] = counts.get(action, 0) + 1
-        print(f"check-iam:   {command:20} {', '.join(f'{a}: {n}' for a, n in sorted(counts.items())) or 'no AWS request'}")
+        print(f"check-iam:   {command:22} {', '.join(f'{a}: {n}' for a, n in sorted(counts.items())) or 'no AWS request'}")
 
-    found = problems(recording, controller, dry_run)
+    found = problems(recording, controller, dry_run) + exec_problems(ecs_exec)
     for problem in found:
         print(f"check-iam: FAIL: {problem}")
     if found:
         sys.exit(1)
     print(f"check-iam: {len(requests)} requests evaluated: all allowed by the controller policy, the read-only ones by the "
-          "read-only policy, every granted action and resource used, and none allowed on other services, clusters, accounts or regions")
+          "read-only policy, every granted action and resource used (ssm:GetParameter on the policy parameter and on the kill-switch "
+          "parameter, each by the requests for it), and none allowed on other services, clusters, accounts, regions or parameters; "
+          f"the ECS Exec grant is exactly {', '.join(EXEC_ACTIONS)} on *")
 
     # The checks must be able to fail: a permission removed, a permission added, a call added.
     mutations = []
@@ -220,12 +248,23 @@ def main(path):
     extra["calls"].append({"command": "run", "target": "AmazonEC2ContainerServiceV20141113.DescribeTasks",
                            "body": {"cluster": "redash", "tasks": ["arn:aws:ecs:%s:%s:task/other/1" % (region, account)]}, "status": 200})
     mutations.append(("a DescribeTasks on another cluster's task added to the calls", controller, dry_run, extra))
-    any_parameter = copy.deepcopy(controller)
-    any_parameter["Statement"][-1]["Resource"] = any_parameter["Statement"][-1]["Resource"].rsplit(":parameter/", 1)[0] + ":parameter/*"
-    mutations.append(("ssm:GetParameter on every parameter instead of the policy's", any_parameter, dry_run, recording))
+    for sid, what in (("ReadThePolicyParameter", "the policy's"), ("ReadTheKillSwitchParameter", "the kill switch's")):
+        any_parameter = copy.deepcopy(controller)
+        statement = next(s for s in any_parameter["Statement"] if s.get("Sid") == sid)
+        statement["Resource"] = statement["Resource"].rsplit(":parameter/", 1)[0] + ":parameter/*"
+        mutations.append((f"ssm:GetParameter on every parameter instead of {what}", any_parameter, dry_run, recording))
+    no_switch = copy.deepcopy(controller)
+    no_switch["Statement"] = [s for s in no_switch["Statement"] if s.get("Sid") != "ReadTheKillSwitchParameter"]
+    mutations.append(("the kill-switch parameter's grant removed", no_switch, dry_run, recording))
     unknown = copy.deepcopy(recording)
     unknown["calls"].append({"command": "run", "target": "AmazonEC2ContainerServiceV20141113.StopTask", "body": {"cluster": "redash", "task": "1"}, "status": 200})
     mutations.append(("a StopTask call added to the calls", controller, dry_run, unknown))
+    wider_exec = copy.deepcopy(ecs_exec)
+    wider_exec["Statement"][0]["Action"].append("ssm:GetParameter")
+    caught = exec_problems(wider_exec)
+    if not caught:
+        sys.exit("check-iam: FAIL: the check did not notice ssm:GetParameter added to the ECS Exec policy")
+    print(f"check-iam: with ssm:GetParameter added to the ECS Exec policy: fails as it must ({caught[0]})")
     for what, mutated_controller, mutated_dry_run, mutated_recording in mutations:
         caught = problems(mutated_recording, mutated_controller, mutated_dry_run)
         if not caught:

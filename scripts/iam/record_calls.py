@@ -9,10 +9,12 @@ filled by the real rq library, with a busy worker, so that the commands take the
 
   record_calls.py BINARY OUTPUT.json
 
-The last command, `run --policies ssm:`, reads the same policy from a SecureString parameter in
-moto (the Terraform module's way) and polls it every second, so that GetParameter is recorded too.
+Then `run --policies ssm:` reads the same policy from a SecureString parameter in moto (the
+Terraform module's way) and polls it every second, so that GetParameter is recorded too; and
+`run --kill-switch ssm:` runs the policy with `killSwitch: ssm:/redash-autoscaler/mode` (the
+module's kill_switch_parameter, a String holding `paused`), read every tick.
 
-The output: {"region", "account", "cluster", "parameter", "calls": [{"command", "target", "body", "status"}]}.
+The output: {"region", "account", "cluster", "parameter", "kill_switch", "calls": [{"command", "target", "body", "status"}]}.
 """
 import json
 import os
@@ -34,6 +36,8 @@ VENV = os.path.join(REPO, ".venv/bin")
 REGION, ACCOUNT, CLUSTER = "eu-west-1", "123456789012", "redash"
 # The policy parameter, as check_iam.py renders deploy/iam/policy-parameter-policy.json.tftpl.
 PARAMETER = "/redash-autoscaler/policy"
+# The kill-switch parameter, as check_iam.py renders deploy/iam/kill-switch-parameter-policy.json.tftpl.
+KILL_SWITCH = "/redash-autoscaler/mode"
 
 POLICY = """
 cluster: redash
@@ -190,10 +194,21 @@ def main(binary, output):
         run_for("run --policies ssm:", ["run", "--policy-poll", "1s"], 5, policies=f"ssm:{PARAMETER}")
         if sum(c["command"] == "run --policies ssm:" and c["target"] == "AmazonSSM.GetParameter" for c in recorder.calls) < 2:
             sys.exit("record-calls: `run --policies ssm:` did not read its parameter at start and at a poll")
+        # The SSM kill switch, pulled: read every tick, nothing written.
+        boto3.client("ssm", endpoint_url=f"http://127.0.0.1:{moto_port}", region_name=REGION, aws_access_key_id="testing",
+                     aws_secret_access_key="testing").put_parameter(Name=KILL_SWITCH, Value="paused", Type="String")
+        with_switch = os.path.join(work, "policies-kill-switch.yaml")
+        with open(with_switch, "w") as handle:
+            handle.write(f"killSwitch: ssm:{KILL_SWITCH}\n" + POLICY)
+        run_for("run --kill-switch ssm:", ["run"], 5, policies=with_switch)
+        if sum(c["command"] == "run --kill-switch ssm:" and c["target"] == "AmazonSSM.GetParameter" and c["body"].get("Name") == KILL_SWITCH
+               for c in recorder.calls) < 2:
+            sys.exit("record-calls: `run --kill-switch ssm:` did not read the kill switch every tick")
         service = lab_report()["services"]["redash-adhoc-worker"]
         print(f"record-calls: the lab saw {service}")
         with open(output, "w") as handle:
-            json.dump({"region": REGION, "account": ACCOUNT, "cluster": CLUSTER, "parameter": PARAMETER, "calls": recorder.calls}, handle, indent=1)
+            json.dump({"region": REGION, "account": ACCOUNT, "cluster": CLUSTER, "parameter": PARAMETER, "kill_switch": KILL_SWITCH,
+                       "calls": recorder.calls}, handle, indent=1)
     finally:
         for process in processes:
             try:
