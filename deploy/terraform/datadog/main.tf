@@ -1,9 +1,17 @@
 # A dashboard and monitors for the controller's DogStatsD metrics (redash_autoscaler.*), which
-# the main module's Datadog agent sidecar forwards.
+# the main module's Datadog agent sidecar forwards. The Redash service a metric or an event is
+# about is its `redash_service` tag; `service` is the controller's own (unified service tagging),
+# and `env` (var.env) keeps staging and production apart.
+
+locals {
+  # Every query's scope: the controller's `app` tag, and its env when given.
+  scope = join(",", concat(["app:${var.service_tag}"], var.env == null ? [] : ["env:${var.env}"]))
+  tags  = concat(["service:${var.service_tag}"], var.env == null ? [] : ["env:${var.env}"])
+}
 
 resource "datadog_dashboard_json" "redash_autoscaler" {
   dashboard = jsonencode({
-    title       = "Redash autoscaler"
+    title       = var.env == null ? "Redash autoscaler" : "Redash autoscaler (${var.env})"
     description = "Queues, tasks and the controller's actions (deploy/terraform/datadog)."
     layout_type = "ordered"
     widgets = [
@@ -11,14 +19,14 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
         definition = {
           title    = "Oldest waiting job per queue (s)"
           type     = "timeseries"
-          requests = [{ q = "max:redash_autoscaler.queue_oldest_age_seconds{app:${var.service_tag}} by {queue}", display_type = "line" }]
+          requests = [{ q = "max:redash_autoscaler.queue_oldest_age_seconds{${local.scope}} by {queue}", display_type = "line" }]
         }
       },
       {
         definition = {
           title    = "Pending jobs per queue"
           type     = "timeseries"
-          requests = [{ q = "max:redash_autoscaler.queue_pending_jobs{app:${var.service_tag}} by {queue}", display_type = "bars" }]
+          requests = [{ q = "max:redash_autoscaler.queue_pending_jobs{${local.scope}} by {queue}", display_type = "bars" }]
         }
       },
       {
@@ -26,9 +34,9 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
           title = "Desired vs proposed vs running tasks"
           type  = "timeseries"
           requests = [
-            { q = "max:redash_autoscaler.desired_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
-            { q = "max:redash_autoscaler.proposed_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
-            { q = "max:redash_autoscaler.running_tasks{app:${var.service_tag}} by {service}", display_type = "line" },
+            { q = "max:redash_autoscaler.desired_tasks{${local.scope}} by {redash_service}", display_type = "line" },
+            { q = "max:redash_autoscaler.proposed_tasks{${local.scope}} by {redash_service}", display_type = "line" },
+            { q = "max:redash_autoscaler.running_tasks{${local.scope}} by {redash_service}", display_type = "line" },
           ]
         }
       },
@@ -37,9 +45,9 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
           title = "Scale actions"
           type  = "timeseries"
           requests = [
-            { q = "sum:redash_autoscaler.scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" },
+            { q = "sum:redash_autoscaler.scale_actions_total{${local.scope}} by {direction}.as_count()", display_type = "bars" },
             # Dry-run and paused services: what the controller would have done.
-            { q = "sum:redash_autoscaler.would_scale_actions_total{app:${var.service_tag}} by {direction}.as_count()", display_type = "bars" },
+            { q = "sum:redash_autoscaler.would_scale_actions_total{${local.scope}} by {direction}.as_count()", display_type = "bars" },
           ]
         }
       },
@@ -47,7 +55,19 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
         definition = {
           title    = "Controller errors by dependency"
           type     = "timeseries"
-          requests = [{ q = "sum:redash_autoscaler.errors_total{app:${var.service_tag}} by {dependency}.as_count()", display_type = "bars" }]
+          requests = [{ q = "sum:redash_autoscaler.errors_total{${local.scope}} by {dependency}.as_count()", display_type = "bars" }]
+        }
+      },
+      {
+        definition = {
+          # With celery.inspect (Redash v7–v8): nodes answering the remote-control round, and
+          # rounds that knew every running task.
+          title = "Celery nodes and rounds"
+          type  = "timeseries"
+          requests = [
+            { q = "max:redash_autoscaler.celery_nodes{${local.scope}} by {state}", display_type = "line" },
+            { q = "sum:redash_autoscaler.celery_rounds_total{${local.scope}} by {result}.as_count()", display_type = "bars" },
+          ]
         }
       },
       {
@@ -55,8 +75,8 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
           title = "Leader and Redash scheduler health"
           type  = "timeseries"
           requests = [
-            { q = "max:redash_autoscaler.leader{app:${var.service_tag}}", display_type = "line" },
-            { q = "max:redash_autoscaler.scheduler_stale{app:${var.service_tag}}", display_type = "line" },
+            { q = "max:redash_autoscaler.leader{${local.scope}}", display_type = "line" },
+            { q = "max:redash_autoscaler.scheduler_stale{${local.scope}}", display_type = "line" },
           ]
         }
       },
@@ -67,56 +87,71 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
 resource "datadog_monitor" "scheduler_dead" {
   name    = "Redash scheduler looks dead (scheduled queries are not running)"
   type    = "metric alert"
-  query   = "min(last_5m):max:redash_autoscaler.scheduler_stale{app:${var.service_tag}} >= 1"
+  query   = "min(last_5m):max:redash_autoscaler.scheduler_stale{${local.scope}} >= 1"
   message = "Redash's scheduler has not refreshed redash:status for minutes: scheduled queries are not being enqueued. Runbook: docs/operations.md#scheduler-dead. ${var.notify}"
   monitor_thresholds {
     critical = 1
   }
-  tags = ["service:${var.service_tag}"]
+  tags = local.tags
 }
 
 resource "datadog_monitor" "controller_errors" {
   name    = "Redash autoscaler cannot read or act"
   type    = "metric alert"
-  query   = "sum(last_10m):sum:redash_autoscaler.errors_total{app:${var.service_tag}} by {dependency}.as_count() > 50"
+  query   = "sum(last_10m):sum:redash_autoscaler.errors_total{${local.scope}} by {dependency}.as_count() > 50"
   message = "The controller keeps failing on {{dependency.name}}; it holds every service where it is while this lasts. Runbook: docs/operations.md. ${var.notify}"
   monitor_thresholds {
     critical = 50
   }
-  tags = ["service:${var.service_tag}"]
+  tags = local.tags
 }
 
 resource "datadog_monitor" "queue_wait" {
   name    = "Redash queries wait too long"
   type    = "metric alert"
-  query   = "min(last_10m):max:redash_autoscaler.queue_oldest_age_seconds{app:${var.service_tag}} by {queue} > ${var.max_wait_seconds}"
-  message = "Jobs on {{queue.name}} have waited more than ${var.max_wait_seconds} s for 10 minutes: the service is at maxTasks, or ECS cannot start tasks. Runbook: docs/operations.md#stuck-at-max. ${var.notify}"
+  query   = "min(last_10m):max:redash_autoscaler.queue_oldest_age_seconds{${local.scope}} by {queue} > ${var.max_wait_seconds}"
+  message = "Jobs on {{queue.name}} have waited more than ${var.max_wait_seconds} s for 10 minutes: the service is at maxTasks, or ECS cannot start tasks. Runbook: docs/operations.md#a-service-stuck-at-maxtasks. ${var.notify}"
   monitor_thresholds {
     critical = var.max_wait_seconds
   }
-  tags = ["service:${var.service_tag}"]
+  tags = local.tags
 }
 
 resource "datadog_monitor" "no_leader" {
   name    = "Redash autoscaler has no leader"
   type    = "metric alert"
-  query   = "max(last_10m):max:redash_autoscaler.leader{app:${var.service_tag}} < 1"
+  query   = "max(last_10m):max:redash_autoscaler.leader{${local.scope}} < 1"
   message = "No controller holds the lease: nothing is scaling Redash. Runbook: docs/operations.md#two-controllers-or-none. ${var.notify}"
   monitor_thresholds {
     critical = 1
   }
   notify_no_data    = true
   no_data_timeframe = 15
-  tags              = ["service:${var.service_tag}"]
+  tags              = local.tags
 }
 
 resource "datadog_monitor" "policy_rejected" {
   name    = "Redash autoscaler rejected a policy edit"
   type    = "metric alert"
-  query   = "sum(last_1h):sum:redash_autoscaler.policy_reload_failures_total{app:${var.service_tag}}.as_count() > 0"
+  query   = "sum(last_1h):sum:redash_autoscaler.policy_reload_failures_total{${local.scope}}.as_count() > 0"
   message = "A new policy was rejected (invalid, or a change that needs a restart): the controller keeps running on the last good one, so the edit did not take effect. The controller's log line 'new policy rejected' has the file, line and column. Runbook: docs/operations.md#an-edit-of-the-policy-did-not-take-effect. ${var.notify}"
   monitor_thresholds {
     critical = 0
   }
-  tags = ["service:${var.service_tag}"]
+  tags = local.tags
+}
+
+# docs/operations.md#suggested-alerts, "Celery workers silent": with celery.inspect, remote-control
+# rounds that a reached node did not answer. Without celery.inspect the counter never moves and
+# the monitor stays quiet.
+resource "datadog_monitor" "celery_silent" {
+  count   = var.celery_monitor ? 1 : 0
+  name    = "Redash Celery workers do not answer the autoscaler"
+  type    = "metric alert"
+  query   = "sum(last_10m):sum:redash_autoscaler.celery_rounds_total{${local.scope},result:incomplete}.as_count() >= 5"
+  message = "At least 5 of the last 10 minutes' Celery remote-control rounds were incomplete: a worker node that was reached does not answer (stuck, overloaded), or no node is subscribed. Running queries are unknown, so scale-in relies on the stabilization window alone. Compare redash_autoscaler.celery_nodes{state:answered} with the running tasks; `redash-autoscaler queues --inspect-celery` names the counts. Runbook: docs/operations.md#suggested-alerts. ${var.notify}"
+  monitor_thresholds {
+    critical = 5
+  }
+  tags = local.tags
 }
