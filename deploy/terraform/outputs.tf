@@ -54,7 +54,7 @@ output "kill_switch" {
 }
 
 output "kill_switch_file" {
-  description = "The kill-switch file, on a writable volume of each task: `aws ecs execute-command --cluster CLUSTER --task TASK --container controller --interactive --command \"/bin/sh -c 'echo paused > PATH'\"` in every task (docs/operations.md#emergency-brakes). null without one."
+  description = "The kill-switch file, on a writable volume of each task: `aws ecs execute-command --cluster CLUSTER --task TASK --container controller --interactive --command \"/bin/sh -c 'echo paused > PATH.new && mv PATH.new PATH'\"` in every task (docs/operations.md#emergency-brakes). null without one."
   value       = var.kill_switch_file
 }
 

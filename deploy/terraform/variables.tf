@@ -188,7 +188,7 @@ variable "enable_execute_command" {
 }
 
 variable "kill_switch_file" {
-  description = "A file kill switch, such as /run/redash-autoscaler/mode: a writable task volume (Fargate ephemeral storage, one per task, empty at start) is mounted at its directory, and REDASH_AUTOSCALER_KILL_SWITCH is set to the path, which policy_yaml reads with `killSwitch: $${REDASH_AUTOSCALER_KILL_SWITCH:-}`. Write it with ECS Exec (enable_execute_command) in every task: `echo paused > PATH` (docs/operations.md#emergency-brakes). null: none. Not with kill_switch_parameter: the policy has one killSwitch."
+  description = "A file kill switch, such as /run/redash-autoscaler/mode: a writable task volume (Fargate ephemeral storage, one per task, empty at start) is mounted at its directory, and REDASH_AUTOSCALER_KILL_SWITCH is set to the path, which policy_yaml reads with `killSwitch: $${REDASH_AUTOSCALER_KILL_SWITCH:-}`. Write it with ECS Exec (enable_execute_command) in every task, renaming a new file into place (docs/operations.md#emergency-brakes). null: none. Not with kill_switch_parameter: the policy has one killSwitch."
   type        = string
   default     = null
 
