@@ -92,7 +92,7 @@ enum QueueReportJSON {
     static func render(_ report: ProbeReport, policy: Policy) -> String {
         let queues = policy.queueNames
         var object: [String: Any] = [
-            "layout": report.layout.rawValue,
+            "layout": report.systemName,
             "layoutSource": report.layoutSource,
             "observedAt": report.observedAt.description,
             "roundTrips": report.roundTrips,
@@ -122,7 +122,7 @@ enum QueueReportJSON {
 enum QueueReportTable {
     static func render(_ report: ProbeReport, policy: Policy, endpoint: RedisEndpoint) -> String {
         let queues = policy.queueNames
-        var lines = ["\(endpoint) · layout \(report.layout.rawValue), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
+        var lines = ["\(endpoint) · layout \(report.systemName), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
         let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
         lines.append(PlanRendering.queueHeader(width: width))
         lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width, abandoned: report.abandonedJobs[$0]) }

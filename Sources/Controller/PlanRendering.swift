@@ -8,7 +8,7 @@ public enum PlanRendering {
             "mode": report.mode.rawValue,
             "leader": report.isLeader,
             "durationMilliseconds": (report.duration.inSeconds * 10_000).rounded() / 10,
-            "queueLayout": report.probe.layout.rawValue,
+            "queueLayout": report.probe.systemName,
             "controllerMode": report.controllerMode.rawValue,
         ]
         if let killSwitch = report.killSwitch {
@@ -127,7 +127,7 @@ public enum PlanRendering {
 
     /// The `plan` table: one block per service.
     public static func text(_ report: ReconcileReport) -> String {
-        var lines = ["plan at \(report.at) (\(report.mode.rawValue), queue layout \(report.probe.layout.rawValue))"]
+        var lines = ["plan at \(report.at) (\(report.mode.rawValue), queue layout \(report.probe.systemName))"]
         if report.controllerMode != .active || report.killSwitch != nil {
             let switchText = report.killSwitch.map { " (kill switch \($0.source): \($0.mode?.rawValue ?? "no override")\($0.problem.map { ", unreadable: \($0)" } ?? ""))" } ?? ""
             lines.append("controller mode: \(report.controllerMode.rawValue)\(switchText)")

@@ -21,7 +21,7 @@ public enum ProbeRepliesTarget: FuzzTarget {
         var problems: [String] = []
         for (tick, report) in reports.enumerated() {
             let now = scenario.now(tick: tick)
-            let inputs = QueueInputs(scenario: scenario, layout: report.layout, exchanges: exchanges.filter { $0.tick == tick })
+            let inputs = QueueInputs(scenario: scenario, system: report.system, exchanges: exchanges.filter { $0.tick == tick })
             for queue in scenario.queues {
                 let at = "probe \(tick + 1), \(queue)"
                 switch report.readings[queue] {
@@ -222,7 +222,7 @@ struct QueueInputs {
 
     private var failures: [String: Failure] = [:]
 
-    init(scenario: ProbeScenario, layout: QueueLayout, exchanges: [ProbeRepliesTarget.Exchange]) {
+    init(scenario: ProbeScenario, system: QueueSystem?, exchanges: [ProbeRepliesTarget.Exchange]) {
         let queues = scenario.queues
         var pairs: [(command: [String], reply: RESPValue)] = []
         for exchange in exchanges where !exchange.isRedash {
@@ -247,7 +247,7 @@ struct QueueInputs {
                   let replies = exchange.replies else { continue }
             for (command, reply) in zip(exchange.commands, replies) { for queue in queues { note(queue, command, reply) } }
         }
-        switch layout {
+        switch system {
         case .rq:
             var oldest: [String: String] = [:]
             var workerKeys: [String: Set<String>] = [:]
@@ -272,7 +272,7 @@ struct QueueInputs {
                     for queue in queues where workerKeys[queue]?.contains(command[1]) == true { note(queue, command, reply) }
                 }
             }
-        case .celery, .auto:
+        case .celery, nil:
             for exchange in exchanges where !exchange.isRedash {
                 guard let replies = exchange.replies, let unacked = exchange.commands.firstIndex(of: ["HLEN", "unacked"]),
                       unacked + 1 < exchange.commands.count else { continue }

@@ -7,7 +7,10 @@ import SystemClock
 /// Reads the backlog of Redash's queues from Redis: one pipelined round trip for every queue,
 /// plus at most one more for the job and worker hashes it needs. Never KEYS, never SCAN.
 ///
-/// A failure is never turned into a zero: a queue that cannot be read gets
+/// The prober only drives: each signal is a read of its own (`RedisRead`: RQ queues, Celery
+/// queues, `unacked`, Redash's scheduler health and state, the queue registry, layout
+/// detection), batched into round trips (`ReadBatch`), whose typed results become one immutable
+/// `ProbeReport`. A failure is never turned into a zero: a queue that cannot be read gets
 /// `QueueReading.unavailable` with the reason, so the scaling rule holds instead of scaling in.
 public actor QueueProber: QueueSource {
     let pipeline: RedisPipeline
@@ -15,7 +18,15 @@ public actor QueueProber: QueueSource {
     let redashPipeline: RedisPipeline?
     let configuredLayout: QueueLayout
     let logger: Logger
-    private var detected: (layout: QueueLayout, evidence: String)?
+    /// The Redis database of the queues: kombu's fanout channels carry its number.
+    let database: Int
+    /// Waits between polls of a Celery round's reply list (a fuzzer's replies need no waiting).
+    let pollSleep: @Sendable (Duration) async throws -> Void
+    /// The unique parts of a Celery round's reply key and tickets: random UUIDs, or a sequence
+    /// where recorded replies must match a replay.
+    let roundIDs: @Sendable () -> String
+
+    private var detected: LayoutDetectionRead.Detection?
     /// The scheduler state last read, reused until it is due again.
     private var schedulerState: RedashSchedulerState?
     /// The refresh `redash:status` showed when the scheduler state was read.
@@ -24,28 +35,17 @@ public actor QueueProber: QueueSource {
     private var lastRefreshMarker: Instant?
     /// The queues Redis knows, last read, and when.
     private var registry: (known: KnownQueues, readAt: Instant)?
-    /// The Redis database of the queues: kombu's fanout channels carry its number.
-    let database: Int
     /// Binding members of earlier Celery rounds to remove again at the next (the last round's,
     /// and any whose clean-up failed).
     private var celeryLeftovers: [String] = []
     /// When the last Celery round looked for bindings of ours that a crash left.
     private var lastSweep: Instant?
-    /// How often that is done.
-    static let sweepPeriod: Duration = .seconds(600)
-    /// Waits between polls of a Celery round's reply list (a fuzzer's replies need no waiting).
-    let pollSleep: @Sendable (Duration) async throws -> Void
-    /// The unique parts of a Celery round's reply key and tickets: random UUIDs, or a sequence
-    /// where recorded replies must match a replay.
-    let roundIDs: @Sendable () -> String
 
     /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
     /// locks) is read again after each refresh `redash:status` shows, and at least this often.
     public static let schedulerStateRefresh: Duration = .seconds(30)
     /// How often the queues Redis knows are listed (for misnamed and unconsumed queues).
     public static let registryRefresh: Duration = .seconds(30)
-    /// Queue names Redash uses in some version, looked for in Celery's bindings.
-    public static let redashQueueNames = ["queries", "scheduled_queries", "celery", "schemas", "periodic", "emails", "default"]
 
     /// - Parameters:
     ///   - client: where the queues are.
@@ -78,7 +78,7 @@ public actor QueueProber: QueueSource {
 
     /// Reads every queue in `queues` now (commands and tests).
     public func probe(queues: [String]) async -> ProbeReport {
-        await probe(queues: queues, scheduler: nil, now: WallClock.now())
+        await probe(queues: queues, scheduler: nil, activity: nil, now: WallClock.now())
     }
 
     /// Reads every queue in `queues`, stamped `now` (the tick's instant). With `scheduler`, also
@@ -88,152 +88,240 @@ public actor QueueProber: QueueSource {
         await probe(queues: queues, scheduler: request, activity: nil, now: now)
     }
 
+    /// What one probe gathers before it becomes a report.
+    private struct Gathered {
+        var system: QueueSystem?
+        var layoutSource = "configured"
+        var readings: [String: QueueReading] = [:]
+        var rq = RQQueueAssembly.Readings()
+        var health: SchedulerHealth?
+        var periodicWorkers: Int?
+        var state: RedashSchedulerState?
+        var stateProblem: String?
+        var notes: [String] = []
+        var celery: CeleryActivity?
+        var cost = ProbeCost()
+    }
+
     /// Reads every queue, and with `activity`, on Celery's layout, asks Celery's workers what they
-    /// execute (`CeleryInspector`): the running tasks of each queue, and the busy processes of
-    /// each node. The round waits at most `activity.replyTimeout`.
+    /// execute (`CeleryRound`): the running tasks of each queue, and the busy processes of each
+    /// node. The round waits at most `activity.replyTimeout`.
     public func probe(
         queues: [String], scheduler request: SchedulerStateRequest?, activity: CeleryInspectRequest?, now: Instant
     ) async -> ProbeReport {
-        var report = ProbeReport(layout: configuredLayout, observedAt: now)
-        var schedulerCommands: [[String]] = []
+        var gathered = Gathered()
+        var stateDue: SchedulerStateRequest?
         if let request {
-            if isSchedulerStateFresh(for: request, now: now), let state = schedulerState {
-                report.redashScheduler = state
-            } else {
-                schedulerCommands = RedashSchedulerStateReader.commands(request)
-            }
+            if isSchedulerStateFresh(for: request, now: now) { gathered.state = schedulerState } else { stateDue = request }
         }
-        let registryDue = registry.map { now - $0.readAt >= Self.registryRefresh || now < $0.readAt } ?? true
         do {
-            let layout: QueueLayout
-            if configuredLayout != .auto {
-                layout = configuredLayout
-            } else if let detected {
-                layout = detected.layout
-                report.layoutSource = "detected from \(detected.evidence)"
-            } else {
-                switch try await detect(queues: queues, report: &report) {
-                case .success(let found):
-                    layout = found
-                case .failure(let problem):
-                    let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys: \(problem.message); set redis.layout"
-                    for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
-                    report.layoutSource = "undetected"
-                    // Redash's own keys do not depend on the queue system.
-                    let commands = [SchedulerHealth.command] + schedulerCommands
-                    let replies = try await (redashPipeline ?? pipeline)(commands)
-                    report.roundTrips += 1
-                    report.commands += commands.count
-                    report.takeSchedulerHealth(replies[0], now: now)
-                    if !schedulerCommands.isEmpty, let request {
-                        interpretSchedulerState(Array(replies.dropFirst()), jobStatuses: nil, request: request, now: now, report: &report)
-                    }
-                    return finish(report)
-                }
-                report.layoutSource = "detected from \(detected?.evidence ?? "")"
+            guard let system = try await system(queues: queues, into: &gathered) else {
+                // Redash's own keys do not depend on the queue system.
+                var batch = ReadBatch()
+                let redash = RedashKeySlots(&batch, state: stateDue, now: now)
+                let replies = try await batch.send(through: redashPipeline ?? pipeline, cost: &gathered.cost)
+                takeHealth(redash, replies, into: &gathered)
+                takeState(redash, replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
+                return report(gathered, now: now)
             }
-            report.layout = layout
+            gathered.system = system
             // Redash's own keys: on the queues' Redis, or first, in a round trip of their own.
-            var redashReplies: [RESPValue]?
+            var separate: (slots: RedashKeySlots, replies: BatchReplies)?
             if let redashPipeline {
-                let commands = [SchedulerHealth.command] + schedulerCommands
+                var batch = ReadBatch()
+                let slots = RedashKeySlots(&batch, state: stateDue, now: now)
                 do {
-                    let replies = try await redashPipeline(commands)
-                    report.roundTrips += 1
-                    report.commands += commands.count
-                    report.takeSchedulerHealth(replies[0], now: now)
-                    redashReplies = Array(replies.dropFirst())
+                    let replies = try await batch.send(through: redashPipeline, cost: &gathered.cost)
+                    takeHealth(slots, replies, into: &gathered)
+                    separate = (slots, replies)
                 } catch {
-                    let reason = (error as? RedisError)?.description ?? "\(error)"
-                    report.notes.append("Redash's own Redis (redis.redashUrl): \(reason)")
-                    if !schedulerCommands.isEmpty {
-                        report.redashSchedulerProblem = "Redash's scheduler state: \(reason)"
-                        report.redashScheduler = schedulerState
-                    }
-                    schedulerCommands = []
+                    let reason = Self.describe(error)
+                    gathered.notes.append("Redash's own Redis (redis.redashUrl): \(reason)")
+                    if stateDue != nil { failState("Redash's scheduler state: \(reason)", into: &gathered) }
+                    stateDue = nil
                 }
             }
-            let sharedScheduler = redashPipeline == nil ? schedulerCommands : []
-            let registryCommands = registryDue ? Self.registryCommands(layout: layout, queues: queues) : []
-            let extra = sharedScheduler + registryCommands
-            let lockCount = request?.locks.count ?? 0
-            switch layout {
+            let registryDue = registry.map { now - $0.readAt >= Self.registryRefresh || now < $0.readAt } ?? true
+            switch system {
             case .rq:
-                var statusCount = 0
-                var outside: [String] = []
-                let (first, detail) = try await RQProbe.probe(
-                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra,
-                    detail: { replies in
-                        var commands: [[String]] = []
-                        if !schedulerCommands.isEmpty {
-                            commands = RedashSchedulerStateReader.jobStatusCommands(redashReplies ?? Array(replies.prefix(sharedScheduler.count)), locks: lockCount)
-                        }
-                        statusCount = commands.count
-                        if registryDue {
-                            // The length of every queue Redis knows that the policy does not consume.
-                            outside = Self.registryNames(Array(replies.dropFirst(sharedScheduler.count))).subtracting(queues).sorted().prefix(100).map { $0 }
-                            commands += outside.map { ["LLEN", "rq:queue:\($0)"] }
-                        }
-                        return commands
-                    })
-                if !schedulerCommands.isEmpty, let request {
-                    interpretSchedulerState(
-                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: Array(detail.prefix(statusCount)), request: request,
-                        now: now, report: &report)
-                }
-                if registryDue {
-                    interpretRegistry(
-                        Array(first.dropFirst(sharedScheduler.count)) + Array(detail.dropFirst(statusCount)), layout: layout, queues: queues,
-                        outside: outside, now: now, report: &report)
-                }
-            case .celery, .auto:
-                let first = try await CeleryProbe.probe(
-                    queues: queues, pipeline: pipeline, now: now, report: &report, readsStatus: redashPipeline == nil, appending: extra)
-                if !schedulerCommands.isEmpty, let request {
-                    interpretSchedulerState(
-                        redashReplies ?? Array(first.prefix(sharedScheduler.count)), jobStatuses: nil, request: request, now: now, report: &report)
-                }
-                if registryDue { interpretRegistry(Array(first.dropFirst(sharedScheduler.count)), layout: layout, queues: queues, outside: [], now: now, report: &report) }
-                if let activity { await inspectCelery(activity, now: now, report: &report) }
+                try await probeRQ(queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now, into: &gathered)
+            case .celery:
+                try await probeCelery(queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now, into: &gathered)
+                if let activity { await inspectCelery(activity, now: now, into: &gathered) }
             }
-            report.scheduler?.periodicWorkers = report.periodicWorkers
         } catch {
-            let reason = (error as? RedisError)?.description ?? "\(error)"
-            for queue in queues { report.readings[queue] = .unavailable(reason: reason) }
-            if !schedulerCommands.isEmpty {
-                report.redashSchedulerProblem = "Redash's scheduler state: \(reason)"
-                report.redashScheduler = schedulerState
-            }
+            let reason = Self.describe(error)
+            gathered.readings = Dictionary(uniqueKeysWithValues: queues.map { ($0, QueueReading.unavailable(reason: reason)) })
+            if stateDue != nil { failState("Redash's scheduler state: \(reason)", into: &gathered) }
         }
-        return finish(report)
+        return report(gathered, now: now)
+    }
+
+    /// The queue system: configured, detected earlier, or detected now. `nil` when no key tells
+    /// yet: every queue is then unavailable, with the reason.
+    private func system(queues: [String], into gathered: inout Gathered) async throws -> QueueSystem? {
+        if let system = configuredLayout.system { return system }
+        if let detected {
+            gathered.layoutSource = "detected from \(detected.evidence)"
+            return detected.system
+        }
+        var batch = ReadBatch()
+        let slot = batch.add(LayoutDetectionRead(queues: queues))
+        switch try await batch.send(through: pipeline, cost: &gathered.cost)[slot] {
+        case .success(let found):
+            detected = found
+            logger.info("queue layout detected", metadata: ["layout": "\(found.system.rawValue)", "evidence": "\(found.evidence)"])
+            gathered.layoutSource = "detected from \(found.evidence)"
+            return found.system
+        case .failure(let problem):
+            let reason = "cannot tell Celery (Redash v7–v8) from RQ (v10+) keys: \(problem.message); set redis.layout"
+            gathered.readings = Dictionary(uniqueKeysWithValues: queues.map { ($0, QueueReading.unavailable(reason: reason)) })
+            gathered.layoutSource = "undetected"
+            return nil
+        }
+    }
+
+    /// RQ: the queues and, riding along, Redash's keys and the registry; then the oldest jobs,
+    /// the worker hashes, the jobs locks point at and the lengths of queues outside the policy.
+    private func probeRQ(
+        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
+        now: Instant, into gathered: inout Gathered
+    ) async throws {
+        var first = ReadBatch()
+        let queueSlots = first.add(contentsOf: queues.map { RQQueueRead(queue: $0, now: now) })
+        let periodicSlot = first.add(PeriodicWorkersRead())
+        let shared = separate == nil ? RedashKeySlots(&first, state: stateDue, now: now) : nil
+        let registrySlot = registryDue ? first.add(QueueRegistryRead.RQ()) : nil
+        let firstReplies = try await first.send(through: pipeline, cost: &gathered.cost)
+
+        let listings = Dictionary(uniqueKeysWithValues: zip(queues, firstReplies[queueSlots]))
+        gathered.periodicWorkers = firstReplies[periodicSlot]
+        let redash = separate ?? shared.map { ($0, firstReplies) }
+        let stateReading = redash.flatMap { $0.slots.state.map { slot in redash!.replies[slot] } }
+        let registryNames = registrySlot.map { firstReplies[$0] }
+
+        var second = ReadBatch()
+        let (oldestReads, workerReads) = RQQueueAssembly.followUps(listings, queues: queues, now: now)
+        let oldestSlots = second.add(contentsOf: oldestReads)
+        let workerSlots = second.add(contentsOf: workerReads)
+        var lockSlots: [(key: String, slot: ReadBatch.Slot<LockedJobRead>)] = []
+        if case .success(let reading)? = stateReading {
+            lockSlots = reading.locks.compactMap { lock in lock.job.map { (lock.key, second.add(LockedJobRead(job: $0))) } }
+        }
+        var outsideReads: [QueueLengthRead] = []
+        if case .success(let names)? = registryNames { outsideReads = QueueRegistryRead.RQ.followUps(names, policyQueues: queues) }
+        let outsideSlots = second.add(contentsOf: outsideReads)
+        let secondReplies = try await second.send(through: pipeline, cost: &gathered.cost)
+
+        let assembly = RQQueueAssembly(
+            listings: listings,
+            oldest: Dictionary(uniqueKeysWithValues: zip(oldestReads.map(\.queue), secondReplies[oldestSlots])),
+            workers: Dictionary(uniqueKeysWithValues: zip(workerReads.map(\.key), secondReplies[workerSlots])), now: now)
+        gathered.rq = assembly.assemble(queues: queues)
+        gathered.readings = gathered.rq.readings
+        if let redash {
+            let statuses = Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first })
+            let liveness = SchedulerStateAssembly.Liveness(running: gathered.rq.runningJobIDs, abandoned: gathered.rq.abandonedJobIDs)
+            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
+            takeState(redash.slots, redash.replies, statuses: statuses, request: stateDue, liveness: liveness, now: now, into: &gathered)
+        }
+        if let registryNames {
+            let lengths = zip(outsideReads, secondReplies[outsideSlots]).map { ($0, $1) }
+            takeRegistry(registryNames.flatMap { QueueRegistryRead.RQ.known($0, outside: lengths) }, now: now, into: &gathered)
+        }
+    }
+
+    /// Celery: the queues, `unacked` and, riding along, Redash's keys and the registry, in one
+    /// round trip.
+    private func probeCelery(
+        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
+        now: Instant, into gathered: inout Gathered
+    ) async throws {
+        var batch = ReadBatch()
+        let queueSlots = batch.add(contentsOf: queues.map { CeleryQueueRead(queue: $0, now: now) })
+        let unackedSlot = batch.add(CeleryUnackedRead(now: now))
+        let shared = separate == nil ? RedashKeySlots(&batch, state: stateDue, now: now) : nil
+        let registrySlot = registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
+        let replies = try await batch.send(through: pipeline, cost: &gathered.cost)
+
+        let (readings, notes) = CeleryQueueAssembly.assemble(
+            queues: queues, listings: Dictionary(uniqueKeysWithValues: zip(queues, replies[queueSlots])), unacked: replies[unackedSlot], now: now)
+        gathered.readings = readings
+        gathered.notes += notes
+        if let redash = separate ?? shared.map({ ($0, replies) }) {
+            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
+            takeState(redash.slots, redash.replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
+        }
+        if let registrySlot { takeRegistry(replies[registrySlot], now: now, into: &gathered) }
     }
 
     /// One Celery remote-control round; a complete one makes each read queue's running count known.
-    private func inspectCelery(_ request: CeleryInspectRequest, now: Instant, report: inout ProbeReport) async {
+    private func inspectCelery(_ request: CeleryInspectRequest, now: Instant, into gathered: inout Gathered) async {
         let start = ContinuousClock.now
-        let sweep = lastSweep.map { now - $0 >= Self.sweepPeriod || now < $0 } ?? true
+        let sweep = lastSweep.map { now - $0 >= ReplyBinding.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
-        let (activity, leftovers) = await CeleryInspector.inspect(
-            pipeline: pipeline, database: database, timeout: request.replyTimeout, now: now, sweep: sweep, leftovers: celeryLeftovers, ids: roundIDs,
-            elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
+        let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, ids: roundIDs)
+        let (activity, leftovers) = await round.run(
+            pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
         // At most a few: a Redis that refuses every clean-up is not carried forever.
         celeryLeftovers = Array(leftovers.suffix(16))
-        report.take(activity)
-        report.roundTrips += activity.roundTrips
-        report.commands += activity.commands
-        if let problem = activity.problem { report.notes.append("Celery workers: \(problem); running tasks unknown") }
+        gathered.celery = activity
+        gathered.readings = ProbeReport.readings(gathered.readings, with: activity)
+        gathered.cost.add(roundTrips: activity.roundTrips, commands: activity.commands)
+        if let problem = activity.problem { gathered.notes.append("Celery workers: \(problem); running tasks unknown") }
     }
 
-    /// What every probe ends with: the queue registry, and the refresh grid's phase on the state.
-    private func finish(_ report: ProbeReport) -> ProbeReport {
-        var report = report
-        report.knownQueues = registry?.known
-        if let anchor = report.scheduler?.refreshAnchor { lastRefreshMarker = anchor }
-        if var state = report.redashScheduler {
-            state.refreshAnchor = report.scheduler?.refreshAnchor
-            report.redashScheduler = state
+    // MARK: Redash's own keys
+
+    /// Redash's scheduler health and, when due, its state, added to a batch.
+    private struct RedashKeySlots {
+        var health: ReadBatch.Slot<SchedulerHealthRead>
+        var state: ReadBatch.Slot<SchedulerStateRead>?
+
+        init(_ batch: inout ReadBatch, state request: SchedulerStateRequest?, now: Instant) {
+            health = batch.add(SchedulerHealthRead(now: now))
+            state = request.map { batch.add(SchedulerStateRead(request: $0, now: now)) }
         }
-        return report
+    }
+
+    /// Takes the scheduler's health from its reply, or a note saying why it could not.
+    private func takeHealth(_ slots: RedashKeySlots, _ replies: BatchReplies, into gathered: inout Gathered) {
+        switch replies[slots.health] {
+        case .success(let health): gathered.health = health
+        case .failure(let problem): gathered.notes.append(problem.message)
+        }
+    }
+
+    /// Takes the scheduler state from its replies, with the status of the jobs its locks point
+    /// at (`statuses` nil: locks not interpreted).
+    private func takeState(
+        _ slots: RedashKeySlots, _ replies: BatchReplies, statuses: [String: String?]?, request: SchedulerStateRequest?,
+        liveness: SchedulerStateAssembly.Liveness, now: Instant, into gathered: inout Gathered
+    ) {
+        guard let stateSlot = slots.state, let request else { return }
+        switch replies[stateSlot] {
+        case .success(let reading):
+            let state = SchedulerStateAssembly.state(reading, statuses: statuses, request: request, liveness: liveness, now: now)
+            schedulerState = state
+            stateRefreshMarker = lastRefreshMarker
+            gathered.state = state
+        case .failure(let problem):
+            failState(problem.message, into: &gathered)
+        }
+    }
+
+    /// The state could not be read: the last good one is better than none (Redash's rule would
+    /// use it too).
+    private func failState(_ problem: String, into gathered: inout Gathered) {
+        gathered.stateProblem = problem
+        gathered.state = schedulerState
+    }
+
+    private func takeRegistry(_ known: Result<KnownQueues, UntrustedReply>, now: Instant, into gathered: inout Gathered) {
+        switch known {
+        case .success(let known): registry = (known, now)
+        case .failure(let problem): gathered.notes.append(problem.message)
+        }
     }
 
     /// Whether the last scheduler state still stands: same data sources and locks asked for,
@@ -245,114 +333,22 @@ public actor QueueProber: QueueSource {
         return lastRefreshMarker == stateRefreshMarker
     }
 
-    private func interpretSchedulerState(
-        _ replies: [RESPValue], jobStatuses: [RESPValue]?, request: SchedulerStateRequest, now: Instant, report: inout ProbeReport
-    ) {
-        let held = RedashSchedulerStateReader.Liveness(running: report.runningJobIDs, abandoned: report.abandonedJobIDs)
-        switch RedashSchedulerStateReader.interpret(replies, jobStatuses: jobStatuses, request: request, liveness: held, now: now) {
-        case .success(let state):
-            schedulerState = state
-            stateRefreshMarker = lastRefreshMarker
-            report.redashScheduler = state
-        case .failure(let problem):
-            // The last good state is better than none: Redash's rule would use it too.
-            report.redashSchedulerProblem = problem.message
-            report.redashScheduler = schedulerState
-        }
+    /// The report, with the queue registry and the refresh grid's phase on the state.
+    private func report(_ gathered: Gathered, now: Instant) -> ProbeReport {
+        var health = gathered.health
+        health?.periodicWorkers = gathered.periodicWorkers
+        if let anchor = health?.refreshAnchor { lastRefreshMarker = anchor }
+        var state = gathered.state
+        state?.refreshAnchor = health?.refreshAnchor
+        return ProbeReport(
+            system: gathered.system, layoutSource: gathered.layoutSource, readings: gathered.readings, workers: gathered.rq.workers,
+            scheduler: health, periodicWorkers: gathered.periodicWorkers, redashScheduler: state, redashSchedulerProblem: gathered.stateProblem,
+            roundTrips: gathered.cost.roundTrips, commands: gathered.cost.commands, observedAt: now, notes: gathered.notes,
+            abandonedJobs: gathered.rq.abandonedJobs, knownQueues: registry?.known, runningJobIDs: gathered.rq.runningJobIDs,
+            abandonedJobIDs: gathered.rq.abandonedJobIDs, celery: gathered.celery)
     }
 
-    /// Lists the queues Redis knows: RQ's registry of queues (the length of those outside the
-    /// policy follows in the second round trip), or, for Celery, the bindings and lists of the
-    /// names Redash uses and the policy's.
-    static func registryCommands(layout: QueueLayout, queues: [String]) -> [[String]] {
-        switch layout {
-        case .rq: return [["SCARD", "rq:queues"], ["SRANDMEMBER", "rq:queues", "1000"]]
-        case .celery, .auto: return celeryCandidates(queues).flatMap { [["EXISTS", "_kombu.binding.\($0)"], ["LLEN", $0]] }
-        }
-    }
-
-    /// The queue names of an RQ registry listing (`SCARD`, `SRANDMEMBER` replies); empty when
-    /// unreadable (`interpretRegistry` says why).
-    static func registryNames(_ replies: [RESPValue]) -> Set<String> {
-        guard replies.count >= 2, let count = try? replies[0].count("rq:queues"), count <= 1000,
-              let members = try? replies[1].elements("rq:queues") else { return [] }
-        var names = Set<String>()
-        for member in members {
-            guard let key = (try? member.optionalText("rq:queues member")) ?? nil, key.hasPrefix("rq:queue:") else { continue }
-            names.insert(String(key.dropFirst("rq:queue:".count)))
-        }
-        return names
-    }
-
-    static func celeryCandidates(_ queues: [String]) -> [String] {
-        var names = redashQueueNames
-        for queue in queues where !names.contains(queue) { names.append(queue) }
-        return names
-    }
-
-    private func interpretRegistry(
-        _ replies: [RESPValue], layout: QueueLayout, queues: [String], outside: [String], now: Instant, report: inout ProbeReport
-    ) {
-        var known = KnownQueues()
-        do throws(UntrustedReply) {
-            switch layout {
-            case .rq:
-                guard replies.count >= 2 + outside.count else { return }
-                let count = try replies[0].count("rq:queues")
-                guard count <= 1000 else { throw UntrustedReply("rq:queues lists \(count) queues; not read") }
-                for member in try replies[1].elements("rq:queues") {
-                    guard let key = try member.optionalText("rq:queues member"), key.hasPrefix("rq:queue:") else { continue }
-                    known.names.insert(String(key.dropFirst("rq:queue:".count)))
-                }
-                for (index, name) in outside.enumerated() {
-                    let pending = try replies[2 + index].count("rq:queue:\(name)")
-                    if pending > 0 { known.pendingOutsidePolicy[name] = pending }
-                }
-            case .celery, .auto:
-                let candidates = Self.celeryCandidates(queues)
-                guard replies.count >= candidates.count * 2 else { return }
-                let consumed = Set(queues)
-                for (index, name) in candidates.enumerated() {
-                    let bound = try replies[index * 2].count("_kombu.binding.\(name)") > 0
-                    let waiting = try replies[index * 2 + 1].count(name)
-                    if bound || waiting > 0 { known.names.insert(name) }
-                    if waiting > 0, !consumed.contains(name) { known.pendingOutsidePolicy[name] = waiting }
-                }
-            }
-            registry = (known, now)
-        } catch {
-            report.notes.append(error.message)
-        }
-    }
-
-    /// RQ registers queues and workers in sets; kombu keeps bindings per exchange. A failure when
-    /// no key tells yet, or when a reply cannot be trusted: an error there (a key of the wrong
-    /// type) may hide the other system's keys, and a layout detected once is kept for good, so
-    /// it is not guessed from the rest (the probe fuzzer found an error read as 0 RQ queues).
-    private func detect(queues: [String], report: inout ProbeReport) async throws -> Result<QueueLayout, UntrustedReply> {
-        var commands: [[String]] = [["SCARD", "rq:queues"], ["SCARD", "rq:workers"], ["EXISTS", "_kombu.binding.celery"]]
-        commands += queues.map { ["EXISTS", "_kombu.binding.\($0)"] }
-        let replies = try await pipeline(commands)
-        report.roundTrips += 1
-        report.commands += commands.count
-        let counts: [Int]
-        do throws(UntrustedReply) {
-            counts = try zip(commands, replies).map { (command, reply) throws(UntrustedReply) -> Int in try reply.count(command[1]) }
-        } catch {
-            return .failure(error)
-        }
-        let rqQueues = counts[0], rqWorkers = counts[1]
-        let kombu = counts.dropFirst(2).reduce(0, +)
-        let found: (QueueLayout, String)
-        if rqQueues + rqWorkers > 0 {
-            found = (.rq, "\(rqQueues) RQ queue(s), \(rqWorkers) RQ worker(s) registered")
-        } else if kombu > 0 {
-            found = (.celery, "\(kombu) kombu binding(s)")
-        } else {
-            return .failure(UntrustedReply("no RQ registry or kombu binding yet"))
-        }
-        detected = found
-        logger.info("queue layout detected", metadata: ["layout": "\(found.0.rawValue)", "evidence": "\(found.1)"])
-        return .success(found.0)
+    private static func describe(_ error: any Error) -> String {
+        (error as? RedisError)?.description ?? "\(error)"
     }
 }

@@ -38,16 +38,17 @@ struct SimulatorParityTests {
         var current: Tick { ticks[index.withLock { $0 }] }
 
         func probe(queues: [String], scheduler: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
-            var report = ProbeReport(layout: .rq, observedAt: now)
+            var readings: [String: QueueReading] = [:]
+            var registered: [String: [WorkerRecord]] = [:]
             for record in current.records {
-                for (queue, reading) in record.observation.queues { report.readings[queue] = reading }
+                for (queue, reading) in record.observation.queues { readings[queue] = reading }
                 let workers = (record.observation.workers ?? []).map {
                     WorkerRecord(name: $0.name, state: $0.isBusy ? "busy" : "idle", currentJob: $0.isBusy ? "job" : nil, hostname: $0.hostname, ipAddress: $0.ipAddress)
                 }
                 // The simulated workers listen on all of their service's queues.
-                for queue in policy.service(named: record.service)?.queues ?? [] { report.workers[queue] = workers }
+                for queue in policy.service(named: record.service)?.queues ?? [] { registered[queue] = workers }
             }
-            return report
+            return ProbeReport(system: .rq, readings: readings, workers: registered, observedAt: now)
         }
 
         func services(_ names: [String], now: Instant) async throws -> ServicesSnapshot {
@@ -97,7 +98,7 @@ struct SimulatorParityTests {
 
         let replay = Replay(records: autoscaler.records, policy: policy)
         let reconciler = Reconciler(
-            policy: policy, ports: .init(queues: replay, cluster: replay, applier: LiveApplier(writer: replay), forecast: replay),
+            policy: policy, ports: .init(queues: replay, cluster: replay, applier: PlanApplier(writer: replay), forecast: replay),
             metrics: MetricsRegistry(), controllerName: "parity", logger: Logger(label: "parity", factory: { _ in SwiftLogNoOpLogHandler() }))
         var compared = 0, changes = 0, protections = 0, mismatches: [String] = []
         for (index, tick) in replay.ticks.enumerated() {

@@ -200,11 +200,11 @@ struct CeleryGarbledTests {
         let now = Instant(secondsSinceEpoch: 1_800_000_000)
         let old = "redash-autoscaler.1799999000000.abc"
         let young = "redash-autoscaler.1799999990000.def"
-        #expect(CeleryInspector.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}\(old).reply.celery.pidbox", now: now))
-        #expect(!CeleryInspector.isStaleMember("\(young)\u{06}\u{16}\u{06}\u{16}\(young).reply.celery.pidbox", now: now))
-        #expect(CeleryInspector.ownQueue(ofMember: "\(old)\u{06}\u{16}\u{06}\u{16}queries") == nil, "a member naming a queue is not ours to delete")
-        #expect(CeleryInspector.ownQueue(ofMember: "someone\u{06}\u{16}\u{06}\u{16}someone.reply.celery.pidbox") == nil)
-        #expect(!CeleryInspector.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}queries", now: now))
+        #expect(ReplyBinding.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}\(old).reply.celery.pidbox", now: now))
+        #expect(!ReplyBinding.isStaleMember("\(young)\u{06}\u{16}\u{06}\u{16}\(young).reply.celery.pidbox", now: now))
+        #expect(ReplyBinding.ownQueue(ofMember: "\(old)\u{06}\u{16}\u{06}\u{16}queries") == nil, "a member naming a queue is not ours to delete")
+        #expect(ReplyBinding.ownQueue(ofMember: "someone\u{06}\u{16}\u{06}\u{16}someone.reply.celery.pidbox") == nil)
+        #expect(!ReplyBinding.isStaleMember("\(old)\u{06}\u{16}\u{06}\u{16}queries", now: now))
 
         // The final pipeline (LRANGE, SREM, DEL) fails: the next round removes that member again.
         let failing = Mutex(true)

@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 import IntegrationSupport
 import QueueProbes
+import RedisClient
 import Testing
 
 @Suite("Celery probe against redis-server and the real celery library")
@@ -21,7 +22,7 @@ struct CeleryProbeTests {
         let (client, prober) = try makeProber(redis.url)
         let report = await prober.probe(queues: ["queries", "scheduled_queries", "celery"])
         await client.close()
-        #expect(report.layout == .celery)
+        #expect(report.system == .celery)
         let queries = try #require(report.observation("queries"))
         #expect(queries.pending == 4, "2 plain + 2 priority, one of them prefetched")
         #expect(queries.running == nil, "Celery does not record running jobs in Redis")

@@ -18,7 +18,7 @@ import Testing
 struct FuzzSeedTests {
     /// What a replay must reproduce of a report.
     struct Facts: Equatable {
-        var layout: QueueLayout
+        var system: QueueSystem?
         var layoutSource: String
         var readings: [String: QueueReading]
         var workers: [String: [WorkerRecord]]
@@ -34,7 +34,7 @@ struct FuzzSeedTests {
 
         init(_ report: ProbeReport) {
             (celeryNodes, celeryReached) = (report.celery?.nodes, report.celery?.reached)
-            (layout, layoutSource, readings, workers) = (report.layout, report.layoutSource, report.readings, report.workers)
+            (system, layoutSource, readings, workers) = (report.system, report.layoutSource, report.readings, report.workers)
             (scheduler, redashScheduler, redashSchedulerProblem) = (report.scheduler, report.redashScheduler, report.redashSchedulerProblem)
             (notes, knownQueues, abandonedJobs, roundTrips) = (report.notes, report.knownQueues, report.abandonedJobs, report.roundTrips)
         }

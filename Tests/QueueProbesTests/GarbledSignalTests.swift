@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 import IntegrationSupport
 import QueueProbes
+import RedisClient
 import Testing
 
 /// What a fault injector did to a running controller, reproduced against the probe: one bad

@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 import IntegrationSupport
 import QueueProbes
+import RedisClient
 import Testing
 
 @Suite("RQ probe against redis-server and the real rq library")
@@ -15,7 +16,7 @@ struct RQProbeTests {
         let (client, prober) = try makeProber(redis.url)
         let report = await prober.probe(queues: ["queries", "scheduled_queries", "periodic"])
         await client.close()
-        #expect(report.layout == .rq)
+        #expect(report.system == .rq)
         #expect(report.roundTrips == 3, "detection, the queues, the job hashes")
         let adhoc = try #require(report.observation("queries"))
         #expect(adhoc.pending == 5)
@@ -85,7 +86,7 @@ struct RQProbeTests {
         let started = await eventually(timeout: 30) { await prober.probe(queues: ["queries"]).observation("queries")?.running == 1 }
         #expect(started, "\(worker.output)")
         let report = await prober.probe(queues: ["queries"])
-        #expect(report.layout == .rq)
+        #expect(report.system == .rq)
         let observation = try #require(report.observation("queries"))
         #expect(observation.pending == 2)
         #expect(observation.workers == WorkerCounts(busy: 1, idle: 0))
@@ -157,7 +158,7 @@ struct RQProbeTests {
         try await redis.cli(["SADD", "rq:queues", "rq:queue:queries"])
         let detected = await prober.probe(queues: ["queries"])
         await client.close()
-        #expect(detected.layout == .rq)
+        #expect(detected.system == .rq)
         #expect(detected.observation("queries")?.pending == 3)
     }
 
@@ -168,7 +169,7 @@ struct RQProbeTests {
         let report = await prober.probe(queues: ["queries"])
         #expect(report.failure("queries")?.contains("set redis.layout") == true)
         try await fixture(["rq-enqueue", redis.url, "queries", "1"])
-        #expect(await prober.probe(queues: ["queries"]).layout == .rq)
+        #expect(await prober.probe(queues: ["queries"]).system == .rq)
         await client.close()
     }
 }

@@ -54,39 +54,41 @@ public final class FakeQueues: QueueSource, Sendable {
     /// As the real prober: the queues, then, when asked, Celery's answers and the running counts
     /// of a complete round.
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, activity: CeleryInspectRequest?, now: Instant) async -> ProbeReport {
-        var report = await probe(queues: queues, scheduler: request, now: now)
-        guard activity != nil, report.layout == .celery else { return report }
+        let report = await probe(queues: queues, scheduler: request, now: now)
+        guard activity != nil, report.system == .celery else { return report }
         let answer = state.withLock { state -> CeleryActivity? in
             state.celeryRounds.append(now)
             return state.celery
         }
         var activity = answer ?? CeleryActivity(reached: nil, nodes: [], problem: "the broadcast was not sent", elapsed: .zero, observedAt: now)
         activity.observedAt = now
-        report.take(activity)
-        return report
+        return ProbeReport(
+            system: report.system, readings: ProbeReport.readings(report.readings, with: activity), workers: report.workers,
+            scheduler: report.scheduler, redashScheduler: report.redashScheduler, observedAt: now, celery: activity)
     }
 
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
         state.withLock { state in
             state.probes += 1
-            var report = ProbeReport(layout: state.layout, observedAt: now)
+            var readings: [String: QueueReading] = [:]
+            var registered: [String: [WorkerRecord]] = [:]
             for name in queues {
                 if let reason = state.unavailable {
-                    report.readings[name] = .unavailable(reason: reason)
+                    readings[name] = .unavailable(reason: reason)
                     continue
                 }
                 let queue = state.queues[name] ?? Queue()
                 let workers = state.workers[name] ?? []
                 let busy = workers.filter(\.isBusy).count
-                report.readings[name] = .observed(QueueObservation(
+                readings[name] = .observed(QueueObservation(
                     queue: name, pending: queue.pending, running: state.layout == .rq ? queue.running : nil,
                     oldestAge: queue.pending > 0 ? queue.oldestAge : nil,
                     workers: state.layout == .rq ? WorkerCounts(busy: busy, idle: workers.count - busy) : nil, observedAt: now))
-                if state.layout == .rq { report.workers[name] = workers }
+                if state.layout == .rq { registered[name] = workers }
             }
-            if request != nil { report.redashScheduler = state.scheduler }
-            report.scheduler = state.health
-            return report
+            return ProbeReport(
+                system: state.layout.system, readings: readings, workers: registered, scheduler: state.health,
+                redashScheduler: request != nil ? state.scheduler : nil, observedAt: now)
         }
     }
 }

@@ -40,20 +40,10 @@ public struct CeleryActivity: Hashable, Sendable {
         return nodes.count == reached
     }
 
-    /// The nodes that consume `queue`.
-    public func consumers(of queue: String) -> [CeleryNode] {
-        nodes.filter { $0.queues.contains(queue) }
-    }
-
     /// Tasks executing from `queue` on any node; `nil` unless the round is complete.
     public func running(on queue: String) -> Int? {
         guard isComplete else { return nil }
         return nodes.reduce(0) { $0 + $1.active.filter { $0.queue == queue }.count }
-    }
-
-    /// The oldest start among the tasks executing from `queue`.
-    public func oldestStart(on queue: String) -> Instant? {
-        nodes.flatMap(\.active).filter { $0.queue == queue }.compactMap(\.startedAt).min()
     }
 
     /// The worker nodes consuming any of `queues`, as the busy-task mapping takes them: one busy

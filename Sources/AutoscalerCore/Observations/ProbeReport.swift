@@ -3,66 +3,78 @@
 ///
 /// Produced by the Redis probes (`QueueProbes`) and by test fakes; read by the reconciler.
 public struct ProbeReport: Sendable {
-    /// The queue system the keys belong to.
-    public var layout: QueueLayout
-    /// How the layout was known: configured, or what detection found.
-    public var layoutSource: String
+    /// The queue system the keys belong to; `nil` when it was to be detected and no key told yet.
+    public let system: QueueSystem?
+    /// How the system was known: configured, or what detection found.
+    public let layoutSource: String
     /// One reading per queue asked for.
-    public var readings: [String: QueueReading]
+    public let readings: [String: QueueReading]
     /// RQ workers registered for each queue (empty for Celery).
-    public var workers: [String: [WorkerRecord]]
+    public let workers: [String: [WorkerRecord]]
     /// Whether Redash's scheduler looks alive.
-    public var scheduler: SchedulerHealth?
+    public let scheduler: SchedulerHealth?
     /// Workers registered on the periodic queue (RQ).
-    public var periodicWorkers: Int?
+    public let periodicWorkers: Int?
     /// Redash's scheduler state, when the probe was asked to read it (the forecast is on).
-    public var redashScheduler: RedashSchedulerState?
+    public let redashScheduler: RedashSchedulerState?
     /// Why the scheduler state could not be read, when it was asked for and failed.
-    public var redashSchedulerProblem: String?
+    public let redashSchedulerProblem: String?
     /// Redis round trips this probe took.
-    public var roundTrips: Int
+    public let roundTrips: Int
     /// Commands it sent.
-    public var commands: Int
+    public let commands: Int
     /// When it read.
-    public var observedAt: Instant
+    public let observedAt: Instant
     /// Things worth telling an operator that did not stop the reading (a foreign message).
-    public var notes: [String] = []
+    public let notes: [String]
     /// Jobs in a started registry that no worker runs, per queue: RQ 1.16 entries past their
     /// heartbeat deadline, RQ 1.5 entries without a deadline that no live worker holds.
-    public var abandonedJobs: [String: Int] = [:]
+    public let abandonedJobs: [String: Int]
     /// The queues Redis knows (RQ's `rq:queues`, Celery's bindings), when they were listed.
-    public var knownQueues: KnownQueues?
+    public let knownQueues: KnownQueues?
     /// Ids of the jobs that are running (RQ), and of the abandoned ones.
-    public var runningJobIDs: Set<String> = []
-    public var abandonedJobIDs: Set<String> = []
+    public let runningJobIDs: Set<String>
+    public let abandonedJobIDs: Set<String>
     /// What Celery's workers answered, when they were asked (`celery.inspect`).
-    public var celery: CeleryActivity?
+    public let celery: CeleryActivity?
 
     /// Creates a report.
     public init(
-        layout: QueueLayout, layoutSource: String = "configured", readings: [String: QueueReading] = [:],
-        workers: [String: [WorkerRecord]] = [:], scheduler: SchedulerHealth? = nil, redashScheduler: RedashSchedulerState? = nil,
-        roundTrips: Int = 0, commands: Int = 0, observedAt: Instant, notes: [String] = []
+        system: QueueSystem?, layoutSource: String = "configured", readings: [String: QueueReading] = [:],
+        workers: [String: [WorkerRecord]] = [:], scheduler: SchedulerHealth? = nil, periodicWorkers: Int? = nil,
+        redashScheduler: RedashSchedulerState? = nil, redashSchedulerProblem: String? = nil, roundTrips: Int = 0, commands: Int = 0,
+        observedAt: Instant, notes: [String] = [], abandonedJobs: [String: Int] = [:], knownQueues: KnownQueues? = nil,
+        runningJobIDs: Set<String> = [], abandonedJobIDs: Set<String> = [], celery: CeleryActivity? = nil
     ) {
-        self.layout = layout
+        self.system = system
         self.layoutSource = layoutSource
         self.readings = readings
         self.workers = workers
         self.scheduler = scheduler
+        self.periodicWorkers = periodicWorkers
         self.redashScheduler = redashScheduler
+        self.redashSchedulerProblem = redashSchedulerProblem
         self.roundTrips = roundTrips
         self.commands = commands
         self.observedAt = observedAt
         self.notes = notes
+        self.abandonedJobs = abandonedJobs
+        self.knownQueues = knownQueues
+        self.runningJobIDs = runningJobIDs
+        self.abandonedJobIDs = abandonedJobIDs
+        self.celery = celery
     }
 
-    /// Takes Celery's answers: a complete round makes each read queue's running count known.
-    public mutating func take(_ activity: CeleryActivity) {
-        celery = activity
-        for (queue, reading) in readings {
-            guard case .observed(var observation) = reading, let running = activity.running(on: queue) else { continue }
+    /// The system's name for reports: `rq`, `celery`, or `undetected`.
+    public var systemName: String { system?.rawValue ?? "undetected" }
+
+    /// The readings with Celery's answers: a complete round makes each read queue's running
+    /// count known; an incomplete one changes no count.
+    public static func readings(_ readings: [String: QueueReading], with activity: CeleryActivity) -> [String: QueueReading] {
+        readings.mapValues { reading in
+            guard case .observed(var observation) = reading, let running = activity.running(on: observation.queue) else { return reading }
             observation.running = running
-            readings[queue] = .observed(observation)
+            return .observed(observation)
         }
     }
 
@@ -76,11 +88,11 @@ public struct ProbeReport: Sendable {
     ///   node did not answer, is not subscribed to remote control, or has not started could be
     ///   running a query.
     public func busyAwareWorkers(on queues: [String], runningTasks: Int?, tasks: [TaskSnapshot]? = nil) -> [WorkerIdentity]? {
-        switch layout {
+        switch system {
         case .rq:
             return workerIdentities(on: queues)
-        case .celery, .auto:
-            guard layout == .celery, let celery, celery.isComplete else { return nil }
+        case .celery:
+            guard let celery, celery.isComplete else { return nil }
             let identities = celery.workerIdentities(on: queues)
             let nodes = Set(identities.map { $0.name.split(separator: "#").first.map(String.init) ?? $0.name })
             guard let runningTasks, nodes.count >= runningTasks else { return nil }
@@ -91,6 +103,8 @@ public struct ProbeReport: Sendable {
                 }
             }
             return identities
+        case nil:
+            return nil
         }
     }
 

@@ -123,4 +123,21 @@ public enum QueueLayout: String, CaseIterable, Hashable, Sendable {
     case celery
     /// Redash v10 and v25+: RQ.
     case rq
+
+    /// The system this layout names; `nil` for `auto`, which the probe detects.
+    public var system: QueueSystem? {
+        switch self {
+        case .auto: nil
+        case .celery: .celery
+        case .rq: .rq
+        }
+    }
+}
+
+/// The queue system a Redis holds: configured (`redis.layout`), or detected from its keys.
+public enum QueueSystem: String, CaseIterable, Hashable, Sendable {
+    /// Redash v7–v8: Celery 4 with the kombu Redis transport.
+    case celery
+    /// Redash v10 and v25+: RQ.
+    case rq
 }
