@@ -79,7 +79,7 @@ struct ControllerSetup {
             logger.notice("no database in the policy: working from Redis alone (no forecast, no decision log, no leader lease; run exactly one controller)")
         }
         let cluster = ECSClusterView(client: context.ecs, policy: policy.ecs)
-        let applier: any PlanApplier = mode == .live ? LiveApplier(writer: cluster, lease: lease) : DryRunApplier()
+        let applier: PlanApplier = mode == .live ? PlanApplier(writer: cluster, lease: lease) : PlanApplier.dryRun
         let reconciler = Reconciler(
             policy: policy,
             ports: .init(

@@ -61,7 +61,7 @@ enum ReconcileBenchmark {
         let client = RedisClient(endpoint: endpoint, logger: logger)
         let reconciler = Reconciler(
             policy: policy,
-            ports: .init(queues: QueueProber(client: client, layout: .rq, logger: logger), cluster: cluster, applier: LiveApplier(writer: cluster), apiCalls: calls),
+            ports: .init(queues: QueueProber(client: client, layout: .rq, logger: logger), cluster: cluster, applier: PlanApplier(writer: cluster), apiCalls: calls),
             metrics: MetricsRegistry(), controllerName: "bench", logger: logger)
         var walls: [Double] = [], cpus: [Double] = []
         var rssAfterWarmup = 0

@@ -23,7 +23,7 @@ struct CachedECSReconcileTests {
             cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
             services: services)
         let reconciler = Reconciler(
-            policy: policy, ports: .init(queues: queues, cluster: view, applier: LiveApplier(writer: view), apiCalls: view),
+            policy: policy, ports: .init(queues: queues, cluster: view, applier: PlanApplier(writer: view), apiCalls: view),
             metrics: MetricsRegistry(), controllerName: "test", logger: Self.quiet)
         let start = Build.monday
         let first = await reconciler.reconcile(now: start)
@@ -54,7 +54,7 @@ struct CachedECSReconcileTests {
             cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
             services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1)])
         let reconciler = Reconciler(
-            policy: policy, ports: .init(queues: queues, cluster: view, applier: LiveApplier(writer: view), apiCalls: view),
+            policy: policy, ports: .init(queues: queues, cluster: view, applier: PlanApplier(writer: view), apiCalls: view),
             metrics: MetricsRegistry(), controllerName: "test", logger: Self.quiet)
         queues.set("queries", pending: 3)
         let report = await reconciler.reconcile(now: Build.monday)
@@ -80,7 +80,7 @@ struct CachedECSReconcileTests {
         }
         // A wide write deadline: under a loaded test run the first call can use up the usual
         // five seconds, and the second batch would (rightly) not be sent.
-        let results = await LiveApplier(writer: view, writeDeadline: .seconds(120)).apply([("a", scaleIn("a")), ("b", scaleIn("b"))])
+        let results = await PlanApplier(writer: view, writeDeadline: .seconds(120)).apply([("a", scaleIn("a")), ("b", scaleIn("b"))])
         #expect(ecs.calls()["UpdateTaskProtection"] == 2)
         guard case .applied(let changeA) = results[0].protection else { Issue.record("a: \(results[0].protection)"); return }
         #expect(changeA.protected.isEmpty && changeA.refused.count == 10)

@@ -15,7 +15,7 @@ struct ControllerLoopTests {
         cluster.setReadDelay(.seconds(2))
         let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let reconciler = Reconciler(
-            policy: ReconcilerTests.policy, ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster)),
+            policy: ReconcilerTests.policy, ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster)),
             metrics: MetricsRegistry(), controllerName: "test", logger: quiet)
         let loop = ControllerLoop(reconciler: reconciler, policySource: nil, initialText: nil, environment: [:], metrics: MetricsRegistry(), logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: quiet))

@@ -1,3 +1,4 @@
+import ArgumentParser
 @testable import AutoscalerCLI
 import AWSTestSupport
 import AutoscalerCore
@@ -84,7 +85,7 @@ struct ModeTests {
         let metrics = MetricsRegistry()
         let reconciler = Reconciler(
             policy: Self.policy(),
-            ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster), killSwitch: KillSwitch.file(path)),
+            ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster), killSwitch: KillSwitch.file(path)),
             metrics: metrics, controllerName: "test", logger: ReconcilerTests.quiet)
         queues.set("queries", pending: 3)
 
@@ -134,7 +135,7 @@ struct ModeTests {
         let metrics = MetricsRegistry()
         let reconciler = Reconciler(
             policy: Self.policy(),
-            ports: .init(queues: queues, cluster: cluster, applier: LiveApplier(writer: cluster), holds: holds),
+            ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster), holds: holds),
             metrics: metrics, controllerName: "test", logger: ReconcilerTests.quiet)
         holds.set(OperatorHold(service: "adhoc", tasks: 5, until: Self.at(60), setBy: "alice", reason: "incident 42", setAt: Self.at(0)))
         let held = await reconciler.reconcile(now: Self.at(0))

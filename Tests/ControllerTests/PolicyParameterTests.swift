@@ -97,7 +97,7 @@ struct PolicyParameterTests {
             retry: Lab.quickRetry))
         let logs = CollectedLogs(), metrics = MetricsRegistry(), clock = SettableClock()
         let reconciler = Reconciler(
-            policy: policy, ports: .init(queues: FakeQueues(), cluster: FakeCluster(["adhoc": 1]), applier: DryRunApplier()),
+            policy: policy, ports: .init(queues: FakeQueues(), cluster: FakeCluster(["adhoc": 1]), applier: PlanApplier.dryRun),
             metrics: metrics, controllerName: "test", logger: logs.logger())
         let loop = ControllerLoop(
             reconciler: reconciler, policySource: source, initialText: text, pollPeriod: .seconds(30), environment: [:], metrics: metrics,
@@ -169,7 +169,7 @@ struct PolicyParameterTests {
             services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 6, workersPerTask: 1)])
         let logs = CollectedLogs(), metrics = MetricsRegistry()
         let reconciler = Reconciler(
-            policy: policy, ports: .init(queues: FakeQueues(), cluster: FakeCluster(["adhoc": 1]), applier: DryRunApplier()),
+            policy: policy, ports: .init(queues: FakeQueues(), cluster: FakeCluster(["adhoc": 1]), applier: PlanApplier.dryRun),
             metrics: metrics, controllerName: "test", logger: logs.logger())
         let loop = ControllerLoop(
             reconciler: reconciler, policySource: source, initialText: nil, pollPeriod: .seconds(1), environment: [:], metrics: metrics,

@@ -15,14 +15,14 @@ struct ReconcilerTests {
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     static func reconciler(
-        queues: FakeQueues, cluster: FakeCluster, applier: (any PlanApplier)? = nil, forecast: FakeForecast? = nil,
+        queues: FakeQueues, cluster: FakeCluster, applier: PlanApplier? = nil, forecast: FakeForecast? = nil,
         store: FakeDecisionStore? = nil, leadership: FakeLeadership? = nil, policy: Policy = policy, metrics: MetricsRegistry = MetricsRegistry(),
         logger: Logger = quiet
     ) -> Reconciler {
         Reconciler(
             policy: policy,
             ports: .init(
-                queues: queues, cluster: cluster, applier: applier ?? LiveApplier(writer: cluster), forecast: forecast, store: store,
+                queues: queues, cluster: cluster, applier: applier ?? PlanApplier(writer: cluster), forecast: forecast, store: store,
                 leadership: leadership),
             metrics: metrics, controllerName: "test", logger: logger)
     }
@@ -57,7 +57,7 @@ struct ReconcilerTests {
     func loudFailures() async {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
         let logs = CollectedLogs()
-        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: DryRunApplier(), logger: logs.logger())
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: PlanApplier.dryRun, logger: logs.logger())
         cluster.setFailingReads(true)
         queues.setUnavailable("Connection refused (127.0.0.1:6379)")
         for second in 0..<130 { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
@@ -79,7 +79,7 @@ struct ReconcilerTests {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
         let logs = CollectedLogs()
         let metrics = MetricsRegistry()
-        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: DryRunApplier(), metrics: metrics, logger: logs.logger())
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, applier: PlanApplier.dryRun, metrics: metrics, logger: logs.logger())
         queues.setSchedulerHealth(SchedulerHealth(lastRefreshAt: nil, sinceLastRefresh: nil, periodicWorkers: 0, isStale: false))
         for second in stride(from: 0, through: 20, by: 5) { _ = await reconciler.reconcile(now: Self.at(Double(second))) }
         #expect(logs.all.filter { $0.contains("cannot be judged yet") }.count == 1)
@@ -139,9 +139,13 @@ struct ReconcilerTests {
         }
         let (liveQueues, liveCluster) = world(), (dryQueues, dryCluster) = world()
         let live = Self.reconciler(queues: liveQueues, cluster: liveCluster)
-        let dry = Self.reconciler(queues: dryQueues, cluster: dryCluster, applier: DryRunApplier())
+        let dry = Self.reconciler(queues: dryQueues, cluster: dryCluster, applier: PlanApplier.dryRun)
         let liveReport = await live.reconcile(now: Self.at(0)), dryReport = await dry.reconcile(now: Self.at(0))
-        #expect(liveReport.services[0].plan == dryReport.services[0].plan)
+        // The same plan, carrying the mode it was decided in.
+        var dryPlan = dryReport.services[0].plan
+        #expect(dryPlan.authority == WriteAuthority(mode: .dryRun) && liveReport.services[0].plan.authority == WriteAuthority(mode: .active))
+        dryPlan.authority = liveReport.services[0].plan.authority
+        #expect(liveReport.services[0].plan == dryPlan)
         #expect(dryReport.services[0].plan.protection.protect == ["t1"])
         #expect(dryReport.mode == .dryRun && dryReport.services[0].outcome == .dryRun)
         #expect(dryReport.services[0].summary.hasPrefix("would scale adhoc 2 → 6: "))

@@ -18,12 +18,16 @@ public struct ServiceObservation: Hashable, Sendable {
     public var expectedRuntimes: [String: Duration]
     /// An operator's hold on the service, if one is set.
     public var hold: OperatorHold?
+    /// Whether a plan may be written this tick (modes, kill switch, `--dry-run`, the lease).
+    public var authority: WriteAuthority
 
     /// Creates an observation.
     public init(
         queues: [String: QueueReading], service: ServiceState?, workers: [WorkerIdentity]? = nil, tasks: TaskReading = .notRead,
-        scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:], hold: OperatorHold? = nil
+        scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:], hold: OperatorHold? = nil,
+        authority: WriteAuthority = WriteAuthority()
     ) {
+        self.authority = authority
         self.hold = hold
         self.queues = queues
         self.service = service
@@ -87,6 +91,6 @@ public struct TaskSnapshot: Hashable, Sendable {
 
     /// The task's short id: the last part of its ARN.
     public var shortID: String {
-        id.split(separator: "/").last.map(String.init) ?? id
+        ARN.lastPart(id)
     }
 }

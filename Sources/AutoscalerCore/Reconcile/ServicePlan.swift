@@ -1,6 +1,6 @@
 /// What the step decided for one service at one tick: the rule's decision, what to do about it,
-/// and which tasks to protect or release. The applier carries it out (live) or reports it
-/// (dry-run); nothing in it depends on which.
+/// which tasks to protect or release, and whether it may be written at all (`authority`). The
+/// applier carries it out, or reports it when the authority withholds it.
 public struct ServicePlan: Hashable, Sendable {
     /// The scaling rule's verdict with its reason and figures.
     public var decision: Decision
@@ -14,13 +14,16 @@ public struct ServicePlan: Hashable, Sendable {
     public var busyTasks: BusyTasks
     /// Things worth telling an operator (an outside change noticed, busy workers unmapped).
     public var notices: [StepNotice]
+    /// Whether the plan may be written this tick, and in which mode.
+    public var authority: WriteAuthority
 
     /// Creates a plan.
     public init(
         decision: Decision, action: ScaleAction, protection: ProtectionPlan = ProtectionPlan(),
         protectionDuration: Duration = ServicePolicy.defaultTaskProtection, busyTasks: BusyTasks = .notApplicable,
-        notices: [StepNotice] = []
+        notices: [StepNotice] = [], authority: WriteAuthority = WriteAuthority()
     ) {
+        self.authority = authority
         self.decision = decision
         self.action = action
         self.protection = protection

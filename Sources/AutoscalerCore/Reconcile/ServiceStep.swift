@@ -132,7 +132,7 @@ public enum ServiceStep {
         }
         let plan = ServicePlan(
             decision: decision, action: action, protection: protection, protectionDuration: policy.taskProtection,
-            busyTasks: busy, notices: notices)
+            busyTasks: busy, notices: notices, authority: observation.authority)
         return (plan, memory)
     }
 
@@ -143,10 +143,13 @@ public enum ServiceStep {
             memory.protectedByUs.formUnion(change.protected)
             memory.protectedByUs.subtract(change.released)
         }
-        if case .notSent(.notLeader) = result.scale {
-            // Not in charge: a change seen next tick may be anyone's. (Dry-run and paused
-            // services keep what they saw, so that a hand's change made meanwhile is still
-            // recognised as one when the service becomes active.)
+        let lostLease: Bool
+        if case .notSent(.notLeader) = result.scale { lostLease = true } else { lostLease = false }
+        if plan.authority.withheld == .notLeader || lostLease {
+            // Not in charge (a standby, or a leader whose lease ran out mid-tick): a change seen
+            // next tick may be anyone's. (Dry-run and paused services keep what they saw, so
+            // that a hand's change made meanwhile is still recognised as one when the service
+            // becomes active.)
             memory.lastSeenDesired = nil
         }
         let outcome: ServiceOutcome

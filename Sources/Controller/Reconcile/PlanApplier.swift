@@ -1,36 +1,14 @@
 import AutoscalerCore
 
-/// Carries out plans: the only thing that differs between a live controller, a dry-run and a
-/// standby. Each returns what it did; the step settles the memory from that.
-public protocol PlanApplier: Sendable {
-    /// `live` or `dry-run`, for reports.
-    var mode: ControllerMode { get }
-    /// Applies one service's plan.
-    func apply(_ plan: ServicePlan, service: String) async -> ApplyResult
-    /// Applies the plans of one tick, results in the same order.
-    func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult]
-}
-
-extension PlanApplier {
-    /// One plan after another.
-    public func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult] {
-        var results: [ApplyResult] = []
-        for (service, plan) in plans { results.append(await apply(plan, service: service)) }
-        return results
-    }
-}
-
-/// Whether the controller writes to ECS.
-public enum ControllerMode: String, Sendable {
-    case live
-    case dryRun = "dry-run"
-}
-
-/// Writes to ECS: protection first, then desiredCount, and a scale-in only once protection holds.
-/// With a lease, every write first asks it how long it may take (`writeWindow`) and gets no more:
-/// a leader that stalled past its lease writes nothing.
-public struct LiveApplier: PlanApplier {
-    let writer: any ClusterWriter
+/// Carries out plans: each plan says whether it may be written (`ServicePlan.authority`, decided
+/// once per service per tick); a withheld plan is reported, never sent. Otherwise it writes to
+/// ECS: protection first, then desiredCount, and a scale-in only once protection holds. With a
+/// lease, every write first asks it how long it may take (`writeWindow`) and gets no more: a
+/// leader that stalled past its lease writes nothing.
+///
+/// Without a writer (`run --dry-run`, `plan`) nothing can be written whatever a plan says.
+public struct PlanApplier: Sendable {
+    let writer: (any ClusterWriter)?
     let lease: (any Leadership)?
 
     /// The longest one write (with its retries) may take; shorter than a new leader's guard.
@@ -39,13 +17,24 @@ public struct LiveApplier: PlanApplier {
     /// This applier's bound on one write: `writeDeadline` unless a test needs more room.
     let deadline: Duration
 
-    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil, writeDeadline: Duration = LiveApplier.writeDeadline) {
+    /// An applier that writes through `writer`.
+    public init(writer: any ClusterWriter, lease: (any Leadership)? = nil, writeDeadline: Duration = PlanApplier.writeDeadline) {
         self.writer = writer
         self.lease = lease
         self.deadline = writeDeadline
     }
 
-    public var mode: ControllerMode { .live }
+    private init() {
+        writer = nil
+        lease = nil
+        deadline = Self.writeDeadline
+    }
+
+    /// `run --dry-run` and `plan`: writes nothing.
+    public static let dryRun = PlanApplier()
+
+    /// `dry-run` without a writer, else `live`: whether `run --dry-run` was asked for.
+    public var mode: ControllerMode { writer == nil ? .dryRun : .live }
 
     /// How long the next write may take, or `nil` when it may not be sent.
     private func window() async -> Duration? {
@@ -53,23 +42,27 @@ public struct LiveApplier: PlanApplier {
         return await lease.writeWindow().map { min($0, deadline) }
     }
 
+    /// Applies one service's plan.
     public func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {
         await apply([(service, plan)])[0]
     }
 
-    /// Protection for every service of the tick first, in as few calls as ECS allows (ten tasks
-    /// a call, whichever services they belong to); then each service's desiredCount, a scale-in
+    /// The plans of one tick, results in the same order. Withheld plans are reported; for the
+    /// others, protection for every service first, in as few calls as ECS allows (ten tasks a
+    /// call, whichever services they belong to); then each service's desiredCount, a scale-in
     /// only where its own busy tasks are protected.
     public func apply(_ plans: [(service: String, plan: ServicePlan)]) async -> [ApplyResult] {
-        let protections = await protect(plans.map(\.plan))
-        var results: [ApplyResult] = []
-        for ((service, plan), protection) in zip(plans, protections) {
-            results.append(await scale(plan, service: service, after: protection))
+        var results = plans.map { WriteAuthority.notSent($0.plan, $0.plan.authority.withheld ?? .dryRun) }
+        guard let writer else { return results }
+        let sent = plans.indices.filter { plans[$0].plan.authority.withheld == nil }
+        let protections = await protect(sent.map { plans[$0].plan }, writer: writer)
+        for (index, protection) in zip(sent, protections) {
+            results[index] = await scale(plans[index].plan, service: plans[index].service, after: protection, writer: writer)
         }
         return results
     }
 
-    private func scale(_ plan: ServicePlan, service: String, after protection: ProtectionResult) async -> ApplyResult {
+    private func scale(_ plan: ServicePlan, service: String, after protection: ProtectionResult, writer: any ClusterWriter) async -> ApplyResult {
         switch plan.desiredCountToSend(after: protection) {
         case .nothing:
             return ApplyResult(protection: protection, scale: .nothingToSend)
@@ -89,7 +82,7 @@ public struct LiveApplier: PlanApplier {
     /// Carries out the protection plans of several services: one batched call per kind of
     /// change (protect for a given duration, release), each service's share of ECS's answer
     /// given back to it. A call that fails fails only the services that had tasks in it.
-    private func protect(_ plans: [ServicePlan]) async -> [ProtectionResult] {
+    private func protect(_ plans: [ServicePlan], writer: any ClusterWriter) async -> [ProtectionResult] {
         var results: [ProtectionResult] = plans.map { $0.protection.isEmpty ? .nothingToDo : .applied(ProtectionChange()) }
         // Protect, grouped by duration (a policy per service), then release.
         let durations = Set(plans.filter { !$0.protection.protect.isEmpty }.map(\.protectionDuration)).sorted()
@@ -129,24 +122,9 @@ public struct LiveApplier: PlanApplier {
     }
 }
 
-/// Dry-run: writes nothing and reports every change the live applier would attempt.
-public struct DryRunApplier: PlanApplier {
-    public init() {}
-
-    public var mode: ControllerMode { .dryRun }
-
-    public func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {
-        let scale: ScaleResult
-        if case .set = plan.action { scale = .notSent(.dryRun) } else { scale = .nothingToSend }
-        return ApplyResult(protection: plan.protection.isEmpty ? .nothingToDo : .notSent, scale: scale)
-    }
-}
-
-/// A standby (another controller holds the lease): writes nothing, not even protection.
-struct StandbyApplier: PlanApplier {
-    let mode: ControllerMode
-
-    func apply(_ plan: ServicePlan, service: String) async -> ApplyResult {
-        ApplyResult(protection: plan.protection.isEmpty ? .nothingToDo : .notSent, scale: .notSent(.notLeader))
-    }
+/// Whether the controller was started to write (`run`) or only to say what it would do
+/// (`run --dry-run`, `plan`).
+public enum ControllerMode: String, Sendable {
+    case live
+    case dryRun = "dry-run"
 }

@@ -11,8 +11,8 @@ public actor Reconciler {
     public struct Ports: Sendable {
         public var queues: any QueueSource
         public var cluster: any ClusterReader
-        /// Live, dry-run: the only difference between the two.
-        public var applier: any PlanApplier
+        /// Writes the plans the authority allows; without a writer (`run --dry-run`), none.
+        public var applier: PlanApplier
         /// The scheduled-query forecast and runtimes; `nil` without a database.
         public var forecast: (any ForecastSource)?
         /// The decision log and durable cooldowns; `nil` without a database (or in dry-run).
@@ -29,7 +29,7 @@ public actor Reconciler {
         public var pacing: [ReconnectPacing]
 
         public init(
-            queues: any QueueSource, cluster: any ClusterReader, applier: any PlanApplier, forecast: (any ForecastSource)? = nil,
+            queues: any QueueSource, cluster: any ClusterReader, applier: PlanApplier, forecast: (any ForecastSource)? = nil,
             store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
             holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil, pacing: [ReconnectPacing] = []
         ) {
@@ -109,7 +109,7 @@ public actor Reconciler {
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
         let holds = await readHolds(now: now, errors: &errors)
         let killSwitch = await readKillSwitch(now: now, errors: &errors)
-        let controllerMode = ServiceMode.combined(ports.applier.mode == .dryRun ? .dryRun : .active, policy.mode, killSwitch?.mode)
+        let controllerMode = WriteAuthority.controllerMode(isDryRun: ports.applier.mode == .dryRun, policy: policy.mode, killSwitch: killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
         ledLastTick = isLeader
@@ -118,34 +118,33 @@ public actor Reconciler {
         // tick may be its predecessor's delayed write, not an outside one to hold off for minutes.
         var mayWrite = isLeader
         if isLeader, let leadership = ports.leadership { mayWrite = await leadership.writeWindow() != nil }
-        let applier: any PlanApplier = mayWrite ? ports.applier : StandbyApplier(mode: ports.applier.mode)
         let context = ServiceStep.Context(interval: policy.interval)
 
         var planned = policy.services.map { service in
             var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
             observation.hold = holds[service.name]
+            observation.authority = WriteAuthority.decide(controller: controllerMode, service: service.mode, mayWrite: mayWrite)
             let (plan, memory) = ServiceStep.plan(
                 observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
-            return Planned(
-                service: service, observation: observation, plan: plan, memory: memory, mode: ServiceMode.combined(controllerMode, service.mode))
+            return Planned(service: service, observation: observation, plan: plan, memory: memory)
         }
         if isLeader { await replanFromFreshState(&planned, context: context, now: now, errors: &errors) }
 
         var services: [ServiceReport] = []
-        let results = await Self.apply(planned, with: applier)
+        let results = await ports.applier.apply(planned.map { ($0.service.name, $0.plan) })
         for (entry, result) in zip(planned, results) {
             let (service, observation, plan) = (entry.service, entry.observation, entry.plan)
             let (memory, outcome) = ServiceStep.settle(plan, memory: entry.memory, result: result)
             memories[service.name] = memory
             let report = ServiceReport(
-                name: service.name, queues: service.queues, mode: entry.mode, hold: observation.hold,
+                name: service.name, queues: service.queues, mode: plan.authority.mode, hold: observation.hold,
                 state: Self.withBusyTasks(observation.service, plan.busyTasks), plan: plan, outcome: outcome)
             await recorder.record(report, result: result, memory: memory, now: now, generation: lease.generation, errors: &errors)
             services.append(report)
         }
 
         let report = ReconcileReport(
-            at: now, duration: ContinuousClock.now - started, mode: applier.mode, isLeader: isLeader, probe: probe,
+            at: now, duration: ContinuousClock.now - started, mode: ports.applier.mode, isLeader: isLeader, probe: probe,
             services: services, errors: errors, forecastCheck: forecastCheck, newComparison: check, queueFindings: queueFindings,
             apiCalls: Self.callsSince(callsBefore, ports.apiCalls?.callsSoFar()), controllerMode: controllerMode, killSwitch: killSwitch)
         recorder.finish(report, forecast: forecast)
@@ -161,22 +160,6 @@ public actor Reconciler {
         var observation: ServiceObservation
         var plan: ServicePlan
         var memory: ServiceMemory
-        /// The service's mode and the controller's, combined.
-        var mode: ServiceMode
-    }
-
-    /// The plans of active services go to the applier (all in one call, so that it can batch);
-    /// those of dry-run and paused services are reported, never sent.
-    static func apply(_ planned: [Planned], with applier: any PlanApplier) async -> [ApplyResult] {
-        let active = planned.indices.filter { planned[$0].mode == .active }
-        let sent = await applier.apply(active.map { (planned[$0].service.name, planned[$0].plan) })
-        var results = planned.map { entry -> ApplyResult in
-            let scale: ScaleResult
-            if case .set = entry.plan.action { scale = .notSent(entry.mode == .paused ? .paused : .dryRun) } else { scale = .nothingToSend }
-            return ApplyResult(protection: entry.plan.protection.isEmpty ? .nothingToDo : .notSent, scale: scale)
-        }
-        for (index, result) in zip(active, sent) { results[index] = result }
-        return results
     }
 
     /// The holds in force; the last ones read when the database cannot be read now.
