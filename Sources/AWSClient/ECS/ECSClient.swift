@@ -42,9 +42,7 @@ public struct ECSClient: Sendable {
     /// Desired, running and pending counts, deployments and recent events of `names`, in batches
     /// of ten (ECS's limit), the batches in parallel. Results keep the order of `names`.
     public func describeServices(_ names: [String]) async throws -> ServicesReport {
-        let batches = stride(from: 0, to: names.count, by: Self.describeServicesBatch).map {
-            Array(names[$0..<min($0 + Self.describeServicesBatch, names.count)])
-        }
+        let batches = names.chunked(into: Self.describeServicesBatch).map(Array.init)
         let outputs = try await withThrowingTaskGroup(of: (Int, DescribeServicesOutput).self) { group in
             for (index, batch) in batches.enumerated() {
                 group.addTask {
@@ -64,7 +62,7 @@ public struct ECSClient: Sendable {
             for service in output.services ?? [] where service.status != "INACTIVE" { byName[service.serviceName] = service }
             for service in output.services ?? [] where service.status == "INACTIVE" { failures[service.serviceName] = "INACTIVE (deleted)" }
             for failure in output.failures ?? [] {
-                let name = failure.arn.map { $0.split(separator: "/").last.map(String.init) ?? $0 } ?? "?"
+                let name = failure.arn.map(ARN.lastPart) ?? "?"
                 failures[name] = failure.reason ?? "unknown"
             }
         }
@@ -129,10 +127,9 @@ public struct ECSClient: Sendable {
     /// Status, private IP and start time of tasks, in batches of 100.
     public func describeTasks(_ arns: [String]) async throws -> [ECSTask] {
         var tasks: [ECSTask] = []
-        for start in stride(from: 0, to: arns.count, by: Self.describeTasksBatch) {
-            let batch = Array(arns[start..<min(start + Self.describeTasksBatch, arns.count)])
+        for batch in arns.chunked(into: Self.describeTasksBatch) {
             tasks += try await api.call(
-                "DescribeTasks", DescribeTasksInput(cluster: cluster, tasks: batch), context: "cluster \(cluster)",
+                "DescribeTasks", DescribeTasksInput(cluster: cluster, tasks: Array(batch)), context: "cluster \(cluster)",
                 as: DescribeTasksOutput.self).tasks ?? []
         }
         return tasks
@@ -154,21 +151,20 @@ public struct ECSClient: Sendable {
     }
     struct TaskProtectionOutput: Decodable { var protectedTasks: [ECSTaskProtection]?; var failures: [ECSFailure]? }
 
-    /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off, ten tasks per call
-    /// (ECS's limit).
+    /// Turns scale-in protection on (for `expiresInMinutes`, 1–2880) or off, in one call: at most
+    /// `protectionBatch` (ten, ECS's limit) tasks. The caller batches, since a batch that fails
+    /// fails only its own tasks' services (`ECSClusterView.setProtection`).
     public func updateTaskProtection(_ arns: [String], enabled: Bool, expiresInMinutes: Int? = nil, deadline: Duration? = nil) async throws -> ProtectionReport {
-        var report = ProtectionReport()
-        let end = deadline.map { ContinuousClock.now + $0 }
-        for start in stride(from: 0, to: arns.count, by: Self.protectionBatch) {
-            let batch = Array(arns[start..<min(start + Self.protectionBatch, arns.count)])
-            let output = try await api.call(
-                "UpdateTaskProtection",
-                UpdateTaskProtectionInput(cluster: cluster, tasks: batch, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
-                context: "cluster \(cluster)", deadline: end.map { $0 - ContinuousClock.now }, as: TaskProtectionOutput.self)
-            report.tasks += output.protectedTasks ?? []
-            report.failures += output.failures ?? []
+        guard arns.count <= Self.protectionBatch else {
+            throw AWSError(
+                kind: .invalidRequest, action: "ecs:UpdateTaskProtection", code: "TooManyTasks",
+                message: "at most \(Self.protectionBatch) tasks a call, not \(arns.count)", status: 0, context: "cluster \(cluster)")
         }
-        return report
+        let output = try await api.call(
+            "UpdateTaskProtection",
+            UpdateTaskProtectionInput(cluster: cluster, tasks: arns, protectionEnabled: enabled, expiresInMinutes: enabled ? expiresInMinutes : nil),
+            context: "cluster \(cluster)", deadline: deadline, as: TaskProtectionOutput.self)
+        return ProtectionReport(tasks: output.protectedTasks ?? [], failures: output.failures ?? [])
     }
 
     struct GetTaskProtectionInput: Encodable, Sendable { var cluster: String; var tasks: [String] }
@@ -176,10 +172,9 @@ public struct ECSClient: Sendable {
     /// Protection state of tasks, 100 per call (ECS's limit).
     public func taskProtection(_ arns: [String]) async throws -> ProtectionReport {
         var report = ProtectionReport()
-        for start in stride(from: 0, to: arns.count, by: 100) {
-            let batch = Array(arns[start..<min(start + 100, arns.count)])
+        for batch in arns.chunked(into: 100) {
             let output = try await api.call(
-                "GetTaskProtection", GetTaskProtectionInput(cluster: cluster, tasks: batch), context: "cluster \(cluster)",
+                "GetTaskProtection", GetTaskProtectionInput(cluster: cluster, tasks: Array(batch)), context: "cluster \(cluster)",
                 as: TaskProtectionOutput.self)
             report.tasks += output.protectedTasks ?? []
             report.failures += output.failures ?? []
@@ -209,15 +204,15 @@ public struct ApplicationAutoScalingClient: Sendable {
     public func scalableTargets(cluster: String, services: [String]) async throws -> [String: ScalableTarget] {
         var result: [String: ScalableTarget] = [:]
         // The API takes up to 50 resource ids per call.
-        for start in stride(from: 0, to: services.count, by: 50) {
-            let ids = services[start..<min(start + 50, services.count)].map { "service/\(cluster)/\($0)" }
+        for batch in services.chunked(into: 50) {
+            let ids = batch.map { "service/\(cluster)/\($0)" }
             var token: String?
             repeat {
                 let page = try await api.call(
                     "DescribeScalableTargets", DescribeScalableTargetsInput(ResourceIds: ids, NextToken: token),
                     context: "cluster \(cluster)", as: DescribeScalableTargetsOutput.self)
                 for target in page.ScalableTargets ?? [] {
-                    result[target.resourceID.split(separator: "/").last.map(String.init) ?? target.resourceID] = target
+                    result[ARN.lastPart(target.resourceID)] = target
                 }
                 token = page.NextToken
             } while token != nil

@@ -267,8 +267,7 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
         var refused: [ProtectionChange.Refusal] = []
         var firstError: (any Error)?
         var answered = 0
-        for start in stride(from: 0, to: arns.count, by: ECSClient.protectionBatch) {
-            let batch = Array(arns[start..<min(start + ECSClient.protectionBatch, arns.count)])
+        for batch in arns.chunked(into: ECSClient.protectionBatch).map(Array.init) {
             do {
                 let report = try await client.updateTaskProtection(batch, enabled: isEnabled, expiresInMinutes: minutes, deadline: end - ContinuousClock.now)
                 answered += 1

@@ -167,7 +167,7 @@ public struct ECSTask: Sendable, Equatable, Decodable {
     }
 
     /// The task id, the last part of its ARN.
-    public var taskID: String { taskArn.split(separator: "/").last.map(String.init) ?? taskArn }
+    public var taskID: String { ARN.lastPart(taskArn) }
 
     enum CodingKeys: String, CodingKey { case taskArn, lastStatus, desiredStatus, startedAt, attachments, containers, group }
 

@@ -1,3 +1,4 @@
+import Foundation
 /// Reads leaf elements out of the small XML documents AWS's query protocol answers with (STS
 /// responses, `ErrorResponse` bodies). Not a general XML parser: it finds the text of the first
 /// `<Name>…</Name>` and decodes the five predefined entities, which is all these documents use.

@@ -38,25 +38,25 @@ final class DecisionRecorder: Sendable {
         let metadata = Self.metadata(report)
         logNotices(report.plan.notices, service: report.name, now: now)
         logProtection(result.protection, plan: report.plan, service: report.name, now: now, errors: &errors)
-        metrics.set("redash_autoscaler_unmapped_busy_workers", ["service": report.name], Double(report.plan.busyTasks.unmappedBusyWorkers))
+        metrics.set(.unmappedBusyWorkers, ["service": report.name], Double(report.plan.busyTasks.unmappedBusyWorkers))
         // Every counter of the service exists from its first tick, at 0: a dashboard's rate()
         // and a monitor's "no data" then mean what they say.
         for direction in ["up", "down"] {
-            for name in ["redash_autoscaler_scale_actions_total", "redash_autoscaler_would_scale_actions_total"] {
+            for name in [Metric.scaleActions, .wouldScaleActions] {
                 metrics.increment(name, ["service": report.name, "direction": direction], by: 0)
             }
         }
         for action in ["protect", "release"] {
-            metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": report.name, "action": action], by: 0)
+            metrics.increment(.taskProtectionChanges, ["service": report.name, "action": action], by: 0)
         }
 
         switch report.outcome {
         case .dryRun, .paused:
             // What it would have done: the dashboard's scale actions during a migration step.
-            metrics.increment("redash_autoscaler_would_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
+            metrics.increment(.wouldScaleActions, ["service": report.name, "direction": decision.direction.rawValue])
         case .applied:
-            metrics.increment("redash_autoscaler_scale_actions_total", ["service": report.name, "direction": decision.direction.rawValue])
-            metrics.set("redash_autoscaler_last_scale_timestamp_seconds", ["service": report.name], now.secondsSinceEpoch)
+            metrics.increment(.scaleActions, ["service": report.name, "direction": decision.direction.rawValue])
+            metrics.set(.lastScaleTimestamp, ["service": report.name], now.secondsSinceEpoch)
             if let store {
                 do {
                     try await store.saveHistory(
@@ -106,55 +106,55 @@ final class DecisionRecorder: Sendable {
 
     /// Metrics of the whole tick and the scheduler's health.
     func finish(_ report: ReconcileReport, forecast: ForecastSnapshot?) {
-        metrics.set("redash_autoscaler_leader", [:], report.isLeader ? 1 : 0)
+        metrics.set(.leader, [:], report.isLeader ? 1 : 0)
         if let calls = report.apiCalls {
             // The controller's share of ECS's account-wide rate limits.
-            metrics.set("redash_autoscaler_ecs_requests_last_tick", [:], Double(report.apiCallCount ?? 0))
-            for (action, count) in calls { metrics.increment("redash_autoscaler_ecs_requests_total", ["action": action], by: count) }
+            metrics.set(.ecsRequestsLastTick, [:], Double(report.apiCallCount ?? 0))
+            for (action, count) in calls { metrics.increment(.ecsRequests, ["action": action], by: count) }
         }
-        if let forecast { metrics.set("redash_autoscaler_skipped_schedules", [:], Double(forecast.skippedSchedules)) }
+        if let forecast { metrics.set(.skippedSchedules, [:], Double(forecast.skippedSchedules)) }
         // Modes as one-hot gauges (1 for the mode in force, 0 for the others), so that a
         // dashboard can count paused services and a monitor can fire on a kill switch.
         for mode in ServiceMode.allCases {
-            metrics.set("redash_autoscaler_controller_mode", ["mode": mode.rawValue], report.controllerMode == mode ? 1 : 0)
+            metrics.set(.controllerMode, ["mode": mode.rawValue], report.controllerMode == mode ? 1 : 0)
         }
         for service in report.services {
             for mode in ServiceMode.allCases {
-                metrics.set("redash_autoscaler_service_mode", ["service": service.name, "mode": mode.rawValue], service.mode == mode ? 1 : 0)
+                metrics.set(.serviceMode, ["service": service.name, "mode": mode.rawValue], service.mode == mode ? 1 : 0)
             }
             if let hold = service.hold {
-                metrics.set("redash_autoscaler_operator_hold_tasks", ["service": service.name], Double(hold.tasks))
+                metrics.set(.operatorHoldTasks, ["service": service.name], Double(hold.tasks))
             } else {
-                metrics.remove("redash_autoscaler_operator_hold_tasks", ["service": service.name])
+                metrics.remove(.operatorHoldTasks, ["service": service.name])
             }
             if let state = service.state {
-                metrics.set("redash_autoscaler_desired_tasks", ["service": service.name], Double(state.desired))
-                metrics.set("redash_autoscaler_running_tasks", ["service": service.name], Double(state.running))
+                metrics.set(.desiredTasks, ["service": service.name], Double(state.desired))
+                metrics.set(.runningTasks, ["service": service.name], Double(state.running))
             }
             if let proposed = service.decision.desired {
-                metrics.set("redash_autoscaler_proposed_tasks", ["service": service.name], Double(proposed))
+                metrics.set(.proposedTasks, ["service": service.name], Double(proposed))
             }
         }
         for (queue, reading) in report.probe.readings {
             guard case .observed(let observation) = reading else {
                 // Unknown now: absent in /metrics (a dashboard shows a gap, not the last value).
-                for name in ["redash_autoscaler_queue_pending_jobs", "redash_autoscaler_queue_running_jobs", "redash_autoscaler_queue_oldest_age_seconds"] {
+                for name in [Metric.queuePendingJobs, .queueRunningJobs, .queueOldestAge] {
                     metrics.remove(name, ["queue": queue])
                 }
                 continue
             }
-            metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": queue], Double(observation.pending))
+            metrics.set(.queuePendingJobs, ["queue": queue], Double(observation.pending))
             if let running = observation.running {
-                metrics.set("redash_autoscaler_queue_running_jobs", ["queue": queue], Double(running))
+                metrics.set(.queueRunningJobs, ["queue": queue], Double(running))
             } else {
                 // Unknown (Celery without a complete round): absent, not the last count.
-                metrics.remove("redash_autoscaler_queue_running_jobs", ["queue": queue])
+                metrics.remove(.queueRunningJobs, ["queue": queue])
             }
-            metrics.set("redash_autoscaler_queue_oldest_age_seconds", ["queue": queue], observation.oldestAge?.inSeconds ?? 0)
+            metrics.set(.queueOldestAge, ["queue": queue], observation.oldestAge?.inSeconds ?? 0)
         }
         if let celery = report.probe.celery { recordCelery(celery, now: report.at) }
         if let scheduler = report.probe.scheduler {
-            metrics.set("redash_autoscaler_scheduler_stale", [:], scheduler.isStale ? 1 : 0)
+            metrics.set(.schedulerStale, [:], scheduler.isStale ? 1 : 0)
             let wasStale = state.withLock { state in
                 defer { state.schedulerWasStale = scheduler.isStale }
                 return state.schedulerWasStale
@@ -174,21 +174,21 @@ final class DecisionRecorder: Sendable {
             }
         }
         if let comparison = report.newComparison {
-            metrics.increment("redash_autoscaler_forecast_refreshes_compared_total")
-            metrics.increment("redash_autoscaler_forecast_refresh_absolute_error_total", by: abs(comparison.error))
-            metrics.set("redash_autoscaler_forecast_refresh_error", [:], Double(comparison.error))
+            metrics.increment(.forecastRefreshesCompared)
+            metrics.increment(.forecastRefreshAbsoluteError, by: abs(comparison.error))
+            metrics.set(.forecastRefreshError, [:], Double(comparison.error))
             logger.debug("forecast checked against Redash's refresh", metadata: [
                 "refreshAt": "\(comparison.refreshAt)", "predicted": "\(comparison.predicted)", "observed": "\(comparison.observed)",
             ])
         }
         recordQueueFindings(report.queueFindings)
         metrics.observeReconcile(report.duration)
-        for outcome in ["success", "degraded"] { metrics.increment("redash_autoscaler_reconciles_total", ["outcome": outcome], by: 0) }
+        for outcome in ["success", "degraded"] { metrics.increment(.reconciles, ["outcome": outcome], by: 0) }
         for dependency in DependencyError.Dependency.allCases {
-            metrics.increment("redash_autoscaler_errors_total", ["dependency": dependency.rawValue], by: 0)
+            metrics.increment(.errors, ["dependency": dependency.rawValue], by: 0)
         }
-        metrics.increment("redash_autoscaler_reconciles_total", ["outcome": report.succeeded ? "success" : "degraded"])
-        for error in report.errors { metrics.increment("redash_autoscaler_errors_total", ["dependency": error.dependency.rawValue]) }
+        metrics.increment(.reconciles, ["outcome": report.succeeded ? "success" : "degraded"])
+        for error in report.errors { metrics.increment(.errors, ["dependency": error.dependency.rawValue]) }
         logErrors(report.errors, now: report.at)
     }
 
@@ -196,13 +196,13 @@ final class DecisionRecorder: Sendable {
     /// when some node did not answer, since scale-in then falls back to the window alone.
     func recordCelery(_ celery: CeleryActivity, now: Instant) {
         if let reached = celery.reached {
-            metrics.set("redash_autoscaler_celery_nodes", ["state": "reached"], Double(reached))
+            metrics.set(.celeryNodes, ["state": "reached"], Double(reached))
         } else {
-            metrics.remove("redash_autoscaler_celery_nodes", ["state": "reached"])
+            metrics.remove(.celeryNodes, ["state": "reached"])
         }
-        metrics.set("redash_autoscaler_celery_nodes", ["state": "answered"], Double(celery.nodes.count))
-        for result in ["complete", "incomplete"] { metrics.increment("redash_autoscaler_celery_rounds_total", ["result": result], by: 0) }
-        metrics.increment("redash_autoscaler_celery_rounds_total", ["result": celery.isComplete ? "complete" : "incomplete"])
+        metrics.set(.celeryNodes, ["state": "answered"], Double(celery.nodes.count))
+        for result in ["complete", "incomplete"] { metrics.increment(.celeryRounds, ["result": result], by: 0) }
+        metrics.increment(.celeryRounds, ["result": celery.isComplete ? "complete" : "incomplete"])
         guard let problem = celery.problem, let admitted = throttle.admit("celery|incomplete", now: now) else { return }
         logger.warning("Celery workers: \(problem); running tasks unknown, so scale-in relies on the stabilization window this tick", metadata: [
             "nodesReached": "\(celery.reached.map(String.init) ?? "unknown")", "nodesAnswered": "\(celery.nodes.count)",
@@ -275,7 +275,7 @@ final class DecisionRecorder: Sendable {
             return state.queueFindings
         }
         for kind in ["missing", "unconsumed"] {
-            metrics.set("redash_autoscaler_queue_name_problems", ["kind": kind], Double(findings.filter { $0.kind == kind }.count))
+            metrics.set(.queueNameProblems, ["kind": kind], Double(findings.filter { $0.kind == kind }.count))
         }
         guard texts != previous else { return }
         for finding in findings where !previous.contains(finding.description) {
@@ -286,9 +286,9 @@ final class DecisionRecorder: Sendable {
 
     /// Drops the per-service gauges (a new policy may manage other services).
     func forgetServices() {
-        metrics.clear("redash_autoscaler_desired_tasks")
-        metrics.clear("redash_autoscaler_proposed_tasks")
-        metrics.clear("redash_autoscaler_running_tasks")
+        metrics.clear(.desiredTasks)
+        metrics.clear(.proposedTasks)
+        metrics.clear(.runningTasks)
     }
 
     private func logNotices(_ notices: [StepNotice], service: String, now: Instant) {
@@ -308,7 +308,7 @@ final class DecisionRecorder: Sendable {
     }
 
     private func logProtection(_ result: ProtectionResult, plan: ServicePlan, service: String, now: Instant, errors: inout [DependencyError]) {
-        let names = { (ids: [String]) in ids.map { $0.split(separator: "/").last.map(String.init) ?? $0 }.joined(separator: ",") }
+        let names = { (ids: [String]) in ids.map(ARN.lastPart).joined(separator: ",") }
         switch result {
         case .nothingToDo:
             break
@@ -326,10 +326,10 @@ final class DecisionRecorder: Sendable {
                 ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             }
             if !change.protected.isEmpty {
-                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service, "action": "protect"], by: change.protected.count)
+                metrics.increment(.taskProtectionChanges, ["service": service, "action": "protect"], by: change.protected.count)
             }
             if !change.released.isEmpty {
-                metrics.increment("redash_autoscaler_task_protection_changes_total", ["service": service, "action": "release"], by: change.released.count)
+                metrics.increment(.taskProtectionChanges, ["service": service, "action": "release"], by: change.released.count)
             }
             logger.info("task protection updated", metadata: [
                 "service": "\(service)", "protected": "\(names(change.protected))", "released": "\(names(change.released))",
