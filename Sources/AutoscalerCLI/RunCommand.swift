@@ -4,10 +4,12 @@ import AutoscalerCore
 import Controller
 import Foundation
 import Logging
+import NIOHTTP1
 import PolicyFile
 import RedashMetadata
 import ServiceLifecycle
 import SystemClock
+import UnixSignals
 
 /// `redash-autoscaler run`: the long-running controller.
 public struct RunCommand: AsyncParsableCommand {
@@ -105,7 +107,7 @@ public struct RunCommand: AsyncParsableCommand {
         var statsd: DogStatsDSender?
         if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
             do {
-                statsd = try DogStatsDSender(target: target)
+                statsd = try await DogStatsDSender.make(target: target)
             } catch {
                 logger.critical("cannot start", metadata: ["error": "\(error)"])
                 throw ExitCode(1)
@@ -180,7 +182,7 @@ enum ControllerRoutes {
             // The lease as it stands by this process's clock, not as the last finished tick saw
             // it: a leader woken from SIGSTOP, or one whose tick waits on a database it cannot
             // reach, has lost the lease long before its next tick ends.
-            if let lease { metrics.set("redash_autoscaler_leader", [:], await lease.isLeader ? 1 : 0) }
+            if let lease { metrics.set(.leader, [:], await lease.isLeader ? 1 : 0) }
             return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
         case "/favicon.ico":
             // The page has no icon; an empty answer keeps a browser's console free of a 404.

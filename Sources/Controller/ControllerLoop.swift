@@ -69,7 +69,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         // At 0 from the start, so that the "policy rejected" monitor sees an increase, not a
         // series that appears.
         for reason in ["unreadable", "invalid", "restart-needed"] {
-            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": reason], by: 0)
+            metrics.increment(.policyReloadFailures, ["reason": reason], by: 0)
         }
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withTaskGroup(of: Void.self) { group in
@@ -162,7 +162,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             // at once, then once a minute with how often it failed meanwhile (and on SIGHUP).
             let admitted = state.throttle.admit("unreadable", now: now)
             guard admitted != nil || force else { return }
-            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "unreadable"])
+            metrics.increment(.policyReloadFailures, ["reason": "unreadable"])
             var metadata: Logger.Metadata = ["policySource": "\(source.name)", "reason": "\(reason)", "error": "\(error)"]
             if let admitted { metadata.merge(DecisionRecorder.repeatMetadata(admitted), uniquingKeysWith: { $1 }) }
             logger.error("the policy cannot be read; keeping the current policy", metadata: metadata)
@@ -181,7 +181,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         guard changed else { return }
         let result = PolicyLoader.parse(read.text, file: source.name, environment: environment)
         guard let policy = result.policy else {
-            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "invalid"])
+            metrics.increment(.policyReloadFailures, ["reason": "invalid"])
             logger.error("new policy rejected; keeping the last good one", metadata: [
                 "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "errors": "\(result.errors.count)",
                 "diagnostics": "\(result.diagnostics.map(\.description).joined(separator: " | "))",
@@ -192,7 +192,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         if policy == current && !force { return }
         let connections = Self.connectionChanges(from: current, to: policy)
         guard connections.isEmpty else {
-            metrics.increment("redash_autoscaler_policy_reload_failures_total", ["reason": "restart-needed"])
+            metrics.increment(.policyReloadFailures, ["reason": "restart-needed"])
             logger.error("new policy not applied: it changes what the controller is connected to, which takes a restart; keeping the current policy", metadata: [
                 "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "changed": "\(connections.joined(separator: "; "))",
                 "fix": "restart the controller (a new ECS deployment) to use the new connections",

@@ -1,16 +1,17 @@
 import AutoscalerCore
 import CoreMetrics
 import Foundation
+import NIOCore
+import NIOPosix
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A swift-metrics backend that collects records for a DogStatsD agent until the next flush:
 /// a gauge keeps its last value (and is sent at every flush, as statsd gauges expect), a counter
 /// adds up its increments (sent as the increase since the previous flush), a timer keeps its
 /// observations (sent in seconds as histogram samples, `|h`). Names get a dot after the
-/// `redash_autoscaler` prefix and labels become tags.
+/// `redash_autoscaler` prefix and labels become tags; the Redash service's label becomes
+/// `redash_service` (`DogStatsDAggregator.tagKey`), since `service` is Datadog's unified service
+/// tag, which names the controller itself.
 public final class DogStatsDAggregator: MetricsFactory, Sendable {
     struct Series: Hashable, Comparable {
         /// `redash_autoscaler.queue_pending_jobs`
@@ -34,10 +35,16 @@ public final class DogStatsDAggregator: MetricsFactory, Sendable {
 
     public init() {}
 
+    /// The Datadog tag key of a metric label: `redash_service` for the Redash service (logs
+    /// and events use the same key), the label itself otherwise.
+    public static func tagKey(_ label: String) -> String {
+        label == "service" ? "redash_service" : label
+    }
+
     static func series(_ label: String, _ dimensions: [(String, String)]) -> Series {
         let prefix = "redash_autoscaler_"
         let name = label.hasPrefix(prefix) ? "redash_autoscaler." + label.dropFirst(prefix.count) : label
-        let sorted = dimensions.sorted { $0.0 < $1.0 }
+        let sorted = dimensions.map { (tagKey($0.0), $0.1) }.sorted { $0.0 < $1.0 }
         return Series(name: name, tags: sorted.isEmpty ? "" : "|#" + sorted.map { "\($0.0):\($0.1)" }.joined(separator: ","))
     }
 
@@ -129,30 +136,39 @@ public final class DogStatsDAggregator: MetricsFactory, Sendable {
     }
 }
 
-/// Sends DogStatsD lines over UDP to a Datadog agent (a sidecar on 127.0.0.1:8125 in ECS).
-/// Fire and forget: a missing agent never slows the controller.
-public final class DogStatsDSender: @unchecked Sendable {
-    // The socket and address are set in init and only read afterwards.
-    private let socketFD: Int32
-    private var address = sockaddr_in()
+/// Sends DogStatsD lines over UDP to a Datadog agent (a sidecar on 127.0.0.1:8125 in ECS), on a
+/// NIO datagram channel. Fire and forget: a missing agent never slows the controller.
+public final class DogStatsDSender: Sendable {
+    private let channel: any Channel
+    private let target: SocketAddress
 
-    /// `target` is `host:port` with an IPv4 host.
-    public init(target: String) throws {
+    private init(channel: any Channel, target: SocketAddress) {
+        self.channel = channel
+        self.target = target
+    }
+
+    /// A sender to `target`, `host:port` with an IPv4 host.
+    public static func make(target: String) async throws -> DogStatsDSender {
         guard let colon = target.lastIndex(of: ":"), let port = UInt16(target[target.index(after: colon)...]) else {
             throw SetupFailure("DogStatsD target must be host:port, such as 127.0.0.1:8125")
         }
         let host = String(target[..<colon])
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &address.sin_addr) == 1 else {
+        let address: SocketAddress
+        do {
+            address = try SocketAddress(ipAddress: host == "localhost" ? "127.0.0.1" : host, port: Int(port))
+        } catch {
             throw SetupFailure("DogStatsD host must be an IPv4 address: \(host)")
         }
-        socketFD = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard socketFD >= 0 else { throw SetupFailure("cannot open a UDP socket for DogStatsD") }
-        _ = fcntl(socketFD, F_SETFL, O_NONBLOCK)
+        guard case .v4 = address else { throw SetupFailure("DogStatsD host must be an IPv4 address: \(host)") }
+        do {
+            let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "0.0.0.0", port: 0).get()
+            return DogStatsDSender(channel: channel, target: address)
+        } catch {
+            throw SetupFailure("cannot open a UDP socket for DogStatsD: \(error)")
+        }
     }
 
-    deinit { close(socketFD) }
+    deinit { channel.close(promise: nil) }
 
     /// Sends what the registry collected since the last flush, packed into datagrams of at most
     /// 1,400 bytes. Nothing is sent for a registry made without DogStatsD.
@@ -177,14 +193,8 @@ public final class DogStatsDSender: @unchecked Sendable {
 
     private func send(_ packet: String) {
         guard !packet.isEmpty else { return }
-        var target = address
-        _ = packet.withCString { pointer in
-            withUnsafePointer(to: &target) { raw in
-                raw.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(socketFD, pointer, strlen(pointer), 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-        }
+        let envelope = AddressedEnvelope(remoteAddress: target, data: ByteBuffer(string: packet))
+        channel.writeAndFlush(envelope, promise: nil)
     }
 }
 
@@ -216,7 +226,7 @@ public struct DogStatsDEvent: Sendable, Equatable {
         return DogStatsDEvent(
             title: "redash-autoscaler scaled \(report.name) \(from) → \(to)", text: decision.reason, at: decision.at,
             aggregationKey: "redash-autoscaler-\(report.name)", alertType: "info",
-            tags: ["service:\(report.name)", "direction:\(decision.direction.rawValue)", "reason_code:\(decision.code.rawValue)"])
+            tags: ["\(DogStatsDAggregator.tagKey("service")):\(report.name)", "direction:\(decision.direction.rawValue)", "reason_code:\(decision.code.rawValue)"])
     }
 
     public var datagram: String {

@@ -3,12 +3,13 @@ import Logging
 
 /// One JSON object per line on standard output, for FireLens, CloudWatch and Datadog:
 /// `{"timestamp": "…", "level": "notice", "logger.name": "…", "message": "…", "service":
-/// "redash-autoscaler", "env": "prod", "version": "0.1.0", "ecs.service": "…", …}`.
+/// "redash-autoscaler", "env": "prod", "version": "0.1.0", "redash_service": "…", …}`.
 ///
 /// Shaped so that Datadog's JSON preprocessing reads it without remapping: `timestamp` (ISO 8601)
 /// is a date attribute, `level` a status attribute, `message` the body, and `service` is the
 /// controller's own name (Datadog's reserved attribute, from `DD_SERVICE`), so the Redash service
-/// a line is about goes under `ecs.service`. Metadata whose text is a plain decimal number
+/// a line is about goes under `redash_service`, the tag key its DogStatsD metrics and events
+/// carry too (`DogStatsDAggregator.tagKey`), so that logs and metrics join on it. Metadata whose text is a plain decimal number
 /// (`3`, `-2`, `108.5`) is written as a JSON number, so that it can be a measure; everything
 /// else is a string.
 public struct JSONLogHandler: LogHandler {
@@ -41,7 +42,7 @@ public struct JSONLogHandler: LogHandler {
 
     /// Keys the handler writes itself; metadata under these names is moved aside, not lost.
     static let renamed: [String: String] = [
-        "service": "ecs.service", "env": "ecs.env", "version": "ecs.version", "level": "log.level",
+        "service": DogStatsDAggregator.tagKey("service"), "env": "ecs.env", "version": "ecs.version", "level": "log.level",
         "message": "log.message", "timestamp": "log.timestamp", "host": "ecs.host", "source": "log.source", "status": "log.status",
     ]
 

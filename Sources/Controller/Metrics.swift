@@ -32,41 +32,6 @@ public final class MetricsRegistry: Sendable {
     private let handles = Mutex(Handles())
     private let reconcileDuration: CoreMetrics.Timer
 
-    static let reconcileDurationName = "redash_autoscaler_reconcile_duration_seconds"
-
-    /// Help texts, by metric name; every metric the controller records has one.
-    static let help: [String: String] = [
-        "redash_autoscaler_desired_tasks": "desiredCount ECS reports for the service",
-        "redash_autoscaler_proposed_tasks": "desiredCount the controller wants for the service",
-        "redash_autoscaler_running_tasks": "running tasks ECS reports for the service",
-        "redash_autoscaler_queue_pending_jobs": "jobs waiting in the queue",
-        "redash_autoscaler_queue_running_jobs": "jobs running from the queue (RQ; Celery with celery.inspect)",
-        "redash_autoscaler_celery_nodes": "Celery worker nodes the last remote-control round reached and that answered",
-        "redash_autoscaler_celery_rounds_total": "Celery remote-control rounds, complete (every node answered) or not",
-        "redash_autoscaler_queue_oldest_age_seconds": "age of the oldest waiting job",
-        "redash_autoscaler_leader": "1 when this controller holds the lease (or needs none)",
-        "redash_autoscaler_would_scale_actions_total": "changes a dry-run or paused service would have made, by direction",
-        "redash_autoscaler_controller_mode": "1 for the controller-wide mode in force (run --dry-run, the policy's mode and the kill switch combined), 0 for the others",
-        "redash_autoscaler_service_mode": "1 for the mode the service was handled in this tick (active, dry-run, paused), 0 for the others",
-        "redash_autoscaler_operator_hold_tasks": "the task count an operator's hold keeps the service at; absent without a hold",
-        "redash_autoscaler_scheduler_stale": "1 when Redash's scheduler looks dead",
-        "redash_autoscaler_policy_reload_failures_total": "policy files rejected on reload",
-        "redash_autoscaler_reconciles_total": "reconciles by outcome",
-        "redash_autoscaler_errors_total": "failed reads or writes by dependency",
-        "redash_autoscaler_scale_actions_total": "desiredCount changes sent to ECS and accepted, by direction (dry-run counts in would_scale_actions_total)",
-        "redash_autoscaler_skipped_schedules": "scheduled queries whose schedule could not be read",
-        "redash_autoscaler_last_scale_timestamp_seconds": "Unix time of the last desiredCount change applied to the service",
-        "redash_autoscaler_unmapped_busy_workers": "busy RQ workers that could not be matched to an ECS task",
-        "redash_autoscaler_task_protection_changes_total": "tasks whose scale-in protection was set or released, by action",
-        "redash_autoscaler_forecast_refreshes_compared_total": "Redash refreshes whose outdated_queries_count was compared with the forecast",
-        "redash_autoscaler_forecast_refresh_absolute_error_total": "sum over compared refreshes of |found due by Redash - forecast|",
-        "redash_autoscaler_forecast_refresh_error": "found due by Redash's last refresh minus what the forecast said",
-        "redash_autoscaler_queue_name_problems": "policy queues that exist nowhere (missing) and queues with work no service consumes (unconsumed)",
-        "redash_autoscaler_ecs_requests_total": "ECS API requests sent, by action (every attempt, retries included)",
-        "redash_autoscaler_ecs_requests_last_tick": "ECS API requests the last reconcile sent",
-        reconcileDurationName: "wall time of one reconcile",
-    ]
-
     /// Buckets of the reconcile-duration histogram.
     static let reconcileBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
@@ -76,13 +41,13 @@ public final class MetricsRegistry: Sendable {
     /// `dogStatsD`: also collect every record for a DogStatsD agent (see `DogStatsDSender`).
     public init(dogStatsD: Bool = false) {
         let prometheus = PrometheusCollectorRegistry()
-        let exporter = PrometheusExporter(registry: prometheus, help: Self.help, durationBuckets: Self.reconcileBuckets)
+        let exporter = PrometheusExporter(registry: prometheus, help: Metric.help, durationBuckets: Self.reconcileBuckets)
         let aggregator = dogStatsD ? DogStatsDAggregator() : nil
         let factory: any MetricsFactory = aggregator.map { MultiplexMetricsHandler(factories: [exporter, $0]) } ?? exporter
         self.prometheus = prometheus
         self.dogStatsD = aggregator
         self.factory = factory
-        reconcileDuration = CoreMetrics.Timer(label: Self.reconcileDurationName, dimensions: [], factory: factory)
+        reconcileDuration = CoreMetrics.Timer(label: Metric.reconcileDuration.rawValue, dimensions: [], factory: factory)
     }
 
     private static func key(_ name: String, _ labels: [String: String]) -> (Key, [(String, String)]) {
@@ -104,29 +69,31 @@ public final class MetricsRegistry: Sendable {
         }
     }
 
-    public func set(_ name: String, _ labels: [String: String] = [:], _ value: Double) {
-        handle(\.gauges, name, labels) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: $2) }.record(value)
+    /// Sets a gauge of the catalogue.
+    public func set(_ metric: Metric, _ labels: [String: String] = [:], _ value: Double) {
+        handle(\.gauges, metric.rawValue, labels) { CoreMetrics.Gauge(label: $0, dimensions: $1, factory: $2) }.record(value)
     }
 
     /// Drops one series of a gauge: a value that is no longer known is absent, not frozen.
-    public func remove(_ name: String, _ labels: [String: String]) {
-        let (key, _) = Self.key(name, labels)
+    public func remove(_ metric: Metric, _ labels: [String: String]) {
+        let (key, _) = Self.key(metric.rawValue, labels)
         let removed = handles.withLock { handles in handles.gauges.removeValue(forKey: key) }
         removed?.destroy()
     }
 
     /// Drops every series of a gauge (a service or queue removed from the policy).
-    public func clear(_ name: String) {
+    public func clear(_ metric: Metric) {
         let removed = handles.withLock { handles in
-            let removed = handles.gauges.filter { $0.key.name == name }
+            let removed = handles.gauges.filter { $0.key.name == metric.rawValue }
             for key in removed.keys { handles.gauges[key] = nil }
             return Array(removed.values)
         }
         for gauge in removed { gauge.destroy() }
     }
 
-    public func increment(_ name: String, _ labels: [String: String] = [:], by amount: Int = 1) {
-        handle(\.counters, name, labels) { CoreMetrics.Counter(label: $0, dimensions: $1, factory: $2) }.increment(by: amount)
+    /// Adds to a counter of the catalogue (`by: 0` makes the series exist at 0).
+    public func increment(_ metric: Metric, _ labels: [String: String] = [:], by amount: Int = 1) {
+        handle(\.counters, metric.rawValue, labels) { CoreMetrics.Counter(label: $0, dimensions: $1, factory: $2) }.increment(by: amount)
     }
 
     public func observeReconcile(_ duration: Duration) {

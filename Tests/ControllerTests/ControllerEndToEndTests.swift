@@ -69,9 +69,9 @@ struct ControllerEndToEndTests {
         // What was done is in the logs and the metrics.
         let scaled = controller.logLines.filter { $0["message"]?.hasPrefix("scaled redash-adhoc-worker 1 → 3") == true }
         #expect(scaled.count == 1)
-        // Datadog's reserved `service` is the controller; the Redash service is `ecs.service`;
+        // Datadog's reserved `service` is the controller; the Redash service is `redash_service`;
         // figures are JSON numbers.
-        #expect(scaled.first?["ecs.service"] == "redash-adhoc-worker")
+        #expect(scaled.first?["redash_service"] == "redash-adhoc-worker")
         #expect(scaled.first?["service"] == "redash-autoscaler")
         let scaledObject = controller.logObjects.first { ($0["message"] as? String)?.hasPrefix("scaled redash-adhoc-worker 1 → 3") == true }
         #expect(scaledObject?["to"] is NSNumber && (scaledObject?["to"] as? NSNumber)?.intValue == 3, "\(String(describing: scaledObject))")

@@ -11,11 +11,11 @@ struct MetricsTests {
     @Test("Prometheus text through swift-metrics: help, type, labels escaped, histogram buckets, cleared series gone")
     func prometheus() {
         let metrics = MetricsRegistry()
-        metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": "queries"], 7)
-        metrics.increment("redash_autoscaler_errors_total", ["dependency": "ecs"])
-        metrics.increment("redash_autoscaler_errors_total", ["dependency": "ecs"])
-        metrics.set("redash_autoscaler_desired_tasks", ["service": #"odd "name""#], 2)
-        metrics.set("redash_autoscaler_desired_tasks", ["service": "gone"], 3)
+        metrics.set(.queuePendingJobs, ["queue": "queries"], 7)
+        metrics.increment(.errors, ["dependency": "ecs"])
+        metrics.increment(.errors, ["dependency": "ecs"])
+        metrics.set(.desiredTasks, ["service": #"odd "name""#], 2)
+        metrics.set(.desiredTasks, ["service": "gone"], 3)
         metrics.observeReconcile(.milliseconds(30))
         var text = metrics.render()
         #expect(text.contains("# HELP redash_autoscaler_queue_pending_jobs jobs waiting in the queue\n# TYPE redash_autoscaler_queue_pending_jobs gauge\nredash_autoscaler_queue_pending_jobs{queue=\"queries\"} 7.0\n"), "\(text)")
@@ -27,19 +27,19 @@ struct MetricsTests {
         #expect(text.contains("redash_autoscaler_reconcile_duration_seconds_count 1"), "\(text)")
 
         // A second registry is independent: values are per registry, not process-wide.
-        #expect(!MetricsRegistry().render().contains("redash_autoscaler_errors_total"))
+        #expect(!MetricsRegistry().render().contains(Metric.errors.rawValue))
 
-        metrics.clear("redash_autoscaler_desired_tasks")
+        metrics.clear(.desiredTasks)
         text = metrics.render()
         #expect(!text.contains("redash_autoscaler_desired_tasks{"), "\(text)")
         #expect(text.contains("redash_autoscaler_queue_pending_jobs{queue=\"queries\"} 7.0"))
         // A series can come back after it was cleared.
-        metrics.set("redash_autoscaler_desired_tasks", ["service": "gone"], 4)
+        metrics.set(.desiredTasks, ["service": "gone"], 4)
         #expect(metrics.render().contains(#"redash_autoscaler_desired_tasks{service="gone"} 4.0"#))
     }
 
     @Test("DogStatsD over UDP: gauges with tags, counters as increases since the last flush")
-    func dogStatsD() throws {
+    func dogStatsD() async throws {
         let receiver = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(receiver) }
         var address = sockaddr_in()
@@ -61,39 +61,39 @@ struct MetricsTests {
         }
 
         let metrics = MetricsRegistry(dogStatsD: true)
-        let sender = try DogStatsDSender(target: "127.0.0.1:\(UInt16(bigEndian: address.sin_port))")
-        metrics.set("redash_autoscaler_queue_pending_jobs", ["queue": "queries"], 7)
-        metrics.set("redash_autoscaler_desired_tasks", ["service": "adhoc"], 2)
-        metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
+        let sender = try await DogStatsDSender.make(target: "127.0.0.1:\(UInt16(bigEndian: address.sin_port))")
+        metrics.set(.queuePendingJobs, ["queue": "queries"], 7)
+        metrics.set(.desiredTasks, ["service": "adhoc"], 2)
+        metrics.increment(.scaleActions, ["service": "adhoc", "direction": "up"])
         metrics.observeReconcile(.milliseconds(250))
         sender.flush(metrics)
         let first = receive().split(separator: "\n").map(String.init)
         #expect(first.contains("redash_autoscaler.queue_pending_jobs:7|g|#queue:queries"), "\(first)")
-        #expect(first.contains("redash_autoscaler.scale_actions_total:1|c|#direction:up,service:adhoc"), "\(first)")
+        #expect(first.contains("redash_autoscaler.scale_actions_total:1|c|#direction:up,redash_service:adhoc"), "\(first)")
         #expect(first.contains("redash_autoscaler.reconcile_duration_seconds:0.25|h"), "\(first)")
         // The same records reached Prometheus through the multiplexer.
         #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="up",service="adhoc"} 1"#))
 
         // Counters are sent as the increase since the last flush; gauges every time; a cleared
         // gauge no longer.
-        metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
-        metrics.increment("redash_autoscaler_scale_actions_total", ["service": "adhoc", "direction": "up"])
-        metrics.clear("redash_autoscaler_desired_tasks")
+        metrics.increment(.scaleActions, ["service": "adhoc", "direction": "up"])
+        metrics.increment(.scaleActions, ["service": "adhoc", "direction": "up"])
+        metrics.clear(.desiredTasks)
         sender.flush(metrics)
         let second = receive().split(separator: "\n").map(String.init)
-        #expect(second.contains("redash_autoscaler.scale_actions_total:2|c|#direction:up,service:adhoc"), "\(second)")
+        #expect(second.contains("redash_autoscaler.scale_actions_total:2|c|#direction:up,redash_service:adhoc"), "\(second)")
         #expect(second.contains("redash_autoscaler.queue_pending_jobs:7|g|#queue:queries"), "\(second)")
         #expect(!second.contains { $0.hasPrefix("redash_autoscaler.desired_tasks") }, "\(second)")
         #expect(!second.contains { $0.hasPrefix("redash_autoscaler.reconcile_duration_seconds") }, "\(second)")
-        #expect(throws: SetupFailure.self) { try DogStatsDSender(target: "datadog-agent") }
+        await #expect(throws: SetupFailure.self) { try await DogStatsDSender.make(target: "datadog-agent") }
 
         // An applied decision as an event: lengths in UTF-8 bytes (the arrow is three), the
         // reason's line breaks escaped, tags for the service and direction.
         let event = DogStatsDEvent(
             title: "redash-autoscaler scaled adhoc 1 → 3", text: "3 pending\nfor 40 s", at: Instant(secondsSinceEpoch: 1_764_590_400),
-            aggregationKey: "redash-autoscaler-adhoc", tags: ["service:adhoc", "direction:up"])
+            aggregationKey: "redash-autoscaler-adhoc", tags: ["redash_service:adhoc", "direction:up"])
         sender.event(event)
         let received = receive()
-        #expect(received == "_e{38,19}:redash-autoscaler scaled adhoc 1 → 3|3 pending\\nfor 40 s|d:1764590400|k:redash-autoscaler-adhoc|t:info|s:redash-autoscaler|#service:adhoc,direction:up", "\(received)")
+        #expect(received == "_e{38,19}:redash-autoscaler scaled adhoc 1 → 3|3 pending\\nfor 40 s|d:1764590400|k:redash-autoscaler-adhoc|t:info|s:redash-autoscaler|#redash_service:adhoc,direction:up", "\(received)")
     }
 }
