@@ -1,4 +1,6 @@
+import ArgumentParser
 @testable import AutoscalerCLI
+import AutoscalerCore
 import Foundation
 import Testing
 
