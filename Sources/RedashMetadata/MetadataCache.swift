@@ -42,12 +42,13 @@ public actor MetadataCache: ForecastSource {
     /// background, and the next refresh picks it up).
     public func waitForFirstLoad(limit: Duration, now: @escaping @Sendable () -> Instant = WallClock.now) async -> Bool {
         if isLoaded { return true }
-        Task { await self.refresh(now: now()) }
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if isLoaded { return true }
-            if problem != nil { return false }
-            try? await Task.sleep(for: .milliseconds(20))
+        // The load races the limit; whichever ends first cancels the other. A load cut short
+        // keeps nothing half-read, and `MetadataRefresher` loads again at its first turn.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.refresh(now: now()) }
+            group.addTask { try? await Task.sleep(for: limit) }
+            await group.next()
+            group.cancelAll()
         }
         return isLoaded
     }
