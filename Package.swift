@@ -1,11 +1,13 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Every target compiles in Swift 6 language mode with strict concurrency, and spells
-/// existential types with `any` so that their cost is visible at the point of use.
+/// Every target compiles in Swift 6 language mode with strict concurrency, spells existential
+/// types with `any` so that their cost is visible at the point of use, and uses a module's
+/// members only where it imports that module.
 let strictSettings: [SwiftSetting] = [
     .swiftLanguageMode(.v6),
     .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
 ]
 
 let package = Package(

@@ -22,7 +22,7 @@ let package = Package(
             name: "fuzz-\(name)",
             dependencies: [.product(name: "FuzzHarness", package: mainPackage)],
             path: "Targets/\(name)",
-            swiftSettings: [.swiftLanguageMode(.v6)]
+            swiftSettings: [.swiftLanguageMode(.v6), .enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         )
     }
 )

@@ -3,6 +3,7 @@ import AutoscalerCore
 import Controller
 import Foundation
 import Logging
+import RedashMetadata
 import SystemClock
 
 /// `redash-autoscaler plan`: one reconcile in dry-run, as a table or JSON.

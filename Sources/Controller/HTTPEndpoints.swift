@@ -1,3 +1,4 @@
+import AutoscalerCore
 import Foundation
 import Logging
 import NIOCore

@@ -1,6 +1,7 @@
 @testable import AWSClient
 import AutoscalerCLI
 import AutoscalerCore
+import AWSSigning
 import Foundation
 import AWSTestSupport
 import IntegrationSupport

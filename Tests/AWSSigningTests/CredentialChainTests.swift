@@ -1,3 +1,4 @@
+import AutoscalerCore
 @testable import AWSClient
 import AWSSigning
 import Foundation

@@ -1,3 +1,4 @@
+import AWSClient
 import AWSTestSupport
 import Foundation
 import IntegrationSupport

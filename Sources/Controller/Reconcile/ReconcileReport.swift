@@ -1,4 +1,5 @@
 import AutoscalerCore
+import Foundation
 
 /// What one reconcile saw, decided and did.
 public struct ReconcileReport: Sendable {
