@@ -301,7 +301,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PolicyFileTests",
-            dependencies: ["PolicyFile", "AutoscalerCore", "AutoscalerCLI"],
+            dependencies: ["PolicyFile", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

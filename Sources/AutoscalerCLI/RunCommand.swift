@@ -107,7 +107,7 @@ public struct RunCommand: AsyncParsableCommand {
         var statsd: DogStatsDSender?
         if let target = dogstatsd ?? environment["REDASH_AUTOSCALER_DOGSTATSD"].flatMap({ $0.isEmpty ? nil : $0 }) {
             do {
-                statsd = try await DogStatsDSender.make(target: target)
+                statsd = try await DogStatsDSender.make(target: target, constantTags: DogStatsDSender.constantTags(environment: environment))
             } catch {
                 logger.critical("cannot start", metadata: ["error": "\(error)"])
                 throw ExitCode(1)

@@ -141,14 +141,32 @@ public final class DogStatsDAggregator: MetricsFactory, Sendable {
 public final class DogStatsDSender: Sendable {
     private let channel: any Channel
     private let target: SocketAddress
+    /// Tags on every metric and event: Datadog's unified service tags and `DD_TAGS`, so that an
+    /// agent that does not add them (a team's own) still gets them.
+    let constantTags: [String]
 
-    private init(channel: any Channel, target: SocketAddress) {
+    private init(channel: any Channel, target: SocketAddress, constantTags: [String]) {
         self.channel = channel
         self.target = target
+        self.constantTags = constantTags
     }
 
-    /// A sender to `target`, `host:port` with an IPv4 host.
-    public static func make(target: String) async throws -> DogStatsDSender {
+    /// `service:`, `env:`, `version:` from `DD_SERVICE` (default `redash-autoscaler`), `DD_ENV`
+    /// and `DD_VERSION`, then each `key:value` of `DD_TAGS` (separated by spaces or commas, as
+    /// Datadog's libraries read it). Tags are cleaned of the characters DogStatsD reserves.
+    public static func constantTags(environment: [String: String]) -> [String] {
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        var tags = ["service:\(value("DD_SERVICE") ?? "redash-autoscaler")"]
+        if let env = value("DD_ENV") { tags.append("env:\(env)") }
+        if let version = value("DD_VERSION") { tags.append("version:\(version)") }
+        for tag in (value("DD_TAGS") ?? "").split(whereSeparator: { $0 == " " || $0 == "," }) where !tag.isEmpty {
+            tags.append(String(tag))
+        }
+        return tags.map { $0.replacingOccurrences(of: "|", with: "_").replacingOccurrences(of: "#", with: "_") }
+    }
+
+    /// A sender to `target`, `host:port` with an IPv4 host, adding `constantTags` to every line.
+    public static func make(target: String, constantTags: [String] = []) async throws -> DogStatsDSender {
         guard let colon = target.lastIndex(of: ":"), let port = UInt16(target[target.index(after: colon)...]) else {
             throw SetupFailure("DogStatsD target must be host:port, such as 127.0.0.1:8125")
         }
@@ -162,7 +180,7 @@ public final class DogStatsDSender: Sendable {
         guard case .v4 = address else { throw SetupFailure("DogStatsD host must be an IPv4 address: \(host)") }
         do {
             let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "0.0.0.0", port: 0).get()
-            return DogStatsDSender(channel: channel, target: address)
+            return DogStatsDSender(channel: channel, target: address, constantTags: constantTags)
         } catch {
             throw SetupFailure("cannot open a UDP socket for DogStatsD: \(error)")
         }
@@ -175,7 +193,7 @@ public final class DogStatsDSender: Sendable {
     public func flush(_ metrics: MetricsRegistry) {
         guard let aggregator = metrics.dogStatsD else { return }
         var packet = ""
-        for line in aggregator.drain() {
+        for line in aggregator.drain().map(tagged) {
             if packet.utf8.count + line.utf8.count + 1 > 1400 {
                 send(packet)
                 packet = ""
@@ -188,7 +206,13 @@ public final class DogStatsDSender: Sendable {
     /// Sends a Datadog event (one datagram): an applied scaling decision on the event stream,
     /// where it can be overlaid on any dashboard.
     public func event(_ event: DogStatsDEvent) {
-        send(event.datagram)
+        send(tagged(event.datagram))
+    }
+
+    /// `line` with the constant tags after its own.
+    func tagged(_ line: String) -> String {
+        guard !constantTags.isEmpty else { return line }
+        return line + (line.contains("|#") ? "," : "|#") + constantTags.joined(separator: ",")
     }
 
     private func send(_ packet: String) {

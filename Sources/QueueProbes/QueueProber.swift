@@ -28,18 +28,18 @@ public actor QueueProber: QueueSource {
 
     private var detected: LayoutDetectionRead.Detection?
     /// The scheduler state last read, reused until it is due again.
-    private var schedulerState: RedashSchedulerState?
+    var schedulerState: RedashSchedulerState?
     /// The refresh `redash:status` showed when the scheduler state was read.
     private var stateRefreshMarker: Instant?
     /// The refresh `redash:status` showed at the last probe.
     private var lastRefreshMarker: Instant?
     /// The queues Redis knows, last read, and when.
-    private var registry: (known: KnownQueues, readAt: Instant)?
+    var registry: (known: KnownQueues, readAt: Instant)?
     /// Binding members of earlier Celery rounds to remove again at the next (the last round's,
     /// and any whose clean-up failed).
-    private var celeryLeftovers: [String] = []
+    var celeryLeftovers: [String] = []
     /// When the last Celery round looked for bindings of ours that a crash left.
-    private var lastSweep: Instant?
+    var lastSweep: Instant?
 
     /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
     /// locks) is read again after each refresh `redash:status` shows, and at least this often.
@@ -89,7 +89,7 @@ public actor QueueProber: QueueSource {
     }
 
     /// What one probe gathers before it becomes a report.
-    private struct Gathered {
+    struct Gathered {
         var system: QueueSystem?
         var layoutSource = "configured"
         var readings: [String: QueueReading] = [:]
@@ -181,100 +181,10 @@ public actor QueueProber: QueueSource {
         }
     }
 
-    /// RQ: the queues and, riding along, Redash's keys and the registry; then the oldest jobs,
-    /// the worker hashes, the jobs locks point at and the lengths of queues outside the policy.
-    private func probeRQ(
-        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
-        now: Instant, into gathered: inout Gathered
-    ) async throws {
-        var first = ReadBatch()
-        let queueSlots = first.add(contentsOf: queues.map { RQQueueRead(queue: $0, now: now) })
-        let periodicSlot = first.add(PeriodicWorkersRead())
-        let shared = separate == nil ? RedashKeySlots(&first, state: stateDue, now: now) : nil
-        let registrySlot = registryDue ? first.add(QueueRegistryRead.RQ()) : nil
-        let firstReplies = try await first.send(through: pipeline, cost: &gathered.cost)
-
-        let listings = Dictionary(uniqueKeysWithValues: zip(queues, firstReplies[queueSlots]))
-        gathered.periodicWorkers = firstReplies[periodicSlot]
-        let redash = separate ?? shared.map { ($0, firstReplies) }
-        let stateReading = redash.flatMap { $0.slots.state.map { slot in redash!.replies[slot] } }
-        let registryNames = registrySlot.map { firstReplies[$0] }
-
-        var second = ReadBatch()
-        let (oldestReads, workerReads) = RQQueueAssembly.followUps(listings, queues: queues, now: now)
-        let oldestSlots = second.add(contentsOf: oldestReads)
-        let workerSlots = second.add(contentsOf: workerReads)
-        var lockSlots: [(key: String, slot: ReadBatch.Slot<LockedJobRead>)] = []
-        if case .success(let reading)? = stateReading {
-            lockSlots = reading.locks.compactMap { lock in lock.job.map { (lock.key, second.add(LockedJobRead(job: $0))) } }
-        }
-        var outsideReads: [QueueLengthRead] = []
-        if case .success(let names)? = registryNames { outsideReads = QueueRegistryRead.RQ.followUps(names, policyQueues: queues) }
-        let outsideSlots = second.add(contentsOf: outsideReads)
-        let secondReplies = try await second.send(through: pipeline, cost: &gathered.cost)
-
-        let assembly = RQQueueAssembly(
-            listings: listings,
-            oldest: Dictionary(uniqueKeysWithValues: zip(oldestReads.map(\.queue), secondReplies[oldestSlots])),
-            workers: Dictionary(uniqueKeysWithValues: zip(workerReads.map(\.key), secondReplies[workerSlots])), now: now)
-        gathered.rq = assembly.assemble(queues: queues)
-        gathered.readings = gathered.rq.readings
-        if let redash {
-            let statuses = Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first })
-            let liveness = SchedulerStateAssembly.Liveness(running: gathered.rq.runningJobIDs, abandoned: gathered.rq.abandonedJobIDs)
-            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
-            takeState(redash.slots, redash.replies, statuses: statuses, request: stateDue, liveness: liveness, now: now, into: &gathered)
-        }
-        if let registryNames {
-            let lengths = zip(outsideReads, secondReplies[outsideSlots]).map { ($0, $1) }
-            takeRegistry(registryNames.flatMap { QueueRegistryRead.RQ.known($0, outside: lengths) }, now: now, into: &gathered)
-        }
-    }
-
-    /// Celery: the queues, `unacked` and, riding along, Redash's keys and the registry, in one
-    /// round trip.
-    private func probeCelery(
-        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
-        now: Instant, into gathered: inout Gathered
-    ) async throws {
-        var batch = ReadBatch()
-        let queueSlots = batch.add(contentsOf: queues.map { CeleryQueueRead(queue: $0, now: now) })
-        let unackedSlot = batch.add(CeleryUnackedRead(now: now))
-        let shared = separate == nil ? RedashKeySlots(&batch, state: stateDue, now: now) : nil
-        let registrySlot = registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
-        let replies = try await batch.send(through: pipeline, cost: &gathered.cost)
-
-        let (readings, notes) = CeleryQueueAssembly.assemble(
-            queues: queues, listings: Dictionary(uniqueKeysWithValues: zip(queues, replies[queueSlots])), unacked: replies[unackedSlot], now: now)
-        gathered.readings = readings
-        gathered.notes += notes
-        if let redash = separate ?? shared.map({ ($0, replies) }) {
-            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
-            takeState(redash.slots, redash.replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
-        }
-        if let registrySlot { takeRegistry(replies[registrySlot], now: now, into: &gathered) }
-    }
-
-    /// One Celery remote-control round; a complete one makes each read queue's running count known.
-    private func inspectCelery(_ request: CeleryInspectRequest, now: Instant, into gathered: inout Gathered) async {
-        let start = ContinuousClock.now
-        let sweep = lastSweep.map { now - $0 >= ReplyBinding.sweepPeriod || now < $0 } ?? true
-        if sweep { lastSweep = now }
-        let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, ids: roundIDs)
-        let (activity, leftovers) = await round.run(
-            pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
-        // At most a few: a Redis that refuses every clean-up is not carried forever.
-        celeryLeftovers = Array(leftovers.suffix(16))
-        gathered.celery = activity
-        gathered.readings = ProbeReport.readings(gathered.readings, with: activity)
-        gathered.cost.add(roundTrips: activity.roundTrips, commands: activity.commands)
-        if let problem = activity.problem { gathered.notes.append("Celery workers: \(problem); running tasks unknown") }
-    }
-
     // MARK: Redash's own keys
 
     /// Redash's scheduler health and, when due, its state, added to a batch.
-    private struct RedashKeySlots {
+    struct RedashKeySlots {
         var health: ReadBatch.Slot<SchedulerHealthRead>
         var state: ReadBatch.Slot<SchedulerStateRead>?
 
@@ -285,7 +195,7 @@ public actor QueueProber: QueueSource {
     }
 
     /// Takes the scheduler's health from its reply, or a note saying why it could not.
-    private func takeHealth(_ slots: RedashKeySlots, _ replies: BatchReplies, into gathered: inout Gathered) {
+    func takeHealth(_ slots: RedashKeySlots, _ replies: BatchReplies, into gathered: inout Gathered) {
         switch replies[slots.health] {
         case .success(let health): gathered.health = health
         case .failure(let problem): gathered.notes.append(problem.message)
@@ -294,7 +204,7 @@ public actor QueueProber: QueueSource {
 
     /// Takes the scheduler state from its replies, with the status of the jobs its locks point
     /// at (`statuses` nil: locks not interpreted).
-    private func takeState(
+    func takeState(
         _ slots: RedashKeySlots, _ replies: BatchReplies, statuses: [String: String?]?, request: SchedulerStateRequest?,
         liveness: SchedulerStateAssembly.Liveness, now: Instant, into gathered: inout Gathered
     ) {
@@ -312,12 +222,12 @@ public actor QueueProber: QueueSource {
 
     /// The state could not be read: the last good one is better than none (Redash's rule would
     /// use it too).
-    private func failState(_ problem: String, into gathered: inout Gathered) {
+    func failState(_ problem: String, into gathered: inout Gathered) {
         gathered.stateProblem = problem
         gathered.state = schedulerState
     }
 
-    private func takeRegistry(_ known: Result<KnownQueues, UntrustedReply>, now: Instant, into gathered: inout Gathered) {
+    func takeRegistry(_ known: Result<KnownQueues, UntrustedReply>, now: Instant, into gathered: inout Gathered) {
         switch known {
         case .success(let known): registry = (known, now)
         case .failure(let problem): gathered.notes.append(problem.message)
@@ -348,7 +258,7 @@ public actor QueueProber: QueueSource {
             abandonedJobIDs: gathered.rq.abandonedJobIDs, celery: gathered.celery)
     }
 
-    private static func describe(_ error: any Error) -> String {
+    static func describe(_ error: any Error) -> String {
         (error as? RedisError)?.description ?? "\(error)"
     }
 }

@@ -288,7 +288,8 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
 
     static func json(_ figures: DecisionFigures) -> String {
         var object: [String: Any] = [
-            "pending": figures.pending, "running": figures.running, "byBacklog": figures.byBacklog,
+            // Unknown running jobs are null in the log, never 0.
+            "pending": figures.pending, "running": figures.running.map { $0 as Any } ?? NSNull(), "byBacklog": figures.byBacklog,
             "runningFloor": figures.runningFloor, "lowerBound": figures.lowerBound, "upperBound": figures.upperBound,
         ]
         if let busy = figures.busyWorkers { object["busyWorkers"] = busy }

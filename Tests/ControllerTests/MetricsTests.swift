@@ -87,6 +87,15 @@ struct MetricsTests {
         #expect(!second.contains { $0.hasPrefix("redash_autoscaler.reconcile_duration_seconds") }, "\(second)")
         await #expect(throws: SetupFailure.self) { try await DogStatsDSender.make(target: "datadog-agent") }
 
+        // With the unified service tags and DD_TAGS, every line carries them after its own.
+        let environment = ["DD_ENV": "staging", "DD_VERSION": "0.2.0", "DD_TAGS": "team:data, tier:bi|x"]
+        #expect(DogStatsDSender.constantTags(environment: environment) == ["service:redash-autoscaler", "env:staging", "version:0.2.0", "team:data", "tier:bi_x"])
+        let tagged = try await DogStatsDSender.make(
+            target: "127.0.0.1:\(UInt16(bigEndian: address.sin_port))", constantTags: DogStatsDSender.constantTags(environment: environment))
+        tagged.flush(metrics)
+        let third = receive().split(separator: "\n").map(String.init)
+        #expect(third.contains("redash_autoscaler.queue_pending_jobs:7|g|#queue:queries,service:redash-autoscaler,env:staging,version:0.2.0,team:data,tier:bi_x"), "\(third)")
+
         // An applied decision as an event: lengths in UTF-8 bytes (the arrow is three), the
         // reason's line breaks escaped, tags for the service and direction.
         let event = DogStatsDEvent(

@@ -1,6 +1,7 @@
 import AutoscalerCore
-import Controller
+@testable import Controller
 import Logging
+@testable import RedashMetadata
 import Testing
 import TestSupport
 
@@ -72,6 +73,29 @@ struct ReconcilerTests {
         #expect(second.contains("repeated=60"), "\(second)")
         let recovered = logs.all.filter { $0.contains("works again") }
         #expect(recovered.count == 2 && recovered.allSatisfy { $0.contains("failedTicks=130") }, "\(recovered)")
+    }
+
+    @Test("unknown is null: Celery's running jobs without a complete round are left out of the log line, null in the decision log, absent in /metrics; an age that cannot be read is absent, not 0")
+    func unknownIsNull() async throws {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 1])
+        queues.set("queries", pending: 3, running: nil, oldestAge: nil)
+        let logs = CollectedLogs()
+        let metrics = MetricsRegistry()
+        let store = FakeDecisionStore()
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster, store: store, metrics: metrics, logger: logs.logger())
+        let report = await reconciler.reconcile(now: Self.at(0))
+        let decision = report.services[0].decision
+        #expect(decision.figures.running == nil && decision.figures.pending == 3)
+        #expect(DecisionRecorder.metadata(report.services[0])["running"] == nil)
+        #expect(ControllerStateStore.json(decision.figures).contains(#""running":null"#))
+        let text = metrics.render()
+        #expect(!text.contains("redash_autoscaler_queue_running_jobs{"), "\(text)")
+        #expect(!text.contains("redash_autoscaler_queue_oldest_age_seconds{"), "\(text)")
+        #expect(text.contains(#"redash_autoscaler_queue_pending_jobs{queue="queries"} 3.0"#), "\(text)")
+        // An empty queue has waited 0 s: that is known.
+        queues.set("queries", pending: 0, running: nil, oldestAge: nil)
+        _ = await reconciler.reconcile(now: Self.at(5))
+        #expect(metrics.render().contains(#"redash_autoscaler_queue_oldest_age_seconds{queue="queries"} 0.0"#))
     }
 
     @Test("a Redis without redash:status: said once that the scheduler cannot be judged, no alarm; a stale one: the alarm")

@@ -85,8 +85,9 @@ public enum ReasonCode: String, Hashable, Sendable, CaseIterable {
 public struct DecisionFigures: Hashable, Sendable {
     /// Pending jobs across the service's readable queues.
     public var pending: Int = 0
-    /// Running jobs across the service's readable queues.
-    public var running: Int = 0
+    /// Running jobs across the service's readable queues; `nil` when a queue does not say
+    /// (Celery without a complete remote-control round): unknown, never zero.
+    public var running: Int?
     /// Busy workers, where the queue system records them.
     public var busyWorkers: Int?
     /// Age of the oldest pending job across the queues.

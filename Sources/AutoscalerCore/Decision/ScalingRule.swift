@@ -23,7 +23,7 @@ public enum ScalingRule {
         let demand = QueueDemand(policy: policy, readings: input.queues, now: now)
         var figures = DecisionFigures()
         figures.pending = demand.pending
-        figures.running = demand.running
+        figures.running = demand.runningUnknown.isEmpty ? demand.running : nil
         figures.busyWorkers = demand.busyWorkers
         figures.oldestAge = demand.oldestAge
         figures.missingQueues = demand.missing

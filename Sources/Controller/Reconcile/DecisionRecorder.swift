@@ -150,7 +150,15 @@ final class DecisionRecorder: Sendable {
                 // Unknown (Celery without a complete round): absent, not the last count.
                 metrics.remove(.queueRunningJobs, ["queue": queue])
             }
-            metrics.set(.queueOldestAge, ["queue": queue], observation.oldestAge?.inSeconds ?? 0)
+            if let age = observation.oldestAge {
+                metrics.set(.queueOldestAge, ["queue": queue], age.inSeconds)
+            } else if observation.pending == 0 {
+                metrics.set(.queueOldestAge, ["queue": queue], 0)
+            } else {
+                // Jobs wait, but their age cannot be read (a message without an enqueue time):
+                // absent, not 0.
+                metrics.remove(.queueOldestAge, ["queue": queue])
+            }
         }
         if let celery = report.probe.celery { recordCelery(celery, now: report.at) }
         if let scheduler = report.probe.scheduler {
@@ -345,8 +353,10 @@ final class DecisionRecorder: Sendable {
         var metadata: Logger.Metadata = [
             "service": "\(report.name)", "code": "\(decision.code.rawValue)",
             "from": "\(decision.current.map(String.init) ?? "?")", "to": "\(decision.desired.map(String.init) ?? "?")",
-            "pending": "\(decision.figures.pending)", "running": "\(decision.figures.running)",
+            "pending": "\(decision.figures.pending)",
         ]
+        // Unknown running jobs are left out: a 0 would read as idle workers in a dashboard.
+        if let running = decision.figures.running { metadata["running"] = "\(running)" }
         if let age = decision.figures.oldestAge { metadata["oldestAgeSeconds"] = "\(Int(age.inSeconds.rounded()))" }
         return metadata
     }

@@ -1,0 +1,46 @@
+import AutoscalerCore
+import RedisClient
+
+/// Celery-era Redash (v7–v8): the reads of one probe, in one round trip, and the remote-control
+/// round when asked for.
+extension QueueProber {
+    /// Celery: the queues, `unacked` and, riding along, Redash's keys and the registry, in one
+    /// round trip.
+    func probeCelery(
+        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
+        now: Instant, into gathered: inout Gathered
+    ) async throws {
+        var batch = ReadBatch()
+        let queueSlots = batch.add(contentsOf: queues.map { CeleryQueueRead(queue: $0, now: now) })
+        let unackedSlot = batch.add(CeleryUnackedRead(now: now))
+        let shared = separate == nil ? RedashKeySlots(&batch, state: stateDue, now: now) : nil
+        let registrySlot = registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
+        let replies = try await batch.send(through: pipeline, cost: &gathered.cost)
+
+        let (readings, notes) = CeleryQueueAssembly.assemble(
+            queues: queues, listings: Dictionary(uniqueKeysWithValues: zip(queues, replies[queueSlots])), unacked: replies[unackedSlot], now: now)
+        gathered.readings = readings
+        gathered.notes += notes
+        if let redash = separate ?? shared.map({ ($0, replies) }) {
+            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
+            takeState(redash.slots, redash.replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
+        }
+        if let registrySlot { takeRegistry(replies[registrySlot], now: now, into: &gathered) }
+    }
+
+    /// One Celery remote-control round; a complete one makes each read queue's running count known.
+    func inspectCelery(_ request: CeleryInspectRequest, now: Instant, into gathered: inout Gathered) async {
+        let start = ContinuousClock.now
+        let sweep = lastSweep.map { now - $0 >= ReplyBinding.sweepPeriod || now < $0 } ?? true
+        if sweep { lastSweep = now }
+        let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, ids: roundIDs)
+        let (activity, leftovers) = await round.run(
+            pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
+        // At most a few: a Redis that refuses every clean-up is not carried forever.
+        celeryLeftovers = Array(leftovers.suffix(16))
+        gathered.celery = activity
+        gathered.readings = ProbeReport.readings(gathered.readings, with: activity)
+        gathered.cost.add(roundTrips: activity.roundTrips, commands: activity.commands)
+        if let problem = activity.problem { gathered.notes.append("Celery workers: \(problem); running tasks unknown") }
+    }
+}
