@@ -103,6 +103,18 @@ public actor QueueProber: QueueSource {
         var cost = ProbeCost()
     }
 
+    /// What one probe's queue reads need to know, whatever the system.
+    struct QueuePass {
+        var queues: [String]
+        /// The scheduler state to read, when it is due.
+        var stateDue: SchedulerStateRequest?
+        /// Redash's own keys, already read from their own Redis (`redis.redashUrl`).
+        var separate: (slots: RedashKeySlots, replies: BatchReplies)?
+        /// Whether the queue registry is listed this time.
+        var registryDue: Bool
+        var now: Instant
+    }
+
     /// Reads every queue, and with `activity`, on Celery's layout, asks Celery's workers what they
     /// execute (`CeleryRound`): the running tasks of each queue, and the busy processes of each
     /// node. The round waits at most `activity.replyTimeout`.
@@ -144,9 +156,9 @@ public actor QueueProber: QueueSource {
             let registryDue = registry.map { now - $0.readAt >= Self.registryRefresh || now < $0.readAt } ?? true
             switch system {
             case .rq:
-                try await probeRQ(queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now, into: &gathered)
+                try await probeRQ(QueuePass(queues: queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now), into: &gathered)
             case .celery:
-                try await probeCelery(queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now, into: &gathered)
+                try await probeCelery(QueuePass(queues: queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now), into: &gathered)
                 if let activity { await inspectCelery(activity, now: now, into: &gathered) }
             }
         } catch {

@@ -6,15 +6,13 @@ import RedisClient
 extension QueueProber {
     /// Celery: the queues, `unacked` and, riding along, Redash's keys and the registry, in one
     /// round trip.
-    func probeCelery(
-        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
-        now: Instant, into gathered: inout Gathered
-    ) async throws {
+    func probeCelery(_ pass: QueuePass, into gathered: inout Gathered) async throws {
+        let (queues, stateDue, separate, now) = (pass.queues, pass.stateDue, pass.separate, pass.now)
         var batch = ReadBatch()
         let queueSlots = batch.add(contentsOf: queues.map { CeleryQueueRead(queue: $0, now: now) })
         let unackedSlot = batch.add(CeleryUnackedRead(now: now))
         let shared = separate == nil ? RedashKeySlots(&batch, state: stateDue, now: now) : nil
-        let registrySlot = registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
+        let registrySlot = pass.registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
         let replies = try await batch.send(through: pipeline, cost: &gathered.cost)
 
         let (readings, notes) = CeleryQueueAssembly.assemble(

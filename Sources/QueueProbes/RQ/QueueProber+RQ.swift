@@ -5,15 +5,13 @@ import RedisClient
 extension QueueProber {
     /// RQ: the queues and, riding along, Redash's keys and the registry; then the oldest jobs,
     /// the worker hashes, the jobs locks point at and the lengths of queues outside the policy.
-    func probeRQ(
-        _ queues: [String], stateDue: SchedulerStateRequest?, separate: (slots: RedashKeySlots, replies: BatchReplies)?, registryDue: Bool,
-        now: Instant, into gathered: inout Gathered
-    ) async throws {
+    func probeRQ(_ pass: QueuePass, into gathered: inout Gathered) async throws {
+        let (queues, stateDue, separate, now) = (pass.queues, pass.stateDue, pass.separate, pass.now)
         var first = ReadBatch()
         let queueSlots = first.add(contentsOf: queues.map { RQQueueRead(queue: $0, now: now) })
         let periodicSlot = first.add(PeriodicWorkersRead())
         let shared = separate == nil ? RedashKeySlots(&first, state: stateDue, now: now) : nil
-        let registrySlot = registryDue ? first.add(QueueRegistryRead.RQ()) : nil
+        let registrySlot = pass.registryDue ? first.add(QueueRegistryRead.RQ()) : nil
         let firstReplies = try await first.send(through: pipeline, cost: &gathered.cost)
 
         let listings = Dictionary(uniqueKeysWithValues: zip(queues, firstReplies[queueSlots]))
