@@ -62,36 +62,24 @@ resource "aws_ssm_parameter" "kill_switch" {
 
 # Exactly ssm:GetParameter on the one parameter (deploy/iam/kill-switch-parameter-policy.json.tftpl,
 # the document scripts/check-iam.sh evaluates against the controller's recorded requests), and
-# kms:Decrypt on a customer-managed key only for that parameter, through Parameter Store.
-data "aws_iam_policy_document" "read_kill_switch_parameter" {
-  count                   = local.kill_switch_in_parameter ? 1 : 0
-  source_policy_documents = [templatefile("${path.module}/../iam/kill-switch-parameter-policy.json.tftpl", { parameter_arn = local.kill_switch_parameter_arn })]
-
-  dynamic "statement" {
-    for_each = local.kill_switch_kms_key_arn == null ? [] : [local.kill_switch_kms_key_arn]
-    content {
-      sid       = "DecryptTheKillSwitchParameter"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["ssm.${data.aws_region.current.name}.amazonaws.com"]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "kms:EncryptionContext:PARAMETER_ARN"
-        values   = [local.kill_switch_parameter_arn]
-      }
-    }
-  }
+# kms:Decrypt on its customer-managed key for it only: modules/parameter-read-grant, as for the
+# policy parameter.
+module "read_kill_switch_parameter" {
+  source               = "./modules/parameter-read-grant"
+  count                = local.kill_switch_in_parameter ? 1 : 0
+  name                 = "${var.name}-read-kill-switch-parameter"
+  role                 = aws_iam_role.task.id
+  read_policy_template = "${path.module}/../iam/kill-switch-parameter-policy.json.tftpl"
+  parameter_arn        = local.kill_switch_parameter_arn
+  kms_key_arn          = local.kill_switch_kms_key_arn
+  decrypt_sid          = "DecryptTheKillSwitchParameter"
+  region               = data.aws_region.current.name
 }
 
-resource "aws_iam_role_policy" "read_kill_switch_parameter" {
-  count  = local.kill_switch_in_parameter ? 1 : 0
-  name   = "${var.name}-read-kill-switch-parameter"
-  role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.read_kill_switch_parameter[0].json
+# Its address before the grant was one module: a deployment made then keeps its inline policy.
+moved {
+  from = aws_iam_role_policy.read_kill_switch_parameter[0]
+  to   = module.read_kill_switch_parameter[0].aws_iam_role_policy.this
 }
 
 # What ECS Exec needs on the task role: the managed agent opens its channels to Session Manager.

@@ -247,7 +247,7 @@ resource "aws_ecs_service" "this" {
   }
 
   # The first task reads the policy parameter at start: it must exist, and the role may read it.
-  depends_on = [aws_ssm_parameter.policy, aws_ssm_parameter.policy_seeded, aws_iam_role_policy.read_policy_parameter]
+  depends_on = [aws_ssm_parameter.policy, aws_ssm_parameter.policy_seeded, module.read_policy_parameter]
 
   deployment_circuit_breaker {
     enable   = true

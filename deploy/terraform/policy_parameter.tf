@@ -48,35 +48,22 @@ resource "aws_ssm_parameter" "policy_seeded" {
 }
 
 # Exactly ssm:GetParameter on the one parameter (deploy/iam/policy-parameter-policy.json.tftpl,
-# the document the tests load into moto), and kms:Decrypt on a customer-managed key only for
-# that parameter, through Parameter Store. The AWS-managed aws/ssm key needs no grant.
-data "aws_iam_policy_document" "read_policy_parameter" {
-  count                   = local.policy_in_ssm ? 1 : 0
-  source_policy_documents = [templatefile("${path.module}/../iam/policy-parameter-policy.json.tftpl", { parameter_arn = local.policy_parameter_arn })]
-
-  dynamic "statement" {
-    for_each = local.policy_kms_key_arn == null ? [] : [local.policy_kms_key_arn]
-    content {
-      sid       = "DecryptThePolicyParameter"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-      condition {
-        test     = "StringEquals"
-        variable = "kms:ViaService"
-        values   = ["ssm.${data.aws_region.current.name}.amazonaws.com"]
-      }
-      condition {
-        test     = "StringEquals"
-        variable = "kms:EncryptionContext:PARAMETER_ARN"
-        values   = [local.policy_parameter_arn]
-      }
-    }
-  }
+# the document the tests load into moto), and kms:Decrypt on its customer-managed key for it
+# only: modules/parameter-read-grant, as for the kill-switch parameter.
+module "read_policy_parameter" {
+  source               = "./modules/parameter-read-grant"
+  count                = local.policy_in_ssm ? 1 : 0
+  name                 = "${var.name}-read-policy-parameter"
+  role                 = aws_iam_role.task.id
+  read_policy_template = "${path.module}/../iam/policy-parameter-policy.json.tftpl"
+  parameter_arn        = local.policy_parameter_arn
+  kms_key_arn          = local.policy_kms_key_arn
+  decrypt_sid          = "DecryptThePolicyParameter"
+  region               = data.aws_region.current.name
 }
 
-resource "aws_iam_role_policy" "read_policy_parameter" {
-  count  = local.policy_in_ssm ? 1 : 0
-  name   = "${var.name}-read-policy-parameter"
-  role   = aws_iam_role.task.id
-  policy = data.aws_iam_policy_document.read_policy_parameter[0].json
+# Its address before the grant was one module: a deployment made then keeps its inline policy.
+moved {
+  from = aws_iam_role_policy.read_policy_parameter[0]
+  to   = module.read_policy_parameter[0].aws_iam_role_policy.this
 }
