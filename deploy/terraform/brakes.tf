@@ -10,9 +10,7 @@ locals {
 
   # An ARN is kept as it is (GetParameter takes either); a name becomes the ARN IAM checks.
   kill_switch_parameter_arn = !local.kill_switch_in_parameter ? null : (
-    startswith(var.kill_switch_parameter.name, "arn:") ? var.kill_switch_parameter.name : format("arn:%s:ssm:%s:%s:parameter/%s",
-      data.aws_partition.current.partition, data.aws_region.current.name, data.aws_caller_identity.current.account_id,
-    trimprefix(var.kill_switch_parameter.name, "/"))
+    startswith(var.kill_switch_parameter.name, "arn:") ? var.kill_switch_parameter.name : "${local.ssm_parameter_arn_prefix}${trimprefix(var.kill_switch_parameter.name, "/")}"
   )
   kill_switch_parameter_name = local.kill_switch_in_parameter ? var.kill_switch_parameter.name : null
   kill_switch_kms_key_arn    = local.kill_switch_in_parameter ? var.kill_switch_parameter.kms_key_arn : null

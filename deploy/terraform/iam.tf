@@ -15,6 +15,10 @@ locals {
   task_arns    = "${local.arn_prefix}:task/${var.cluster_name}/*"
   secret_arns  = compact([var.redis_url_parameter_arn, var.database_url_parameter_arn, try(var.datadog.api_key_parameter_arn, null)])
 
+  # A parameter's ARN is this and its name without the leading slash (parameter/NAME, never
+  # parameter//NAME): GetParameter takes the name, IAM checks the ARN.
+  ssm_parameter_arn_prefix = "arn:${data.aws_partition.current.partition}:ssm:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:parameter/"
+
   # Both documents take the same three values; the tests render them the same way
   # (scripts/render-iam-policy.sh).
   iam_template_values = {

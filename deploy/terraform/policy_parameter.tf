@@ -5,12 +5,8 @@
 locals {
   policy_in_ssm         = var.policy_parameter != null
   policy_parameter_name = local.policy_in_ssm ? var.policy_parameter.name : null
-  # GetParameter takes the name; IAM wants the ARN, whose resource part is parameter/NAME without
-  # the name's leading slash doubled.
-  policy_parameter_arn = local.policy_in_ssm ? format("arn:%s:ssm:%s:%s:parameter/%s",
-    data.aws_partition.current.partition, data.aws_region.current.name, data.aws_caller_identity.current.account_id,
-  trimprefix(var.policy_parameter.name, "/")) : null
-  policy_flags = local.policy_in_ssm ? ["--policies", "ssm:${var.policy_parameter.name}"] : []
+  policy_parameter_arn  = local.policy_in_ssm ? "${local.ssm_parameter_arn_prefix}${trimprefix(var.policy_parameter.name, "/")}" : null
+  policy_flags          = local.policy_in_ssm ? ["--policies", "ssm:${var.policy_parameter.name}"] : []
   # Parameter Store's standard tier holds 4 KB; above that the parameter must be advanced.
   policy_parameter_tier   = length(var.policy_yaml) > 4096 ? "Advanced" : "Standard"
   create_policy_parameter = local.policy_in_ssm ? var.policy_parameter.create : false
