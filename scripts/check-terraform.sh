@@ -132,12 +132,17 @@ terraform destroy -no-color -auto-approve -var enable_execute_command=true >"$wo
 grep -E "^Destroy complete" "$work/destroy.log"
 [[ -z $(terraform state list) ]] || { echo "check-terraform: resources left after destroy: $(terraform state list)" >&2; exit 1; }
 
-# The Datadog branch (FireLens log router, agent sidecar) has other container shapes: plan it,
-# with env, version and tags, and with parameters managed elsewhere under their own KMS keys.
+# The Datadog branch (FireLens log router, agent sidecar) has other container shapes: plan the
+# module with each, and check_plan.py checks the plan of each case.
 datadog=$work/datadog-plan
 mkdir -p "$datadog"
 override >"$datadog/provider.tf"
-cat >"$datadog/main.tf" <<ROOT
+cd "$datadog"
+# plan_datadog CASE DATADOG MORE_INPUTS [MORE check_plan.py ARGUMENTS]
+plan_datadog() {
+  local case=$1 datadog_input=$2 more_inputs=$3
+  shift 3
+  cat >"$datadog/main.tf" <<ROOT
 module "redash_autoscaler" {
   # Relative: Terraform copies a module from an absolute path without its ../iam templates.
   source                  = "../deploy/terraform"
@@ -147,45 +152,31 @@ module "redash_autoscaler" {
   security_group_ids      = ["sg-1"]
   image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
   redis_url_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/redash/REDASH_REDIS_URL"
-  datadog = {
-    api_key_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/datadog/api-key"
-    env                   = "staging"
-    version               = "0.1.0"
-    tags                  = { team = "sre", cost-center = "data" }
-  }
+  datadog                 = $datadog_input
+$more_inputs
+}
+ROOT
+  # Once: every case calls the same module.
+  [[ -d .terraform ]] || terraform init -backend=false -no-color >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
+  terraform plan -no-color -out=plan.tfplan >"$work/plan-$case.log" 2>&1 || { cat "$work/plan-$case.log"; exit 1; }
+  terraform show -json plan.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" "$case" "$@"
+}
+
+# With env, version and tags, and with parameters managed elsewhere under their own KMS keys.
+existing_parameters=$(cat <<INPUTS
   # A parameter managed elsewhere, encrypted with a customer-managed key.
   policy_parameter = { name = "/shared/redash-autoscaler-policy", create = false, kms_key_arn = "arn:aws:kms:$region:123456789012:key/1111-2222" }
   # A kill switch managed elsewhere, named by its ARN, under another key.
   kill_switch_parameter = { name = "arn:aws:ssm:$region:123456789012:parameter/shared/redash-autoscaler-mode", create = false, kms_key_arn = "arn:aws:kms:$region:123456789012:key/3333-4444" }
-}
-ROOT
-cd "$datadog"
-terraform init -backend=false -no-color >"$work/init.log" 2>&1 || { cat "$work/init.log"; exit 1; }
-terraform plan -no-color -out=plan.tfplan >"$work/plan-dd.log" 2>&1 || { cat "$work/plan-dd.log"; exit 1; }
-terraform show -json plan.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" datadog "$work/containers-dd.json"
+INPUTS
+)
+plan_datadog datadog '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", env = "staging", version = "0.1.0", tags = { team = "sre", cost-center = "data" } }' \
+  "$existing_parameters" "$work/containers-dd.json"
 # The JSON lines through the FireLens path this task definition sets up (as far as it can be
 # checked without Fluent Bit, which no package here provides: the script says what it models).
 "$python" "$repo/scripts/terraform/check_firelens.py" "$work/containers-dd.json"
 
 # The team's own log router and agent, then CloudWatch Logs with the module's agent.
-plan_datadog() {
-  local case=$1 datadog=$2 extra=$3
-  cat >"$work/datadog-plan/main.tf" <<ROOT
-module "redash_autoscaler" {
-  source                  = "../deploy/terraform"
-  cluster_name            = "redash"
-  policy_yaml             = file("../deploy/terraform/examples/basic/policies.yaml")
-  subnet_ids              = ["subnet-1"]
-  security_group_ids      = ["sg-1"]
-  image                   = "redash-autoscaler@sha256:0000000000000000000000000000000000000000000000000000000000000000"
-  redis_url_parameter_arn = "arn:aws:ssm:$region:123456789012:parameter/redash/REDASH_REDIS_URL"
-  datadog                 = $datadog
-  $extra
-}
-ROOT
-  terraform plan -no-color -out=plan.tfplan >"$work/plan-$case.log" 2>&1 || { cat "$work/plan-$case.log"; exit 1; }
-  terraform show -json plan.tfplan | "$python" "$repo/scripts/terraform/check_plan.py" "$case"
-}
 plan_datadog datadog-own '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "own", agent = "own", dogstatsd_address = "127.0.0.1:18125" }' \
   'additional_container_definitions = [jsonencode({ name = "log-router-of-ours", image = "fluent-bit-of-ours:1", essential = true, firelensConfiguration = { type = "fluentbit" } }), jsonencode({ name = "datadog-agent-of-ours", image = "datadog-agent-of-ours:1", essential = false })]'
 plan_datadog datadog-cloudwatch '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "none" }' ''
