@@ -100,6 +100,8 @@ public actor QueueProber: QueueSource {
         var stateProblem: String?
         var notes: [String] = []
         var celery: CeleryActivity?
+        /// Every live worker with its queues, when known.
+        var listeners: [QueueListener]?
         var cost = ProbeCost()
     }
 
@@ -158,8 +160,9 @@ public actor QueueProber: QueueSource {
             case .rq:
                 try await probeRQ(QueuePass(queues: queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now), into: &gathered)
             case .celery:
-                try await probeCelery(QueuePass(queues: queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now), into: &gathered)
-                if let activity { await inspectCelery(activity, now: now, into: &gathered) }
+                try await probeCelery(
+                    QueuePass(queues: queues, stateDue: stateDue, separate: separate, registryDue: registryDue, now: now), activity: activity,
+                    into: &gathered)
             }
         } catch {
             let reason = Self.describe(error)
@@ -267,7 +270,7 @@ public actor QueueProber: QueueSource {
             scheduler: health, periodicWorkers: gathered.periodicWorkers, redashScheduler: state, redashSchedulerProblem: gathered.stateProblem,
             roundTrips: gathered.cost.roundTrips, commands: gathered.cost.commands, observedAt: now, notes: gathered.notes,
             abandonedJobs: gathered.rq.abandonedJobs, knownQueues: registry?.known, runningJobIDs: gathered.rq.runningJobIDs,
-            abandonedJobIDs: gathered.rq.abandonedJobIDs, celery: gathered.celery)
+            abandonedJobIDs: gathered.rq.abandonedJobIDs, celery: gathered.celery, listeners: gathered.listeners)
     }
 
     static func describe(_ error: any Error) -> String {

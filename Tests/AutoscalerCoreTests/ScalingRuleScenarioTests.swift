@@ -17,12 +17,12 @@ private let quietTenMinutes = Build.steadyHistory(recommending: 1, for: .seconds
 
 private func scenario(
     _ name: String, _ policy: ServicePolicy, _ queues: [String: QueueReading], _ state: ServiceState?,
-    history: ScalingHistory = ScalingHistory(), predicted: PredictedDemand? = nil, at: Instant = now,
+    history: ScalingHistory = ScalingHistory(), predicted: PredictedDemand? = nil, at: Instant = now, unconsumed: Set<String> = [],
     expect desired: Int?, _ code: ReasonCode
 ) -> RuleScenario {
     RuleScenario(
         name: name,
-        input: DecisionInput(policy: policy, queues: queues, service: state, predicted: predicted, history: history, now: at),
+        input: DecisionInput(policy: policy, queues: queues, service: state, predicted: predicted, history: history, now: at, unconsumedQueues: unconsumed),
         desired: desired, code: code)
 }
 
@@ -151,6 +151,24 @@ let ruleScenarios: [RuleScenario] = [
              ["queries": Build.queue(pending: 3, running: 1, oldest: 4),
               "schemas": Build.queue("schemas", pending: 4, oldest: 2)],
              Build.state(desired: 2), expect: 8, .backlog),
+    // Servable demand: only work a new task could pick up.
+    scenario("stranded: 1 message in unacked no live node holds, fetched 8m54s ago, 2 idle tasks -> hold at 2, no climb",
+             Build.service(min: 1, max: 8), ["queries": Build.celeryQueue(stranded: 1, running: 0)],
+             Build.state(desired: 2), expect: 2, .stabilizing),
+    scenario("held: 2 running on a task of 2 workers, which prefetched 2 more behind them -> 1, not 2",
+             Build.service(min: 1, max: 9), ["queries": Build.celeryQueue(held: 2, running: 2)],
+             Build.state(desired: 1), expect: 1, .runningJobs),
+    scenario("held and listed: 2 held behind 2 running, 3 listed waiting 40s -> 3 (running 2 + listed 3 at 2/task)",
+             Build.service(min: 1, max: 9), ["queries": Build.celeryQueue(listed: 3, oldest: 40, held: 2, running: 2)],
+             Build.state(desired: 1), expect: 3, .backlog),
+    scenario("unconsumed: 1 job on a queue no worker of the service listens on -> hold at 1",
+             Build.service(queues: ["queries", "queries_ds2"], min: 1, max: 8),
+             ["queries": Build.queue("queries"), "queries_ds2": Build.queue("queries_ds2", pending: 1, oldest: 120)],
+             Build.state(desired: 1), unconsumed: ["queries_ds2"], expect: 1, .minimum),
+    scenario("unclassified prefetched messages (no complete round) count as before: 2 waiting 9m -> 3",
+             Build.service(min: 1, max: 8), ["queries": Build.celeryQueue(unclassified: 2, running: 2)],
+             Build.state(desired: 2), expect: 3, .latency),
+
 ]
 
 @Suite("Scaling rule scenarios")

@@ -1,4 +1,5 @@
 import AutoscalerCore
+import Foundation
 import Testing
 import TestSupport
 
@@ -222,5 +223,70 @@ struct ServiceStepTests {
         var off = policy
         off.protectBusyTasks = false
         #expect(!ServiceStep.needsTasks(policy: off, workers: busy, service: state, memory: ServiceMemory()))
+    }
+}
+
+/// Demand is only work a new task could pick up: the step finds the queues the service's
+/// workers ignore and names what it leaves out.
+@Suite("Servable demand in the step")
+struct ServableStepTests {
+    static let context = ServiceStep.Context(interval: .seconds(5))
+
+    static func listener(_ name: String, ip: String, _ queues: [String]) -> QueueListener {
+        QueueListener(name: name, hostname: "ip-\(ip.replacingOccurrences(of: ".", with: "-"))", queues: queues)
+    }
+
+    @Test("a queue the service's workers do not listen on (seen on its other queue): no scale-up, a notice naming it and what they listen on")
+    func unconsumedBesideAConsumedQueue() {
+        let policy = Build.service(queues: ["queries", "queries_ds2"], min: 1, max: 8)
+        let observation = ServiceObservation(
+            queues: ["queries": Build.queue("queries"), "queries_ds2": Build.queue("queries_ds2", pending: 1, oldest: 120)],
+            service: Build.state(desired: 1), listeners: [Self.listener("w1", ip: "10.0.0.1", ["queries"])])
+        let (plan, _) = ServiceStep.plan(observation, memory: ServiceMemory(), policy: policy, context: Self.context, now: Build.monday)
+        #expect(plan.action == .none, "\(plan.decision.reason)")
+        #expect(plan.notices.contains(.unconsumedQueues(["queries_ds2"], pending: 1, listenedTo: ["queries"])), "\(plan.notices)")
+        #expect(plan.decision.reason.contains("which no worker of the service consumes"), "\(plan.decision.reason)")
+    }
+
+    @Test("a typo in QUEUES: the workers on the service's tasks listen elsewhere; found once the tasks are read")
+    func typoFoundThroughTasks() {
+        let policy = Build.service(min: 1, max: 8)
+        let listeners = [Self.listener("w1", ip: "10.0.0.1", ["querys"]), Self.listener("other", ip: "10.0.9.9", ["scheduled_queries"])]
+        var observation = ServiceObservation(
+            queues: ["queries": Build.queue(pending: 3, oldest: 200)], service: Build.state(desired: 1), listeners: listeners)
+        // Without the tasks the service's own workers are not known: still demand, and the
+        // tasks are asked for.
+        #expect(ServiceStep.needsTasks(policy: policy, workers: [], service: observation.service, memory: ServiceMemory(), observation: observation))
+        let (unread, _) = ServiceStep.plan(observation, memory: ServiceMemory(), policy: policy, context: Self.context, now: Build.monday)
+        #expect(unread.action == .set(2), "\(unread.decision.reason)")
+        #expect(unread.notices.contains(.unlistenedQueues(["queries"])))
+        observation.tasks = .observed([TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running)])
+        let (read, _) = ServiceStep.plan(observation, memory: ServiceMemory(), policy: policy, context: Self.context, now: Build.monday)
+        #expect(read.action == .none, "\(read.decision.reason)")
+        #expect(read.notices.contains(.unconsumedQueues(["queries"], pending: 3, listenedTo: ["querys"])), "\(read.notices)")
+    }
+
+    @Test("scaled to zero, or workers not registered yet: the work is servable (a new task takes it)")
+    func noWorkersIsNotUnconsumed() {
+        let policy = Build.service(min: 0, max: 8)
+        let zero = ServiceObservation(queues: ["queries": Build.queue(pending: 2, oldest: 10)], service: Build.state(desired: 0), listeners: [])
+        let (plan, _) = ServiceStep.plan(zero, memory: ServiceMemory(), policy: policy, context: Self.context, now: Build.monday)
+        #expect(plan.action == .set(1))
+        #expect(!plan.notices.contains { if case .unlistenedQueues = $0 { true } else { false } }, "no task runs: nothing to say")
+        #expect(QueueConsumption.find(queues: ["queries"], waiting: ["queries"], listeners: nil, tasks: nil) == QueueConsumption.Finding())
+    }
+
+    @Test("stranded messages are named with when kombu gives them back; held ones with the prefetch setting")
+    func strandedAndHeldNotices() {
+        let observation = ServiceObservation(
+            queues: ["queries": Build.celeryQueue(held: 1, stranded: 2, strandedAge: 534, running: 2)], service: Build.state(desired: 2),
+            visibilityTimeout: .seconds(3600))
+        let (plan, _) = ServiceStep.plan(observation, memory: ServiceMemory(), policy: Build.service(min: 1, max: 8), context: Self.context, now: Build.monday)
+        #expect(plan.decision.desired == 2 && plan.action == .none, "\(plan.decision.reason)")
+        #expect(plan.notices.contains(.strandedMessages(
+            count: 2, fetchedAt: Build.monday - .seconds(534), returnsAt: Build.monday - .seconds(534) + .seconds(3600))), "\(plan.notices)")
+        #expect(plan.notices.contains(.heldMessages(count: 1)))
+        #expect(plan.decision.reason.hasPrefix("3 pending (0 servable; 1 held by busy nodes, 2 stranded) + 2 running"), "\(plan.decision.reason)")
+        #expect(plan.decision.figures.servable == 0 && plan.decision.figures.stranded == 2 && plan.decision.figures.held == 1)
     }
 }

@@ -47,7 +47,7 @@ struct CeleryGarbledTests {
                 case "LRANGE": return .array(replies(state.withLock { $0.broadcasts }))
                 case "SSCAN": return .array([.bulkString(Array("0".utf8)), .array([])])
                 case "SADD": return added
-                case "LLEN", "HLEN", "EXISTS", "SCARD", "SREM", "DEL": return .integer(0)
+                case "LLEN", "HLEN", "ZCARD", "EXISTS", "SCARD", "SREM", "DEL": return .integer(0)
                 case "HVALS": return .array([])
                 default: return .null
                 }
@@ -73,15 +73,18 @@ struct CeleryGarbledTests {
         return .bulkString(Array(((try? JSONSerialization.data(withJSONObject: envelope)) ?? Data())))
     }
 
-    /// A healthy node's answers to both questions, with `active` replaced when given.
+    /// A healthy node's answers to every question, with `active` replaced when given.
     static func healthy(_ broadcasts: [(method: String, ticket: String)], active: Any? = nil) -> [RESPValue] {
         broadcasts.map { broadcast in
-            broadcast.method == "active"
-                ? reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-1": active ?? [[
+            switch broadcast.method {
+            case "active":
+                reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-1": active ?? [[
                     "id": "job-1", "name": "redash.tasks.execute_query", "time_start": Date().timeIntervalSince1970,
                     "delivery_info": ["routing_key": "queries"], "worker_pid": 7,
                 ]]])
-                : reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-1": [["name": "queries"]]])
+            case "reserved": reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-1": [Any]()])
+            default: reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-1": [["name": "queries"]]])
+            }
         }
     }
 
@@ -172,7 +175,7 @@ struct CeleryGarbledTests {
             var replies = Self.healthy(broadcasts)
             for broadcast in broadcasts {
                 let queues: [[String: Any]] = [["name": "queries"]]
-                let answer: Any = broadcast.method == "active" ? [Any]() as Any : queues as Any
+                let answer: Any = broadcast.method == "active_queues" ? queues as Any : [Any]() as Any
                 replies.append(Self.reply(ticket: broadcast.ticket, ["celery@ip-10-0-0-2": answer]))
             }
             return replies

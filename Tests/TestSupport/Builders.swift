@@ -31,6 +31,32 @@ public enum Build {
             workers: busy.map { WorkerCounts(busy: $0, idle: idle) }, observedAt: at))
     }
 
+    /// A Celery queue: `listed` messages in its lists (the oldest waited `oldest` seconds), and
+    /// prefetched ones in kombu's `unacked`: `held` by a live node, `stranded` (no holder,
+    /// fetched `strandedAge` seconds ago), `unclassified` (no complete round). Running unknown
+    /// unless given.
+    public static func celeryQueue(
+        _ name: String = "queries", listed: Int = 0, oldest: Double? = nil, held: Int = 0, stranded: Int = 0, strandedAge: Double = 534,
+        unclassified: Int = 0, running: Int? = nil, at: Instant = monday
+    ) -> QueueReading {
+        var prefetched: [PrefetchedMessage] = []
+        for index in 0..<held {
+            prefetched.append(PrefetchedMessage(deliveryTag: "h\(index)", taskID: "held-\(index)", enqueuedAt: at - .seconds(300), deliveredAt: at - .seconds(200), holder: .node("celery@ip-10-0-0-1")))
+        }
+        for index in 0..<stranded {
+            prefetched.append(PrefetchedMessage(
+                deliveryTag: "s\(index)", taskID: "stranded-\(index)", enqueuedAt: at - .seconds(strandedAge + 5), deliveredAt: at - .seconds(strandedAge), holder: .none))
+        }
+        for index in 0..<unclassified {
+            prefetched.append(PrefetchedMessage(deliveryTag: "u\(index)", taskID: "unknown-\(index)", enqueuedAt: at - .seconds(strandedAge), holder: .unknown))
+        }
+        let pending = listed + prefetched.count
+        let ages = ([oldest] + prefetched.compactMap { $0.enqueuedAt.map { (at - $0).inSeconds } }).compactMap { $0 }
+        return .observed(QueueObservation(
+            queue: name, pending: pending, running: running, oldestAge: pending > 0 ? ages.max().map { .seconds($0) } : nil, observedAt: at,
+            waiting: prefetched.isEmpty ? nil : WaitingWork(listed: listed, oldestListedAge: oldest.map { .seconds($0) }, prefetched: prefetched)))
+    }
+
     /// An ECS service state whose tasks are all running unless said otherwise.
     public static func state(
         desired: Int, running: Int? = nil, pending: Int = 0, deploying: Bool = false,

@@ -85,6 +85,13 @@ public enum ReasonCode: String, Hashable, Sendable, CaseIterable {
 public struct DecisionFigures: Hashable, Sendable {
     /// Pending jobs across the service's readable queues.
     public var pending: Int = 0
+    /// Of them, what a new task could pick up; `nil` when that is all of them.
+    public var servable: Int?
+    /// Prefetched by live busy nodes, stranded by killed ones, and on queues the service's
+    /// workers do not listen on; `nil` with `servable`.
+    public var held: Int?
+    public var stranded: Int?
+    public var unconsumed: Int?
     /// Running jobs across the service's readable queues; `nil` when a queue does not say
     /// (Celery without a complete remote-control round): unknown, never zero.
     public var running: Int?

@@ -17,13 +17,17 @@ public struct DecisionInput: Sendable {
     /// Typical runtime of a job per queue (the median of recent results), when the database
     /// gives it; used with `target.drainTime`.
     public var expectedRuntimes: [String: Duration]
+    /// Queues of the service that none of its live workers listens on: their work is not
+    /// servable (`QueueConsumption`).
+    public var unconsumedQueues: Set<String>
 
     /// Creates an input.
     public init(
         policy: ServicePolicy, queues: [String: QueueReading], service: ServiceState?,
         predicted: PredictedDemand? = nil, history: ScalingHistory, now: Instant,
-        expectedRuntimes: [String: Duration] = [:]
+        expectedRuntimes: [String: Duration] = [:], unconsumedQueues: Set<String> = []
     ) {
+        self.unconsumedQueues = unconsumedQueues
         self.expectedRuntimes = expectedRuntimes
         self.policy = policy
         self.queues = queues

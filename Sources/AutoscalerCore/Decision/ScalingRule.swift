@@ -2,9 +2,11 @@
 /// should set, with its reason.
 ///
 /// In order:
-/// 1. Demand: running jobs plus pending jobs at `backlogPerWorker` each, over `workersPerTask`.
-/// 2. Latency: if the oldest job waited longer than `maxWait`, every pending job gets a worker,
-///    and at least one task is added when no task is already starting.
+/// 1. Demand: running jobs plus servable jobs at `backlogPerWorker` each, over `workersPerTask`.
+///    Servable is what a new task could pick up now: not a message a busy node prefetched, not
+///    one stranded by a killed node, not work on a queue the service's workers do not listen on.
+/// 2. Latency: if the oldest servable job waited longer than `maxWait`, every servable job gets
+///    a worker, and at least one task is added when no task is already starting.
 /// 3. Floors: the running jobs (scale-in kills them; when busy workers are mapped to tasks, every
 ///    busy task), a forecast, a schedule, `minTasks`.
 /// 4. Missing signals: never below the current count (or the policy's fallback).
@@ -20,9 +22,15 @@ public enum ScalingRule {
     public static func decide(_ input: DecisionInput) -> Decision {
         let policy = input.policy
         let now = input.now
-        let demand = QueueDemand(policy: policy, readings: input.queues, now: now)
+        let demand = QueueDemand(policy: policy, readings: input.queues, now: now, unconsumedQueues: input.unconsumedQueues)
         var figures = DecisionFigures()
         figures.pending = demand.pending
+        if demand.hasUnservable {
+            figures.servable = demand.servable
+            figures.held = demand.held
+            figures.stranded = demand.stranded.count
+            figures.unconsumed = demand.unconsumed.values.reduce(0, +)
+        }
         figures.running = demand.runningUnknown.isEmpty ? demand.running : nil
         figures.busyWorkers = demand.busyWorkers
         figures.oldestAge = demand.oldestAge
@@ -42,7 +50,7 @@ public enum ScalingRule {
         // 1–3: what the work asks for, and which term asked most.
         let inFlight = demand.inFlight
         figures.runningFloor = max(ceilingDivision(inFlight, slots), state.busyTasks ?? 0)
-        var pendingSlots = Double(demand.pending) / policy.target.backlogPerWorker
+        var pendingSlots = Double(demand.servable) / policy.target.backlogPerWorker
         var workNote = ""
         if let drainTime = policy.target.drainTime,
            let weighed = demand.slotsForWork(runtimes: input.expectedRuntimes, drainTime: drainTime) {
@@ -51,9 +59,9 @@ public enum ScalingRule {
         }
         let slotsWanted = Double(inFlight) + pendingSlots
         figures.byBacklog = max(0, Int((slotsWanted / Double(slots) - 1e-9).rounded(.up)))
-        let isLate = demand.pending > 0 && (demand.oldestAge.map { $0 > policy.target.maxWait } ?? false)
+        let isLate = demand.servable > 0 && (demand.oldestServableAge.map { $0 > policy.target.maxWait } ?? false)
         if isLate {
-            var latency = ceilingDivision(inFlight + demand.pending, slots)
+            var latency = ceilingDivision(inFlight + demand.servable, slots)
             // Jobs wait although the slots look sufficient: workers are slower than counted or
             // stuck. Add a task, unless ECS is still starting the ones already asked for.
             if state.pending == 0 && state.running >= current { latency = max(latency, current + 1) }
@@ -65,10 +73,10 @@ public enum ScalingRule {
 
         var wanted = figures.byBacklog
         var code = ReasonCode.backlog
-        var cause = demand.pending + inFlight == 0
-            ? "no work"
+        var cause = demand.servable + inFlight == 0
+            ? (demand.pending > 0 ? "no work a new task could take" : "no work")
             : "need \(figures.byBacklog) at \(slots) worker\(slots == 1 ? "" : "s")/task\(workNote)"
-        if demand.pending == 0 && inFlight > 0 {
+        if demand.servable == 0 && inFlight > 0 {
             code = .runningJobs
             cause = "running jobs need \(figures.runningFloor)"
         }
@@ -106,7 +114,7 @@ public enum ScalingRule {
                 cause = "schedule \(schedule.name) keeps at least \(schedule.tasks)"
             } else {
                 code = .minimum
-                cause = (demand.pending + inFlight == 0 ? "no work; " : "") + "minTasks is \(lower)"
+                cause = (demand.servable + inFlight == 0 ? "no work; " : "") + "minTasks is \(lower)"
             }
         } else if wanted > policy.maxTasks {
             recommendation = policy.maxTasks
@@ -188,14 +196,23 @@ public enum ScalingRule {
         return decision(current, code, cause)
     }
 
-    /// The signals in one phrase: `9 pending + 2 running, oldest waited 48s > 30s`.
+    /// The signals in one phrase: `9 pending + 2 running, oldest waited 48s > 30s`; with work a
+    /// new task could not take, `3 pending (1 servable; 2 stranded) + 2 running, …`.
     static func describe(_ demand: QueueDemand, _ policy: ServicePolicy) -> String {
-        var text = "\(demand.pending) pending + "
-            + (demand.runningUnknown.isEmpty ? "\(demand.running) running" : "running unknown")
+        var text = "\(demand.pending) pending"
+        if demand.hasUnservable {
+            var parts: [String] = []
+            if demand.held > 0 { parts.append("\(demand.held) held by busy nodes") }
+            if !demand.stranded.isEmpty { parts.append("\(demand.stranded.count) stranded") }
+            let unconsumed = demand.unconsumed.values.reduce(0, +)
+            if unconsumed > 0 { parts.append("\(unconsumed) on \(demand.unconsumed.keys.sorted().joined(separator: ", ")), which no worker of the service consumes") }
+            text += " (\(demand.servable) servable; \(parts.joined(separator: ", ")))"
+        }
+        text += " + " + (demand.runningUnknown.isEmpty ? "\(demand.running) running" : "running unknown")
         if let busy = demand.busyWorkers, busy != demand.running {
             text += " (\(busy) busy workers)"
         }
-        if let age = demand.oldestAge {
+        if let age = demand.hasUnservable ? demand.oldestServableAge : demand.oldestAge {
             let comparison = age > policy.target.maxWait ? " > " : " ≤ "
             text += ", oldest waited \(age.compactDescription)\(comparison)\(policy.target.maxWait.compactDescription)"
         }

@@ -1,5 +1,6 @@
 /// What Celery's workers said of themselves in one remote-control round (Redash v7–v8): the
-/// `inspect active` and `inspect active_queues` broadcasts through kombu's Redis transport.
+/// `inspect active`, `inspect reserved` and `inspect active_queues` broadcasts through kombu's
+/// Redis transport.
 ///
 /// Celery keeps neither running tasks nor a worker registry in Redis, so this is the only way to
 /// know which queries run where. A node that was reached and did not answer makes the round
@@ -8,7 +9,7 @@ public struct CeleryActivity: Hashable, Sendable {
     /// Worker nodes the broadcast reached: the subscribers `PUBLISH` counted. `nil` when the
     /// broadcast could not be sent.
     public var reached: Int?
-    /// The nodes that answered both questions, by node name (`celery@ip-10-0-1-23`).
+    /// The nodes that answered every question, by node name (`celery@ip-10-0-1-23`).
     public var nodes: [CeleryNode]
     /// Why the round knows nothing, when it does not (`nil` for a complete round).
     public var problem: String?
@@ -38,6 +39,22 @@ public struct CeleryActivity: Hashable, Sendable {
     public var isComplete: Bool {
         guard problem == nil, let reached, reached > 0 else { return false }
         return nodes.count == reached
+    }
+
+    /// Who holds a prefetched message with task id `taskID`: the node that lists it as reserved
+    /// (or already active), or nobody; unknown unless the round is complete and the id is known.
+    public func holder(of taskID: String?) -> PrefetchedMessage.Holder {
+        guard isComplete, let taskID else { return .unknown }
+        if let node = nodes.first(where: { node in node.reserved.contains { $0.id == taskID } || node.active.contains { $0.id == taskID } }) {
+            return .node(node.name)
+        }
+        return .none
+    }
+
+    /// The nodes as listeners, when the round is complete.
+    public var listeners: [QueueListener]? {
+        guard isComplete else { return nil }
+        return nodes.map { QueueListener(name: $0.name, hostname: $0.hostname, queues: $0.queues) }
     }
 
     /// Tasks executing from `queue` on any node; `nil` unless the round is complete.
@@ -74,12 +91,16 @@ public struct CeleryNode: Hashable, Sendable {
     public var queues: [String]
     /// The tasks its processes execute (`inspect active`).
     public var active: [CeleryActiveTask]
+    /// The messages it prefetched and has not started (`inspect reserved`): under `-Ofair` with
+    /// prefetch multiplier 1, up to one more per busy process, waiting behind its queries.
+    public var reserved: [CeleryActiveTask]
 
     /// Creates a node reading.
-    public init(name: String, queues: [String], active: [CeleryActiveTask]) {
+    public init(name: String, queues: [String], active: [CeleryActiveTask], reserved: [CeleryActiveTask] = []) {
         self.name = name
         self.queues = queues
         self.active = active
+        self.reserved = reserved
     }
 
     /// The host part of the node name: on Fargate the task's `ip-a-b-c-d` name.
@@ -121,14 +142,24 @@ public struct CelerySettings: Hashable, Sendable {
     /// How often the round runs when no Celery service can scale in (every tick otherwise).
     public var idlePeriod: Duration
 
+    /// kombu's `visibility_timeout` on Redash's broker: a prefetched message whose holder died
+    /// goes back on its queue this long after it was fetched.
+    public var visibilityTimeout: Duration
+
     public static let defaultReplyTimeout: Duration = .seconds(1)
     public static let defaultIdlePeriod: Duration = .seconds(60)
+    /// kombu's default, which Redash v8 keeps (it sets no `broker_transport_options`).
+    public static let defaultVisibilityTimeout: Duration = .seconds(3600)
 
     /// Creates Celery settings.
-    public init(inspect: Bool = false, replyTimeout: Duration = CelerySettings.defaultReplyTimeout, idlePeriod: Duration = CelerySettings.defaultIdlePeriod) {
+    public init(
+        inspect: Bool = false, replyTimeout: Duration = CelerySettings.defaultReplyTimeout, idlePeriod: Duration = CelerySettings.defaultIdlePeriod,
+        visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout
+    ) {
         self.inspect = inspect
         self.replyTimeout = replyTimeout
         self.idlePeriod = idlePeriod
+        self.visibilityTimeout = visibilityTimeout
     }
 }
 

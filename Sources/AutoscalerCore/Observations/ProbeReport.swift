@@ -37,6 +37,9 @@ public struct ProbeReport: Sendable {
     public let abandonedJobIDs: Set<String>
     /// What Celery's workers answered, when they were asked (`celery.inspect`).
     public let celery: CeleryActivity?
+    /// Every live worker and the queues it listens on: RQ's registry, or the nodes of a complete
+    /// Celery round; `nil` when not known.
+    public let listeners: [QueueListener]?
 
     /// Creates a report.
     public init(
@@ -44,8 +47,9 @@ public struct ProbeReport: Sendable {
         workers: [String: [WorkerRecord]] = [:], scheduler: SchedulerHealth? = nil, periodicWorkers: Int? = nil,
         redashScheduler: RedashSchedulerState? = nil, redashSchedulerProblem: String? = nil, roundTrips: Int = 0, commands: Int = 0,
         observedAt: Instant, notes: [String] = [], abandonedJobs: [String: Int] = [:], knownQueues: KnownQueues? = nil,
-        runningJobIDs: Set<String> = [], abandonedJobIDs: Set<String> = [], celery: CeleryActivity? = nil
+        runningJobIDs: Set<String> = [], abandonedJobIDs: Set<String> = [], celery: CeleryActivity? = nil, listeners: [QueueListener]? = nil
     ) {
+        self.listeners = listeners
         self.system = system
         self.layoutSource = layoutSource
         self.readings = readings
@@ -151,12 +155,15 @@ public struct WorkerRecord: Hashable, Sendable {
     /// True when the hash says busy but its job is no longer live in the started registry: the
     /// worker died mid-job and its hash has not expired yet.
     public var hasAbandonedJob = false
+    /// The queues it listens on (its hash's `queues`); `nil` when the hash does not say.
+    public var queues: [String]?
 
     /// Creates a worker record.
     public init(
         name: String, state: String? = nil, currentJob: String? = nil, hostname: String? = nil, ipAddress: String? = nil,
-        lastHeartbeat: Instant? = nil, hasAbandonedJob: Bool = false
+        lastHeartbeat: Instant? = nil, hasAbandonedJob: Bool = false, queues: [String]? = nil
     ) {
+        self.queues = queues
         self.name = name
         self.state = state
         self.currentJob = currentJob

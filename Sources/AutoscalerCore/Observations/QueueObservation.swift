@@ -5,7 +5,7 @@
 public struct QueueObservation: Hashable, Sendable {
     /// The queue name as Redash knows it (`queries`, `scheduled_queries`, `celery`, …).
     public var queue: String
-    /// Jobs waiting to be picked up by a worker.
+    /// Jobs waiting to be picked up by a worker: listed and prefetched, whoever may take them.
     public var pending: Int
     /// Jobs a worker has started and not finished; `nil` where the queue system does not record
     /// them (Celery acknowledges a message when its task starts, and then it leaves Redis).
@@ -13,17 +13,30 @@ public struct QueueObservation: Hashable, Sendable {
     /// How long the oldest pending job has waited; `nil` when the queue is empty or the age
     /// cannot be read from the message.
     public var oldestAge: Duration?
+
+    /// Pending jobs a new task could pick up (all of them unless `waiting` says otherwise).
+    public var servable: Int { waiting?.servable ?? pending }
+
+    /// How long the oldest servable job has waited.
+    public var oldestServableAge: Duration? {
+        guard let waiting else { return oldestAge }
+        return waiting.oldestServableAge(now: observedAt)
+    }
     /// Busy and idle workers listening on this queue, where the queue system records them
     /// (RQ does; Celery keeps no worker registry in Redis).
     public var workers: WorkerCounts?
     /// When the probe read these values.
     public var observedAt: Instant
+    /// What the pending jobs are (listed, prefetched and by whom), where the queue system can
+    /// tell; `nil`: every pending job is in the queue itself (RQ, a simulation).
+    public var waiting: WaitingWork?
 
     /// Creates an observation.
     public init(
         queue: String, pending: Int, running: Int?, oldestAge: Duration? = nil,
-        workers: WorkerCounts? = nil, observedAt: Instant
+        workers: WorkerCounts? = nil, observedAt: Instant, waiting: WaitingWork? = nil
     ) {
+        self.waiting = waiting
         self.queue = queue
         self.pending = pending
         self.running = running

@@ -20,14 +20,22 @@ public struct ServiceObservation: Hashable, Sendable {
     public var hold: OperatorHold?
     /// Whether a plan may be written this tick (modes, kill switch, `--dry-run`, the lease).
     public var authority: WriteAuthority
+    /// Every live worker and the queues it listens on (RQ's registry, a complete Celery round);
+    /// `nil` when not known.
+    public var listeners: [QueueListener]?
+    /// kombu's visibility timeout, for when stranded messages come back.
+    public var visibilityTimeout: Duration
 
     /// Creates an observation.
     public init(
         queues: [String: QueueReading], service: ServiceState?, workers: [WorkerIdentity]? = nil, tasks: TaskReading = .notRead,
         scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:], hold: OperatorHold? = nil,
-        authority: WriteAuthority = WriteAuthority()
+        authority: WriteAuthority = WriteAuthority(), listeners: [QueueListener]? = nil,
+        visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout
     ) {
         self.authority = authority
+        self.listeners = listeners
+        self.visibilityTimeout = visibilityTimeout
         self.hold = hold
         self.queues = queues
         self.service = service

@@ -103,4 +103,16 @@ public enum StepNotice: Hashable, Sendable {
     case outsideChange(from: Int, to: Int, until: Instant)
     /// Busy workers that match no task: only the running-jobs floor protects them.
     case unmappedBusyWorkers(Int)
+    /// Work on queues none of the service's live workers listens on (`listenedTo` is what they
+    /// do listen on): left out of the demand, since a new task would not take it either.
+    case unconsumedQueues([String], pending: Int, listenedTo: [String])
+    /// Messages kombu keeps in `unacked` with no live holder (a node killed at ECS's
+    /// stopTimeout): left out of the demand until kombu gives them back, from `returnsAt` on.
+    case strandedMessages(count: Int, fetchedAt: Instant?, returnsAt: Instant?)
+    /// Messages busy nodes prefetched behind their running queries (Celery's prefetch): left out
+    /// of the demand, since a new task cannot take them.
+    case heldMessages(count: Int)
+    /// Work waits on queues no live worker listens on, but the service's own workers could not
+    /// be told apart (tasks not matched): still counted as demand.
+    case unlistenedQueues([String])
 }

@@ -9,7 +9,10 @@
 ///    plan protects busy tasks (renewing those that will soon run out) and releases idle ones.
 ///    When the tasks could not be read, no scale-in this tick.
 /// 3. Scheduled work due within the lead time becomes predicted demand.
-/// 4. The scaling rule decides; the recommendation is remembered for the windows.
+/// 4. What a new task could pick up: work on queues the service's workers do not listen on,
+///    and messages prefetched by busy nodes or stranded by killed ones, are left out of the
+///    demand and named in notices.
+/// 5. The scaling rule decides; the recommendation is remembered for the windows.
 ///
 /// `settle` then takes what the applier did and returns the memory after it (cooldowns start
 /// only when a change was accepted) and the outcome to report.
@@ -37,9 +40,17 @@ public enum ServiceStep {
 
     /// Whether the service's tasks must be read this tick: busy-aware scale-in is on, the queue
     /// system records workers, ECS was read, and some worker is busy or some task is still
-    /// protected by this controller (to release it).
-    public static func needsTasks(policy: ServicePolicy, workers: [WorkerIdentity]?, service: ServiceState?, memory: ServiceMemory) -> Bool {
-        guard policy.protectBusyTasks, let workers, service != nil else { return false }
+    /// protected by this controller (to release it); or work waits on a queue no live worker
+    /// listens on while the service runs tasks, whose workers then tell which queues it consumes.
+    public static func needsTasks(
+        policy: ServicePolicy, workers: [WorkerIdentity]?, service: ServiceState?, memory: ServiceMemory, observation: ServiceObservation? = nil
+    ) -> Bool {
+        guard let service else { return false }
+        if let observation, service.running > 0,
+           !consumption(observation, policy: policy, activeTasks: []).unproven.isEmpty {
+            return true
+        }
+        guard policy.protectBusyTasks, let workers else { return false }
         return workers.contains(where: \.isBusy) || !memory.protectedByUs.isEmpty
     }
 
@@ -91,11 +102,16 @@ public enum ServiceStep {
             ScheduledForecast.demand(due: $0, policy: policy, leadTime: context.forecastLead)
         }
 
-        // 4. The rule; an operator's hold overrides its count (the rule's recommendation still
+        // 4. What a new task could take: not work on queues the service's workers ignore, not
+        // messages held by busy nodes or stranded by killed ones (the rule leaves those out).
+        let consumption = consumption(observation, policy: policy, activeTasks: activeTasks)
+        notices += servabilityNotices(observation, policy: policy, consumption: consumption, now: now)
+
+        // 5. The rule; an operator's hold overrides its count (the rule's recommendation still
         // enters the history, so the stabilization window is right when the hold ends).
         var decision = ScalingRule.decide(DecisionInput(
             policy: policy, queues: observation.queues, service: state, predicted: predicted, history: memory.history,
-            now: now, expectedRuntimes: observation.expectedRuntimes))
+            now: now, expectedRuntimes: observation.expectedRuntimes, unconsumedQueues: Set(consumption.unconsumed)))
         memory.history.record(decision, policy: policy)
         let hold = observation.hold.flatMap { $0.isActive(at: now) ? $0 : nil }
         if let hold, let state {
@@ -134,6 +150,49 @@ public enum ServiceStep {
             decision: decision, action: action, protection: protection, protectionDuration: policy.taskProtection,
             busyTasks: busy, notices: notices, authority: observation.authority)
         return (plan, memory)
+    }
+
+    /// Which of the service's queues with waiting work its live workers do not listen on.
+    static func consumption(_ observation: ServiceObservation, policy: ServicePolicy, activeTasks: [TaskSnapshot]) -> QueueConsumption.Finding {
+        let waiting = Set(policy.queues.filter { queue in
+            if case .observed(let reading)? = observation.queues[queue] { return reading.pending > 0 }
+            return false
+        })
+        var tasks = activeTasks.isEmpty ? observation.tasks.snapshots?.filter { $0.phase == .running } : activeTasks.filter { $0.phase == .running }
+        if tasks?.isEmpty == true { tasks = nil }
+        return QueueConsumption.find(
+            queues: policy.queues, waiting: waiting, listeners: observation.listeners,
+            tasks: tasks?.map { TaskAddress(id: $0.id, privateIP: $0.privateIP) })
+    }
+
+    /// What the operator should hear of work the rule leaves out, or of work that may be.
+    static func servabilityNotices(
+        _ observation: ServiceObservation, policy: ServicePolicy, consumption: QueueConsumption.Finding, now: Instant
+    ) -> [StepNotice] {
+        var notices: [StepNotice] = []
+        var held = 0
+        var stranded: [PrefetchedMessage] = []
+        var unconsumedPending = 0
+        for queue in policy.queues {
+            guard case .observed(let reading)? = observation.queues[queue] else { continue }
+            if consumption.unconsumed.contains(queue) {
+                unconsumedPending += reading.pending
+                continue
+            }
+            held += reading.waiting?.held.count ?? 0
+            stranded += reading.waiting?.stranded ?? []
+        }
+        if !consumption.unconsumed.isEmpty {
+            notices.append(.unconsumedQueues(consumption.unconsumed, pending: unconsumedPending, listenedTo: consumption.listenedTo))
+        }
+        if !stranded.isEmpty {
+            notices.append(.strandedMessages(
+                count: stranded.count, fetchedAt: stranded.compactMap(\.deliveredAt).min(),
+                returnsAt: stranded.compactMap { $0.returnsAt(visibilityTimeout: observation.visibilityTimeout) }.min()))
+        }
+        if held > 0 { notices.append(.heldMessages(count: held)) }
+        if !consumption.unproven.isEmpty, (observation.service?.running ?? 0) > 0 { notices.append(.unlistenedQueues(consumption.unproven)) }
+        return notices
     }
 
     /// The memory after the applier's `result`, and the outcome to report.

@@ -311,7 +311,59 @@ final class DecisionRecorder: Sendable {
                 logger.warning("busy workers that match no task: only the running-jobs floor protects them", metadata: [
                     "service": "\(service)", "unmapped": "\(count)",
                 ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
+            case .unconsumedQueues, .strandedMessages, .heldMessages, .unlistenedQueues:
+                // Said when it starts and once a minute while it lasts, with what to do about it.
+                guard let admitted = throttle.admit("servable|\(service)|\(Self.noticeKind(notice))", now: now),
+                      let (message, metadata) = Self.servabilityMessage(notice) else { continue }
+                logger.warning("\(message)", metadata: metadata.merging(["service": "\(service)"], uniquingKeysWith: { $1 })
+                    .merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             }
+        }
+    }
+
+    /// A notice's kind, for throttling: one line a minute per kind and service.
+    static func noticeKind(_ notice: StepNotice) -> String {
+        switch notice {
+        case .outsideChange: "outside"
+        case .unmappedBusyWorkers: "unmapped"
+        case .unconsumedQueues: "unconsumed"
+        case .strandedMessages: "stranded"
+        case .heldMessages: "held"
+        case .unlistenedQueues: "unlistened"
+        }
+    }
+
+    /// What the operator reads about work a new task could not take, and the remedy.
+    static func servabilityMessage(_ notice: StepNotice) -> (String, Logger.Metadata)? {
+        switch notice {
+        case .unconsumedQueues(let queues, let pending, let listenedTo):
+            return (
+                "\(pending) job(s) wait on \(queues.joined(separator: ", ")), which no worker of the service listens on (its workers listen on "
+                    + "\(listenedTo.joined(separator: ","))); not scaling for them: add the queue to the workers' QUEUES, or route the data source "
+                    + "(data_sources.queue_name) to a queue they consume",
+                ["queues": "\(queues.joined(separator: ","))", "pending": "\(pending)", "workerQueues": "\(listenedTo.joined(separator: ","))"])
+        case .strandedMessages(let count, let fetchedAt, let returnsAt):
+            let since = fetchedAt.map { " fetched at \($0)" } ?? ""
+            let back = returnsAt.map { "kombu gives them back from \($0) (visibility timeout; up to 100 s later, 400 s with Redash v8's kombu 4.6.3)" }
+                ?? "kombu gives them back once they are older than its visibility timeout"
+            return (
+                "\(count) message(s)\(since) are stranded in kombu's unacked: no live worker holds them (a worker killed at ECS's stopTimeout while it "
+                    + "held them); not scaling for them: \(back). To avoid it, raise the task's stopTimeout (up to 120 s on Fargate) so that warm "
+                    + "shutdown can give them back, or run Celery with task_acks_late",
+                ["stranded": "\(count)", "fetchedAt": "\(fetchedAt.map { "\($0)" } ?? "unknown")", "returnsAt": "\(returnsAt.map { "\($0)" } ?? "unknown")"])
+        case .heldMessages(let count):
+            return (
+                "\(count) message(s) are prefetched by busy workers and wait behind their running queries; a new task cannot take them, so they do "
+                    + "not count as demand. Redash v8 runs Celery with -Ofair and prefetch multiplier 1, which still holds one message per busy "
+                    + "process; with task_acks_late and a prefetch multiplier of 1 a busy process holds none",
+                ["held": "\(count)"])
+        case .unlistenedQueues(let queues):
+            return (
+                "work waits on \(queues.joined(separator: ", ")), on which no live worker listens, and the service's own workers could not be matched to "
+                    + "its tasks; still counted as demand. If it lasts, check the workers' QUEUES",
+                ["queues": "\(queues.joined(separator: ","))"])
+        case .outsideChange, .unmappedBusyWorkers:
+            return nil
         }
     }
 

@@ -121,7 +121,7 @@ public actor Reconciler {
         let context = ServiceStep.Context(interval: policy.interval)
 
         var planned = policy.services.map { service in
-            var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast)
+            var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast, policy: policy)
             observation.hold = holds[service.name]
             observation.authority = WriteAuthority.decide(controller: controllerMode, service: service.mode, mayWrite: mayWrite)
             let (plan, memory) = ServiceStep.plan(
@@ -284,7 +284,8 @@ public actor Reconciler {
         let needed = policy.services.filter { service in
             let workers = probe.busyAwareWorkers(on: service.queues, runningTasks: states[service.name]?.running)
             return ServiceStep.needsTasks(
-                policy: service, workers: workers, service: states[service.name], memory: memories[service.name] ?? ServiceMemory())
+                policy: service, workers: workers, service: states[service.name], memory: memories[service.name] ?? ServiceMemory(),
+                observation: Self.observation(of: service, probe: probe, state: states[service.name], tasks: [:], forecast: nil, policy: policy))
         }.map(\.name)
         guard !needed.isEmpty else { return [:] }
         do {
@@ -297,7 +298,8 @@ public actor Reconciler {
     }
 
     static func observation(
-        of service: ServicePolicy, probe: ProbeReport, state: ServiceState?, tasks: [String: TaskReading], forecast: ForecastSnapshot?
+        of service: ServicePolicy, probe: ProbeReport, state: ServiceState?, tasks: [String: TaskReading], forecast: ForecastSnapshot?,
+        policy: Policy
     ) -> ServiceObservation {
         ServiceObservation(
             queues: Dictionary(uniqueKeysWithValues: service.queues.map { ($0, probe.readings[$0] ?? .unavailable(reason: "not read")) }),
@@ -305,7 +307,7 @@ public actor Reconciler {
             workers: probe.busyAwareWorkers(on: service.queues, runningTasks: state?.running, tasks: tasks[service.name]?.snapshots),
             tasks: tasks[service.name] ?? .notRead,
             scheduledDue: forecast?.due.map { due in service.queues.flatMap { due[$0] ?? [] } },
-            expectedRuntimes: forecast?.runtimes ?? [:])
+            expectedRuntimes: forecast?.runtimes ?? [:], listeners: probe.listeners, visibilityTimeout: policy.celery.visibilityTimeout)
     }
 
     /// Whether to ask Celery's workers this tick (`celery.inspect`): every tick while a service

@@ -122,6 +122,13 @@ extension PolicySchema {
                 settings.replyTimeout = value
             }
         }
+        if let timeout = entries["visibilityTimeout"], let value = reader.duration(timeout, "celery.visibilityTimeout", allowZero: false) {
+            if value < .seconds(60) || value > .seconds(86_400) {
+                reader.error(timeout.mark, "celery.visibilityTimeout", "must be from 1m to 24h, found \(value.compactDescription): it is kombu's broker_transport_options visibility_timeout of Redash's Celery, which Redash leaves at 1h")
+            } else {
+                settings.visibilityTimeout = value
+            }
+        }
         if let period = entries["idlePeriod"], let value = reader.duration(period, "celery.idlePeriod", allowZero: false) {
             if value > .seconds(3600) {
                 reader.error(period.mark, "celery.idlePeriod", "must be at most 1h, found \(value.compactDescription)")

@@ -7,7 +7,7 @@ struct PolicySchema {
 
     static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "celery", "defaults", "services"]
     static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
-    static let celeryKeys = ["inspect", "replyTimeout", "idlePeriod"]
+    static let celeryKeys = ["inspect", "replyTimeout", "idlePeriod", "visibilityTimeout"]
     /// A service's own keys; the rest are its settings, which `defaults` may give too
     /// (`ServiceSetting`).
     static let serviceOwnKeys = ["queues", "minTasks", "maxTasks", "fallbackTasks", "schedules", "allowSharedQueues", "allowMultipleSchedulers"]

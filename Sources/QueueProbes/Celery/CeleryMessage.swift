@@ -8,18 +8,21 @@ import Foundation
 struct CeleryMessage: Decodable {
     /// `headers.argsrepr.enqueue_time`, when it is there and a number.
     var enqueueTime: Instant?
+    /// `headers.id`: the task id (Celery's message protocol 2), which `inspect reserved` names.
+    var taskID: String?
     /// Whether the value is a JSON object at all.
     var isObject = false
 
-    private enum Keys: String, CodingKey { case headers, argsrepr, enqueueTime = "enqueue_time" }
+    private enum Keys: String, CodingKey { case headers, argsrepr, id, enqueueTime = "enqueue_time" }
 
     /// Never fails, so that it can be skipped over in an array: any JSON object is a message,
     /// fields of the wrong type are as good as absent, and anything else is not a message.
     init(from decoder: any Decoder) {
         guard let message = try? decoder.container(keyedBy: Keys.self) else { return }
         isObject = true
-        guard let headers = try? message.nestedContainer(keyedBy: Keys.self, forKey: .headers),
-              let argsrepr = try? headers.decode(String.self, forKey: .argsrepr),
+        guard let headers = try? message.nestedContainer(keyedBy: Keys.self, forKey: .headers) else { return }
+        taskID = try? headers.decode(String.self, forKey: .id)
+        guard let argsrepr = try? headers.decode(String.self, forKey: .argsrepr),
               let arguments = try? JSONDecoder().decode(EnqueueArguments.self, from: Data(argsrepr.utf8))
         else { return }
         enqueueTime = arguments.enqueueTime.map(Instant.init(secondsSinceEpoch:))

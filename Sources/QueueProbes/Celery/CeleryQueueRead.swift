@@ -52,65 +52,119 @@ struct CeleryQueueRead: RedisRead {
     }
 }
 
-/// kombu's `unacked` hash: messages workers took from their queues and have not acknowledged
-/// (prefetched, not yet started; with `acks_late` off, Redash v8's setting, a message is
-/// acknowledged when its task starts). They still wait, so they count as pending on the queue
-/// their routing key names. One hash for every queue: when it cannot be read, no queue's count
-/// can be trusted.
+/// How many messages kombu's `unacked` hash holds (messages workers took from their queues and
+/// have not acknowledged: prefetched, not yet started; with `acks_late` off, Redash v8's
+/// setting, a message is acknowledged when its task starts), and how many fetch times its index
+/// `unacked_index` keeps. One hash for every queue: when it cannot be read, no queue's count can
+/// be trusted. The entries themselves are the next round trip's read (`CeleryUnackedEntriesRead`),
+/// only when there are any and not more than a Redash fleet keeps.
 struct CeleryUnackedRead: RedisRead {
-    let now: Instant
-
-    /// Prefetched messages read at the most: each worker process holds a few (Celery's prefetch
-    /// multiplier), so even a large fleet keeps far fewer.
+    /// Prefetched messages read at the most: each worker process holds one or two (Celery's
+    /// prefetch multiplier 1, and one more per busy process under `-Ofair`), so even a large
+    /// fleet keeps far fewer.
     static let limit = 10_000
 
-    var commands: [[String]] { [["HLEN", "unacked"], ["HVALS", "unacked"]] }
+    var commands: [[String]] { [["HLEN", "unacked"], ["ZCARD", "unacked_index"]] }
 
-    /// Per routing key: prefetched messages, and the earliest enqueue time among them.
+    /// The sizes.
+    struct Sizes: Sendable {
+        var entries: Int
+        var indexed: Int
+    }
+
+    func interpret(_ replies: inout ReplyCursor) -> Result<Sizes, UntrustedReply> {
+        Result { () throws(UntrustedReply) -> Sizes in
+            let count = try replies.next().count("unacked")
+            let indexed = try replies.next().count("unacked_index")
+            guard count <= Self.limit else {
+                throw UntrustedReply("unacked holds \(count) messages, more than \(Self.limit) prefetched ones a Redash fleet keeps; not read, not trusted")
+            }
+            return Sizes(entries: count, indexed: indexed)
+        }
+    }
+}
+
+/// kombu's `unacked` entries (delivery tag → `[message, exchange, routing_key]`) with their fetch
+/// times from `unacked_index` (delivery tag → seconds since the epoch), by routing key.
+struct CeleryUnackedEntriesRead: RedisRead {
+    let sizes: CeleryUnackedRead.Sizes
+    let now: Instant
+
+    var commands: [[String]] {
+        // An index larger than any fleet keeps is not read: fetch times are then unknown.
+        [["HGETALL", "unacked"]] + (sizes.indexed <= CeleryUnackedRead.limit ? [["ZRANGE", "unacked_index", "0", "-1", "WITHSCORES"]] : [])
+    }
+
+    /// The prefetched messages of each queue, and the queues one of whose messages carries an
+    /// implausible time (unreadable: their counts are not trusted).
     struct Prefetched: Sendable {
-        var byQueue: [String: (count: Int, oldest: Instant?)] = [:]
-        /// Routing keys one of whose messages carries an implausible time.
+        var byQueue: [String: [PrefetchedMessage]] = [:]
         var untrusted: [String: String] = [:]
     }
 
     func interpret(_ replies: inout ReplyCursor) -> Result<Prefetched, UntrustedReply> {
         Result { () throws(UntrustedReply) -> Prefetched in
-            let count = try replies.next().count("unacked")
-            guard count <= Self.limit else {
-                throw UntrustedReply("unacked holds \(count) messages, more than \(Self.limit) prefetched ones a Redash fleet keeps; not trusted")
+            let fields = try replies.next().elements("unacked")
+            guard fields.count % 2 == 0, fields.count / 2 <= CeleryUnackedRead.limit else {
+                throw UntrustedReply("unacked: \(fields.count) elements, not field and value pairs of a Redash fleet; not trusted")
+            }
+            var fetched: [String: Instant] = [:]
+            if sizes.indexed <= CeleryUnackedRead.limit {
+                let elements = try replies.next().elements("unacked_index")
+                guard elements.count / 2 <= CeleryUnackedRead.limit else {
+                    throw UntrustedReply("unacked_index: \(elements.count / 2) entries, more than a Redash fleet keeps; not trusted")
+                }
+                var index = ReplyCursor(elements[...])
+                for _ in 0..<(elements.count / 2) {
+                    // A garbled fetch time only loses that message's return time.
+                    guard let tag = (try? index.next().optionalText("unacked_index member")) ?? nil,
+                          let text = (try? index.next().optionalText("unacked_index score")) ?? nil,
+                          let time = try? PlausibleTime.epoch(text, "unacked_index score", now: now, maximumAge: nil)
+                    else { continue }
+                    fetched[tag] = time
+                }
             }
             var prefetched = Prefetched()
-            for value in try replies.next().elements("unacked") {
-                guard let text = try value.optionalText("unacked message"), let entry = UnackedEntry.parse(text) else { continue }
+            var pairs = ReplyCursor(fields[...])
+            for _ in 0..<(fields.count / 2) {
+                let (tagReply, valueReply) = (pairs.next(), pairs.next())
+                guard let tag = try tagReply.optionalText("unacked field"), let text = try valueReply.optionalText("unacked message"),
+                      let entry = UnackedEntry.parse(text) else { continue }
                 let queue = entry.routingKey
-                var record = prefetched.byQueue[queue] ?? (0, nil)
-                record.count += 1
+                var enqueued: Instant?
                 if let time = entry.message.enqueueTime {
                     do throws(UntrustedReply) {
-                        let enqueued = try PlausibleTime.check(time, "enqueue_time of a prefetched \(queue) message", now: now)
-                        record.oldest = min(record.oldest ?? enqueued, enqueued)
+                        enqueued = try PlausibleTime.check(time, "enqueue_time of a prefetched \(queue) message", now: now)
                     } catch {
                         prefetched.untrusted[queue] = error.message
                     }
                 }
-                prefetched.byQueue[queue] = record
+                let taskID = entry.message.taskID.flatMap { try? CeleryRound.printable($0, "a task id", allowEmpty: false) }
+                prefetched.byQueue[queue, default: []].append(PrefetchedMessage(
+                    deliveryTag: (try? CeleryRound.printable(tag, "a delivery tag")) ?? "?", taskID: taskID, enqueuedAt: enqueued,
+                    deliveredAt: fetched[tag]))
             }
             return prefetched
         }
     }
 }
 
-/// The Celery queues' readings: the lists plus what workers prefetched from them. Pure.
+/// The Celery queues' readings: the lists plus what workers prefetched from them, each
+/// prefetched message with its holder when a complete remote-control round says. Pure.
 enum CeleryQueueAssembly {
     /// Readings per queue, and notes for an operator (a foreign message at a list's end).
+    /// - Parameters:
+    ///   - unacked: `nil` when `unacked` was empty (no second read).
+    ///   - activity: the round, when one ran; a complete one tells each prefetched message's holder.
     static func assemble(
         queues: [String], listings: [String: Result<CeleryQueueRead.Listing, UntrustedReply>],
-        unacked: Result<CeleryUnackedRead.Prefetched, UntrustedReply>, now: Instant
+        unacked: Result<CeleryUnackedEntriesRead.Prefetched, UntrustedReply>?, activity: CeleryActivity?, now: Instant
     ) -> (readings: [String: QueueReading], notes: [String]) {
-        let prefetched: CeleryUnackedRead.Prefetched
+        let prefetched: CeleryUnackedEntriesRead.Prefetched
         switch unacked {
-        case .success(let value): prefetched = value
-        case .failure(let problem):
+        case .success(let value)?: prefetched = value
+        case nil: prefetched = CeleryUnackedEntriesRead.Prefetched()
+        case .failure(let problem)?:
             return (Dictionary(uniqueKeysWithValues: queues.map { ($0, QueueReading.unavailable(reason: problem.message)) }), [])
         }
         var readings: [String: QueueReading] = [:]
@@ -119,15 +173,21 @@ enum CeleryQueueAssembly {
             guard let listed = listings[queue] else { continue }
             do throws(UntrustedReply) {
                 if let problem = prefetched.untrusted[queue] { throw UntrustedReply(problem) }
-                var listing = try listed.get()
-                if let extra = prefetched.byQueue[queue] {
-                    listing.pending += extra.count
-                    if let time = extra.oldest { listing.oldest = min(listing.oldest ?? time, time) }
+                let listing = try listed.get()
+                let messages = (prefetched.byQueue[queue] ?? []).map { message in
+                    var message = message
+                    message.holder = activity?.holder(of: message.taskID) ?? .unknown
+                    return message
                 }
                 if listing.hasForeignMessage { notes.append("\(queue): the oldest message is not a Celery message; its age is unknown") }
+                var oldest = listing.oldest
+                for time in messages.compactMap(\.enqueuedAt) { oldest = min(oldest ?? time, time) }
+                let pending = listing.pending + messages.count
+                let waiting = WaitingWork(listed: listing.pending, oldestListedAge: listing.oldest.map { max(.zero, now - $0) }, prefetched: messages)
                 readings[queue] = .observed(QueueObservation(
-                    queue: queue, pending: listing.pending, running: nil,
-                    oldestAge: listing.pending > 0 ? listing.oldest.map { max(.zero, now - $0) } : nil, workers: nil, observedAt: now))
+                    queue: queue, pending: pending, running: activity?.running(on: queue),
+                    oldestAge: pending > 0 ? oldest.map { max(.zero, now - $0) } : nil, workers: nil, observedAt: now,
+                    waiting: messages.isEmpty ? nil : waiting))
             } catch {
                 readings[queue] = .unavailable(reason: error.message)
             }

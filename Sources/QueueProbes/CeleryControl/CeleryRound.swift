@@ -6,11 +6,12 @@ import Synchronization
 /// v7–v8) and 5 speak it: the one way to learn which tasks Celery's workers are executing.
 ///
 /// On the probe's own Redis connection:
-/// 1. `SADD` binds a reply queue of ours (`ReplyBinding`), and two `PUBLISH`es on the
-///    `celery.pidbox` fanout channel (`/<db>.celery.pidbox`, kombu's fanout prefix) ask `active`
-///    and `active_queues`; each `PUBLISH` returns how many worker nodes it reached;
+/// 1. `SADD` binds a reply queue of ours (`ReplyBinding`), and three `PUBLISH`es on the
+///    `celery.pidbox` fanout channel (`/<db>.celery.pidbox`, kombu's fanout prefix) ask
+///    `active`, `reserved` and `active_queues`; each `PUBLISH` returns how many worker nodes it
+///    reached;
 /// 2. the nodes `LPUSH` their replies onto the reply list; it is polled with `LLEN` until every
-///    node reached has answered both, or the reply timeout passes (every 5 ms for the first
+///    node reached has answered all three, or the reply timeout passes (every 5 ms for the first
 ///    100 ms, every 20 ms after);
 /// 3. `LRANGE` reads the replies, and the binding and the list are removed in the same round trip.
 /// The broadcast carries an `expires` header at the timeout (Celery's own callers use it to drop
@@ -18,13 +19,16 @@ import Synchronization
 /// binding finds no reply queue, and kombu drops the reply; one that answers in between
 /// recreates the list, and the next round deletes it again.
 struct CeleryRound {
-    /// Replies read at the most: two per node, and a Redash fleet has far fewer nodes.
-    static let replyLimit = 2_000
+    /// Replies read at the most: three per node, and a Redash fleet has far fewer nodes.
+    static let replyLimit = 3_000
+    /// The questions of a round.
+    static let questions = 3
     /// Tasks one node may list: more is not a Celery pool.
     static let activeLimit = 10_000
 
     let binding: ReplyBinding
     let activeTicket: String
+    let reservedTicket: String
     let queuesTicket: String
     let database: Int
     let timeout: Duration
@@ -34,6 +38,7 @@ struct CeleryRound {
         binding = ReplyBinding(now: now, random: ids())
         activeTicket = ids()
         queuesTicket = ids()
+        reservedTicket = ids()
         self.database = database
         self.timeout = timeout
         self.now = now
@@ -80,6 +85,7 @@ struct CeleryRound {
             binding.bindCommand,
             ["PUBLISH", channel, ControlEnvelope.broadcast(method: "active", ticket: activeTicket, routingKey: binding.routingKey, expires: expires)],
             ["PUBLISH", channel, ControlEnvelope.broadcast(method: "active_queues", ticket: queuesTicket, routingKey: binding.routingKey, expires: expires)],
+            ["PUBLISH", channel, ControlEnvelope.broadcast(method: "reserved", ticket: reservedTicket, routingKey: binding.routingKey, expires: expires)],
         ]
         // Until its clean-up is confirmed, this round's member is carried to the next round.
         let carried = [binding.member]
@@ -91,7 +97,8 @@ struct CeleryRound {
                 _ = try replies.next().count("SADD \(ReplyBinding.bindingKey)")
                 let active = try replies.next().count("PUBLISH \(channel)")
                 let queues = try replies.next().count("PUBLISH \(channel)")
-                reached = max(active, queues)
+                let reserved = try replies.next().count("PUBLISH \(channel)")
+                reached = max(active, queues, reserved)
             } catch {
                 return (failed(error.message, elapsed: elapsed()), await ReplyBinding.remove(carried, through: pipeline))
             }
@@ -107,7 +114,7 @@ struct CeleryRound {
             do {
                 try await sleep(min(soFar < .milliseconds(100) ? .milliseconds(5) : .milliseconds(20), timeout - soFar))
                 let count = try await pipeline([["LLEN", binding.queue]])[0].count("LLEN \(binding.queue)")
-                if count >= reached * 2 { break }
+                if count >= reached * Self.questions { break }
             } catch {
                 let reason = "waiting for the replies: \(Self.describe(error))"
                 return (failed(reason, reached: reached, elapsed: elapsed()), await ReplyBinding.remove(carried, through: pipeline))
@@ -140,10 +147,11 @@ struct CeleryRound {
         }
     }
 
-    /// The nodes that answered both questions of this round, from the reply list's entries.
+    /// The nodes that answered every question of this round, from the reply list's entries.
     /// Replies to other rounds are skipped; a garbled reply makes the round untrusted.
     func nodes(from entries: [RESPValue]) throws(UntrustedReply) -> (nodes: [CeleryNode], bytes: Int) {
         var active: [String: [CeleryActiveTask]] = [:]
+        var reserved: [String: [CeleryActiveTask]] = [:]
         var queues: [String: [String]] = [:]
         var bytes = 0
         for entry in entries {
@@ -154,6 +162,10 @@ struct CeleryRound {
                 for (node, answer) in try ControlEnvelope.answers(reply.body, of: ControlEnvelope.ActiveTask.self) {
                     active[try Self.nodeName(node)] = try Self.activeTasks(answer, node: node, now: now)
                 }
+            } else if reply.ticket == reservedTicket {
+                for (node, answer) in try ControlEnvelope.answers(reply.body, of: ControlEnvelope.ActiveTask.self) {
+                    reserved[try Self.nodeName(node)] = try Self.activeTasks(answer, node: node, now: now, question: "reserved")
+                }
             } else if reply.ticket == queuesTicket {
                 for (node, answer) in try ControlEnvelope.answers(reply.body, of: ControlEnvelope.ConsumedQueue.self) {
                     queues[try Self.nodeName(node)] = try Self.queueNames(answer, node: node)
@@ -162,20 +174,23 @@ struct CeleryRound {
                 for node in try ControlEnvelope.answers(reply.body, of: ControlEnvelope.Anything.self).keys { _ = try Self.nodeName(node) }
             }
         }
-        let answered = Set(active.keys).intersection(queues.keys).sorted()
-        return (answered.map { CeleryNode(name: $0, queues: queues[$0] ?? [], active: active[$0] ?? []) }, bytes)
+        let answered = Set(active.keys).intersection(queues.keys).intersection(reserved.keys).sorted()
+        return (answered.map { CeleryNode(name: $0, queues: queues[$0] ?? [], active: active[$0] ?? [], reserved: reserved[$0] ?? []) }, bytes)
     }
 
     private static func nodeName(_ node: String) throws(UntrustedReply) -> String {
         try printable(node, "a node name", allowEmpty: false)
     }
 
-    /// `active`'s answer of one node: the tasks its processes execute.
-    static func activeTasks(_ answer: ControlEnvelope.Answer<ControlEnvelope.ActiveTask>, node: String, now: Instant) throws(UntrustedReply) -> [CeleryActiveTask] {
-        let entries = try list(answer, node: node, question: "active")
-        guard entries.count <= activeLimit else { throw UntrustedReply("\(node) lists \(entries.count) active tasks; not trusted") }
+    /// `active`'s (or `reserved`'s) answer of one node: the tasks its processes execute (or
+    /// that it prefetched), in the same shape.
+    static func activeTasks(
+        _ answer: ControlEnvelope.Answer<ControlEnvelope.ActiveTask>, node: String, now: Instant, question: String = "active"
+    ) throws(UntrustedReply) -> [CeleryActiveTask] {
+        let entries = try list(answer, node: node, question: question)
+        guard entries.count <= activeLimit else { throw UntrustedReply("\(node) lists \(entries.count) \(question) tasks; not trusted") }
         return try entries.map { (task: ControlEnvelope.ActiveTask) throws(UntrustedReply) -> CeleryActiveTask in
-            guard task.isObject, let id = task.id, !id.isEmpty else { throw UntrustedReply("\(node): an active task without an id") }
+            guard task.isObject, let id = task.id, !id.isEmpty else { throw UntrustedReply("\(node): an \(question) task without an id") }
             // Celery records time.time() at the start; a time from another clock is not shown.
             let started = task.timeStart.flatMap { try? PlausibleTime.check(Instant(secondsSinceEpoch: $0), "time_start", now: now) }
             return CeleryActiveTask(

@@ -10,6 +10,7 @@ extension QueueProber {
         var first = ReadBatch()
         let queueSlots = first.add(contentsOf: queues.map { RQQueueRead(queue: $0, now: now) })
         let periodicSlot = first.add(PeriodicWorkersRead())
+        let workerRegistrySlot = first.add(RQWorkerRegistryRead())
         let shared = separate == nil ? RedashKeySlots(&first, state: stateDue, now: now) : nil
         let registrySlot = pass.registryDue ? first.add(QueueRegistryRead.RQ()) : nil
         let firstReplies = try await first.send(through: pipeline, cost: &gathered.cost)
@@ -21,7 +22,8 @@ extension QueueProber {
         let registryNames = registrySlot.map { firstReplies[$0] }
 
         var second = ReadBatch()
-        let (oldestReads, workerReads) = RQQueueAssembly.followUps(listings, queues: queues, now: now)
+        let registeredWorkers = try? firstReplies[workerRegistrySlot].get()
+        let (oldestReads, workerReads) = RQQueueAssembly.followUps(listings, queues: queues, registry: registeredWorkers ?? [], now: now)
         let oldestSlots = second.add(contentsOf: oldestReads)
         let workerSlots = second.add(contentsOf: workerReads)
         var lockSlots: [(key: String, slot: ReadBatch.Slot<LockedJobRead>)] = []
@@ -37,7 +39,8 @@ extension QueueProber {
             listings: listings,
             oldest: Dictionary(uniqueKeysWithValues: zip(oldestReads.map(\.queue), secondReplies[oldestSlots])),
             workers: Dictionary(uniqueKeysWithValues: zip(workerReads.map(\.key), secondReplies[workerSlots])), now: now)
-        gathered.rq = assembly.assemble(queues: queues)
+        gathered.rq = assembly.assemble(queues: queues, registryRead: registeredWorkers != nil)
+        gathered.listeners = gathered.rq.listeners
         gathered.readings = gathered.rq.readings
         if let redash {
             let statuses = Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first })

@@ -19,12 +19,15 @@ struct RQQueueAssembly {
         var abandonedJobs: [String: Int] = [:]
         var runningJobIDs: Set<String> = []
         var abandonedJobIDs: Set<String> = []
+        /// Every live worker read, with its queues; `nil` when the registry could not be read.
+        var listeners: [QueueListener]?
     }
 
-    /// The second round trip's reads for `listings`: each queue's oldest job, each worker once.
-    static func followUps(_ listings: [String: Result<RQQueueRead.Listing, UntrustedReply>], queues: [String], now: Instant)
-        -> (oldest: [RQOldestJobRead], workers: [RQWorkerRead])
-    {
+    /// The second round trip's reads for `listings`: each queue's oldest job, each worker once
+    /// (those of the queues, then the rest of `registry`).
+    static func followUps(
+        _ listings: [String: Result<RQQueueRead.Listing, UntrustedReply>], queues: [String], registry: [String] = [], now: Instant
+    ) -> (oldest: [RQOldestJobRead], workers: [RQWorkerRead]) {
         var oldest: [RQOldestJobRead] = []
         var workers: [RQWorkerRead] = []
         var seen = Set<String>()
@@ -36,12 +39,21 @@ struct RQQueueAssembly {
             guard case .success(let listing)? = listings[queue] else { continue }
             for key in listing.workerKeys where seen.insert(key).inserted { workers.append(RQWorkerRead(key: key, now: now)) }
         }
+        for key in registry where seen.insert(key).inserted { workers.append(RQWorkerRead(key: key, now: now)) }
         return (oldest, workers)
     }
 
-    func assemble(queues: [String]) -> Readings {
+    /// - Parameter registryRead: whether `workers` holds every registered worker (the registry
+    ///   was read and every hash could be), so that the listeners are known.
+    func assemble(queues: [String], registryRead: Bool = false) -> Readings {
         var result = Readings()
         let live = workers.compactMapValues { try? $0.get() }
+        if registryRead, !workers.values.contains(where: { if case .failure = $0 { true } else { false } }) {
+            result.listeners = workers.keys.sorted().compactMap { key -> QueueListener? in
+                guard let record = live[key] ?? nil, let queues = record.queues else { return nil }
+                return QueueListener(name: record.name, hostname: record.hostname, ipAddress: record.ipAddress, queues: queues)
+            }
+        }
         // A job without a deadline runs only while a live worker holds it.
         let heldByWorkers = Set(live.values.compactMap(\.currentJob))
         var usable: [(queue: String, listing: RQQueueRead.Listing, enqueued: Instant?, running: Int)] = []

@@ -122,7 +122,7 @@ struct RQWorkerRead: RedisRead {
     let key: String
     let now: Instant
 
-    static let fields = ["state", "current_job", "hostname", "ip_address", "last_heartbeat", "death"]
+    static let fields = ["state", "current_job", "hostname", "ip_address", "last_heartbeat", "death", "queues"]
 
     var commands: [[String]] { [["HMGET", key] + Self.fields] }
 
@@ -131,13 +131,34 @@ struct RQWorkerRead: RedisRead {
             let values = try replies.next().elements(key)
             guard values.count == Self.fields.count else { throw UntrustedReply("\(key): \(values.count) fields for the \(Self.fields.count) asked") }
             let fields = try values.map { (reply: RESPValue) throws(UntrustedReply) -> String? in try reply.optionalText(key) }
-            let (state, currentJob, hostname, address, heartbeat, death) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
+            let (state, currentJob, hostname, address, heartbeat, death, queues) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6])
             guard fields.contains(where: { $0 != nil }), death == nil else { return nil }
             return WorkerRecord(
                 name: key.hasPrefix("rq:worker:") ? String(key.dropFirst("rq:worker:".count)) : key, state: state,
                 currentJob: currentJob.flatMap { $0.isEmpty ? nil : $0 }, hostname: hostname,
                 ipAddress: address.flatMap { $0 == "unknown" ? nil : $0 },
-                lastHeartbeat: heartbeat.flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) })
+                lastHeartbeat: heartbeat.flatMap { try? PlausibleTime.iso($0, "last_heartbeat", now: now, maximumAge: nil) },
+                queues: queues.map { $0.split(separator: ",").map { String($0).trimmingWhitespace }.filter { !$0.isEmpty } })
+        }
+    }
+}
+
+/// Every RQ worker: `rq:workers`, the keys of all `rq:worker:<name>` hashes (a SIGKILLed
+/// worker's key stays after its hash expires; the hash read tells). Their `queues` say which
+/// queues have a live listener (`QueueConsumption`).
+struct RQWorkerRegistryRead: RedisRead {
+    var commands: [[String]] { [["SCARD", "rq:workers"], ["SRANDMEMBER", "rq:workers", String(RQQueueRead.registryLimit)]] }
+
+    func interpret(_ replies: inout ReplyCursor) -> Result<[String], UntrustedReply> {
+        Result { () throws(UntrustedReply) -> [String] in
+            let count = try replies.next().count("rq:workers")
+            guard count <= RQQueueRead.registryLimit else {
+                throw UntrustedReply("rq:workers lists \(count) workers, more than \(RQQueueRead.registryLimit); not trusted")
+            }
+            return try replies.next().elements("rq:workers").map { (reply: RESPValue) throws(UntrustedReply) -> String in
+                guard let key = try reply.optionalText("rq:workers member") else { throw UntrustedReply("rq:workers: a nil member") }
+                return key
+            }.sorted()
         }
     }
 }
