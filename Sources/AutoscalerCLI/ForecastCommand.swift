@@ -150,7 +150,10 @@ public struct ForecastCommand: AsyncParsableCommand {
             "rules": forecast.rules,
             "nextRefresh": ["at": forecast.nextRefresh.at.description, "dueQueries": forecast.nextRefresh.dueQueries] as [String: Any],
             "waitingBehindLock": forecast.waitingBehindLock,
-            "blockedByAbandonedJob": forecast.blockedByAbandonedJob,
+            "blockedByLock": forecast.blockedByLock,
+            "blockedLocks": forecast.blockedLocks.sorted { $0.key < $1.key }.map { entry in
+                ["lock": entry.key, "until": "\(entry.value.until)", "cause": "\(entry.value.cause)"]
+            },
         ]
         object["forecast"] = forecast.queues.map { queue -> [String: Any] in
             [
@@ -176,7 +179,7 @@ public struct ForecastCommand: AsyncParsableCommand {
             + (forecast.skipped.isEmpty ? "" : ", \(forecast.skipped.count) skipped (unreadable schedule)")
             + (forecast.neverRun == 0 ? "" : ", \(forecast.neverRun) never ran (\(schema.era.runsNeverRunQueries ? "due at once" : "never due"))")
             + (forecast.waitingBehindLock == 0 ? "" : ", \(forecast.waitingBehindLock) waiting behind their lock")
-            + (forecast.blockedByAbandonedJob == 0 ? "" : ", \(forecast.blockedByAbandonedJob) held by an abandoned job's lock")]
+            + (forecast.blockedByLock == 0 ? "" : ", \(forecast.blockedByLock) held by a lock whose job will not run")]
         lines.append("")
         lines.append("routing")
         let nameWidth = max(14, (routes.map { $0.name.count + String($0.id).count + 1 }.max() ?? 0) + 2)

@@ -67,7 +67,7 @@ public struct QueuesCommand: AsyncParsableCommand {
         let asksCelery = policy.celery.inspect || inspectCelery
         let report = await prober.probe(
             queues: policy.queueNames, scheduler: nil,
-            activity: asksCelery ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout) : nil, now: WallClock.now())
+            activity: asksCelery ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout) : nil, now: WallClock.now())
         await client.close()
         await redashClient?.close()
         let output = json

@@ -154,7 +154,7 @@ public enum ProbeRepliesTarget: FuzzTarget {
         if let state = report.redashScheduler {
             instants += state.executions.map { ("sq:executed_at \($0.key)", $0.value) }
             for (key, lock) in state.locks {
-                if case .abandoned(let expiresAt) = lock { instants.append(("lock \(key) expiry", expiresAt)) }
+                if case .blocked(let until, _) = lock { instants.append(("lock \(key) expiry", until)) }
             }
         }
         for (queue, records) in report.workers {

@@ -135,7 +135,7 @@ public actor QueueProber: QueueSource {
                 let redash = RedashKeySlots(&batch, state: stateDue, now: now)
                 let replies = try await batch.send(through: redashPipeline ?? pipeline, cost: &gathered.cost)
                 takeHealth(redash, replies, into: &gathered)
-                takeState(redash, replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
+                takeState(redash, replies, jobs: nil, system: nil, request: stateDue, liveness: .init(), now: now, into: &gathered)
                 return report(gathered, now: now)
             }
             gathered.system = system
@@ -217,16 +217,18 @@ public actor QueueProber: QueueSource {
         }
     }
 
-    /// Takes the scheduler state from its replies, with the status of the jobs its locks point
-    /// at (`statuses` nil: locks not interpreted).
+    /// Takes the scheduler state from its replies, with the jobs its locks point at (`jobs`
+    /// nil: locks not interpreted).
     func takeState(
-        _ slots: RedashKeySlots, _ replies: BatchReplies, statuses: [String: String?]?, request: SchedulerStateRequest?,
-        liveness: SchedulerStateAssembly.Liveness, now: Instant, into gathered: inout Gathered
+        _ slots: RedashKeySlots, _ replies: BatchReplies, jobs: [String: LockedJob]?, system: QueueSystem?, request: SchedulerStateRequest?,
+        liveness: SchedulerStateAssembly.Liveness, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, now: Instant,
+        into gathered: inout Gathered
     ) {
         guard let stateSlot = slots.state, let request else { return }
         switch replies[stateSlot] {
         case .success(let reading):
-            let state = SchedulerStateAssembly.state(reading, statuses: statuses, request: request, liveness: liveness, now: now)
+            let state = SchedulerStateAssembly.state(
+                reading, jobs: jobs, system: system, request: request, liveness: liveness, visibilityTimeout: visibilityTimeout, now: now)
             schedulerState = state
             stateRefreshMarker = lastRefreshMarker
             gathered.state = state

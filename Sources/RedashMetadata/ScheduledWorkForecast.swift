@@ -1,5 +1,11 @@
 import AutoscalerCore
 
+/// A scheduled query's lock whose job will not run, and until when Redash is held back by it.
+public struct BlockedLock: Hashable, Sendable {
+    public var until: Instant
+    public var cause: BlockCause
+}
+
 /// Scheduled work Redash will enqueue in each of the next minutes, per scheduled queue.
 public struct ScheduledWorkForecast: Sendable, Equatable {
     public var generatedAt: Instant
@@ -15,8 +21,11 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
     public var pausedQueries = 0
     /// Queries due now whose job still waits in its queue (no second copy is enqueued).
     public var waitingBehindLock = 0
-    /// Queries held back by a lock on an abandoned job until the lock expires.
-    public var blockedByAbandonedJob = 0
+    /// Queries held back by a lock whose job will not run (an abandoned job, a dead node's task,
+    /// a job in a queue nobody consumes, a stranded message), by lock key, with why and until when.
+    public var blockedLocks: [String: BlockedLock] = [:]
+    /// How many queries are held back so.
+    public var blockedByLock: Int { blockedLocks.count }
     /// The refresh grid the forecast used.
     public var grid: RedashRefreshGrid
     /// What Redash's next refresh will find due (`outdated_queries_count`), for the live check.
@@ -101,7 +110,7 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
             let lock = scheduler.locks[key]
             switch lock {
             case .waiting: result.waitingBehindLock += 1
-            case .abandoned: result.blockedByAbandonedJob += 1
+            case .blocked(let until, let cause): result.blockedLocks[key] = BlockedLock(until: until, cause: cause)
             case nil: break
             }
             var dueAtNext = false

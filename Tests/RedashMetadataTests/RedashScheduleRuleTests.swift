@@ -97,7 +97,7 @@ struct RedashScheduleRuleTests {
             expected: [at(23, 10, 0, 30), at(23, 10, 6)]),
         Cadence(
             name: "held by an abandoned job's lock until 10:04:10: at the first refresh after",
-            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50), lock: .abandoned(expiresAt: at(23, 10, 4, 10)),
+            schedule: RedashSchedule(interval: 300), previous: at(23, 9, 50), lock: .blocked(until: at(23, 10, 4, 10), cause: .abandonedJob(job: "j1")),
             expected: [at(23, 10, 4, 30), at(23, 10, 10)]),
         Cadence(
             name: "no refresh recorded: the phase is assumed halfway, 15 s from now",

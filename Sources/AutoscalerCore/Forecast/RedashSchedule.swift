@@ -111,9 +111,9 @@ public enum RedashScheduleRule {
             // The waiting job runs first; the clock restarts when it starts, at the earliest now.
             last = now
             failures = 0
-        case .abandoned(let expiresAt):
+        case .blocked(let until, _):
             // Redash will not enqueue it again while the lock stands.
-            earliest = max(now, expiresAt)
+            earliest = max(now, until)
         case nil:
             break
         }
@@ -184,7 +184,7 @@ public enum RedashScheduleRule {
                 members[index].previous = max(members[index].previous ?? now, now)
                 members[index].failures = 0
             }
-        case .abandoned(let expiresAt): earliest = max(now, expiresAt)
+        case .blocked(let until, _): earliest = max(now, until)
         case nil: break
         }
         let end = now + horizon
@@ -235,11 +235,33 @@ public enum RedashScheduleRule {
 /// The job a scheduled query's lock (`query_hash_job:<data source>:<query hash>`) points at, when
 /// that stops Redash from enqueueing the query again.
 public enum JobLock: Hashable, Sendable {
-    /// The job waits in its queue: it runs first, and only its start restarts the clock.
+    /// The job waits in a consumed queue: it runs first, and only its start restarts the clock.
     case waiting
-    /// The job sits in the started registry with no worker running it (RQ 1.5 keeps a SIGKILLed
-    /// task's job there for good): nothing is enqueued until the lock expires.
-    case abandoned(expiresAt: Instant)
+    /// The job will not run while the lock stands, so Redash enqueues nothing until `until`
+    /// (the lock's expiry, or when kombu gives a stranded message back).
+    case blocked(until: Instant, cause: BlockCause)
+}
+
+/// Why a lock's job will not run.
+public enum BlockCause: Hashable, Sendable, CustomStringConvertible {
+    /// It sits in the started registry with no worker running it (RQ 1.5 keeps a SIGKILLed
+    /// task's job there for good).
+    case abandonedJob(job: String)
+    /// It was running on a Celery node that is gone (its result stays `STARTED`).
+    case deadNode(task: String, node: String)
+    /// It waits in a queue no live worker listens on.
+    case unconsumedQueue(job: String, queue: String)
+    /// It is a prefetched message stranded in kombu's `unacked`.
+    case strandedMessage(task: String)
+
+    public var description: String {
+        switch self {
+        case .abandonedJob(let job): "job \(job) is in the started registry, but no worker runs it"
+        case .deadNode(let task, let node): "task \(task) was running on \(node), which is gone; its result stays STARTED"
+        case .unconsumedQueue(let job, let queue): "job \(job) waits in \(queue), which no live worker listens on"
+        case .strandedMessage(let task): "task \(task) is stranded in kombu's unacked"
+        }
+    }
 }
 
 /// The rhythm of Redash's `refresh_queries`: every 30 s, anchored at a refresh Redash recorded in

@@ -163,11 +163,14 @@ public struct CelerySettings: Hashable, Sendable {
     }
 }
 
-/// One round asked of the probe: how long to wait for replies.
+/// One round asked of the probe: how long to wait for replies, and kombu's visibility timeout
+/// (when stranded messages come back).
 public struct CeleryInspectRequest: Hashable, Sendable {
     public var replyTimeout: Duration
+    public var visibilityTimeout: Duration
 
-    public init(replyTimeout: Duration) {
+    public init(replyTimeout: Duration, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout) {
         self.replyTimeout = replyTimeout
+        self.visibilityTimeout = visibilityTimeout
     }
 }

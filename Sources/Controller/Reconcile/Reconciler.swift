@@ -95,7 +95,7 @@ public actor Reconciler {
         var errors: [DependencyError] = []
 
         let schedulerRequest = await ports.forecast?.schedulerRequest()
-        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout) : nil
+        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout) : nil
         if activity != nil { lastCeleryRound = now }
         let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, activity: activity, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)

@@ -17,22 +17,25 @@ extension QueueProber {
         let registrySlot = pass.registryDue ? batch.add(QueueRegistryRead.Celery(policyQueues: queues)) : nil
         let replies = try await batch.send(through: pipeline, cost: &gathered.cost)
 
-        var unacked: Result<CeleryUnackedEntriesRead.Prefetched, UntrustedReply>?
+        // Second round trip, when there is anything for it: unacked's entries, and the results
+        // of the tasks Redash's locks point at.
+        var second = ReadBatch()
+        var unackedSlot2: ReadBatch.Slot<CeleryUnackedEntriesRead>?
+        var unackedProblem: UntrustedReply?
         switch replies[unackedSlot] {
-        case .failure(let problem):
-            unacked = .failure(problem)
-        case .success(let sizes) where sizes.entries > 0:
-            var entries = ReadBatch()
-            let slot = entries.add(CeleryUnackedEntriesRead(sizes: sizes, now: now))
-            unacked = try await entries.send(through: pipeline, cost: &gathered.cost)[slot]
-        case .success:
-            unacked = nil
+        case .failure(let problem): unackedProblem = problem
+        case .success(let sizes) where sizes.entries > 0: unackedSlot2 = second.add(CeleryUnackedEntriesRead(sizes: sizes, now: now))
+        case .success: break
         }
-        if let redash = separate ?? shared.map({ ($0, replies) }) {
-            if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
-            takeState(redash.slots, redash.replies, statuses: nil, request: stateDue, liveness: .init(running: [], abandoned: []), now: now, into: &gathered)
+        let redash = separate ?? shared.map { ($0, replies) }
+        var lockSlots: [(key: String, slot: ReadBatch.Slot<LockedJobRead>)] = []
+        if let stateSlot = redash?.slots.state, case .success(let reading)? = redash.map({ $0.replies[stateSlot] }) {
+            lockSlots = SchedulerStateAssembly.followUps(reading, system: .celery).map { ($0.key, second.add($0.read)) }
         }
+        let secondReplies = try await second.send(through: pipeline, cost: &gathered.cost)
+        let unacked = unackedProblem.map { Result<CeleryUnackedEntriesRead.Prefetched, UntrustedReply>.failure($0) } ?? unackedSlot2.map { secondReplies[$0] }
         if let registrySlot { takeRegistry(replies[registrySlot], now: now, into: &gathered) }
+        if let redash, separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
 
         if let request { await inspectCelery(request, now: now, into: &gathered) }
         let (readings, notes) = CeleryQueueAssembly.assemble(
@@ -41,6 +44,19 @@ extension QueueProber {
         gathered.readings = readings
         gathered.notes += notes
         gathered.listeners = gathered.celery?.listeners
+        if let redash {
+            let timeout = request?.visibilityTimeout ?? CelerySettings.defaultVisibilityTimeout
+            var stranded: [String: Instant?] = [:]
+            for case .observed(let observation) in readings.values {
+                for message in observation.waiting?.stranded ?? [] {
+                    if let task = message.taskID { stranded[task] = message.returnsAt(visibilityTimeout: timeout) }
+                }
+            }
+            let liveness = SchedulerStateAssembly.Liveness(listeners: gathered.listeners, celery: gathered.celery, stranded: stranded)
+            takeState(
+                redash.slots, redash.replies, jobs: Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first }),
+                system: .celery, request: stateDue, liveness: liveness, visibilityTimeout: timeout, now: now, into: &gathered)
+        }
     }
 
     /// One Celery remote-control round.

@@ -28,7 +28,7 @@ extension QueueProber {
         let workerSlots = second.add(contentsOf: workerReads)
         var lockSlots: [(key: String, slot: ReadBatch.Slot<LockedJobRead>)] = []
         if case .success(let reading)? = stateReading {
-            lockSlots = reading.locks.compactMap { lock in lock.job.map { (lock.key, second.add(LockedJobRead(job: $0))) } }
+            lockSlots = SchedulerStateAssembly.followUps(reading, system: .rq).map { ($0.key, second.add($0.read)) }
         }
         var outsideReads: [QueueLengthRead] = []
         if case .success(let names)? = registryNames { outsideReads = QueueRegistryRead.RQ.followUps(names, policyQueues: queues) }
@@ -43,10 +43,11 @@ extension QueueProber {
         gathered.listeners = gathered.rq.listeners
         gathered.readings = gathered.rq.readings
         if let redash {
-            let statuses = Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first })
-            let liveness = SchedulerStateAssembly.Liveness(running: gathered.rq.runningJobIDs, abandoned: gathered.rq.abandonedJobIDs)
+            let jobs = Dictionary(lockSlots.map { ($0.key, secondReplies[$0.slot]) }, uniquingKeysWith: { first, _ in first })
+            let liveness = SchedulerStateAssembly.Liveness(
+                running: gathered.rq.runningJobIDs, abandoned: gathered.rq.abandonedJobIDs, listeners: gathered.rq.listeners)
             if separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
-            takeState(redash.slots, redash.replies, statuses: statuses, request: stateDue, liveness: liveness, now: now, into: &gathered)
+            takeState(redash.slots, redash.replies, jobs: jobs, system: .rq, request: stateDue, liveness: liveness, now: now, into: &gathered)
         }
         if let registryNames {
             let lengths = zip(outsideReads, secondReplies[outsideSlots]).map { ($0, $1) }

@@ -1,4 +1,5 @@
 import AutoscalerCore
+import Foundation
 import RedisClient
 
 /// What Redash's scheduler keeps in Redis (`RedashSchedulerState`): the hash `sq:executed_at`,
@@ -62,15 +63,60 @@ struct SchedulerStateRead: RedisRead {
     }
 }
 
-/// The status of the RQ job a lock points at (`rq:job:<id>` field `status`); an unreadable
-/// status is unknown (the lock is then taken as free, as Redash would re-enqueue).
+/// What Redis says of the job a lock points at.
+struct LockedJob: Hashable, Sendable {
+    /// RQ's `status`, or Celery's result `status`; `nil` when Redis keeps none (a Celery task
+    /// that never started reads `PENDING`).
+    var status: String?
+    /// The queue an RQ job was enqueued on (`origin`).
+    var origin: String?
+    /// The Celery node that started the task (`result.hostname` of a `STARTED` result).
+    var node: String?
+}
+
+/// The job a lock points at.
+/// - RQ (Redash v10, v25+): `status` and `origin` of `rq:job:<id>`.
+/// - Celery (Redash v8): the task's result `celery-task-meta-<id>`, a JSON object with `status`
+///   and, once started, `result.hostname`. No key: `PENDING` (never started, stranded, or expired
+///   after `result_expires`, 4 h in Redash).
+/// An unreadable reply is an unknown job (the lock is then taken as free, as Redash would
+/// re-enqueue).
 struct LockedJobRead: RedisRead {
     let job: String
+    let system: QueueSystem
 
-    var commands: [[String]] { [["HGET", "rq:job:\(job)", "status"]] }
+    var commands: [[String]] {
+        switch system {
+        case .rq: [["HMGET", "rq:job:\(job)", "status", "origin"]]
+        case .celery: [["GET", "celery-task-meta-\(job)"]]
+        }
+    }
 
-    func interpret(_ replies: inout ReplyCursor) -> String? {
-        (try? replies.next().optionalText("rq:job:\(job)")) ?? nil
+    private struct CeleryResult: Decodable {
+        var status: String?
+        var hostname: String?
+
+        init(from decoder: any Decoder) throws {
+            let object = try decoder.container(keyedBy: Keys.self)
+            status = try? object.decode(String.self, forKey: .status)
+            hostname = try? object.nestedContainer(keyedBy: Keys.self, forKey: .result).decode(String.self, forKey: .hostname)
+        }
+
+        enum Keys: String, CodingKey { case status, result, hostname }
+    }
+
+    func interpret(_ replies: inout ReplyCursor) -> LockedJob {
+        switch system {
+        case .rq:
+            guard let fields = try? replies.next().elements("rq:job:\(job)"), fields.count == 2 else { return LockedJob() }
+            return LockedJob(status: (try? fields[0].optionalText("status")) ?? nil, origin: (try? fields[1].optionalText("origin")) ?? nil)
+        case .celery:
+            let reply = replies.next()
+            guard reply.errorMessage == nil else { return LockedJob() }
+            guard let text = (try? reply.optionalText("celery-task-meta-\(job)")) ?? nil else { return LockedJob(status: "PENDING") }
+            guard let result = try? JSONDecoder().decode(CeleryResult.self, from: Data(text.utf8)) else { return LockedJob() }
+            return LockedJob(status: result.status, node: result.hostname)
+        }
     }
 }
 
@@ -79,41 +125,83 @@ enum SchedulerStateAssembly {
     /// Redash's lock lifetime (`REDASH_JOB_EXPIRY_TIME`, 12 h), for a lock without one.
     static let lockLifetime: Duration = .seconds(43_200)
 
-    /// Which started jobs a worker really runs, from the queue probe.
+    /// What the queue probe knows of which jobs can run.
     struct Liveness {
-        var running: Set<String>
-        var abandoned: Set<String>
+        /// RQ: the started jobs a worker runs, and those none does.
+        var running: Set<String> = []
+        var abandoned: Set<String> = []
+        /// Every live worker with its queues, when known.
+        var listeners: [QueueListener]?
+        /// Celery: the remote-control round, when one ran.
+        var celery: CeleryActivity?
+        /// Celery: prefetched messages no live node holds, by task id, with when kombu gives
+        /// each back.
+        var stranded: [String: Instant?] = [:]
     }
 
-    /// The next round trip's reads: the job of each held lock (RQ; Celery's locks are not read).
-    static func followUps(_ reading: SchedulerStateRead.Reading) -> [LockedJobRead] {
-        reading.locks.compactMap { $0.job.map(LockedJobRead.init(job:)) }
+    /// The next round trip's reads: the job of each held lock, by lock key.
+    static func followUps(_ reading: SchedulerStateRead.Reading, system: QueueSystem) -> [(key: String, read: LockedJobRead)] {
+        reading.locks.compactMap { lock in lock.job.map { (lock.key, LockedJobRead(job: $0, system: system)) } }
     }
 
-    /// The state. `statuses` (by lock key) is nil where locks are not interpreted (Celery).
+    /// The state. `jobs` (by lock key) is nil where locks are not interpreted.
     static func state(
-        _ reading: SchedulerStateRead.Reading, statuses: [String: String?]?, request: SchedulerStateRequest, liveness: Liveness, now: Instant
+        _ reading: SchedulerStateRead.Reading, jobs: [String: LockedJob]?, system: QueueSystem?, request: SchedulerStateRequest,
+        liveness: Liveness, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, now: Instant
     ) -> RedashSchedulerState {
         var locks: [String: JobLock] = [:]
-        if let statuses {
+        if let jobs {
             for lock in reading.locks {
-                guard let job = lock.job else { continue }
+                guard let id = lock.job, let job = jobs[lock.key] else { continue }
                 let expiresAt = lock.ttl >= 0 ? now + .milliseconds(lock.ttl) : now + lockLifetime
-                switch statuses[lock.key] ?? nil {
-                case "queued", "deferred", "scheduled":
-                    locks[lock.key] = .waiting
-                case "started" where liveness.abandoned.contains(job) && !liveness.running.contains(job):
-                    locks[lock.key] = .abandoned(expiresAt: expiresAt)
-                default:
-                    // Running, finished, failed or gone: Redash re-enqueues a finished or
-                    // failed one, and a running one restarted the clock at its start.
-                    break
-                }
+                let found = system == .celery
+                    ? celeryLock(task: id, job, expiresAt: expiresAt, liveness: liveness)
+                    : rqLock(job: id, job, expiresAt: expiresAt, liveness: liveness)
+                if let found { locks[lock.key] = found }
             }
         }
         return RedashSchedulerState(
             executions: reading.executions, pausedDataSources: reading.paused, dataSources: request.dataSources, locks: locks,
             checkedLocks: Set(request.locks), readAt: now)
+    }
+
+    /// Redash v10 and v25+: a lock is free when the job is gone, finished or failed.
+    static func rqLock(job id: String, _ job: LockedJob, expiresAt: Instant, liveness: Liveness) -> JobLock? {
+        switch job.status {
+        case "queued", "deferred", "scheduled":
+            if let origin = job.origin, let listeners = liveness.listeners, !listeners.contains(where: { $0.queues.contains(origin) }) {
+                return .blocked(until: expiresAt, cause: .unconsumedQueue(job: id, queue: origin))
+            }
+            return .waiting
+        case "started" where liveness.abandoned.contains(id) && !liveness.running.contains(id):
+            return .blocked(until: expiresAt, cause: .abandonedJob(job: id))
+        default:
+            // Running, finished, failed or gone: Redash re-enqueues a finished or failed one,
+            // and a running one restarted the clock at its start.
+            return nil
+        }
+    }
+
+    /// Redash v8: a lock is free only when the task's result is `SUCCESS`, `FAILURE` or
+    /// `REVOKED`; `PENDING` (no result at all) and `STARTED` hold it.
+    static func celeryLock(task id: String, _ job: LockedJob, expiresAt: Instant, liveness: Liveness) -> JobLock? {
+        switch job.status {
+        case "PENDING", "RECEIVED", "RETRY":
+            if let returns = liveness.stranded[id] {
+                // Back on its queue when kombu restores it (then it runs), at the latest when
+                // the lock expires.
+                return .blocked(until: min(returns ?? expiresAt, expiresAt), cause: .strandedMessage(task: id))
+            }
+            return .waiting
+        case "STARTED":
+            guard let activity = liveness.celery, activity.isComplete, let node = job.node,
+                  !activity.nodes.contains(where: { $0.name == node }) else { return nil }
+            // Started on a node that no longer answers: the query died with it, and its result
+            // stays STARTED for 4 h, then PENDING, until the lock's 12 h run out.
+            return .blocked(until: expiresAt, cause: .deadNode(task: id, node: (try? CeleryRound.printable(node, "a node name")) ?? "?"))
+        default:
+            return nil
+        }
     }
 }
 
