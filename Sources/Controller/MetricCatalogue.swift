@@ -8,6 +8,8 @@ public enum Metric: String, CaseIterable, Sendable {
     case queuePendingJobs = "redash_autoscaler_queue_pending_jobs"
     case queueRunningJobs = "redash_autoscaler_queue_running_jobs"
     case queueOldestAge = "redash_autoscaler_queue_oldest_age_seconds"
+    case queueJobsByClass = "redash_autoscaler_queue_jobs_by_class"
+    case blockedScheduledQueries = "redash_autoscaler_blocked_scheduled_queries"
     case celeryNodes = "redash_autoscaler_celery_nodes"
     case celeryRounds = "redash_autoscaler_celery_rounds_total"
     case leader = "redash_autoscaler_leader"
@@ -65,6 +67,12 @@ public enum Metric: String, CaseIterable, Sendable {
         case .queuePendingJobs: Definition(.gauge, ["queue"], "jobs waiting in the queue")
         case .queueRunningJobs: Definition(.gauge, ["queue"], "jobs running from the queue (RQ; Celery with celery.inspect)")
         case .queueOldestAge: Definition(.gauge, ["queue"], "age of the oldest waiting job")
+        case .queueJobsByClass:
+            Definition(
+                .gauge, ["class", "queue"],
+                "waiting jobs by what a new task could do with them: servable, held (prefetched by a busy node), stranded (no live holder), unconsumed (no worker of the service listens on the queue)")
+        case .blockedScheduledQueries:
+            Definition(.gauge, [], "scheduled queries Redash will not enqueue because their lock points at a job that will not run")
         case .celeryNodes: Definition(.gauge, ["state"], "Celery worker nodes the last remote-control round reached and that answered")
         case .celeryRounds: Definition(.counter, ["result"], "Celery remote-control rounds, complete (every node answered) or not")
         case .leader: Definition(.gauge, [], "1 when this controller holds the lease (or needs none)")

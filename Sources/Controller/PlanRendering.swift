@@ -1,4 +1,5 @@
 import AutoscalerCore
+import Foundation
 
 /// A reconcile report for people (`plan`, dry-run) and machines (`plan --json`, `/status`).
 public enum PlanRendering {
@@ -33,6 +34,15 @@ public enum PlanRendering {
                  "readSecondsAgo": max(0, (report.at - $0.observedAt).inSeconds.rounded())] as [String: Any]
             } as Any
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
+            let notes = plan.plan.notices.compactMap { DecisionRecorder.servabilityMessage($0)?.0 }
+            if !notes.isEmpty { entry["notes"] = notes }
+            let figures = plan.decision.figures
+            if let servable = figures.servable {
+                entry["demand"] = [
+                    "pending": figures.pending, "servable": servable, "held": figures.held ?? 0, "stranded": figures.stranded ?? 0,
+                    "unconsumed": figures.unconsumed ?? 0,
+                ]
+            }
             return entry
         }
         if let celery = report.probe.celery { object["celery"] = celeryObject(celery) }
@@ -65,6 +75,7 @@ public enum PlanRendering {
                 [
                     "name": node.name, "queues": node.queues, "busy": node.active.count,
                     "tasks": node.active.map { ["id": $0.id, "queue": $0.queue as Any, "startedAt": $0.startedAt?.description as Any] as [String: Any] },
+                    "reserved": node.reserved.map { ["id": $0.id, "queue": $0.queue as Any] as [String: Any] },
                 ]
             },
         ]
@@ -80,7 +91,8 @@ public enum PlanRendering {
             + (activity.isComplete ? "" : " — running tasks unknown: \(activity.problem ?? "incomplete")")]
         for node in activity.nodes {
             let tasks = node.active.map { "\($0.queue ?? "?"):\($0.id.prefix(8))" }.joined(separator: " ")
-            lines.append("  \(node.name)  [\(node.queues.joined(separator: ","))]  busy \(node.active.count)\(tasks.isEmpty ? "" : "  " + tasks)")
+            lines.append("  \(node.name)  [\(node.queues.joined(separator: ","))]  busy \(node.active.count)\(tasks.isEmpty ? "" : "  " + tasks)"
+                + (node.reserved.isEmpty ? "" : "  holds \(node.reserved.count) prefetched"))
         }
         return lines
     }
@@ -95,6 +107,22 @@ public enum PlanRendering {
             ]
             entry["workers"] = observation.workers.map { ["busy": $0.busy, "idle": $0.idle] } as Any
             if let abandoned { entry["abandoned"] = abandoned }
+            if let waiting = observation.waiting {
+                entry["waiting"] = [
+                    "listed": waiting.listed, "servable": waiting.servable, "held": waiting.held.count, "stranded": waiting.stranded.count,
+                    "unclassified": waiting.unclassified.count,
+                    "prefetched": waiting.prefetched.map { message -> [String: Any] in
+                        var object: [String: Any] = ["deliveryTag": message.deliveryTag, "taskId": message.taskID as Any]
+                        object["fetchedAt"] = message.deliveredAt.map { "\($0)" } as Any
+                        switch message.holder {
+                        case .unknown: object["holder"] = NSNull()
+                        case .node(let node): object["holder"] = node
+                        case .none: object["holder"] = "none (stranded)"
+                        }
+                        return object
+                    },
+                ] as [String: Any]
+            }
             return entry
         case .unavailable(let reason): return ["name": queue, "error": reason]
         case nil: return ["name": queue, "error": "not read"]
@@ -116,9 +144,20 @@ public enum PlanRendering {
                 + (observation.running.map(String.init) ?? "?").leftPadded(to: 9)
                 + "   " + (observation.workers.map { "\($0.busy)/\($0.idle)" } ?? "n/a (Celery)")
                 + (abandoned.map { $0 > 0 ? "   \($0) abandoned (in a started registry, no worker runs it)" : "" } ?? "")
+                + (observation.waiting.map(Self.waitingText) ?? "")
         case .unavailable(let reason): return label + "unavailable: \(reason)"
         case nil: return label + "not read"
         }
+    }
+
+    /// What of a queue's pending work a new task could take: `   of which 1 servable, 2 held by
+    /// busy nodes, 1 stranded (back from …)`.
+    static func waitingText(_ waiting: WaitingWork) -> String {
+        var parts = ["\(waiting.servable) servable"]
+        if !waiting.held.isEmpty { parts.append("\(waiting.held.count) held by busy nodes") }
+        if !waiting.stranded.isEmpty { parts.append("\(waiting.stranded.count) stranded (no live holder)") }
+        if !waiting.unclassified.isEmpty { parts.append("\(waiting.unclassified.count) prefetched, holder unknown (celery.inspect tells)") }
+        return "   of which " + parts.joined(separator: ", ")
     }
 
     static func errorObject(_ error: DependencyError) -> [String: Any] {
@@ -143,6 +182,9 @@ public enum PlanRendering {
             lines.append("  " + queueHeader(width: width))
             lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width, abandoned: report.probe.abandonedJobs[$0]) }
             lines.append("  \(plan.summary)")
+            for notice in plan.plan.notices {
+                if let (message, _) = DecisionRecorder.servabilityMessage(notice) { lines.append("  note: \(message)") }
+            }
         }
         if let celery = report.probe.celery { lines.append(""); lines += celeryLines(celery) }
         for error in report.errors { lines.append("error (\(error.dependency.rawValue)): \(error)") }

@@ -133,7 +133,8 @@ public actor MetadataCache: ForecastSource {
         let due = schedulerIsStale ? [:] : Dictionary(uniqueKeysWithValues: forecast.queues.map { ($0.queue, $0.due) })
         return ForecastSnapshot(
             due: due, runtimes: runtimes, skippedSchedules: forecast.skipped.count,
-            nextRefresh: schedulerIsStale ? nil : forecast.nextRefresh, routedQueues: routed, problem: problem)
+            nextRefresh: schedulerIsStale ? nil : forecast.nextRefresh, routedQueues: routed, problem: problem,
+            blockedLocks: forecast.blockedLocks.mapValues { JobLock.blocked(until: $0.until, cause: $0.cause) })
     }
 }
 

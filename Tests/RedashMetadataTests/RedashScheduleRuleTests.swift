@@ -1,4 +1,5 @@
 import AutoscalerCore
+import RedashMetadata
 import Testing
 
 /// Redash's rule, case by case, with due times worked out by hand in each test.
@@ -131,5 +132,39 @@ struct RedashScheduleRuleTests {
         #expect(RedashScheduleRule.isDue(previous: nil, schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: true, at: refresh))
         #expect(!RedashScheduleRule.isDue(previous: nil, schedule: RedashSchedule(interval: 60), failures: 0, neverRunIsDue: false, at: refresh))
         #expect(!RedashScheduleRule.isDue(previous: Self.at(23, 9, 0), schedule: RedashSchedule(interval: 60, disabled: true), failures: 0, neverRunIsDue: true, at: refresh))
+    }
+}
+
+/// A lock whose job will not run holds its query back in the forecast until the lock expires:
+/// the case that had the scheduled worker scaled 1 → 4 for a refresh that enqueued 1 s of work.
+@Suite("Forecast: blocked locks")
+struct BlockedLockForecastTests {
+    static let now = Instant(secondsSinceEpoch: 1_764_590_400)
+
+    static func forecast(lock: JobLock?) -> ScheduledWorkForecast {
+        let queries = (1...6).map { id in
+            ScheduledQuery(
+                id: id, dataSourceID: 1, queryHash: "h\(id)", schedule: RedashSchedule(interval: 60), failures: 0,
+                lastRetrievedAt: now - .seconds(600), lastRuntime: 900)
+        }
+        var locks: [String: JobLock] = [:]
+        if let lock { for id in 1...6 { locks[ScheduledWorkForecast.lockKey(dataSource: 1, queryHash: "h\(id)")] = lock } }
+        return ScheduledWorkForecast.build(
+            queries: queries, routes: [DataSourceRoute(id: 1, name: "Production")],
+            scheduler: RedashSchedulerState(locks: locks, refreshAnchor: now - .seconds(10)), neverRunIsDue: true, stats: [:], now: now,
+            horizonMinutes: 10)
+    }
+
+    @Test("six overdue queries locked by a dead node's task: no run within the lock's life, each named with its cause and expiry")
+    func noRunsWhileBlocked() {
+        let free = Self.forecast(lock: nil)
+        #expect(free.queues.flatMap(\.due).count >= 6, "overdue queries run at the next refresh when their locks are free")
+        let until = Self.now + .seconds(11 * 3600)
+        let blocked = Self.forecast(lock: .blocked(until: until, cause: .deadNode(task: "t1", node: "celery@ip-10-0-1-23")))
+        #expect(blocked.queues.flatMap(\.due).isEmpty, "\(blocked.queues.flatMap(\.due))")
+        #expect(blocked.blockedByLock == 6)
+        #expect(blocked.blockedLocks.values.allSatisfy { $0.until == until })
+        let stranded = Self.forecast(lock: .blocked(until: Self.now + .seconds(120), cause: .strandedMessage(task: "t2")))
+        #expect(!stranded.queues.flatMap(\.due).isEmpty, "a stranded message comes back within the horizon, and its query runs again after it")
     }
 }

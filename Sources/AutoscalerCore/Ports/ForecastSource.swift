@@ -23,12 +23,16 @@ public struct ForecastSnapshot: Hashable, Sendable {
     public var routedQueues: [String: [String]]
     /// Why the forecast is off or stale, when it is.
     public var problem: String?
+    /// Scheduled queries Redash will not enqueue while their lock stands, because the job the
+    /// lock points at will not run: lock key, why, and until when.
+    public var blockedLocks: [String: JobLock]
 
     /// Creates a snapshot.
     public init(
         due: [String: [DueQuery]]?, runtimes: [String: Duration] = [:], skippedSchedules: Int = 0, nextRefresh: RefreshPrediction? = nil,
-        routedQueues: [String: [String]] = [:], problem: String? = nil
+        routedQueues: [String: [String]] = [:], problem: String? = nil, blockedLocks: [String: JobLock] = [:]
     ) {
+        self.blockedLocks = blockedLocks
         self.due = due
         self.runtimes = runtimes
         self.skippedSchedules = skippedSchedules

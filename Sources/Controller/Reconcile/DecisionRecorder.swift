@@ -112,7 +112,12 @@ final class DecisionRecorder: Sendable {
             metrics.set(.ecsRequestsLastTick, [:], Double(report.apiCallCount ?? 0))
             for (action, count) in calls { metrics.increment(.ecsRequests, ["action": action], by: count) }
         }
-        if let forecast { metrics.set(.skippedSchedules, [:], Double(forecast.skippedSchedules)) }
+        if let forecast {
+            metrics.set(.skippedSchedules, [:], Double(forecast.skippedSchedules))
+            metrics.set(.blockedScheduledQueries, [:], Double(forecast.blockedLocks.count))
+            logBlockedLocks(forecast.blockedLocks, now: report.at)
+        }
+        recordWaitingClasses(report)
         // Modes as one-hot gauges (1 for the mode in force, 0 for the others), so that a
         // dashboard can count paused services and a monitor can fire on a kill switch.
         for mode in ServiceMode.allCases {
@@ -318,6 +323,41 @@ final class DecisionRecorder: Sendable {
                 logger.warning("\(message)", metadata: metadata.merging(["service": "\(service)"], uniquingKeysWith: { $1 })
                     .merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             }
+        }
+    }
+
+    /// Jobs of each queue by what a new task could do with them: `servable`, `held` (prefetched
+    /// by a busy node), `stranded` (no live holder), `unconsumed` (no worker of the consuming
+    /// service listens on the queue). Absent while the queue cannot be read.
+    private func recordWaitingClasses(_ report: ReconcileReport) {
+        var unconsumed: [String: Int] = [:]
+        for service in report.services {
+            for notice in service.plan.notices {
+                guard case .unconsumedQueues(let queues, _, _) = notice else { continue }
+                for queue in queues { unconsumed[queue] = 1 }
+            }
+        }
+        for (queue, reading) in report.probe.readings {
+            let classes = ["servable", "held", "stranded", "unconsumed"]
+            guard case .observed(let observation) = reading else {
+                for name in classes { metrics.remove(.queueJobsByClass, ["queue": queue, "class": name]) }
+                continue
+            }
+            var counts = ["servable": observation.servable, "held": observation.waiting?.held.count ?? 0,
+                          "stranded": observation.waiting?.stranded.count ?? 0, "unconsumed": 0]
+            if unconsumed[queue] != nil { counts = ["servable": 0, "held": 0, "stranded": 0, "unconsumed": observation.pending] }
+            for (name, count) in counts { metrics.set(.queueJobsByClass, ["queue": queue, "class": name], Double(count)) }
+        }
+    }
+
+    /// Scheduled queries Redash will not enqueue, with the lock, the dead job and the expiry:
+    /// at once, then once a minute per lock while it lasts.
+    private func logBlockedLocks(_ locks: [String: JobLock], now: Instant) {
+        for (key, lock) in locks.sorted(by: { $0.key < $1.key }) {
+            guard case .blocked(let until, let cause) = lock, let admitted = throttle.admit("blocked|\(key)", now: now) else { continue }
+            logger.warning(
+                "a scheduled query is held back by its lock: \(cause); Redash will not enqueue it before \(until), and the forecast counts no run of it until then. Delete the lock (redis-cli DEL \(key)) to let Redash enqueue it at its next refresh",
+                metadata: ["lock": "\(key)", "until": "\(until)", "cause": "\(cause)"].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
         }
     }
 

@@ -119,6 +119,11 @@ def require_celery(version):
     os.execv(python, [python, "-u", os.path.abspath(__file__)] + sys.argv[1:])
 
 
+# Seconds to date enqueue_time back (--enqueued-ago): a message that has waited that long,
+# without waiting for it.
+ENQUEUED_AGO = 0.0
+
+
 def enqueue_query_v8(app, redis, sql, data_source_id, queue, sleep, query_id, scheduled):
     """What Redash v8's enqueue_query does for a query whose lock is free: send execute_query
     with `argsrepr` (its enqueue_time is what the probe reads) and set the lock to the task id."""
@@ -127,7 +132,7 @@ def enqueue_query_v8(app, redis, sql, data_source_id, queue, sleep, query_id, sc
         raise FixtureError("%s is already locked: Redash would not enqueue %r" % (key, sql))
     scheduled_query_id = query_id if scheduled else None
     metadata = {"Query ID": query_id, "Username": "fixture", "sleep": sleep}
-    enqueue_time = time.time()
+    enqueue_time = time.time() - ENQUEUED_AGO
     argsrepr = json.dumps({"org_id": 1, "data_source_id": data_source_id, "enqueue_time": enqueue_time,
                            "scheduled": scheduled, "query_id": query_id, "user_id": 1})
     result = app.tasks[EXECUTE_QUERY].apply_async(
@@ -511,6 +516,8 @@ def main():
         command.add_argument("--queue", default=queue)
         command.add_argument("--concurrency", type=int, default=concurrency, help="WORKERS_COUNT (-c)")
         command.add_argument("--host", default="ip-10-0-1-23", help="the node is celery@HOST")
+        command.add_argument("--enqueued-ago", type=float, default=0.0,
+                             help="date the messages' enqueue_time this many seconds back (as if they had waited)")
         if grace is not None:
             command.add_argument("--grace", type=float, default=grace,
                                  help="seconds between SIGTERM and SIGKILL (0: SIGKILL only)")
@@ -547,6 +554,8 @@ def main():
     command.set_defaults(run=celery_node_command, celery=None)
 
     args = parser.parse_args()
+    global ENQUEUED_AGO
+    ENQUEUED_AGO = getattr(args, "enqueued_ago", 0.0)
     if args.celery is None:
         return args.run(args)
     signal.signal(signal.SIGTERM, terminated)
