@@ -124,8 +124,22 @@ public enum ProbeRepliesTarget: FuzzTarget {
     /// A Celery round's promises: an incomplete round gives no running count and maps no busy
     /// worker; a complete one gives each queue exactly the tasks the replies list on it.
     static func celeryProblems(_ report: ProbeReport) -> [String] {
-        guard let celery = report.celery else { return [] }
         var problems: [String] = []
+        // Whatever the replies: a queue's servable work is never more than its pending work,
+        // and no message is stranded or held without a complete round to say so.
+        for (queue, reading) in report.readings {
+            guard case .observed(let observation) = reading, let waiting = observation.waiting else { continue }
+            if observation.servable > observation.pending || observation.servable < 0 {
+                problems.append("\(queue): servable \(observation.servable) of \(observation.pending) pending")
+            }
+            if waiting.listed + waiting.prefetched.count != observation.pending {
+                problems.append("\(queue): \(waiting.listed) listed + \(waiting.prefetched.count) prefetched is not \(observation.pending) pending")
+            }
+            if report.celery?.isComplete != true, waiting.prefetched.contains(where: { $0.holder != .unknown }) {
+                problems.append("\(queue): a prefetched message's holder known without a complete round")
+            }
+        }
+        guard let celery = report.celery else { return problems }
         for (queue, reading) in report.readings {
             guard case .observed(let observation) = reading else { continue }
             if !celery.isComplete, observation.running != nil {
@@ -210,8 +224,9 @@ final class ReplyStream: Sendable {
 /// - RQ: `LLEN`/`LINDEX rq:queue:<q>`, every command on `rq:wip:<q>` and `rq:workers:<q>`, the
 ///   `HGET rq:job:<id> enqueued_at` of the queue's oldest job (when no other queue has the same
 ///   one), and the `HMGET` of each worker `rq:workers:<q>` lists;
-/// - Celery: `LLEN`/`LINDEX` of the queue's lists in the round trip that reads `unacked`, and
-///   `HLEN`/`HVALS unacked`, which every queue's count includes;
+/// - Celery: `LLEN`/`LINDEX` of the queue's lists in the round trip that sizes `unacked`, and
+///   `HLEN unacked` and `HGETALL unacked`, which every queue's count includes (a garbled
+///   `unacked_index` only loses fetch times);
 /// - layout detection (`SCARD rq:queues`, `SCARD rq:workers`, the kombu bindings), for every
 ///   queue: a reply that is an error there may have hidden the other layout's keys.
 struct QueueInputs {
@@ -274,13 +289,17 @@ struct QueueInputs {
             }
         case .celery, nil:
             for exchange in exchanges where !exchange.isRedash {
-                guard let replies = exchange.replies, let unacked = exchange.commands.firstIndex(of: ["HLEN", "unacked"]),
-                      unacked + 1 < exchange.commands.count else { continue }
-                for (command, reply) in zip(exchange.commands[..<unacked], replies) where command.count >= 2 {
-                    for queue in queues where CeleryKeys.lists(of: queue).contains(command[1]) { note(queue, command, reply) }
+                guard let replies = exchange.replies else { continue }
+                // The queue's lists, in the round trip that sizes `unacked` (`HLEN`; and the
+                // `HGETALL unacked` of the next one), which every queue's count includes.
+                if let unacked = exchange.commands.firstIndex(of: ["HLEN", "unacked"]) {
+                    for (command, reply) in zip(exchange.commands[..<unacked], replies) where command.count >= 2 {
+                        for queue in queues where CeleryKeys.lists(of: queue).contains(command[1]) { note(queue, command, reply) }
+                    }
+                    for queue in queues { note(queue, exchange.commands[unacked], replies[unacked]) }
                 }
-                for offset in [unacked, unacked + 1] {
-                    for queue in queues { note(queue, exchange.commands[offset], replies[offset]) }
+                if let entries = exchange.commands.firstIndex(of: ["HGETALL", "unacked"]) {
+                    for queue in queues { note(queue, exchange.commands[entries], replies[entries]) }
                 }
             }
         }

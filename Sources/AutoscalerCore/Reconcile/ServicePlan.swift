@@ -115,4 +115,7 @@ public enum StepNotice: Hashable, Sendable {
     /// Work waits on queues no live worker listens on, but the service's own workers could not
     /// be told apart (tasks not matched): still counted as demand.
     case unlistenedQueues([String])
+    /// Prefetched messages whose holder is unknown (no complete remote-control round): counted
+    /// as demand, as before; `celery.inspect` would tell held and stranded ones apart.
+    case unclassifiedMessages(count: Int)
 }

@@ -171,6 +171,7 @@ public enum ServiceStep {
     ) -> [StepNotice] {
         var notices: [StepNotice] = []
         var held = 0
+        var unclassified = 0
         var stranded: [PrefetchedMessage] = []
         var unconsumedPending = 0
         for queue in policy.queues {
@@ -180,6 +181,7 @@ public enum ServiceStep {
                 continue
             }
             held += reading.waiting?.held.count ?? 0
+            unclassified += reading.waiting?.unclassified.count ?? 0
             stranded += reading.waiting?.stranded ?? []
         }
         if !consumption.unconsumed.isEmpty {
@@ -191,6 +193,7 @@ public enum ServiceStep {
                 returnsAt: stranded.compactMap { $0.returnsAt(visibilityTimeout: observation.visibilityTimeout) }.min()))
         }
         if held > 0 { notices.append(.heldMessages(count: held)) }
+        if unclassified > 0 { notices.append(.unclassifiedMessages(count: unclassified)) }
         if !consumption.unproven.isEmpty, (observation.service?.running ?? 0) > 0 { notices.append(.unlistenedQueues(consumption.unproven)) }
         return notices
     }

@@ -316,7 +316,7 @@ final class DecisionRecorder: Sendable {
                 logger.warning("busy workers that match no task: only the running-jobs floor protects them", metadata: [
                     "service": "\(service)", "unmapped": "\(count)",
                 ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
-            case .unconsumedQueues, .strandedMessages, .heldMessages, .unlistenedQueues:
+            case .unconsumedQueues, .strandedMessages, .heldMessages, .unlistenedQueues, .unclassifiedMessages:
                 // Said when it starts and once a minute while it lasts, with what to do about it.
                 guard let admitted = throttle.admit("servable|\(service)|\(Self.noticeKind(notice))", now: now),
                       let (message, metadata) = Self.servabilityMessage(notice) else { continue }
@@ -370,6 +370,7 @@ final class DecisionRecorder: Sendable {
         case .strandedMessages: "stranded"
         case .heldMessages: "held"
         case .unlistenedQueues: "unlistened"
+        case .unclassifiedMessages: "unclassified"
         }
     }
 
@@ -402,6 +403,12 @@ final class DecisionRecorder: Sendable {
                 "work waits on \(queues.joined(separator: ", ")), on which no live worker listens, and the service's own workers could not be matched to "
                     + "its tasks; still counted as demand. If it lasts, check the workers' QUEUES",
                 ["queues": "\(queues.joined(separator: ","))"])
+        case .unclassifiedMessages(let count):
+            return (
+                "\(count) message(s) in kombu's unacked count as waiting, though a busy worker may hold them behind its queries, or a worker "
+                    + "killed at ECS's stopTimeout may have stranded them for kombu's visibility timeout: neither is work a new task could take. "
+                    + "Set celery.inspect: true (or make the round complete) to tell them apart",
+                ["prefetched": "\(count)"])
         case .outsideChange, .unmappedBusyWorkers:
             return nil
         }

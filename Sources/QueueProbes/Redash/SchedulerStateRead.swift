@@ -169,7 +169,10 @@ enum SchedulerStateAssembly {
     static func rqLock(job id: String, _ job: LockedJob, expiresAt: Instant, liveness: Liveness) -> JobLock? {
         switch job.status {
         case "queued", "deferred", "scheduled":
-            if let origin = job.origin, let listeners = liveness.listeners, !listeners.contains(where: { $0.queues.contains(origin) }) {
+            // No live worker listens on its queue while others do: nobody takes it (with no
+            // worker at all, a service scaled to zero may yet start one that does).
+            if let origin = job.origin, let listeners = liveness.listeners, !listeners.isEmpty,
+               !listeners.contains(where: { $0.queues.contains(origin) }) {
                 return .blocked(until: expiresAt, cause: .unconsumedQueue(job: id, queue: origin))
             }
             return .waiting
