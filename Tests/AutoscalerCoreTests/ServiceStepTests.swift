@@ -290,3 +290,43 @@ struct ServableStepTests {
         #expect(plan.decision.figures.servable == 0 && plan.decision.figures.stranded == 2 && plan.decision.figures.held == 1)
     }
 }
+
+@Suite("Celery nodes draining")
+struct CeleryDrainTests {
+    static let policy = Build.service(min: 1, max: 8)
+
+    static func node(_ name: String, running: Int) -> CeleryNode {
+        CeleryNode(name: "celery@\(name)", queues: ["queries"], active: (0..<running).map { CeleryActiveTask(id: "\(name)-\($0)", queue: "queries") })
+    }
+
+    static func observation(nodes: [CeleryNode], running: Int, tasks: [TaskSnapshot]?) -> ServiceObservation {
+        ServiceObservation(
+            queues: ["queries": Build.queue(pending: 0, running: running)], service: Build.state(desired: 2),
+            tasks: tasks.map(TaskReading.observed) ?? .notRead, celeryNodes: nodes)
+    }
+
+    @Test("a node that stopped answering while its task stops: its 2 queries stay counted (running 4, not 2), until the task has stopped")
+    func keptWhileStopping() {
+        let both = Self.observation(nodes: [Self.node("ip-10-0-0-1", running: 2), Self.node("ip-10-0-0-2", running: 2)], running: 4, tasks: nil)
+        let (_, memory) = ServiceStep.plan(both, memory: ServiceMemory(), policy: Self.policy, context: ServableStepTests.context, now: Build.monday)
+        #expect(memory.celeryNodes.count == 2)
+
+        // SIGTERM on node 1: it leaves the round; its task is stopping.
+        let one = Self.observation(nodes: [Self.node("ip-10-0-0-2", running: 2)], running: 2, tasks: nil)
+        #expect(ServiceStep.needsTasks(policy: Self.policy, workers: nil, service: one.service, memory: memory, observation: one))
+        let stopping = Self.observation(
+            nodes: [Self.node("ip-10-0-0-2", running: 2)], running: 2,
+            tasks: [TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .stopping), TaskSnapshot(id: "t2", privateIP: "10.0.0.2", phase: .running)])
+        let (plan, kept) = ServiceStep.plan(stopping, memory: memory, policy: Self.policy, context: ServableStepTests.context, now: Build.monday + .seconds(5))
+        #expect(plan.decision.figures.running == 4, "\(plan.decision.reason)")
+        #expect(plan.notices.contains(.drainingNodes(["celery@ip-10-0-0-1"], running: 2)))
+        #expect(kept.celeryNodes["celery@ip-10-0-0-1"] != nil)
+
+        // The task has stopped: the queries ended with it.
+        let stopped = Self.observation(
+            nodes: [Self.node("ip-10-0-0-2", running: 2)], running: 2, tasks: [TaskSnapshot(id: "t2", privateIP: "10.0.0.2", phase: .running)])
+        let (after, forgotten) = ServiceStep.plan(stopped, memory: kept, policy: Self.policy, context: ServableStepTests.context, now: Build.monday + .seconds(10))
+        #expect(after.decision.figures.running == 2)
+        #expect(forgotten.celeryNodes["celery@ip-10-0-0-1"] == nil)
+    }
+}

@@ -55,6 +55,10 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
     var protection: [String: (until: Instant?, learnt: Instant)] = [:]
     /// The task ARNs of each service at the last listing, to notice a change.
     var membership: [String: Set<String>] = [:]
+    /// Tasks ECS is stopping (no longer listed: their desired status is STOPPED), by service,
+    /// described each time until they have stopped: a Celery node draining its queries runs on
+    /// one.
+    var stopping: [String: Set<String>] = [:]
     /// Tasks in the cluster at the last cluster-wide listing: how many pages a listing costs.
     var clusterTaskCount: Int?
     var lastTasksRead: Instant?
@@ -178,6 +182,7 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
                 if let service = task.service ?? (under.isEmpty ? nil : under) { members[service, default: []].insert(arn) }
             }
         }
+        let previous = membership
         // A service whose tasks changed is described again at the next tick (its counts moved).
         for service in listsCluster ? Set(services.keys) : wanted.intersection(services.keys) {
             let current = members[service] ?? []
@@ -190,15 +195,41 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
             protection = protection.filter { all.contains($0.key) }
         }
 
+        try await followStopping(names, members: members, previously: previous, now: now)
         let ours = names.flatMap { members[$0] ?? [] }
         try await readProtection(of: ours, now: now)
         var result: [String: [TaskSnapshot]] = [:]
         for name in names {
             result[name] = (members[name] ?? []).sorted().compactMap { arn in
                 tasks[arn].map { TaskSnapshot(id: arn, privateIP: $0.privateIP, phase: $0.phase, protectedUntil: protection[arn]?.until) }
+            } + (stopping[name] ?? []).sorted().compactMap { arn in
+                tasks[arn].map { TaskSnapshot(id: arn, privateIP: $0.privateIP, phase: .stopping) }
             }
         }
         return result
+    }
+
+    /// Tasks of `names` that left the listing (ECS is stopping them), and those still stopping,
+    /// described again: kept as stopping until ECS says STOPPED (or forgets them).
+    private func followStopping(_ names: [String], members: [String: Set<String>], previously: [String: Set<String>], now: Instant) async throws {
+        var candidates: [String: Set<String>] = [:]
+        for name in names {
+            let gone = (previously[name] ?? []).union(stopping[name] ?? []).subtracting(members[name] ?? [])
+            if !gone.isEmpty { candidates[name] = gone }
+        }
+        stopping = stopping.filter { names.contains($0.key) || services[$0.key] != nil }
+        guard !candidates.isEmpty else {
+            for name in names { stopping[name] = nil }
+            return
+        }
+        let arns = candidates.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        let described = try await client.describeTasks(arns.sorted().prefix(100).map { $0 })
+        var stillStopping = Set<String>()
+        for task in described where task.lastStatus != "STOPPED" {
+            stillStopping.insert(task.taskArn)
+            tasks[task.taskArn] = KnownTask(service: task.serviceName, privateIP: task.privateIPv4Address, phase: .stopping, describedAt: now)
+        }
+        for name in names { stopping[name] = candidates[name].map { $0.intersection(stillStopping) }.flatMap { $0.isEmpty ? nil : $0 } }
     }
 
     /// Describes the tasks not seen before or not yet running, and the longest-known of the rest

@@ -12,6 +12,10 @@ public struct ServiceMemory: Hashable, Sendable {
     public var outsideChangeUntil: Instant?
     /// Tasks this controller protected from scale-in, so that it knows to release them.
     public var protectedByUs: Set<String>
+    /// The Celery nodes of the service at the last complete remote-control round, by node name:
+    /// a node that stops answering when ECS stops its task (SIGTERM) still runs its queries to
+    /// the end, and they are kept counted until the task has stopped.
+    public var celeryNodes: [String: RememberedNode] = [:]
 
     /// Creates a memory; a new controller starts with an empty one (cooldowns may be restored
     /// into `history` from durable state).
@@ -24,5 +28,18 @@ public struct ServiceMemory: Hashable, Sendable {
         self.lastSeenDesired = lastSeenDesired
         self.outsideChangeUntil = outsideChangeUntil
         self.protectedByUs = protectedByUs
+    }
+}
+
+/// A Celery node as the last complete round saw it.
+public struct RememberedNode: Hashable, Sendable {
+    /// The task address its name spells (`ip-10-0-1-23` → `10.0.1.23`).
+    public var address: String?
+    /// Tasks it was running, by queue (the service's queues only).
+    public var running: [String: Int]
+
+    public init(address: String?, running: [String: Int]) {
+        self.address = address
+        self.running = running
     }
 }

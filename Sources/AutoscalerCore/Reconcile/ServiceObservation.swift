@@ -25,14 +25,17 @@ public struct ServiceObservation: Hashable, Sendable {
     public var listeners: [QueueListener]?
     /// kombu's visibility timeout, for when stranded messages come back.
     public var visibilityTimeout: Duration
+    /// The Celery nodes of a complete remote-control round; `nil` without one.
+    public var celeryNodes: [CeleryNode]?
 
     /// Creates an observation.
     public init(
         queues: [String: QueueReading], service: ServiceState?, workers: [WorkerIdentity]? = nil, tasks: TaskReading = .notRead,
         scheduledDue: [DueQuery]? = nil, expectedRuntimes: [String: Duration] = [:], hold: OperatorHold? = nil,
         authority: WriteAuthority = WriteAuthority(), listeners: [QueueListener]? = nil,
-        visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout
+        visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, celeryNodes: [CeleryNode]? = nil
     ) {
+        self.celeryNodes = celeryNodes
         self.authority = authority
         self.listeners = listeners
         self.visibilityTimeout = visibilityTimeout

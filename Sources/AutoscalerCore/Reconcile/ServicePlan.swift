@@ -118,4 +118,7 @@ public enum StepNotice: Hashable, Sendable {
     /// Prefetched messages whose holder is unknown (no complete remote-control round): counted
     /// as demand, as before; `celery.inspect` would tell held and stranded ones apart.
     case unclassifiedMessages(count: Int)
+    /// Celery nodes that stopped answering because ECS is stopping their tasks: their queries
+    /// still run until the tasks stop, and are kept counted.
+    case drainingNodes([String], running: Int)
 }

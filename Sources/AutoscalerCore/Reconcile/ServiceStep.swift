@@ -50,6 +50,7 @@ public enum ServiceStep {
            !consumption(observation, policy: policy, activeTasks: []).unproven.isEmpty {
             return true
         }
+        if let observation, CeleryDrain.needsTasks(observation, memory: memory) { return true }
         guard policy.protectBusyTasks, let workers else { return false }
         return workers.contains(where: \.isBusy) || !memory.protectedByUs.isEmpty
     }
@@ -61,6 +62,12 @@ public enum ServiceStep {
         var memory = memory
         var notices: [StepNotice] = []
         var state = observation.service
+        // Queries of Celery nodes draining (their tasks being stopped) still run.
+        var observation = observation
+        let drain = CeleryDrain.apply(observation, memory: memory, policy: policy)
+        observation.queues = drain.queues
+        memory.celeryNodes = drain.nodes
+        if !drain.draining.isEmpty { notices.append(.drainingNodes(drain.draining, running: drain.drainingRunning)) }
 
         // 1. Who changed desiredCount since the last tick?
         if let state {

@@ -316,6 +316,11 @@ final class DecisionRecorder: Sendable {
                 logger.warning("busy workers that match no task: only the running-jobs floor protects them", metadata: [
                     "service": "\(service)", "unmapped": "\(count)",
                 ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
+            case .drainingNodes(let nodes, let running):
+                guard let admitted = throttle.admit("draining|\(service)", now: now) else { continue }
+                logger.notice("Celery nodes stopping (ECS stopped their tasks) still run queries; they stay counted until the tasks stop", metadata: [
+                    "service": "\(service)", "nodes": "\(nodes.joined(separator: ","))", "running": "\(running)",
+                ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             case .unconsumedQueues, .strandedMessages, .heldMessages, .unlistenedQueues, .unclassifiedMessages:
                 // Said when it starts and once a minute while it lasts, with what to do about it.
                 guard let admitted = throttle.admit("servable|\(service)|\(Self.noticeKind(notice))", now: now),
@@ -371,6 +376,7 @@ final class DecisionRecorder: Sendable {
         case .heldMessages: "held"
         case .unlistenedQueues: "unlistened"
         case .unclassifiedMessages: "unclassified"
+        case .drainingNodes: "draining"
         }
     }
 
@@ -409,7 +415,7 @@ final class DecisionRecorder: Sendable {
                     + "killed at ECS's stopTimeout may have stranded them for kombu's visibility timeout: neither is work a new task could take. "
                     + "Set celery.inspect: true (or make the round complete) to tell them apart",
                 ["prefetched": "\(count)"])
-        case .outsideChange, .unmappedBusyWorkers:
+        case .outsideChange, .unmappedBusyWorkers, .drainingNodes:
             return nil
         }
     }

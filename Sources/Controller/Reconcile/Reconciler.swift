@@ -307,7 +307,8 @@ public actor Reconciler {
             workers: probe.busyAwareWorkers(on: service.queues, runningTasks: state?.running, tasks: tasks[service.name]?.snapshots),
             tasks: tasks[service.name] ?? .notRead,
             scheduledDue: forecast?.due.map { due in service.queues.flatMap { due[$0] ?? [] } },
-            expectedRuntimes: forecast?.runtimes ?? [:], listeners: probe.listeners, visibilityTimeout: policy.celery.visibilityTimeout)
+            expectedRuntimes: forecast?.runtimes ?? [:], listeners: probe.listeners, visibilityTimeout: policy.celery.visibilityTimeout,
+            celeryNodes: probe.celery.flatMap { $0.isComplete ? $0.nodes : nil })
     }
 
     /// Whether to ask Celery's workers this tick (`celery.inspect`): every tick while a service
