@@ -78,11 +78,12 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
     ) -> ScheduledWorkForecast {
         let queueOf = Dictionary(routes.map { ($0.id, $0.scheduledQueue) }, uniquingKeysWith: { first, _ in first })
         let horizon = Duration.seconds(60 * horizonMinutes)
-        let grid = RedashRefreshGrid(period: refreshPeriod, anchor: scheduler.refreshAnchor)
+        let grid = RedashRefreshGrid(period: refreshPeriod, anchor: scheduler.refreshAnchor, lateness: scheduler.refreshLateness)
         let nextRefresh = grid.nextRefresh(after: now)
         var buckets: [String: [Minute]] = [:]
         var due: [String: [DueQuery]] = [:]
         var dueAtNextRefresh = Set<String>()
+        var enqueuedAtNextRefresh = Set<String>()
         var overdue: [(key: String, since: Instant)] = []
         var result = ScheduledWorkForecast(
             generatedAt: now, horizonMinutes: horizonMinutes, queues: [], skipped: skipped, neverRun: 0, grid: grid,
@@ -120,7 +121,8 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
                 if previous == nil, RedashScheduleRule.isActive(query.schedule, at: now) { result.neverRun += 1 }
                 runtimes[query.id] = query.lastRuntime ?? stats[queue]?.p50 ?? defaultRuntime
                 // What Redash's next refresh finds due, waiting jobs included (it counts them).
-                if RedashScheduleRule.isDue(previous: previous, schedule: query.schedule, failures: query.failures, neverRunIsDue: neverRunIsDue, at: nextRefresh) {
+                if RedashScheduleRule.isDue(
+                    previous: previous, schedule: query.schedule, failures: query.failures, neverRunIsDue: neverRunIsDue, at: nextRefresh + grid.lateness) {
                     dueAtNext = true
                     if lock == nil {
                         let since = previous.flatMap { RedashScheduleRule.nextIteration(after: $0, schedule: query.schedule, failures: query.failures) } ?? now
@@ -134,6 +136,7 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
             if dueAtNext { dueAtNextRefresh.insert(identity) }
             for (time, query) in RedashScheduleRule.enqueueTimes(
                 group: group, neverRunIsDue: neverRunIsDue, lock: lock, now: now, horizon: horizon, grid: grid) {
+                if abs((time - nextRefresh).inSeconds) < 0.001 { enqueuedAtNextRefresh.insert(identity) }
                 let runtime = runtimes[query] ?? defaultRuntime
                 let minute = min(horizonMinutes - 1, max(0, Int(((time - now).inSeconds / 60).rounded(.down))))
                 buckets[queue]![minute].queries += 1
@@ -146,6 +149,7 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
         }
         result.pausedDataSources = scheduler.pausedDataSources.sorted()
         result.nextRefresh.dueQueries = dueAtNextRefresh.count
+        result.nextRefresh.enqueues = enqueuedAtNextRefresh.count
         result.locksToCheck = overdue.sorted { $0.since < $1.since }.prefix(lockLookupLimit).map(\.key)
         result.rules = [
             grid.anchor.map { "runs are enqueued on Redash's \(refreshPeriod.compactDescription) refresh grid, anchored at its refresh of \($0)" }
@@ -154,7 +158,10 @@ public struct ScheduledWorkForecast: Sendable, Equatable {
             neverRunIsDue
                 ? "queries that never ran are due at once (Redash v25.1 and later)"
                 : "queries that never ran are never due (Redash v7 to v10)",
-            "a query whose job still waits behind its lock (query_hash_job:…) gets no second run; an abandoned job's lock holds it until the lock expires",
+            "a query whose job still waits behind its lock (query_hash_job:…) gets no second run; a lock whose job will not run (abandoned, on a dead node, in a queue nobody consumes, stranded) holds it until the lock expires or the message comes back",
+            grid.lateness > .zero
+                ? "a query due within \(grid.lateness.compactDescription) after a refresh is taken at that refresh, which may run that late (the earlier of the two it may land on)"
+                : "a query is enqueued at the first refresh after it falls due",
         ]
         return result
     }

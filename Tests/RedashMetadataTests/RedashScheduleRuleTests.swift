@@ -168,3 +168,36 @@ struct BlockedLockForecastTests {
         #expect(!stranded.queues.flatMap(\.due).isEmpty, "a stranded message comes back within the horizon, and its query runs again after it")
     }
 }
+
+@Suite("Refresh lateness and the forecast's self-check")
+struct RefreshLatenessTests {
+    static let anchor = Instant(secondsSinceEpoch: 1_764_590_400)
+
+    @Test("v8: a 60 s schedule started 1 s after a refresh is due 1 s after the refresh two periods on, which a 5 s late refresh takes; v25+ takes the one after")
+    func earlierRefreshUnderLateness() {
+        let start = Self.anchor + .seconds(1)
+        let schedule = RedashSchedule(interval: 60)
+        let v8 = RedashRefreshGrid(anchor: Self.anchor, lateness: RedashRefreshGrid.celeryLateness)
+        let v25 = RedashRefreshGrid(anchor: Self.anchor, lateness: RedashRefreshGrid.rqLateness)
+        let early = RedashScheduleRule.enqueueTimes(
+            previous: start, schedule: schedule, failures: 0, neverRunIsDue: true, now: Self.anchor + .seconds(2), horizon: .seconds(100), grid: v8)
+        let late = RedashScheduleRule.enqueueTimes(
+            previous: start, schedule: schedule, failures: 0, neverRunIsDue: true, now: Self.anchor + .seconds(2), horizon: .seconds(100), grid: v25)
+        #expect(early.first == Self.anchor + .seconds(60), "\(early)")
+        #expect(late.first == Self.anchor + .seconds(90), "\(late)")
+    }
+
+    @Test("the self-check compares jobs enqueued: a forecast that projects runs for lock-blocked queries disagrees with Redash's due count less the held locks")
+    func enqueuesAreCompared() {
+        var check = ForecastCheck()
+        // The forecast (before blocked locks were read) projected 6 enqueues at the refresh;
+        // Redash found 6 due, all held by their locks: nothing was enqueued.
+        check.predict(RefreshPrediction(at: Self.anchor, dueQueries: 6, enqueues: 6))
+        let wrong = check.observe(refreshAt: Self.anchor, outdatedQueries: 6, heldBefore: 6)
+        #expect(wrong?.predicted == 6 && wrong?.observed == 0 && wrong?.error == -6)
+        // Reading the locks, it projects none: agreement.
+        check.predict(RefreshPrediction(at: Self.anchor + .seconds(30), dueQueries: 6, enqueues: 0))
+        let right = check.observe(refreshAt: Self.anchor + .seconds(30), outdatedQueries: 6, heldBefore: 6)
+        #expect(right?.error == 0)
+    }
+}

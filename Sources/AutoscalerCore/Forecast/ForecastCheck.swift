@@ -6,16 +6,22 @@ public struct RefreshPrediction: Hashable, Sendable {
     /// Scheduled queries it should find due (deduplicated as Redash does; those whose job still
     /// waits behind its lock included, since Redash counts them too).
     public var dueQueries: Int
+    /// Jobs it should enqueue: the due queries less those held back by their lock, as the
+    /// forecast sees them (waiting, or blocked by a job that will not run).
+    public var enqueues: Int
 
-    public init(at: Instant, dueQueries: Int) {
+    public init(at: Instant, dueQueries: Int, enqueues: Int? = nil) {
         self.at = at
         self.dueQueries = dueQueries
+        self.enqueues = enqueues ?? dueQueries
     }
 }
 
-/// Checks the forecast against Redash itself: every refresh Redash records
-/// (`redash:status`: when, and `outdated_queries_count`) is compared with what the forecast said
-/// for that refresh, so an operator can see how good the prediction is on their own Redash.
+/// Checks the forecast against Redash itself: every refresh Redash records (`redash:status`:
+/// when, and `outdated_queries_count`) is compared with what the forecast said for that refresh,
+/// in jobs enqueued: Redash's due count less the due queries whose lock Redash itself held just
+/// before the refresh. A forecast that projects runs for lock-blocked queries disagrees with it,
+/// where a comparison of due counts would not (Redash counts a blocked query as due every time).
 public struct ForecastCheck: Hashable, Sendable {
     /// One refresh compared.
     public struct Comparison: Hashable, Sendable {
@@ -54,7 +60,9 @@ public struct ForecastCheck: Hashable, Sendable {
     }
 
     /// Takes a refresh Redash recorded; returns the comparison when one was predicted.
-    public mutating func observe(refreshAt: Instant, outdatedQueries: Int) -> Comparison? {
+    /// `heldBefore`: due queries whose lock Redash held just before the refresh (read at the tick
+    /// before); they were counted due but not enqueued.
+    public mutating func observe(refreshAt: Instant, outdatedQueries: Int, heldBefore: Int = 0) -> Comparison? {
         guard lastRefreshSeen.map({ refreshAt > $0 }) ?? true else { return nil }
         lastRefreshSeen = refreshAt
         guard let index = predictions.firstIndex(where: { abs(($0.at - refreshAt).inSeconds) <= Self.matchWindow.inSeconds }) else {
@@ -62,7 +70,7 @@ public struct ForecastCheck: Hashable, Sendable {
         }
         let prediction = predictions.remove(at: index)
         predictions.removeAll { $0.at < refreshAt }
-        let comparison = Comparison(refreshAt: refreshAt, predicted: prediction.dueQueries, observed: outdatedQueries)
+        let comparison = Comparison(refreshAt: refreshAt, predicted: prediction.enqueues, observed: max(0, outdatedQueries - heldBefore))
         recent.append(comparison)
         if recent.count > Self.kept { recent.removeFirst(recent.count - Self.kept) }
         compared += 1

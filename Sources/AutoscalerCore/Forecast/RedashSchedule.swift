@@ -192,7 +192,9 @@ public enum RedashScheduleRule {
         var refresh = grid.firstRefresh(after: earliest - .milliseconds(1), notBefore: earliest)
         while refresh < end, result.count < limit {
             if let chosen = members.indices.last(where: {
-                isDue(previous: members[$0].previous, schedule: members[$0].schedule, failures: members[$0].failures, neverRunIsDue: neverRunIsDue, at: refresh)
+                isDue(
+                    previous: members[$0].previous, schedule: members[$0].schedule, failures: members[$0].failures, neverRunIsDue: neverRunIsDue,
+                    at: refresh + grid.lateness)
             }) {
                 result.append((refresh, members[chosen].id))
                 let start = refresh + grid.startLatency
@@ -277,20 +279,39 @@ public struct RedashRefreshGrid: Hashable, Sendable {
     /// A refresh seen; `nil` when none was (or it is stale): the phase is then unknown.
     public var anchor: Instant?
     public var startLatency: Duration
+    /// How late a refresh may run. A query due within this much after a refresh may be
+    /// enqueued by it (when it runs late) or by the next: the earlier is taken, so that capacity
+    /// is there either way. v8's scheduler runs beat on one process that Celery recycles about
+    /// every 4 minutes, and each recycle delays a refresh by 4–5 s. Redash v10 and v25+ refresh
+    /// within about half a second of the grid, less than a worker takes to start a query (about
+    /// a second), so the due time of an interval that is a multiple of 30 s stays after its
+    /// refresh: the later refresh is the one (a 60 s schedule runs every 90 s), and nothing is
+    /// moved.
+    public var lateness: Duration
+
+    /// How late a refresh may run: RQ-era Redash (v10, v25+).
+    public static let rqLateness: Duration = .zero
+    /// How late a refresh may run: Celery-era Redash (v7–v8).
+    public static let celeryLateness: Duration = .seconds(5)
 
     /// Creates a grid.
-    public init(period: Duration = RedashRefreshGrid.redashPeriod, anchor: Instant?, startLatency: Duration = RedashRefreshGrid.defaultStartLatency) {
+    public init(
+        period: Duration = RedashRefreshGrid.redashPeriod, anchor: Instant?, startLatency: Duration = RedashRefreshGrid.defaultStartLatency,
+        lateness: Duration = .zero
+    ) {
         self.period = period
         self.anchor = anchor
         self.startLatency = startLatency
+        self.lateness = lateness
     }
 
-    /// The first refresh strictly after `time` and not before `earliest`. Without an anchor the
-    /// phase is assumed halfway through a period after `earliest`.
+    /// The first refresh strictly after `time` (or at most `lateness` before it, as a late
+    /// refresh would run after it) and not before `earliest`. Without an anchor the phase is
+    /// assumed halfway through a period after `earliest`.
     public func firstRefresh(after time: Instant, notBefore earliest: Instant) -> Instant {
         let seconds = max(period.inSeconds, 0.001)
         let anchor = self.anchor ?? earliest + period / 2
-        let from = max(time.secondsSinceEpoch, earliest.secondsSinceEpoch - 1e-6)
+        let from = max(time.secondsSinceEpoch - lateness.inSeconds, earliest.secondsSinceEpoch - 1e-6)
         let steps = ((from - anchor.secondsSinceEpoch) / seconds).rounded(.down) + 1
         return Instant(secondsSinceEpoch: anchor.secondsSinceEpoch + steps * seconds)
     }

@@ -244,6 +244,12 @@ public struct RedashSchedulerState: Hashable, Sendable {
     /// A refresh Redash recorded (`redash:status` `started_at`, else `last_refresh_at`), when it
     /// is recent: the phase of the 30 s refresh grid.
     public var refreshAnchor: Instant?
+    /// How late a refresh may run (`RedashRefreshGrid.lateness`): it depends on the era.
+    public var refreshLateness: Duration = .zero
+    /// The locks Redash itself considers held by Redash's own rule (the job not finished nor
+    /// failed; Celery: the result not ready), whatever the controller makes of the job: a due
+    /// query with one is not enqueued at the refresh.
+    public var heldLocks: Set<String> = []
     /// When it was read.
     public var readAt: Instant?
 

@@ -59,6 +59,8 @@ public actor Reconciler {
     var ledLastTick: Bool
     /// The forecast checked against Redash's own refreshes.
     public private(set) var forecastCheck = ForecastCheck()
+    /// Due queries whose lock Redash held at the last tick: not enqueued at the next refresh.
+    var heldLocksBefore = 0
     var memoriesRestored = false
     /// The holds last read (kept while the database cannot be read: dropping a hold could
     /// scale a service in), and the kill switch's last mode (kept while it cannot be read).
@@ -232,8 +234,10 @@ public actor Reconciler {
     private func checkForecast(_ forecast: ForecastSnapshot?, against probe: ProbeReport) -> ForecastCheck.Comparison? {
         var comparison: ForecastCheck.Comparison?
         if let scheduler = probe.scheduler, let refresh = scheduler.refreshAnchor, let count = scheduler.outdatedQueries {
-            comparison = forecastCheck.observe(refreshAt: refresh, outdatedQueries: count)
+            comparison = forecastCheck.observe(refreshAt: refresh, outdatedQueries: count, heldBefore: heldLocksBefore)
         }
+        // For the next refresh: the locks Redash holds now, read before it.
+        heldLocksBefore = probe.redashScheduler?.heldLocks.count ?? 0
         if let prediction = forecast?.nextRefresh { forecastCheck.predict(prediction) }
         return comparison
     }

@@ -150,9 +150,11 @@ enum SchedulerStateAssembly {
         liveness: Liveness, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, now: Instant
     ) -> RedashSchedulerState {
         var locks: [String: JobLock] = [:]
+        var held = Set<String>()
         if let jobs {
             for lock in reading.locks {
                 guard let id = lock.job, let job = jobs[lock.key] else { continue }
+                if isHeldByRedash(job, system: system) { held.insert(lock.key) }
                 let expiresAt = lock.ttl >= 0 ? now + .milliseconds(lock.ttl) : now + lockLifetime
                 let found = system == .celery
                     ? celeryLock(task: id, job, expiresAt: expiresAt, liveness: liveness)
@@ -160,9 +162,21 @@ enum SchedulerStateAssembly {
                 if let found { locks[lock.key] = found }
             }
         }
-        return RedashSchedulerState(
+        var state = RedashSchedulerState(
             executions: reading.executions, pausedDataSources: reading.paused, dataSources: request.dataSources, locks: locks,
             checkedLocks: Set(request.locks), readAt: now)
+        state.heldLocks = held
+        state.refreshLateness = system == .celery ? RedashRefreshGrid.celeryLateness : RedashRefreshGrid.rqLateness
+        return state
+    }
+
+    /// Redash's own rule, whatever the controller makes of the job: v10/v25+ free a lock whose
+    /// job is gone, finished or failed; v8 one whose result is SUCCESS, FAILURE or REVOKED.
+    static func isHeldByRedash(_ job: LockedJob, system: QueueSystem?) -> Bool {
+        switch system {
+        case .celery: !["SUCCESS", "FAILURE", "REVOKED"].contains(job.status ?? "PENDING")
+        case .rq, nil: job.status.map { !["finished", "failed"].contains($0) } ?? false
+        }
     }
 
     /// Redash v10 and v25+: a lock is free when the job is gone, finished or failed.
