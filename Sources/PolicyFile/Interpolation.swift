@@ -1,15 +1,43 @@
 /// `${VAR}` and `${VAR:-default}` in scalar values, so that secrets stay in the environment
 /// (ECS injects them from Parameter Store) and out of the file. `$$` writes a literal `$`.
+///
+/// Where a field may take a reference is the field's choice (`Use`): a URL may take any
+/// variable (the password is then masked wherever the URL is shown); a name or a number only a
+/// variable whose name does not look like a secret's; free text (queue names, schedule names)
+/// none. So a policy's author cannot publish the task's secrets through a field that is shown.
 enum Interpolation {
+    /// What a field may interpolate.
+    enum Use {
+        /// Nothing: `${…}` stays as written (and fails the field's own check).
+        case none
+        /// Variables whose names do not look like a secret's.
+        case names
+        /// Any variable: the field is a URL, shown with its password masked.
+        case secrets
+    }
+
     /// Why a value could not be interpolated.
     enum Failure: Error, Equatable {
         case undefined(String)
         case unterminated
         case badName(String)
+        case secret(String)
     }
 
-    /// Replaces every reference in `text` with its value from `environment`.
-    static func expand(_ text: String, environment: [String: String]) throws(Failure) -> String {
+    /// Parts of a variable name that mark it as holding a secret (or a URL that may hold one).
+    static let secretMarkers = ["SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "PRIVATE", "COOKIE", "KEY", "URL", "DSN", "AUTH"]
+
+    /// Whether `name` looks like a secret's variable (`AWS_SECRET_ACCESS_KEY`, `REDASH_DATABASE_URL`).
+    static func looksSecret(_ name: String) -> Bool {
+        let upper = name.uppercased()
+        return secretMarkers.contains { upper.contains($0) }
+    }
+
+    /// Replaces every reference in `text` with its value from `environment`; with `use` `.names`
+    /// a reference to a secret-looking variable is refused. `used` collects the values put in.
+    static func expand(
+        _ text: String, environment: [String: String], use: Use = .secrets, used: inout [String]
+    ) throws(Failure) -> String {
         guard text.contains("$") else { return text }
         var result = ""
         var index = text.startIndex
@@ -43,12 +71,14 @@ enum Interpolation {
                 fallback = nil
             }
             guard isValidName(name) else { throw .badName(String(name)) }
+            if use == .names, looksSecret(String(name)) { throw .secret(String(name)) }
             // An empty variable counts as unset when a default is given, as in the shell.
             if let value = environment[String(name)], !(value.isEmpty && fallback != nil) {
                 result += value
+                used.append(value)
             } else if let fallback {
                 // A default may name another variable: `${RQ_REDIS_URL:-${REDASH_REDIS_URL}}`.
-                result += try expand(String(fallback), environment: environment)
+                result += try expand(String(fallback), environment: environment, use: use, used: &used)
             } else {
                 throw .undefined(String(name))
             }
@@ -75,6 +105,12 @@ enum Interpolation {
             index = text.index(after: index)
         }
         return nil
+    }
+
+    /// `expand` without collecting the values.
+    static func expand(_ text: String, environment: [String: String], use: Use = .secrets) throws(Failure) -> String {
+        var used: [String] = []
+        return try expand(text, environment: environment, use: use, used: &used)
     }
 
     private static func isValidName(_ name: Substring) -> Bool {

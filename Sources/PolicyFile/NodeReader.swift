@@ -1,4 +1,5 @@
 import AutoscalerCore
+import Foundation
 import Yams
 
 /// Walks the YAML tree with a path, turning each node into a typed value or a diagnostic.
@@ -9,6 +10,9 @@ final class NodeReader {
     let file: String
     let environment: [String: String]
     private(set) var diagnostics: [Diagnostic] = []
+    /// Values interpolated from the environment, with the reference written in the file: a
+    /// diagnostic shows the reference, never the value.
+    private var interpolated: [(value: String, reference: String)] = []
 
     init(file: String, environment: [String: String]) {
         self.file = file
@@ -26,6 +30,11 @@ final class NodeReader {
     }
 
     private func report(_ severity: Diagnostic.Severity, _ mark: Mark?, _ path: String, _ message: String) {
+        var message = message
+        // Longest first, so that a value inside another is not half replaced.
+        for (value, reference) in interpolated.sorted(by: { $0.value.count > $1.value.count }) where value.count >= 3 {
+            message = message.replacingOccurrences(of: value, with: reference)
+        }
         diagnostics.append(Diagnostic(
             severity: severity, file: file, line: mark?.line ?? 1, column: mark?.column ?? 1,
             path: path, message: message))
@@ -119,14 +128,20 @@ final class NodeReader {
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
     }
 
-    /// A scalar's text after `${VAR}` interpolation.
-    func string(_ node: Node, _ path: String) -> String? {
+    /// A scalar's text after `${VAR}` interpolation, as far as `use` allows (by default names
+    /// and numbers: no secret-looking variable).
+    func string(_ node: Node, _ path: String, use: Interpolation.Use = .names) -> String? {
         guard case .scalar(let scalar) = node else {
             error(node.mark, path, "expected a single value, found \(kind(of: node))")
             return nil
         }
+        guard use != .none else { return scalar.string }
         do {
-            return try Interpolation.expand(scalar.string, environment: environment)
+            var used: [String] = []
+            let text = try Interpolation.expand(scalar.string, environment: environment, use: use, used: &used)
+            for value in used { interpolated.append((value, scalar.string)) }
+            if !used.isEmpty { interpolated.append((text, scalar.string)) }
+            return text
         } catch let failure {
             switch failure {
             case .undefined(let name):
@@ -136,13 +151,16 @@ final class NodeReader {
                 error(node.mark, path, "`${` without a closing `}`")
             case .badName(let name):
                 error(node.mark, path, "`\(name)` is not a valid environment variable name")
+            case .secret(let name):
+                error(node.mark, path,
+                      "${\(name)} looks like a secret's variable, and this field is shown in logs, metrics and /status: only URL fields (redis.url, redis.redashUrl, database.url) may take one")
             }
         }
         return nil
     }
 
-    func nonEmptyString(_ node: Node, _ path: String) -> String? {
-        guard let text = string(node, path) else { return nil }
+    func nonEmptyString(_ node: Node, _ path: String, use: Interpolation.Use = .names) -> String? {
+        guard let text = string(node, path, use: use) else { return nil }
         guard !text.trimmingWhitespace.isEmpty else {
             error(node.mark, path, "must not be empty")
             return nil

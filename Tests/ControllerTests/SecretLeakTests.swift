@@ -41,6 +41,46 @@ struct SecretLeakTests {
         return process.output
     }
 
+    @Test("a policy that tries to interpolate the task's secrets into shown fields: refused, and no command prints them")
+    func policyCannotPublishSecrets() async throws {
+        let redis = try await RedisServer.start(password: Self.redisPassword)
+        let directory = NSTemporaryDirectory() + "secrets-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let databaseURL = "postgresql://redash:db-Pw-K8s2Mq@db:5432/redash"
+        let secretKey = "wJalrXUtnFEMIK7MDENGbPxRfiCYsecretKey"
+        let environment = [
+            "REDIS_URL": redis.url, "REDASH_DATABASE_URL": databaseURL, "AWS_SECRET_ACCESS_KEY": secretKey, "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+            "AWS_SESSION_TOKEN": Self.sessionToken, "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent",
+        ]
+        let policies = [
+            ("queue name", "cluster: redash\nredis: ${REDIS_URL}\nservices:\n  adhoc: {queues: [\"${REDASH_DATABASE_URL}\"], minTasks: 1, maxTasks: 2}\n"),
+            ("cluster", "cluster: ${AWS_SECRET_ACCESS_KEY}\nredis: ${REDIS_URL}\nservices:\n  adhoc: {queues: [queries], minTasks: 1, maxTasks: 2}\n"),
+            ("kill switch", "cluster: redash\nkillSwitch: ${AWS_SESSION_TOKEN}\nredis: ${REDIS_URL}\nservices:\n  adhoc: {queues: [queries], minTasks: 1, maxTasks: 2}\n"),
+            ("redis url", "cluster: redash\nredis: ${AWS_SECRET_ACCESS_KEY}\nservices:\n  adhoc: {queues: [queries], minTasks: 1, maxTasks: 2}\n"),
+            ("schedule name", "cluster: redash\nredis: ${REDIS_URL}\nservices:\n  adhoc:\n    queues: [queries]\n    minTasks: 1\n    maxTasks: 2\n    schedules: [{name: \"${AWS_SECRET_ACCESS_KEY}\", start: \"09:00\", end: \"18:00\", minTasks: 2}]\n"),
+            ("a number", "cluster: redash\nredis: ${REDIS_URL}\nservices:\n  adhoc: {queues: [queries], minTasks: \"${REDASH_DATABASE_URL}\", maxTasks: 2}\n"),
+        ]
+        var outputs = Outputs()
+        for (name, text) in policies {
+            let path = directory + "/policy.yaml"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            outputs.add("validate (\(name))", try await Self.output(["validate", "--policies", path], environment: environment))
+            for command in ["plan", "queues"] {
+                outputs.add("\(command) (\(name))", try await Self.output([command, "--policies", path, "--log-level", "trace"], environment: environment))
+            }
+        }
+        let secrets = [databaseURL, "db-Pw-K8s2Mq", secretKey, Self.sessionToken, Self.redisPassword]
+        #expect(outputs.leaks(of: secrets).isEmpty, "\(outputs.leaks(of: secrets).prefix(5))")
+        // Each was refused with its reason, not merely quiet.
+        let validations = outputs.texts.filter { $0.0.hasPrefix("validate") }.map(\.1)
+        #expect(validations.count == policies.count)
+        #expect(validations[0].contains("is not a Redash queue name"), "\(validations[0])")
+        #expect(validations[1].contains("looks like a secret's variable"), "\(validations[1])")
+        #expect(validations[2].contains("looks like a secret's variable"), "\(validations[2])")
+        #expect(validations[5].contains("looks like a secret's variable"), "\(validations[5])")
+    }
+
     @Test("validate, plan, queues, services, forecast and run (dry-run and live) at trace level print no secret")
     func noSecretAnywhere() async throws {
         let redis = try await RedisServer.start(password: Self.redisPassword)

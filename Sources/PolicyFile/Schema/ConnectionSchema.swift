@@ -30,14 +30,14 @@ extension PolicySchema {
                                  "`\(text)` is not a layout; use auto, celery (Redash v7–v8) or rq (v10 and later)")
                 }
             }
-            if let redashNode = entries["redashUrl"], !reader.isNull(redashNode), let text = reader.string(redashNode, "redis.redashUrl"),
+            if let redashNode = entries["redashUrl"], !reader.isNull(redashNode), let text = reader.string(redashNode, "redis.redashUrl", use: .secrets),
                !text.trimmingWhitespace.isEmpty {
                 redashURL = checkedRedisURL(text.trimmingWhitespace, redashNode, "redis.redashUrl")
                 redashURLFailed = redashURL == nil
             }
         }
         let path = node == urlNode ? "redis" : "redis.url"
-        guard let text = reader.nonEmptyString(urlNode, path), let url = checkedRedisURL(text, urlNode, path), !redashURLFailed else { return nil }
+        guard let text = reader.nonEmptyString(urlNode, path, use: .secrets), let url = checkedRedisURL(text, urlNode, path), !redashURLFailed else { return nil }
         // The same server twice is one Redis.
         if redashURL == url { redashURL = nil }
         return RedisSettings(url: url, layout: layout, redashURL: redashURL)
@@ -70,7 +70,7 @@ extension PolicySchema {
             urlNode = url
         }
         let path = node == urlNode ? "database" : "database.url"
-        guard let text = reader.string(urlNode, path) else { return nil }
+        guard let text = reader.string(urlNode, path, use: .secrets) else { return nil }
         if text.trimmingWhitespace.isEmpty { return .some(nil) }
         let url = SecretURL(text.trimmingWhitespace)
         // libpq takes a URL or a keyword string (`host=db dbname=redash user=redash`).

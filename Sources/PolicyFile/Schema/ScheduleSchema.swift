@@ -10,7 +10,7 @@ extension PolicySchema {
             let itemPath = "\(path)[\(index)]"
             guard let entries = reader.mapping(item, itemPath, known: Self.scheduleKeys,
                                                required: ["name", "start", "end", "minTasks"]) else { continue }
-            let name = entries["name"].flatMap { reader.nonEmptyString($0, "\(itemPath).name") }
+            let name = entries["name"].flatMap { reader.nonEmptyString($0, "\(itemPath).name", use: .none) }
             let start = entries["start"].flatMap { readClock($0, "\(itemPath).start", allowMidnightEnd: false) }
             let end = entries["end"].flatMap { readClock($0, "\(itemPath).end", allowMidnightEnd: true) }
             let offset: Duration? = entries["utcOffset"].map { readOffset($0, "\(itemPath).utcOffset") } ?? .zero

@@ -66,9 +66,13 @@ extension PolicySchema {
             }
             for (index, item) in items.enumerated() {
                 let itemPath = "\(path).queues[\(index)]"
-                guard let queue = reader.nonEmptyString(item, itemPath) else { continue }
+                // A queue name is shown everywhere (logs, metrics, /status): no interpolation,
+                // and only the characters Redash's queue names are made of.
+                guard let queue = reader.nonEmptyString(item, itemPath, use: .none) else { continue }
                 if queue.contains(where: \.isWhitespace) {
                     reader.error(item.mark, itemPath, "queue names have no spaces; list each queue as its own item")
+                } else if !Self.isQueueName(queue) {
+                    reader.error(item.mark, itemPath, "`\(queue.prefix(40))` is not a Redash queue name: letters, digits, `_`, `-`, `.` and `:`, up to \(Self.queueNameLimit) characters (${…} is not read here)")
                 } else if !listed.insert(queue).inserted {
                     reader.error(item.mark, itemPath, "queue `\(queue)` is listed twice")
                 } else {
@@ -132,5 +136,14 @@ extension PolicySchema {
             reader.warning(entries["target"]?.mark ?? entries.mark, "\(path).target.maxWait",
                            "below 5s: almost every job will count as late")
         }
+    }
+
+    /// Longest queue name accepted.
+    static let queueNameLimit = 128
+
+    /// Letters, digits, `_`, `-`, `.` and `:`: what Redash's queue names (`queries`,
+    /// `scheduled_queries`, a data source's own) are made of.
+    static func isQueueName(_ name: String) -> Bool {
+        name.count <= queueNameLimit && name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.:".contains($0)) }
     }
 }
