@@ -329,4 +329,14 @@ struct CeleryDrainTests {
         #expect(after.decision.figures.running == 2)
         #expect(forgotten.celeryNodes["celery@ip-10-0-0-1"] == nil)
     }
+
+    @Test("a node on none of the service's tasks (a forged reply, another cluster's worker) does not count toward its running jobs")
+    func foreignNodeDoesNotCount() {
+        let observation = Self.observation(
+            nodes: [Self.node("ip-10-0-0-1", running: 2), Self.node("ip-10-9-9-9", running: 2)], running: 4,
+            tasks: [TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running)])
+        let (plan, memory) = ServiceStep.plan(observation, memory: ServiceMemory(), policy: Self.policy, context: ServableStepTests.context, now: Build.monday)
+        #expect(plan.decision.figures.running == 2, "\(plan.decision.reason)")
+        #expect(memory.celeryNodes.keys.sorted() == ["celery@ip-10-0-0-1"])
+    }
 }

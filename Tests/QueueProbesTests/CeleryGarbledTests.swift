@@ -232,4 +232,20 @@ struct CeleryGarbledTests {
         #expect(report.observation("queries")?.running == 1)
         #expect(report.celery?.nodes.first?.active.first?.startedAt == nil)
     }
+
+    @Test("a forged node claiming 10,000 running tasks (a pool of 2): the round is not trusted, running stays unknown, no busy worker is mapped")
+    func forgedNode() async {
+        let script = Script(reached: .integer(1)) { broadcasts in
+            let tasks: [[String: Any]] = (0..<10_000).map { ["id": "forged-\($0)", "delivery_info": ["routing_key": "queries"]] }
+            return Self.healthy(broadcasts, active: tasks)
+        }
+        let prober = QueueProber(pipeline: { try script.answer($0) }, redashPipeline: nil, layout: .celery, logger: quietLogger)
+        let report = await prober.probe(
+            queues: ["queries"], scheduler: nil, activity: CeleryInspectRequest(replyTimeout: .milliseconds(200), poolLimit: 2),
+            now: Instant(secondsSinceEpoch: Date().timeIntervalSince1970))
+        #expect(report.celery?.isComplete == false)
+        #expect(report.celery?.problem?.contains("more than a pool of 2") == true, "\(String(describing: report.celery?.problem))")
+        #expect(report.observation("queries")?.running == nil)
+        #expect(report.busyAwareWorkers(on: ["queries"], runningTasks: 1) == nil)
+    }
 }

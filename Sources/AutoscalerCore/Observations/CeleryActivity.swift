@@ -168,9 +168,14 @@ public struct CelerySettings: Hashable, Sendable {
 public struct CeleryInspectRequest: Hashable, Sendable {
     public var replyTimeout: Duration
     public var visibilityTimeout: Duration
+    /// The most tasks a node can run, and hold prefetched, at once: its pool (`WORKERS_COUNT`,
+    /// the policy's `workersPerTask`). A node claiming more is not believed, and the round is
+    /// then incomplete (`nil`: no limit).
+    public var poolLimit: Int?
 
-    public init(replyTimeout: Duration, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout) {
+    public init(replyTimeout: Duration, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, poolLimit: Int? = nil) {
         self.replyTimeout = replyTimeout
         self.visibilityTimeout = visibilityTimeout
+        self.poolLimit = poolLimit
     }
 }

@@ -1,8 +1,10 @@
-/// Celery nodes draining: after SIGTERM a node stops answering remote control at once, while
-/// its running queries go on to the end (ECS stops the task when they are done, or at
-/// `stopTimeout`). Its queries are kept counted as running, from the last complete round, for as
-/// long as its task has not stopped, so that the running-jobs floor and busy-aware scale-in still
-/// see them. Pure.
+/// Which Celery nodes' queries count for a service: those of nodes on its tasks, and those of
+/// nodes draining. After SIGTERM a node stops answering remote control at once, while its running
+/// queries go on to the end (ECS stops the task when they are done, or at `stopTimeout`). Its
+/// queries are kept counted as running, from the last complete round, for as long as its task
+/// has not stopped, so that the running-jobs floor and busy-aware scale-in still see them. And
+/// when the service's tasks were read, a node that sits on none of them (a forged reply, another
+/// cluster's worker) does not count toward the service's running jobs. Pure.
 public enum CeleryDrain {
     /// What draining changes this tick.
     public struct Result: Hashable, Sendable {
@@ -39,6 +41,18 @@ public enum CeleryDrain {
         var extra = 0
         let answering = Set(nodes.map(\.name))
         let live = observation.tasks.snapshots.map { tasks in Set(tasks.compactMap(\.privateIP)) }
+        if let live, !live.isEmpty {
+            for node in nodes where !queues.isDisjoint(with: node.queues) {
+                guard let address = WorkerTaskMapping.address(ofHostname: node.hostname), !live.contains(address) else { continue }
+                remembered[node.name] = nil
+                for task in node.active {
+                    guard let queue = task.queue, queues.contains(queue), case .observed(var reading)? = readings[queue],
+                          let running = reading.running, running > 0 else { continue }
+                    reading.running = running - 1
+                    readings[queue] = .observed(reading)
+                }
+            }
+        }
         for (name, node) in memory.celeryNodes.sorted(by: { $0.key < $1.key }) where !answering.contains(name) {
             // Kept only while its task is known not to have stopped.
             guard let address = node.address, let live, live.contains(address), !node.running.isEmpty else { continue }

@@ -97,7 +97,9 @@ public actor Reconciler {
         var errors: [DependencyError] = []
 
         let schedulerRequest = await ports.forecast?.schedulerRequest()
-        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout) : nil
+        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(
+            replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout,
+            poolLimit: policy.services.map(\.workersPerTask).max()) : nil
         if activity != nil { lastCeleryRound = now }
         let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, activity: activity, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)

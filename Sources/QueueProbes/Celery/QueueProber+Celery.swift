@@ -64,7 +64,7 @@ extension QueueProber {
         let start = ContinuousClock.now
         let sweep = lastSweep.map { now - $0 >= ReplyBinding.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
-        let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, ids: roundIDs)
+        let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, poolLimit: request.poolLimit, ids: roundIDs)
         let (activity, leftovers) = await round.run(
             pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
         // At most a few: a Redis that refuses every clean-up is not carried forever.

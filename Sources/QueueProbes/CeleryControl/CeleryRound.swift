@@ -33,8 +33,11 @@ struct CeleryRound {
     let database: Int
     let timeout: Duration
     let now: Instant
+    /// The most tasks one node may list as active or reserved (its pool); `nil`: no limit.
+    var poolLimit: Int?
 
-    init(database: Int, timeout: Duration, now: Instant, ids: () -> String) {
+    init(database: Int, timeout: Duration, now: Instant, poolLimit: Int? = nil, ids: () -> String) {
+        self.poolLimit = poolLimit
         binding = ReplyBinding(now: now, random: ids())
         activeTicket = ids()
         queuesTicket = ids()
@@ -140,6 +143,8 @@ struct CeleryRound {
                 activity.problem = "\(reached - nodes.count) of \(reached) Celery node(s) did not answer within \(timeout.compactDescription)"
             } else if nodes.count > reached {
                 activity.problem = "\(nodes.count) Celery nodes answered a broadcast that reached \(reached); not trusted"
+            } else if let poolLimit, let node = nodes.first(where: { $0.active.count > poolLimit || $0.reserved.count > poolLimit }) {
+                activity.problem = "\(node.name) claims \(node.active.count) running and \(node.reserved.count) prefetched tasks, more than a pool of \(poolLimit) (workersPerTask) runs or holds; not trusted"
             }
             return (activity, carried)
         } catch {
