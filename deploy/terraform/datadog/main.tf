@@ -53,6 +53,15 @@ resource "datadog_dashboard_json" "redash_autoscaler" {
       },
       {
         definition = {
+          # Only servable jobs drive a scale-up (docs/queues.md#servable-demand): held, stranded
+          # and unconsumed jobs wait, but a new task would not take them.
+          title    = "Waiting jobs by class"
+          type     = "timeseries"
+          requests = [{ q = "max:redash_autoscaler.queue_jobs_by_class{${local.scope}} by {queue,class}", display_type = "bars" }]
+        }
+      },
+      {
+        definition = {
           title    = "Controller errors by dependency"
           type     = "timeseries"
           requests = [{ q = "sum:redash_autoscaler.errors_total{${local.scope}} by {dependency}.as_count()", display_type = "bars" }]
@@ -152,6 +161,48 @@ resource "datadog_monitor" "celery_silent" {
   message = "At least 5 of the last 10 minutes' Celery remote-control rounds were incomplete: a worker node that was reached does not answer (stuck, overloaded), or no node is subscribed. Running queries are unknown, so scale-in relies on the stabilization window alone. Compare redash_autoscaler.celery_nodes{state:answered} with the running tasks; `redash-autoscaler queues --inspect-celery` names the counts. Runbook: docs/operations.md#suggested-alerts. ${var.notify}"
   monitor_thresholds {
     critical = 5
+  }
+  tags = local.tags
+}
+
+# docs/operations.md#suggested-alerts, "stranded work": prefetched Celery messages no live node
+# holds, left by a worker killed at ECS's stopTimeout. Only with celery.inspect; without it the
+# class is never counted and the monitor stays quiet.
+resource "datadog_monitor" "stranded_work" {
+  name    = "Redash Celery messages stranded by a killed worker"
+  type    = "metric alert"
+  query   = "min(last_10m):max:redash_autoscaler.queue_jobs_by_class{${local.scope},class:stranded} by {queue} > 0"
+  message = "Messages on {{queue.name}} have sat in kombu's unacked with no live worker holding them for 10 minutes: a worker was killed at ECS's stopTimeout while it held them. Nothing runs them until kombu's visibility timeout (1 h on Redash v8) has passed since they were fetched, and their queries stay locked until then; the autoscaler does not add tasks for them. Its log line 'stranded in kombu's unacked' says when they come back. To avoid it, raise the workers' stopTimeout (up to 120 s on Fargate) or run Celery with task_acks_late. Docs: docs/queues.md#stranded. ${var.notify}"
+  monitor_thresholds {
+    critical = 0
+  }
+  tags = local.tags
+}
+
+# docs/operations.md#suggested-alerts, "unconsumed work": jobs on a queue none of its service's
+# live workers listens on.
+resource "datadog_monitor" "unconsumed_work" {
+  name    = "Redash jobs wait on a queue no worker listens on"
+  type    = "metric alert"
+  query   = "min(last_10m):max:redash_autoscaler.queue_jobs_by_class{${local.scope},class:unconsumed} by {queue} > 0"
+  message = "Jobs have waited on {{queue.name}} for 10 minutes, and none of its service's live workers listens on it: nothing will run them, and the autoscaler does not add tasks for them. Add the queue to the workers' QUEUES, or route the data source (data_sources.queue_name, scheduled_queue_name) to a queue they consume; the autoscaler's log names the queues the workers do listen on. Docs: docs/queues.md#unconsumed. ${var.notify}"
+  monitor_thresholds {
+    critical = 0
+  }
+  tags = local.tags
+}
+
+# docs/operations.md#suggested-alerts, "blocked scheduled queries": queries whose lock points at a
+# job that will not run. Only with a database (the forecast reads the locks); without one the
+# metric is never sent and the monitor stays quiet.
+resource "datadog_monitor" "blocked_queries" {
+  count   = var.blocked_queries_monitor ? 1 : 0
+  name    = "Redash scheduled queries blocked by their lock"
+  type    = "metric alert"
+  query   = "min(last_10m):max:redash_autoscaler.blocked_scheduled_queries{${local.scope}} > 0"
+  message = "For 10 minutes, scheduled queries have been held back by a lock (query_hash_job:<data source>:<query hash>) that points at a job that will not run: a task killed with its worker, or a job waiting on a queue no worker listens on. Redash will not run these queries until the lock expires (up to 12 h). The autoscaler's log line 'a scheduled query is held back by its lock' names each lock, its job and its expiry. Docs: docs/database.md#query-locks. ${var.notify}"
+  monitor_thresholds {
+    critical = 0
   }
   tags = local.tags
 }

@@ -26,3 +26,9 @@ variable "celery_monitor" {
   type        = bool
   default     = true
 }
+
+variable "blocked_queries_monitor" {
+  description = "Create the \"scheduled queries blocked by their lock\" monitor (needs the controller's database input: the forecast reads the locks; without it the monitor never fires)."
+  type        = bool
+  default     = true
+}
