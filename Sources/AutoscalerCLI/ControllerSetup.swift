@@ -65,7 +65,8 @@ struct ControllerSetup {
                     try await store.migrate()
                     state = store
                     if mode == .live {
-                        lease = await LeaderLease(store: store, url: database.url, holder: controllerName(), logger: logger, pacing: postgresPacing)
+                        lease = await LeaderLease(
+                            store: store, url: database.url, holder: controllerName(), scope: policy.cluster, logger: logger, pacing: postgresPacing)
                     }
                 } catch where mode == .live {
                     throw SetupFailure("cannot prepare the controller's state schema in \(database.url): \(error)")

@@ -95,10 +95,10 @@ public enum Metric: String, CaseIterable, Sendable {
         case .unmappedBusyWorkers: Definition(.gauge, ["service"], "busy RQ workers that could not be matched to an ECS task")
         case .taskProtectionChanges: Definition(.counter, ["action", "service"], "tasks whose scale-in protection was set or released, by action")
         case .forecastRefreshesCompared:
-            Definition(.counter, [], "Redash refreshes whose outdated_queries_count was compared with the forecast")
+            Definition(.counter, [], "Redash refreshes whose jobs enqueued (outdated_queries_count less the locks Redash held) were compared with the forecast")
         case .forecastRefreshAbsoluteError:
-            Definition(.counter, [], "sum over compared refreshes of |found due by Redash - forecast|")
-        case .forecastRefreshError: Definition(.gauge, [], "found due by Redash's last refresh minus what the forecast said")
+            Definition(.counter, [], "sum over compared refreshes of |jobs Redash enqueued - jobs the forecast said|")
+        case .forecastRefreshError: Definition(.gauge, [], "jobs Redash's last refresh enqueued minus what the forecast said")
         case .queueNameProblems:
             Definition(.gauge, ["kind"], "policy queues that exist nowhere (missing) and queues with work no service consumes (unconsumed)")
         case .ecsRequests: Definition(.counter, ["action"], "ECS API requests sent, by action (every attempt, retries included)")

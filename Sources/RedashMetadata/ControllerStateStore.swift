@@ -81,6 +81,17 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
                 )
                 """,
             ], compatibleSince: 2),
+            // A lease per cluster: two controllers of different clusters on one database both
+            // lead. The row of the one lease before (scope '') stays, so that a controller of the
+            // previous version still running (a rolling deployment) keeps renewing it, and new
+            // ones wait until it has expired. An older controller could no longer take a lease:
+            // not compatible (it refuses to start rather than wait for ever).
+            Migration(statements: [
+                "ALTER TABLE \(s).leader ADD COLUMN IF NOT EXISTS scope text NOT NULL DEFAULT ''",
+                "ALTER TABLE \(s).leader DROP CONSTRAINT IF EXISTS leader_pkey",
+                "ALTER TABLE \(s).leader DROP CONSTRAINT IF EXISTS leader_id_check",
+                "CREATE UNIQUE INDEX IF NOT EXISTS leader_scope ON \(s).leader (scope)",
+            ], compatibleSince: 4),
         ]
     }
 

@@ -38,9 +38,14 @@ public actor LeaderLease: Leadership {
     private var validUntil: ContinuousClock.Instant?
     private var firstWriteAt: ContinuousClock.Instant?
 
-    /// `holder` names this instance in the leader row and logs (host name and process id, say).
+    /// What the lease is for: the cluster the controller manages. Controllers of different
+    /// clusters on one database each hold their own.
+    let scope: String
+
+    /// `holder` names this instance in the leader row and logs (host name and process id, say);
+    /// `scope` is the cluster it manages.
     public init(
-        store: ControllerStateStore, url: SecretURL, holder: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
+        store: ControllerStateStore, url: SecretURL, holder: String, scope: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
         takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease"),
         pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30))
     ) async {
@@ -51,6 +56,7 @@ public actor LeaderLease: Leadership {
             pacing: pacing)
         self.schema = store.schema
         self.holder = holder
+        self.scope = scope
         self.duration = duration
         self.safety = safety
         self.takeoverGuard = takeoverGuard
@@ -67,20 +73,22 @@ public actor LeaderLease: Leadership {
             if let current = generation {
                 let rows = try await session.query("""
                     UPDATE "\(schema)".leader SET expires_at = now() + make_interval(secs => $3::float8), heartbeat_at = now()
-                    WHERE id = 1 AND holder = $1 AND generation = $2::bigint RETURNING generation
-                    """, [holder, String(current), seconds])
+                    WHERE scope = $4 AND holder = $1 AND generation = $2::bigint RETURNING generation
+                    """, [holder, String(current), seconds, scope])
                 guard rows.rows.count == 1 else { return stepDown("another controller holds the lease now") }
                 validUntil = sentAt + duration - safety
                 return LeaseStatus(isLeader: true, generation: current)
             }
+            // Not while the lease of a controller before leases per cluster (scope '') holds.
             let rows = try await session.query("""
-                INSERT INTO "\(schema)".leader (id, holder, generation, acquired_at, heartbeat_at, expires_at)
-                VALUES (1, $1, 1, now(), now(), now() + make_interval(secs => $2::float8))
-                ON CONFLICT (id) DO UPDATE SET holder = excluded.holder, generation = leader.generation + 1, acquired_at = now(),
+                INSERT INTO "\(schema)".leader (id, scope, holder, generation, acquired_at, heartbeat_at, expires_at)
+                SELECT 0, $3, $1, 1, now(), now(), now() + make_interval(secs => $2::float8)
+                WHERE NOT EXISTS (SELECT 1 FROM "\(schema)".leader WHERE scope = '' AND expires_at >= now())
+                ON CONFLICT (scope) DO UPDATE SET holder = excluded.holder, generation = leader.generation + 1, acquired_at = now(),
                     heartbeat_at = now(), expires_at = excluded.expires_at
                 WHERE leader.expires_at < now()
                 RETURNING generation
-                """, [holder, seconds])
+                """, [holder, seconds, scope])
             guard let taken = rows.rows.first.flatMap({ _ in rows[0, "generation"]?.int }) else { return LeaseStatus(isLeader: false) }
             generation = Int64(taken)
             validUntil = sentAt + duration - safety
@@ -124,7 +132,7 @@ public actor LeaderLease: Leadership {
         generation = nil
         validUntil = nil
         _ = try? await session.queryOnOpenConnection(
-            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE id = 1 AND holder = $1 AND generation = $2::bigint", [holder, String(current)],
+            "UPDATE \"\(schema)\".leader SET expires_at = now() WHERE scope = $3 AND holder = $1 AND generation = $2::bigint", [holder, String(current), scope],
             within: Self.releaseDeadline)
         await session.reset()
     }

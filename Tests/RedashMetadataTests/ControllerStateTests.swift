@@ -11,10 +11,10 @@ struct ControllerStateTests {
     func stateRoundTrip() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await store.migrate() == 3)
+        #expect(try await store.migrate() == 4)
         // A second controller starting against the same schema changes nothing.
         let second = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await second.migrate() == 3)
+        #expect(try await second.migrate() == 4)
 
         let at = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         var figures = DecisionFigures()
@@ -68,20 +68,20 @@ struct ControllerStateTests {
     func schemaCompatibility() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), controllerVersion: "0.2.0")
-        #expect(try await store.migrate() == 3)
+        #expect(try await store.migrate() == 4)
         let admin = try await PostgresConnection.connect(url: SecretURL(server.url))
-        // A later controller added a column (additive: compatible with schema 3) — rolling back to
+        // A later controller added a column (additive: compatible with schema 4) — rolling back to
         // this controller keeps working.
         _ = try await admin.query("ALTER TABLE redash_autoscaler.decisions ADD COLUMN note text")
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (4, 3, '0.4.0')")
-        #expect(try await store.migrate() == 4)
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (5, 4, '0.5.0')")
+        #expect(try await store.migrate() == 5)
         // Then one that changed how leadership works: refused, saying which controller to run.
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (5, 5, '0.5.0')")
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (6, 6, '0.6.0')")
         await #expect {
             try await store.migrate()
         } throws: { error in
             let message = "\(error)"
-            return message.contains("needs a controller that knows schema version 5") && message.contains("0.5.0") && message.contains("knows 3")
+            return message.contains("needs a controller that knows schema version 6") && message.contains("0.6.0") && message.contains("knows 4")
         }
     }
 
@@ -92,8 +92,8 @@ struct ControllerStateTests {
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
         // Short leases for the test: 3 s, renewed by each call.
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
-        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         let taken = await first.acquireOrConfirm(now: now)
         #expect(taken.isLeader && taken.generation == 1)
@@ -125,7 +125,7 @@ struct ControllerStateTests {
         }
         #expect(firstStoppedWriting && secondLed, "stopped \(firstStoppedWriting), taken over \(secondLed)")
         #expect(bothCouldWrite == 0, "two writers \(bothCouldWrite) times")
-        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE id = 1")
+        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE scope = 'redash'")
         #expect(row[0, "holder"]?.string == "laptop-b" && row[0, "generation"]?.int == 2)
         // The old leader wakes: its renewal finds the lease gone, and it stays a standby.
         #expect(await !first.acquireOrConfirm(now: now).isLeader)
@@ -137,14 +137,48 @@ struct ControllerStateTests {
         #expect(await first.acquireOrConfirm(now: now).generation == 3)
     }
 
+    @Test("a lease per cluster: controllers of two clusters on one database both lead; the lease of a controller from before leases per cluster holds new ones off until it expires")
+    func leasePerCluster() async throws {
+        let server = try await PostgresServer.start()
+        let url = SecretURL(server.url)
+        let admin = try await PostgresConnection.connect(url: url)
+        // A database a controller of schema 3 used: its one lease row (id 1) is still held.
+        let old = try ControllerStateStore(session: PostgresSession(url: url))
+        try await old.migrate()
+        _ = try await admin.query("DELETE FROM redash_autoscaler.schema_migrations WHERE version = 4")
+        _ = try await admin.query("DROP INDEX redash_autoscaler.leader_scope")
+        _ = try await admin.query("ALTER TABLE redash_autoscaler.leader DROP COLUMN scope")
+        _ = try await admin.query("ALTER TABLE redash_autoscaler.leader ADD PRIMARY KEY (id)")
+        _ = try await admin.query("""
+            INSERT INTO redash_autoscaler.leader (id, holder, generation, acquired_at, heartbeat_at, expires_at)
+            VALUES (1, 'old-controller', 7, now(), now(), now() + interval '2 seconds')
+            """)
+        let store = try ControllerStateStore(session: PostgresSession(url: url))
+        #expect(try await store.migrate() == 4)
+        let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
+        let redash = await LeaderLease(store: store, url: url, holder: "a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
+        let staging = await LeaderLease(store: store, url: url, holder: "b", scope: "redash-staging", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
+        #expect(await !redash.acquireOrConfirm(now: now).isLeader, "the old controller's lease still holds")
+        // It expires (the old controller stopped in a rolling deployment): both clusters' controllers lead.
+        #expect(await eventually(timeout: 10, interval: 0.2) { await redash.acquireOrConfirm(now: now).isLeader })
+        #expect(await staging.acquireOrConfirm(now: now).isLeader)
+        #expect(await redash.acquireOrConfirm(now: now).isLeader, "both lead at once, each its own cluster")
+        let rows = try await admin.query("SELECT scope, holder FROM redash_autoscaler.leader WHERE scope <> '' ORDER BY scope")
+        #expect(rows.rows.count == 2)
+        #expect(rows[0, "holder"]?.string == "a" && rows[1, "holder"]?.string == "b")
+        // Another controller of the same cluster waits.
+        let second = await LeaderLease(store: store, url: url, holder: "c", scope: "redash", duration: .seconds(3), safety: .milliseconds(500))
+        #expect(await !second.acquireOrConfirm(now: now).isLeader)
+    }
+
     @Test("the release at shutdown waits at most its deadline for a database that stopped answering; the lease then expires as usual")
     func releaseOnStoppedDatabase() async throws {
         let server = try await PostgresServer.start()
         let url = SecretURL(server.url)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
-        let second = await LeaderLease(store: store, url: url, holder: "ecs-task-b", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "ecs-task-b", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         #expect(await first.acquireOrConfirm(now: now).isLeader)
         let pid = try await first.backendPID()
@@ -160,7 +194,7 @@ struct ControllerStateTests {
         // backend still runs the release it was sent.
         #expect(await eventually(timeout: 8, interval: 0.2) { await second.acquireOrConfirm(now: now).isLeader })
         let admin = try await PostgresConnection.connect(url: url)
-        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE id = 1")
+        let row = try await admin.query("SELECT holder, generation FROM redash_autoscaler.leader WHERE scope = 'redash'")
         #expect(row[0, "holder"]?.string == "ecs-task-b" && row[0, "generation"]?.int == 2)
     }
 }
