@@ -85,7 +85,11 @@ struct ControllerSetup {
             policy: policy,
             ports: .init(
                 queues: prober, cluster: cluster, applier: applier, forecast: metadata, store: state, leadership: lease, apiCalls: cluster,
-                holds: state, killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, aws: aws, environment: environment, logger: logger) },
+                holds: state,
+                killSwitch: try policy.killSwitch.map { try Self.killSwitch($0, region: aws.region, profile: aws.profile, environment: environment, logger: logger) },
+                killSwitches: { [region = aws.region, profile = aws.profile] in
+                    try Self.killSwitch($0, region: region, profile: profile, environment: environment, logger: logger)
+                },
                 pacing: [redisPacing, postgresPacing]),
             metrics: metrics, controllerName: controllerName(), logger: logger)
         // Two autoscalers on one service undo each other: say so at start.
@@ -102,7 +106,7 @@ struct ControllerSetup {
     /// The kill switch the policy names: a file (`/path` or `file:/path`) or an SSM parameter.
     /// An SSM parameter that does not exist asks for nothing, like an absent file; the task
     /// role needs `ssm:GetParameter` on it (one request a tick).
-    static func killSwitch(_ location: String, aws: AWSOptions, environment: [String: String], logger: Logger) throws -> KillSwitch {
+    static func killSwitch(_ location: String, region: String?, profile: String?, environment: [String: String], logger: Logger) throws -> KillSwitch {
         guard location.hasPrefix("ssm:") else {
             return KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
         }
@@ -112,7 +116,7 @@ struct ControllerSetup {
         } catch {
             throw SetupFailure("killSwitch: \(error)")
         }
-        guard let source = try StoredTextSource.make(parsed, regionFlag: aws.region, profile: aws.profile, environment: environment, logger: logger) else {
+        guard let source = try StoredTextSource.make(parsed, regionFlag: region, profile: profile, environment: environment, logger: logger) else {
             return KillSwitch.file(location)
         }
         return KillSwitch(source: source.name) {

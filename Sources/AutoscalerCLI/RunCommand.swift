@@ -127,9 +127,6 @@ public struct RunCommand: AsyncParsableCommand {
         let reconciler = setup.reconciler
         let lease = setup.lease
         let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
-        let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
-            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease)
-        }
         // A policy from the environment cannot change while the task runs: reloads are off and a
         // new policy arrives with a new deployment. A file is cheap to read at every tick.
         let isFile = loaded.source is FileText
@@ -137,6 +134,10 @@ public struct RunCommand: AsyncParsableCommand {
             reconciler: reconciler, policySource: loaded.source, initialText: loaded.read?.text,
             pollPeriod: isFile ? .zero : try Self.pollPeriod(policyPoll), environment: environment, metrics: metrics,
             statsd: statsd, logger: logger)
+        let loopState = loop.state
+        let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
+            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease, pendingRestart: loopState.pending)
+        }
         var starting: Logger.Metadata = [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)", "policy": "\(loaded.origin)",
@@ -166,7 +167,9 @@ public struct RunCommand: AsyncParsableCommand {
 
 /// The answers of the HTTP endpoints.
 enum ControllerRoutes {
-    static func answer(_ path: String, reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil) async -> HTTPEndpoints.Response {
+    static func answer(
+        _ path: String, reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil, pendingRestart: ControllerLoop.PendingRestart? = nil
+    ) async -> HTTPEndpoints.Response {
         switch path {
         case "/healthz":
             return .init(body: "ok\n")
@@ -192,7 +195,10 @@ enum ControllerRoutes {
             return .init(contentType: "text/html; charset=utf-8", body: page)
         case "/status":
             guard let report = await reconciler.lastReport else { return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n") }
-            return .init(contentType: "application/json", body: JSONOutput.render(PlanRendering.object(report)) + "\n")
+            var object = PlanRendering.object(report)
+            // A policy read and valid that waits for a restart: what it changes.
+            if let pendingRestart { object["policyPendingRestart"] = ["version": pendingRestart.version, "changes": pendingRestart.changes] as [String: Any] }
+            return .init(contentType: "application/json", body: JSONOutput.render(object) + "\n")
         default:
             return .init(status: .notFound, body: "not found; try /, /healthz, /readyz, /metrics, /status\n")
         }

@@ -24,7 +24,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
     let environment: [String: String]
     let metrics: MetricsRegistry
     let logger: Logger
-    let state: LoopState
+    public let state: LoopState
     let statsd: DogStatsDSender?
     /// The wall clock of the log throttle, a parameter so that tests can move it.
     let now: @Sendable () -> Instant
@@ -41,7 +41,20 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         let lastText: Mutex<String?>
         /// Holds `unreadable` while the source cannot be read.
         let throttle = LogThrottle()
+        /// The last policy read that needs a restart to apply, while it stays the latest.
+        let pendingRestart = Mutex<PendingRestart?>(nil)
         public init(initialText: String?) { lastText = Mutex(initialText) }
+
+        /// What a restart would apply, for `/status`; `nil` when nothing waits for one.
+        public var pending: PendingRestart? { pendingRestart.withLock { $0 } }
+    }
+
+    /// A policy that was read and is valid, but changes a connection: it applies at the next start.
+    public struct PendingRestart: Sendable, Equatable {
+        /// Its version (a digest, or the parameter's version).
+        public var version: String
+        /// What it changes, described without secrets.
+        public var changes: [String]
     }
 
     public init(
@@ -191,6 +204,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         let current = await reconciler.policy
         if policy == current && !force { return }
         let connections = Self.connectionChanges(from: current, to: policy)
+        state.pendingRestart.withLock { $0 = connections.isEmpty ? nil : PendingRestart(version: read.version, changes: connections) }
         guard connections.isEmpty else {
             metrics.increment(.policyReloadFailures, ["reason": "restart-needed"])
             logger.error("new policy not applied: it changes what the controller is connected to, which takes a restart; keeping the current policy", metadata: [
@@ -199,7 +213,15 @@ public struct ControllerLoop: Service, CustomStringConvertible {
             ])
             return
         }
-        await reconciler.replacePolicy(policy)
+        do {
+            try await reconciler.replacePolicy(policy)
+        } catch {
+            metrics.increment(.policyReloadFailures, ["reason": "invalid"])
+            logger.error("new policy not applied: its killSwitch cannot be set up; keeping the current policy", metadata: [
+                "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)", "error": "\(error)",
+            ])
+            return
+        }
         logger.notice("policy reloaded from \(source.describe(read))", metadata: [
             "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)",
             "services": "\(policy.services.map(\.name).joined(separator: ","))", "interval": "\(policy.interval)",

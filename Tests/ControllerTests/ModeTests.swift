@@ -26,7 +26,7 @@ struct ModeTests {
     static func at(_ seconds: Double) -> Instant { Build.monday + .seconds(seconds) }
 
     @Test("a service moves active → dry-run → paused → active without a restart; only active writes, and each mode shows in the report and metrics")
-    func perServiceModes() async {
+    func perServiceModes() async throws {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1, "scheduled": 1])
         let metrics = MetricsRegistry()
         let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(.dryRun), metrics: metrics)
@@ -46,27 +46,27 @@ struct ModeTests {
         #expect(metrics.render().contains(#"redash_autoscaler_scale_actions_total{direction="down",service="scheduled"} 0"#))
         #expect(metrics.render().contains(#"redash_autoscaler_errors_total{dependency="kill-switch"} 0"#))
 
-        await reconciler.replacePolicy(Self.policy(.paused))
+        try await reconciler.replacePolicy(Self.policy(.paused))
         let paused = await reconciler.reconcile(now: Self.at(5))
         #expect(paused.services[0].mode == .paused && paused.services[0].outcome == .paused)
         #expect(paused.services[0].summary.hasPrefix("paused, not scaling adhoc 1 → 3"))
         #expect(cluster.count("adhoc") == 1)
         #expect(metrics.render().contains(#"redash_autoscaler_service_mode{mode="paused",service="adhoc"} 1"#))
 
-        await reconciler.replacePolicy(Self.policy(.active))
+        try await reconciler.replacePolicy(Self.policy(.active))
         let active = await reconciler.reconcile(now: Self.at(10))
         #expect(active.services[0].outcome == .applied && cluster.count("adhoc") == 3)
         #expect(cluster.desiredCountWrites.filter { $0.0 == "adhoc" }.map(\.1) == [3], "only the active tick wrote")
     }
 
     @Test("a hand's change while paused is still recognised as an outside change when the service is active again")
-    func outsideChangeWhilePaused() async {
+    func outsideChangeWhilePaused() async throws {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2, "scheduled": 1])
         let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: Self.policy(.paused))
         _ = await reconciler.reconcile(now: Self.at(0))
         cluster.changeOutside("adhoc", to: 5)
         _ = await reconciler.reconcile(now: Self.at(5))
-        await reconciler.replacePolicy(Self.policy(.active))
+        try await reconciler.replacePolicy(Self.policy(.active))
         // With empty queues the scale-down window (2 minutes) would bring it down by 200 s; the
         // outside change seen while paused holds it for 5 minutes.
         var last: ServiceOutcome = .unchanged
@@ -114,6 +114,56 @@ struct ModeTests {
         try FileManager.default.removeItem(atPath: path)
         let resumed = await reconciler.reconcile(now: Self.at(20))
         #expect(resumed.controllerMode == .active && resumed.services[0].outcome == .applied && cluster.count("adhoc") == 5)
+    }
+
+    @Test("a kill switch added, moved and removed by a reload engages (and lets go) from the next tick; a hung one cannot hold a tick")
+    func killSwitchFollowsReloads() async throws {
+        let directory = NSTemporaryDirectory() + "kill-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = directory + "/mode", second = directory + "/moved"
+        try "paused".write(toFile: first, atomically: true, encoding: .utf8)
+        try "dry-run".write(toFile: second, atomically: true, encoding: .utf8)
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1, "scheduled": 1])
+        queues.set("queries", pending: 3)
+        let hung = directory + "/hung"
+        let reconciler = Reconciler(
+            policy: Self.policy(),
+            ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster), killSwitches: { location in
+                if location == hung { return HungSwitch() }
+                return try Reconciler.fileKillSwitch(location)
+            }),
+            metrics: MetricsRegistry(), controllerName: "test", logger: ReconcilerTests.quiet)
+        func policy(killSwitch: String?) -> Policy {
+            let base = Self.policy()
+            return Policy(cluster: base.cluster, interval: base.interval, redis: base.redis, services: base.services, killSwitch: killSwitch)
+        }
+        #expect(await reconciler.reconcile(now: Self.at(0)).killSwitch == nil)
+        #expect(cluster.count("adhoc") == 3)
+
+        // Added: the next tick is paused.
+        try await reconciler.replacePolicy(policy(killSwitch: first))
+        queues.set("queries", pending: 5)
+        let added = await reconciler.reconcile(now: Self.at(5))
+        #expect(added.killSwitch?.source == first && added.controllerMode == .paused && cluster.count("adhoc") == 3)
+
+        // Moved: the new place is read.
+        try await reconciler.replacePolicy(policy(killSwitch: second))
+        let moved = await reconciler.reconcile(now: Self.at(10))
+        #expect(moved.killSwitch?.source == second && moved.controllerMode == .dryRun && cluster.count("adhoc") == 3)
+
+        // A kill switch that never answers: the tick goes on within the deadline, keeping the
+        // last mode read (dry-run), with the error.
+        try await reconciler.replacePolicy(policy(killSwitch: hung))
+        let started = ContinuousClock.now
+        let stuck = await reconciler.reconcile(now: Self.at(15))
+        #expect(ContinuousClock.now - started < Reconciler.killSwitchDeadline + .seconds(3))
+        #expect(stuck.controllerMode == .dryRun && stuck.errors.contains { $0.dependency == .killSwitch && $0.message.contains("did not answer") })
+
+        // Removed: no override any more.
+        try await reconciler.replacePolicy(policy(killSwitch: nil))
+        let removed = await reconciler.reconcile(now: Self.at(20))
+        #expect(removed.killSwitch == nil && removed.controllerMode == .active && cluster.count("adhoc") == 5)
     }
 
     @Test("the policy's mode caps every service; the strictest of run --dry-run, policy, kill switch and service wins")
@@ -193,9 +243,9 @@ struct SSMKillSwitchTests {
         let moto = try await LocalHTTPServer.moto()
         let world = try await Lab.setUpMoto(moto, services: ["redash-adhoc-worker"])
         let store = try ParameterStoreLab(moto, keys: world.admin)
-        let options = try AWSOptions.parse(["--region", Lab.region])
         let killSwitch = try ControllerSetup.killSwitch(
-            "ssm:/redash-autoscaler/mode", aws: options, environment: Lab.environment(world.admin, endpoint: moto.url), logger: ReconcilerTests.quiet)
+            "ssm:/redash-autoscaler/mode", region: Lab.region, profile: nil, environment: Lab.environment(world.admin, endpoint: moto.url),
+            logger: ReconcilerTests.quiet)
         #expect(killSwitch.source == "ssm:/redash-autoscaler/mode")
         let now = Build.monday
         #expect(try await killSwitch.read(now: now) == nil, "no parameter: no override")
@@ -207,5 +257,14 @@ struct SSMKillSwitchTests {
         #expect(try await killSwitch.read(now: now) == .dryRun)
         try await store.delete("/redash-autoscaler/mode")
         #expect(try await killSwitch.read(now: now) == nil, "deleted: no override again")
+    }
+}
+
+/// A kill switch whose reads never end (a Parameter Store that stopped answering).
+struct HungSwitch: ModeSwitch {
+    var source: String { "ssm:/hung" }
+    func read(now: Instant) async throws -> ServiceMode? {
+        try await Task.sleep(for: .seconds(3600))
+        return nil
     }
 }

@@ -23,19 +23,24 @@ public actor Reconciler {
         public var apiCalls: (any APICallCounting)?
         /// The operators' holds; `nil` without a database.
         public var holds: (any HoldSource)?
-        /// The kill switch; `nil` when the policy names none.
+        /// The kill switch of the policy at start; `nil` when it names none.
         public var killSwitch: (any ModeSwitch)?
+        /// Makes the kill switch a policy's `killSwitch` names (a file or an SSM parameter); the
+        /// reconciler makes it again when a reload adds or moves it. Throws what is wrong with it.
+        public var killSwitches: @Sendable (String) throws -> any ModeSwitch
         /// The reconnect pacing of the clients, re-paced when a reload changes the interval.
         public var pacing: [ReconnectPacing]
 
         public init(
             queues: any QueueSource, cluster: any ClusterReader, applier: PlanApplier, forecast: (any ForecastSource)? = nil,
             store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
-            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil, pacing: [ReconnectPacing] = []
+            holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil,
+            killSwitches: @escaping @Sendable (String) throws -> any ModeSwitch = Reconciler.fileKillSwitch, pacing: [ReconnectPacing] = []
         ) {
+            self.killSwitch = killSwitch
             self.pacing = pacing
             self.holds = holds
-            self.killSwitch = killSwitch
+            self.killSwitches = killSwitches
             self.queues = queues
             self.cluster = cluster
             self.applier = applier
@@ -66,6 +71,17 @@ public actor Reconciler {
     /// scale a service in), and the kill switch's last mode (kept while it cannot be read).
     var holds: [String: OperatorHold] = [:]
     var killSwitchMode: ServiceMode?
+    /// The kill switch the policy in force names; `nil` when it names none.
+    var killSwitch: (any ModeSwitch)?
+
+    /// A kill switch in a file (`/path` or `file:/path`): what a controller without AWS reads.
+    public static let fileKillSwitch: @Sendable (String) throws -> any ModeSwitch = { location in
+        KillSwitch.file(location.hasPrefix("file:") ? String(location.dropFirst(5)) : location)
+    }
+
+    /// How long one read of the kill switch may take: a hung Parameter Store must not delay a
+    /// tick (the last mode read stays).
+    public static let killSwitchDeadline: Duration = .seconds(2)
     public private(set) var lastReport: ReconcileReport?
     /// The last hours of signals and decisions, for the status page.
     public nonisolated let history = SignalHistory()
@@ -74,14 +90,22 @@ public actor Reconciler {
     public init(policy: Policy, ports: Ports, metrics: MetricsRegistry, controllerName: String, logger: Logger) {
         self.policy = policy
         self.ports = ports
+        self.killSwitch = ports.killSwitch
         self.recorder = DecisionRecorder(metrics: metrics, store: ports.store, controllerName: controllerName, logger: logger)
         self.ledLastTick = ports.leadership == nil
     }
 
     public var mode: ControllerMode { ports.applier.mode }
 
-    /// Swaps in a newly loaded policy; the memories of services that remain are kept.
-    public func replacePolicy(_ newPolicy: Policy) async {
+    /// Swaps in a newly loaded policy; the memories of services that remain are kept. A kill
+    /// switch added or moved is read from the next tick (the mode last read stays until it is),
+    /// one removed no longer applies. Throws, changing nothing, when the new kill switch cannot
+    /// be set up.
+    public func replacePolicy(_ newPolicy: Policy) async throws {
+        if newPolicy.killSwitch != policy.killSwitch {
+            killSwitch = try newPolicy.killSwitch.map(ports.killSwitches)
+            if killSwitch == nil { killSwitchMode = nil }
+        }
         let names = Set(newPolicy.services.map(\.name))
         memories = memories.filter { names.contains($0.key) }
         if newPolicy.ecs != policy.ecs { await ports.cluster.adopt(newPolicy.ecs) }
@@ -181,13 +205,32 @@ public actor Reconciler {
 
     /// The kill switch's mode; the last one read when it cannot be read now.
     private func readKillSwitch(now: Instant, errors: inout [DependencyError]) async -> KillSwitchState? {
-        guard let source = ports.killSwitch else { return nil }
+        guard let source = killSwitch else { return nil }
         do {
-            killSwitchMode = try await source.read(now: now)
+            killSwitchMode = try await Self.within(Self.killSwitchDeadline, what: "reading the kill switch") { try await source.read(now: now) }
             return KillSwitchState(source: source.source, mode: killSwitchMode)
         } catch {
             errors.append(DependencyError(.killSwitch, source.source, "\(error); keeping \(killSwitchMode?.rawValue ?? "no override")"))
             return KillSwitchState(source: source.source, mode: killSwitchMode, problem: "\(error)")
+        }
+    }
+
+    /// `operation`'s result, or an error once `deadline` has passed (the operation is then
+    /// cancelled).
+    static func within<Value: Sendable>(
+        _ deadline: Duration, what: String, _ operation: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        return try await withThrowingTaskGroup(of: DeadlineOutcome<Value>.self) { group in
+            group.addTask { .finished(try await operation()) }
+            group.addTask {
+                try await Task.sleep(for: deadline)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            guard case .finished(let value)? = try await group.next() else {
+                throw KillSwitchError("\(what) did not answer within \(deadline.compactDescription)")
+            }
+            return value
         }
     }
 
@@ -349,4 +392,10 @@ public actor Reconciler {
             errors.append(DependencyError(.database, "scaling history", "\(error)"))
         }
     }
+}
+
+/// A race against a deadline: the operation's value, or the deadline first.
+enum DeadlineOutcome<Value: Sendable>: Sendable {
+    case finished(Value)
+    case timedOut
 }
