@@ -40,6 +40,10 @@ public actor QueueProber: QueueSource {
     var celeryLeftovers: [String] = []
     /// When the last Celery round looked for bindings of ours that a crash left.
     var lastSweep: Instant?
+    /// The last complete Celery round, whose answer stands until the next round (a tick that
+    /// does not ask must not read as "running unknown", or a dry-run's proposal flips with the
+    /// cadence of the rounds).
+    var lastCompleteRound: CeleryActivity?
 
     /// Redash's scheduler refreshes every 30 s: its state (`sq:executed_at`, the pause keys, the
     /// locks) is read again after each refresh `redash:status` shows, and at least this often.

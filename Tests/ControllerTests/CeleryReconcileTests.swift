@@ -124,4 +124,25 @@ struct CeleryReconcileTests {
         let standby = await Self.run(inspect: true, activity: Self.complete, leader: false)
         #expect(standby.rounds == 0, "a controller with a lease asks only once it knows it leads")
     }
+
+    @Test("dry-run at minTasks with rounds once a minute: the proposal does not flip between rounds, and would-scale counts one action per proposal")
+    func quietDryRun() async {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 1])
+        // Four queries run on the one task of 2 workers, 3 more wait: 4 tasks wanted.
+        queues.set("queries", pending: 3, running: nil, oldestAge: .seconds(5))
+        queues.setCelery(CeleryActivity(reached: 1, nodes: [Self.node(1, busy: 2)], elapsed: .milliseconds(3), observedAt: ReconcilerTests.start))
+        let metrics = MetricsRegistry()
+        var policy = Self.policy(inspect: true)
+        policy = Policy(
+            cluster: policy.cluster, interval: policy.interval, redis: policy.redis,
+            services: [ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 8, workersPerTask: 2)], celery: policy.celery)
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, applier: .dryRun, policy: policy, metrics: metrics)
+        var proposals: [Int?] = []
+        for second in stride(from: 0.0, through: 180, by: 5) {
+            proposals.append(await reconciler.reconcile(now: ReconcilerTests.at(second)).services[0].decision.desired)
+        }
+        #expect(queues.celeryRounds.count < proposals.count, "rounds only every idlePeriod at minTasks: \(queues.celeryRounds.count)")
+        #expect(Set(proposals).count == 1, "the proposal flipped: \(proposals)")
+        #expect(metrics.render().contains(#"redash_autoscaler_would_scale_actions_total{direction="up",service="adhoc"} 1"#), "\(metrics.render())")
+    }
 }

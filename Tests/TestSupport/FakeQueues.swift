@@ -26,6 +26,7 @@ public final class FakeQueues: QueueSource, Sendable {
         var probes = 0
         var celery: CeleryActivity?
         var celeryRounds: [Instant] = []
+        var lastComplete: CeleryActivity?
     }
 
     private let state: Mutex<State>
@@ -55,13 +56,17 @@ public final class FakeQueues: QueueSource, Sendable {
     /// of a complete round.
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, activity: CeleryInspectRequest?, now: Instant) async -> ProbeReport {
         let report = await probe(queues: queues, scheduler: request, now: now)
-        guard activity != nil, report.system == .celery else { return report }
+        guard let asked = activity, report.system == .celery else { return report }
+        // As the real prober: a round when asked, else the last complete round's answer stands.
         let answer = state.withLock { state -> CeleryActivity? in
+            guard asked.asks else { return state.lastComplete }
             state.celeryRounds.append(now)
-            return state.celery
+            var activity = state.celery ?? CeleryActivity(reached: nil, nodes: [], problem: "the broadcast was not sent", elapsed: .zero, observedAt: now)
+            activity.observedAt = now
+            state.lastComplete = activity.isComplete ? activity : nil
+            return activity
         }
-        var activity = answer ?? CeleryActivity(reached: nil, nodes: [], problem: "the broadcast was not sent", elapsed: .zero, observedAt: now)
-        activity.observedAt = now
+        guard let activity = answer else { return report }
         return ProbeReport(
             system: report.system, readings: ProbeReport.readings(report.readings, with: activity), workers: report.workers,
             scheduler: report.scheduler, redashScheduler: report.redashScheduler, observedAt: now, celery: activity)

@@ -172,10 +172,20 @@ public struct CeleryInspectRequest: Hashable, Sendable {
     /// the policy's `workersPerTask`). A node claiming more is not believed, and the round is
     /// then incomplete (`nil`: no limit).
     public var poolLimit: Int?
+    /// Whether to ask the nodes now; otherwise the last complete round's answer stands, when it
+    /// is younger than `standsFor` (so that a tick between rounds does not read as "running
+    /// unknown", and a dry-run's proposal does not flip with the rounds' cadence).
+    public var asks: Bool
+    public var standsFor: Duration
 
-    public init(replyTimeout: Duration, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, poolLimit: Int? = nil) {
+    public init(
+        replyTimeout: Duration, visibilityTimeout: Duration = CelerySettings.defaultVisibilityTimeout, poolLimit: Int? = nil, asks: Bool = true,
+        standsFor: Duration = CelerySettings.defaultIdlePeriod * 2
+    ) {
         self.replyTimeout = replyTimeout
         self.visibilityTimeout = visibilityTimeout
         self.poolLimit = poolLimit
+        self.asks = asks
+        self.standsFor = standsFor
     }
 }

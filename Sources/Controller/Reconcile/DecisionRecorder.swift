@@ -13,6 +13,9 @@ final class DecisionRecorder: Sendable {
     private struct State {
         /// The last logged outcome, code and count per service, so that a hold is logged once.
         var lastLogged: [String: String] = [:]
+        /// The change a dry-run or paused service last proposed, counted once per proposal as a
+        /// live change is counted once per write.
+        var lastWouldScale: [String: Int] = [:]
         var schedulerWasStale = false
         var schedulerUnjudgedSaid = false
         /// The queue findings last logged, so that each is logged once per change.
@@ -52,9 +55,15 @@ final class DecisionRecorder: Sendable {
 
         switch report.outcome {
         case .dryRun, .paused:
-            // What it would have done: the dashboard's scale actions during a migration step.
-            metrics.increment(.wouldScaleActions, ["service": report.name, "direction": decision.direction.rawValue])
+            // What it would have done: the dashboard's scale actions during a migration step,
+            // once per proposal (the same proposal at every tick is one action not taken).
+            let isNew = state.withLock { state in
+                defer { state.lastWouldScale[report.name] = decision.desired }
+                return state.lastWouldScale[report.name] != decision.desired
+            }
+            if isNew { metrics.increment(.wouldScaleActions, ["service": report.name, "direction": decision.direction.rawValue]) }
         case .applied:
+            state.withLock { $0.lastWouldScale[report.name] = nil }
             metrics.increment(.scaleActions, ["service": report.name, "direction": decision.direction.rawValue])
             metrics.set(.lastScaleTimestamp, ["service": report.name], now.secondsSinceEpoch)
             if let store {
@@ -66,8 +75,11 @@ final class DecisionRecorder: Sendable {
                 }
             }
         case .failed(let error):
+            state.withLock { $0.lastWouldScale[report.name] = nil }
             // The error itself is logged with the tick's other errors, once a minute.
             errors.append(DependencyError(.ecs, "UpdateService \(report.name)", error))
+        case .unchanged:
+            state.withLock { $0.lastWouldScale[report.name] = nil }
         case .withheld:
             if let admitted = throttle.admit("withheld|\(report.name)|\(report.summary)", now: now) {
                 logger.warning("\(report.summary)", metadata: metadata.merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))

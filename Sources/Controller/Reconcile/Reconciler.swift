@@ -121,10 +121,14 @@ public actor Reconciler {
         var errors: [DependencyError] = []
 
         let schedulerRequest = await ports.forecast?.schedulerRequest()
-        let activity = celeryRoundDue(policy, now: now) ? CeleryInspectRequest(
+        // With celery.inspect, every tick carries a request: a round when one is due, else the
+        // last complete round's answer, which stands until the next round.
+        let asks = celeryRoundDue(policy, now: now)
+        let inspects = policy.celery.inspect && policy.redis.layout != .rq
+        let activity = inspects ? CeleryInspectRequest(
             replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout,
-            poolLimit: policy.services.map(\.workersPerTask).max()) : nil
-        if activity != nil { lastCeleryRound = now }
+            poolLimit: policy.services.map(\.workersPerTask).max(), asks: asks, standsFor: policy.celery.idlePeriod * 2) : nil
+        if asks { lastCeleryRound = now }
         let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, activity: activity, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)
         let states = await readServices(policy, now: now, errors: &errors)

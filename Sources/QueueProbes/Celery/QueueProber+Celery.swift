@@ -37,7 +37,13 @@ extension QueueProber {
         if let registrySlot { takeRegistry(replies[registrySlot], now: now, into: &gathered) }
         if let redash, separate == nil { takeHealth(redash.slots, redash.replies, into: &gathered) }
 
-        if let request { await inspectCelery(request, now: now, into: &gathered) }
+        if let request, request.asks {
+            await inspectCelery(request, now: now, into: &gathered)
+            lastCompleteRound = gathered.celery?.isComplete == true ? gathered.celery : nil
+        } else if let request, let last = lastCompleteRound, now >= last.observedAt, now - last.observedAt <= request.standsFor {
+            // No round this tick: the last complete one's answer stands until the next.
+            gathered.celery = last
+        }
         let (readings, notes) = CeleryQueueAssembly.assemble(
             queues: queues, listings: Dictionary(uniqueKeysWithValues: zip(queues, replies[queueSlots])), unacked: unacked,
             activity: gathered.celery, now: now)
