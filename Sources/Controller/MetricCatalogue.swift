@@ -33,6 +33,8 @@ public enum Metric: String, CaseIterable, Sendable {
     case ecsRequests = "redash_autoscaler_ecs_requests_total"
     case ecsRequestsLastTick = "redash_autoscaler_ecs_requests_last_tick"
     case reconcileDuration = "redash_autoscaler_reconcile_duration_seconds"
+    case capacityStalled = "redash_autoscaler_capacity_stalled"
+    case taskStartSeconds = "redash_autoscaler_task_start_seconds"
 
     /// How a metric is kept.
     public enum Kind: String, Sendable {
@@ -104,6 +106,9 @@ public enum Metric: String, CaseIterable, Sendable {
         case .ecsRequests: Definition(.counter, ["action"], "ECS API requests sent, by action (every attempt, retries included)")
         case .ecsRequestsLastTick: Definition(.gauge, [], "ECS API requests the last reconcile sent")
         case .reconcileDuration: Definition(.histogram, [], "wall time of one reconcile")
+        case .capacityStalled:
+            Definition(.gauge, ["service"], "1 while tasks asked for have not started for longer than tasks take to start (no more are asked for)")
+        case .taskStartSeconds: Definition(.gauge, ["quantile", "service"], "how long the service's tasks took to start (created to running), learned from ECS")
         }
     }
 

@@ -36,6 +36,15 @@ public enum PlanRendering {
             entry["queues"] = plan.queues.map { queue -> [String: Any] in queueObject(queue, report.probe.readings[queue], abandoned: report.probe.abandonedJobs[queue]) }
             let notes = plan.plan.notices.compactMap { DecisionRecorder.servabilityMessage($0)?.0 }
             if !notes.isEmpty { entry["notes"] = notes }
+            if let p50 = plan.startTimes.p50, let p90 = plan.startTimes.p90 {
+                entry["taskStart"] = ["p50Seconds": p50.inSeconds, "p90Seconds": p90.inSeconds, "samples": plan.startTimes.samples.count]
+            }
+            for notice in plan.plan.notices {
+                guard case .capacityStalled(let missing, let since, let timeout, let reason) = notice else { continue }
+                entry["capacityStalled"] = [
+                    "missingTasks": missing, "since": "\(since)", "timeoutSeconds": timeout.inSeconds, "ecsReason": reason as Any,
+                ] as [String: Any]
+            }
             let figures = plan.decision.figures
             if let servable = figures.servable {
                 entry["demand"] = [
@@ -182,8 +191,14 @@ public enum PlanRendering {
             lines.append("  " + queueHeader(width: width))
             lines += plan.queues.map { "  " + queueRow($0, report.probe.readings[$0], width: width, abandoned: report.probe.abandonedJobs[$0]) }
             lines.append("  \(plan.summary)")
+            if let p50 = plan.startTimes.p50, let p90 = plan.startTimes.p90 {
+                lines.append("  tasks start in \(p50.compactDescription) (p50), \(p90.compactDescription) (p90), from \(plan.startTimes.samples.count) starts")
+            }
             for notice in plan.plan.notices {
                 if let (message, _) = DecisionRecorder.servabilityMessage(notice) { lines.append("  note: \(message)") }
+                if case .capacityStalled(let missing, let since, _, let reason) = notice {
+                    lines.append("  note: \(missing) task(s) asked for have not started since \(since)\(reason.map { "; ECS says: \($0)" } ?? ""); not asking for more until they do")
+                }
             }
         }
         if let celery = report.probe.celery { lines.append(""); lines += celeryLines(celery) }

@@ -92,6 +92,17 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
                 "ALTER TABLE \(s).leader DROP CONSTRAINT IF EXISTS leader_id_check",
                 "CREATE UNIQUE INDEX IF NOT EXISTS leader_scope ON \(s).leader (scope)",
             ], compatibleSince: 4),
+            // How long each service's tasks take to start, learned from ECS, kept across restarts.
+            // Additive: a version 4 controller ignores the table.
+            Migration(statements: [
+                """
+                CREATE TABLE IF NOT EXISTS \(s).task_starts (
+                    service text PRIMARY KEY,
+                    samples double precision[] NOT NULL,
+                    updated_at timestamptz NOT NULL
+                )
+                """,
+            ], compatibleSince: 4),
         ]
     }
 
@@ -275,6 +286,25 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
                 last_scale_down = excluded.last_scale_down, updated_at = excluded.updated_at
             """, [service, lastScaleUp.map { String($0.secondsSinceEpoch) }, lastScaleDown.map { String($0.secondsSinceEpoch) }, String(now.secondsSinceEpoch)],
             within: Self.tickStatementDeadline)
+    }
+
+    public func saveStartTimes(service: String, samples: [Double], at now: Instant) async throws {
+        let array = "{" + samples.filter(\.isFinite).map { String($0) }.joined(separator: ",") + "}"
+        _ = try await session.query("""
+            INSERT INTO \(quoted).task_starts (service, samples, updated_at) VALUES ($1, $2::float8[], to_timestamp($3::float8))
+            ON CONFLICT (service) DO UPDATE SET samples = excluded.samples, updated_at = excluded.updated_at
+            """, [service, array, String(now.secondsSinceEpoch)], within: Self.tickStatementDeadline)
+    }
+
+    public func loadStartTimes() async throws -> [String: [Double]] {
+        let rows = try await session.query("SELECT service, array_to_string(samples, ',') AS samples FROM \(quoted).task_starts", within: Self.tickStatementDeadline)
+        var result: [String: [Double]] = [:]
+        for index in rows.rows.indices {
+            guard let service = rows[index, "service"]?.string, let text = rows[index, "samples"]?.string else { continue }
+            // Every number from the database is suspect: only plausible start times count.
+            result[service] = text.split(separator: ",").compactMap { Double($0) }.filter { $0.isFinite && $0 >= 0 && $0 < 3600 }
+        }
+        return result
     }
 
     /// Last scale-up and scale-down per service, to restore cooldowns after a restart.

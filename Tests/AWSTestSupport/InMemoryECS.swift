@@ -29,6 +29,7 @@ public final class InMemoryECS: HTTPTransport {
         var calls: [String: Int] = [:]
         var pageSizeLimit = 100
         var failingProtection: Set<String> = []
+        var events: [String: [(message: String, at: Double)]] = [:]
     }
 
     private let state = Mutex(State())
@@ -71,6 +72,11 @@ public final class InMemoryECS: HTTPTransport {
     }
 
     public func desired(_ service: String) -> Int? { state.withLock { $0.desired[service] } }
+
+    /// Adds a service event, as ECS records one (`(service x) was unable to place a task …`).
+    public func addEvent(_ service: String, _ message: String, at: Double) {
+        state.withLock { $0.events[service, default: []].append((message, at)) }
+    }
 
     public func protectedUntil(_ arn: String) -> Double? { state.withLock { $0.tasks[arn]?.protectedUntil } }
 
@@ -119,8 +125,11 @@ public final class InMemoryECS: HTTPTransport {
         func service(_ name: String) -> [String: Any] {
             let running = state.tasks.values.filter { $0.service == name && $0.lastStatus == "RUNNING" }.count
             let pending = state.tasks.values.filter { $0.service == name && $0.lastStatus != "RUNNING" }.count
+            let events = (state.events[name] ?? []).reversed().enumerated().map { index, event -> [String: Any] in
+                ["id": "event-\(index)", "createdAt": event.at, "message": event.message]
+            }
             return ["serviceName": name, "status": "ACTIVE", "desiredCount": state.desired[name] ?? 0, "runningCount": running,
-                    "pendingCount": pending, "deployments": [["status": "PRIMARY", "rolloutState": "COMPLETED"]]]
+                    "pendingCount": pending, "deployments": [["status": "PRIMARY", "rolloutState": "COMPLETED"]], "events": events]
         }
         func protection(_ arn: String) -> [String: Any] {
             let until = state.tasks[arn]?.protectedUntil.flatMap { $0 > now ? $0 : nil }

@@ -340,3 +340,56 @@ struct CeleryDrainTests {
         #expect(memory.celeryNodes.keys.sorted() == ["celery@ip-10-0-0-1"])
     }
 }
+
+@Suite("Capacity that never arrives")
+struct CapacityStallTests {
+    static let policy = Build.service(min: 1, max: 10)
+    static let placement = ServiceEventNote(
+        message: "(service redash-adhoc-worker) was unable to place a task. Reason: Capacity is unavailable at this time.", at: Build.monday)
+
+    static func observation(desired: Int, running: Int, pending: Int, at now: Instant) -> ServiceObservation {
+        var state = Build.state(desired: desired, running: running, at: now)
+        state.events = [ServiceEventNote(message: "(service redash-adhoc-worker) has started 2 tasks.", at: Build.monday - .seconds(60)), Self.placement]
+        return ServiceObservation(queues: ["queries": Build.queue(pending: pending, oldest: 200, at: now)], service: state)
+    }
+
+    @Test("tasks asked for never start: within the start time plus a margin it is reported with ECS's reason, and desiredCount stops growing (never lowered); it ends when they run")
+    func stalls() {
+        var memory = ServiceMemory()
+        let context = ServiceStep.Context(interval: .seconds(5))
+        var now = Build.monday
+        var plan: ServicePlan
+        // 3 desired, 1 running, 20 jobs waiting: at first the rule asks for more, as it should.
+        (plan, memory) = ServiceStep.plan(Self.observation(desired: 3, running: 1, pending: 20, at: now), memory: memory, policy: Self.policy, context: context, now: now)
+        #expect(plan.action == .set(10), "\(plan.decision.reason)")
+        #expect(memory.shortSince == now)
+        // Still short well after the default start time (90 s) plus the margin (60 s).
+        let timeout = TaskStartWatch.defaultStartTime + TaskStartWatch.margin
+        now = Build.monday + timeout + .seconds(5)
+        // (Say ECS took the count to 5 meanwhile, and 10 are still wanted.)
+        (plan, memory) = ServiceStep.plan(Self.observation(desired: 5, running: 1, pending: 20, at: now), memory: memory, policy: Self.policy, context: context, now: now)
+        #expect(plan.decision.code == .capacityStalled && plan.action == .none, "\(plan.decision.reason)")
+        #expect(plan.decision.reason.contains("Capacity is unavailable"), "\(plan.decision.reason)")
+        #expect(plan.notices.contains(.capacityStalled(missing: 4, since: Build.monday, timeout: timeout, reason: Self.placement.message)))
+        // Less work: it may still come down (the stall never holds a count up).
+        (plan, memory) = ServiceStep.plan(Self.observation(desired: 5, running: 1, pending: 0, at: now + .seconds(5)), memory: memory, policy: Self.policy, context: context, now: now + .seconds(5))
+        #expect(plan.decision.code != .capacityStalled)
+        // The tasks run: no longer short.
+        (plan, memory) = ServiceStep.plan(Self.observation(desired: 10, running: 10, pending: 20, at: now + .seconds(10)), memory: memory, policy: Self.policy, context: context, now: now + .seconds(10))
+        #expect(memory.shortSince == nil && !plan.notices.contains { if case .capacityStalled = $0 { true } else { false } })
+    }
+
+    @Test("start times are learned from the tasks read: the p90, plus the margin, is the timeout; a start from another clock is not learned")
+    func learns() {
+        let tasks = (0..<10).map { index in
+            TaskSnapshot(
+                id: "t\(index)", privateIP: nil, phase: .running, createdAt: Build.monday, startedAt: Build.monday + .seconds(Double(30 + index * 5)))
+        } + [TaskSnapshot(id: "clock", privateIP: nil, phase: .running, createdAt: Build.monday, startedAt: Build.monday + .seconds(86_400))]
+        let learned = TaskStartWatch.Learned().learning(from: tasks)
+        #expect(learned.samples.count == 10)
+        #expect(learned.p50 == .seconds(55) && learned.p90 == .seconds(75))
+        #expect(TaskStartWatch.timeout(learned: learned, configured: nil) == .seconds(135))
+        #expect(TaskStartWatch.timeout(learned: learned, configured: .seconds(40)) == .seconds(40))
+        #expect(learned.learning(from: tasks).samples.count == 10, "a task is learned once")
+    }
+}

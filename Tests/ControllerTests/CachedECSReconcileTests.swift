@@ -90,3 +90,44 @@ struct CachedECSReconcileTests {
         #expect(ecs.desired("a") == 12 && ecs.desired("b") == 10)
     }
 }
+
+/// Capacity that never arrives, through the real ECS client and cluster view on an in-memory ECS
+/// whose tasks never start, with ECS's own event saying why.
+@Suite("Capacity that never arrives, through the ECS client")
+struct CapacityStallReconcileTests {
+    @Test("tasks asked for never start: reported within the start timeout with ECS's reason; desiredCount stops growing and is not lowered")
+    func stallsWithReason() async throws {
+        let ecs = InMemoryECS()
+        ecs.addService("adhoc", desired: 2)
+        for octet in 1...2 { ecs.addTask(.init(service: "adhoc", ip: "10.0.0.\(octet)")) }
+        let view = ECSClusterView(client: ecs.client())
+        let queues = FakeQueues()
+        queues.set("queries", pending: 40, oldestAge: .seconds(60))
+        var service = ServicePolicy(name: "adhoc", queues: ["queries"], minTasks: 1, maxTasks: 40, workersPerTask: 1)
+        service.scaleUp = ScalingBehavior(stabilizationWindow: .zero, maxStep: 2, cooldown: .zero)
+        let policy = Policy(
+            cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),
+            services: [service], ecs: ECSSettings(serviceRefresh: .zero, taskStartTimeout: .seconds(30)))
+        let logs = CollectedLogs(), metrics = MetricsRegistry()
+        let reconciler = Reconciler(
+            policy: policy, ports: .init(queues: queues, cluster: view, applier: PlanApplier(writer: view), apiCalls: view),
+            metrics: metrics, controllerName: "test", logger: logs.logger())
+        var desired: [Int] = []
+        var stalledAt: Int?
+        for tick in 0..<16 {
+            let now = Build.monday + .seconds(Double(tick * 5))
+            if tick == 1 { ecs.addEvent("adhoc", "(service adhoc) was unable to place a task. Reason: Capacity is unavailable at this time.", at: now.secondsSinceEpoch) }
+            let report = await reconciler.reconcile(now: now)
+            desired.append(ecs.desired("adhoc") ?? -1)
+            if stalledAt == nil, report.services[0].decision.code == .capacityStalled { stalledAt = tick }
+        }
+        let stall = try #require(stalledAt, "never reported: \(desired)")
+        // Short from the tick after the first write (5 s): reported once more than 30 s have
+        // passed since, at 40 s.
+        #expect(stall == 8, "\(desired)")
+        #expect(desired[stall...].allSatisfy { $0 == desired[stall] }, "desiredCount grew after the stall: \(desired)")
+        #expect(desired[stall] > 2 && desired[stall] < 40)
+        #expect(metrics.render().contains(#"redash_autoscaler_capacity_stalled{service="adhoc"} 1.0"#))
+        #expect(logs.all.contains { $0.contains("tasks asked for are not starting") && $0.contains("Capacity is unavailable") }, "\(logs.all.suffix(5))")
+    }
+}

@@ -342,4 +342,25 @@ struct ReconcilerTests {
         #expect(fresh.times["adhoc"]?.lastScaleDown.map { $0 > Self.start } == true)
         #expect(fresh.rows.contains { $0.mode == "applied" && $0.decision.desired == 1 })
     }
+
+    @Test("task start times learned from the tasks read are kept in the state store and come back after a restart")
+    func startTimesPersist() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        queues.setWorkers("queries", [WorkerRecord(name: "w1", state: "busy", currentJob: "j1", ipAddress: "10.0.0.1:4000")])
+        queues.set("queries", pending: 0, running: 1)
+        cluster.setTasks("adhoc", [
+            TaskSnapshot(id: "t1", privateIP: "10.0.0.1", phase: .running, createdAt: Self.at(-100), startedAt: Self.at(-60)),
+            TaskSnapshot(id: "t2", privateIP: "10.0.0.2", phase: .running, createdAt: Self.at(-100), startedAt: Self.at(-30)),
+        ])
+        let store = FakeDecisionStore()
+        let first = Self.reconciler(queues: queues, cluster: cluster, store: store)
+        let report = await first.reconcile(now: Self.at(0))
+        #expect(report.services[0].startTimes.samples.sorted() == [40, 70])
+        #expect(store.starts["adhoc"]?.sorted() == [40, 70])
+        // A new controller: the learned times come back before any task is read again.
+        let idle = FakeQueues()
+        let second = Self.reconciler(queues: idle, cluster: FakeCluster(["adhoc": 2]), store: store)
+        let restored = await second.reconcile(now: Self.at(5))
+        #expect(restored.services[0].startTimes.p90 == .seconds(70))
+    }
 }

@@ -70,6 +70,7 @@ struct ReloadHonestyTests {
             "ecs.maxCallsPerSecond": (replace("maxCallsPerSecond: 10", "maxCallsPerSecond: 5"), false),
             "ecs.burst": (replace("burst: 40", "burst: 20"), false),
             "ecs.serviceRefresh": (replace("serviceRefresh: 30s", "serviceRefresh: 10s"), false),
+            "ecs.taskStartTimeout": (replace("serviceRefresh: 30s}", "serviceRefresh: 30s, taskStartTimeout: 3m}"), false),
             "celery.inspect": (replace("inspect: false", "inspect: true"), false),
             "celery.replyTimeout": (replace("replyTimeout: 1s", "replyTimeout: 2s"), false),
             "celery.idlePeriod": (replace("idlePeriod: 1m", "idlePeriod: 2m"), false),

@@ -130,3 +130,53 @@ struct ServableDemandTests {
         #expect(notes.contains { $0.contains("2 job(s) wait on bi_queries") && $0.contains("listen on queries") && $0.contains("QUEUES") }, "\(notes)")
     }
 }
+
+/// Capacity that never arrives, with the real binary against the local ECS lab
+/// (`Python/ecs_lab.py`), whose tasks here never start and whose service says why, as ECS does.
+/// (moto cannot hold a service's tasks short of running: the lab's services report as many
+/// running as asked for.)
+@Suite("Capacity that never arrives, with the real binary")
+struct LabCapacityStallTests {
+    static let lab = Repository.root.appendingPathComponent("Tests/ControllerTests/Python/ecs_lab.py").path
+
+    @Test("tasks never start: reported within the start timeout with ECS's reason, in the log and /metrics; desiredCount stops growing")
+    func reported() async throws {
+        let redis = try await RedisServer.start()
+        let lab = try await LocalHTTPServer.python(Self.lab, [
+            "serve", "--redis", redis.url, "--service", "redash-adhoc-worker:queries:1", "--start-delay", "3600",
+            "--placement-failure", "Capacity is unavailable at this time. Please try again later or in a different availability zone",
+        ])
+        try await ManagedProcess.run(Repository.python, [Self.lab, "enqueue", redis.url, "queries"] + Array(repeating: "600", count: 30))
+        let policy = """
+            cluster: redash
+            interval: 1s
+            redis: {url: "${REDIS_URL}", layout: rq}
+            ecs: {taskStartTimeout: 30s, serviceRefresh: 0s}
+            services:
+              redash-adhoc-worker:
+                queues: [queries]
+                minTasks: 1
+                maxTasks: 30
+                workersPerTask: 1
+                scaleUp: {maxStep: 1, cooldown: 3s}
+            """
+        let environment = [
+            "AWS_ACCESS_KEY_ID": "AKIALAB", "AWS_SECRET_ACCESS_KEY": "lab-secret", "AWS_ENDPOINT_URL": lab.url, "AWS_REGION": "eu-west-1",
+            "AWS_EC2_METADATA_DISABLED": "true", "HOME": "/nonexistent", "REDIS_URL": redis.url,
+        ]
+        let controller = try await ControllerProcess.start(policy: policy, environment: environment)
+        let stalled = await eventually(timeout: 90, interval: 1) {
+            (try? await controller.get("/metrics"))?.text.contains(#"redash_autoscaler_capacity_stalled{service="redash-adhoc-worker"} 1.0"#) == true
+        }
+        #expect(stalled, "\(controller.output.suffix(2000))")
+        let reader = try Lab.context(Lab.Keys(accessKeyID: "AKIALAB", secretAccessKey: "lab-secret"), endpoint: lab.url)
+        let atStall = try await reader.ecs.describeServices(["redash-adhoc-worker"]).services.first?.desiredCount ?? -1
+        try await Task.sleep(for: .seconds(8))
+        let later = try await reader.ecs.describeServices(["redash-adhoc-worker"]).services.first?.desiredCount ?? -1
+        #expect(atStall > 1 && atStall < 30 && later == atStall, "desiredCount \(atStall), then \(later)")
+        #expect(controller.logLines.contains {
+            $0["message"]?.contains("tasks asked for are not starting") == true && $0["redash_service"] == "redash-adhoc-worker"
+                && $0["ecsReason"]?.contains("Capacity is unavailable") == true
+        }, "\(controller.output.suffix(2000))")
+    }
+}

@@ -11,10 +11,12 @@ struct ControllerStateTests {
     func stateRoundTrip() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await store.migrate() == 4)
+        #expect(try await store.migrate() == 5)
         // A second controller starting against the same schema changes nothing.
         let second = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await second.migrate() == 4)
+        #expect(try await second.migrate() == 5)
+        try await store.saveStartTimes(service: "adhoc", samples: [42.5, 61], at: CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10))
+        #expect(try await store.loadStartTimes() == ["adhoc": [42.5, 61]])
 
         let at = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         var figures = DecisionFigures()
@@ -68,20 +70,20 @@ struct ControllerStateTests {
     func schemaCompatibility() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), controllerVersion: "0.2.0")
-        #expect(try await store.migrate() == 4)
+        #expect(try await store.migrate() == 5)
         let admin = try await PostgresConnection.connect(url: SecretURL(server.url))
-        // A later controller added a column (additive: compatible with schema 4) — rolling back to
+        // A later controller added a column (additive: compatible with schema 5) — rolling back to
         // this controller keeps working.
         _ = try await admin.query("ALTER TABLE redash_autoscaler.decisions ADD COLUMN note text")
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (5, 4, '0.5.0')")
-        #expect(try await store.migrate() == 5)
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (6, 5, '0.6.0')")
+        #expect(try await store.migrate() == 6)
         // Then one that changed how leadership works: refused, saying which controller to run.
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (6, 6, '0.6.0')")
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (7, 7, '0.7.0')")
         await #expect {
             try await store.migrate()
         } throws: { error in
             let message = "\(error)"
-            return message.contains("needs a controller that knows schema version 6") && message.contains("0.6.0") && message.contains("knows 4")
+            return message.contains("needs a controller that knows schema version 7") && message.contains("0.7.0") && message.contains("knows 5")
         }
     }
 
@@ -145,7 +147,7 @@ struct ControllerStateTests {
         // A database a controller of schema 3 used: its one lease row (id 1) is still held.
         let old = try ControllerStateStore(session: PostgresSession(url: url))
         try await old.migrate()
-        _ = try await admin.query("DELETE FROM redash_autoscaler.schema_migrations WHERE version = 4")
+        _ = try await admin.query("DELETE FROM redash_autoscaler.schema_migrations WHERE version >= 4")
         _ = try await admin.query("DROP INDEX redash_autoscaler.leader_scope")
         _ = try await admin.query("ALTER TABLE redash_autoscaler.leader DROP COLUMN scope")
         _ = try await admin.query("ALTER TABLE redash_autoscaler.leader ADD PRIMARY KEY (id)")
@@ -154,7 +156,7 @@ struct ControllerStateTests {
             VALUES (1, 'old-controller', 7, now(), now(), now() + interval '2 seconds')
             """)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
-        #expect(try await store.migrate() == 4)
+        #expect(try await store.migrate() == 5)
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         let redash = await LeaderLease(store: store, url: url, holder: "a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
         let staging = await LeaderLease(store: store, url: url, holder: "b", scope: "redash-staging", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))

@@ -33,6 +33,7 @@ public final class FakeDecisionStore: DecisionStore, Sendable {
     private struct State {
         var rows: [Row] = []
         var times: [String: ActionTimes] = [:]
+        var starts: [String: [Double]] = [:]
     }
 
     private let state: Mutex<State>
@@ -51,6 +52,14 @@ public final class FakeDecisionStore: DecisionStore, Sendable {
     }
 
     public func loadActionTimes() async throws -> [String: ActionTimes] { state.withLock { $0.times } }
+
+    public var starts: [String: [Double]] { state.withLock { $0.starts } }
+
+    public func saveStartTimes(service: String, samples: [Double], at now: Instant) async throws {
+        state.withLock { $0.starts[service] = samples }
+    }
+
+    public func loadStartTimes() async throws -> [String: [Double]] { state.withLock { $0.starts } }
 }
 
 /// A forecast whose due queries a test sets.

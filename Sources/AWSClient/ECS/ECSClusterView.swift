@@ -49,6 +49,8 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
         var privateIP: String?
         var phase: TaskSnapshot.Phase
         var describedAt: Instant
+        var createdAt: Instant?
+        var startedAt: Instant?
     }
     var tasks: [String: KnownTask] = [:]
     /// Each task's protection: until when (`nil`: not protected), and when that was learnt.
@@ -149,9 +151,21 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
 
     static func state(of service: ECSService, at now: Instant) -> ServiceState {
         let clamp = { (count: Int) in min(max(count, 0), countLimit) }
+        // The newest few events: ECS keeps 100, and the reason tasks do not start is among the
+        // latest. Their text is ECS's; it goes into logs, so it is kept printable and short.
+        let events = service.events.sorted { ($0.createdAt ?? 0) > ($1.createdAt ?? 0) }.prefix(5).map { event in
+            ServiceEventNote(
+                message: String(event.message.unicodeScalars.filter { $0.value >= 0x20 && $0.value != 0x7f }.prefix(300).map(Character.init)),
+                at: event.createdAt.map { Instant(secondsSinceEpoch: $0) }.flatMap(plausible))
+        }
         return ServiceState(
             desired: service.desiredCount, running: clamp(service.runningCount), pending: clamp(service.pendingCount),
-            isDeploymentInProgress: service.isDeploying, observedAt: now)
+            isDeploymentInProgress: service.isDeploying, observedAt: now, events: Array(events))
+    }
+
+    /// A time from ECS when it is a real date.
+    static func plausible(_ instant: Instant) -> Instant? {
+        instant.isPlausible ? instant : nil
     }
 
     // MARK: Tasks
@@ -201,7 +215,11 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
         var result: [String: [TaskSnapshot]] = [:]
         for name in names {
             result[name] = (members[name] ?? []).sorted().compactMap { arn in
-                tasks[arn].map { TaskSnapshot(id: arn, privateIP: $0.privateIP, phase: $0.phase, protectedUntil: protection[arn]?.until) }
+                tasks[arn].map {
+                    TaskSnapshot(
+                        id: arn, privateIP: $0.privateIP, phase: $0.phase, protectedUntil: protection[arn]?.until, createdAt: $0.createdAt,
+                        startedAt: $0.startedAt)
+                }
             } + (stopping[name] ?? []).sorted().compactMap { arn in
                 tasks[arn].map { TaskSnapshot(id: arn, privateIP: $0.privateIP, phase: .stopping) }
             }
@@ -242,7 +260,8 @@ public actor ECSClusterView: ClusterReader, ClusterWriter, APICallCounting {
         let answered = Set(described.map(\.taskArn))
         for task in described {
             tasks[task.taskArn] = KnownTask(
-                service: task.serviceName, privateIP: task.privateIPv4Address, phase: Self.phase(task.lastStatus), describedAt: now)
+                service: task.serviceName, privateIP: task.privateIPv4Address, phase: Self.phase(task.lastStatus), describedAt: now,
+                createdAt: task.createdAt.flatMap(Self.plausible), startedAt: task.startedAt.flatMap(Self.plausible))
         }
         // Listed, then gone before it could be described.
         for arn in needed where !answered.contains(arn) { tasks[arn] = nil }

@@ -144,6 +144,8 @@ public struct ECSTask: Sendable, Equatable, Decodable {
     /// the hostname it registers in Redis.
     public var privateIPv4Address: String?
     public var startedAt: Instant?
+    /// When ECS created it: with `startedAt`, how long it took to start.
+    public var createdAt: Instant?
     /// `service:<name>` for a task a service started; `family:<name>` for one started by hand.
     public var group: String?
 
@@ -169,7 +171,7 @@ public struct ECSTask: Sendable, Equatable, Decodable {
     /// The task id, the last part of its ARN.
     public var taskID: String { ARN.lastPart(taskArn) }
 
-    enum CodingKeys: String, CodingKey { case taskArn, lastStatus, desiredStatus, startedAt, attachments, containers, group }
+    enum CodingKeys: String, CodingKey { case taskArn, lastStatus, desiredStatus, startedAt, createdAt, attachments, containers, group }
 
     struct Attachment: Decodable {
         var type: String?
@@ -189,6 +191,7 @@ public struct ECSTask: Sendable, Equatable, Decodable {
         desiredStatus = try container.decodeIfPresent(String.self, forKey: .desiredStatus)
         group = try container.decodeIfPresent(String.self, forKey: .group)
         startedAt = try ECSTime.decode(container, .startedAt).map { Instant(secondsSinceEpoch: $0) }
+        createdAt = try ECSTime.decode(container, .createdAt).map { Instant(secondsSinceEpoch: $0) }
         let attachments = try container.decodeIfPresent([Attachment].self, forKey: .attachments) ?? []
         let fromENI = attachments.first { $0.type == "ElasticNetworkInterface" }?
             .details?.first { $0.name == "privateIPv4Address" }?.value

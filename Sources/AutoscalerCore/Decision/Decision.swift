@@ -79,6 +79,9 @@ public enum ReasonCode: String, Hashable, Sendable, CaseIterable {
     case deployment
     /// An operator holds the service at a count until a time (`redash-autoscaler hold`).
     case operatorHold = "operator-hold"
+    /// The tasks asked for have not started for longer than tasks take to start: no more are
+    /// asked for until they do.
+    case capacityStalled = "capacity-stalled"
 }
 
 /// The numbers a decision was made from, for logs, `plan` and the decision table.

@@ -16,12 +16,15 @@ public struct ServiceState: Hashable, Sendable {
     /// so three busy tasks with two workers each still need three tasks, not two; `nil` when
     /// the mapping is unknown (Celery, or unmapped workers).
     public var busyTasks: Int?
+    /// Its most recent ECS events (why tasks do not start is said only there).
+    public var events: [ServiceEventNote] = []
 
     /// Creates a service state.
     public init(
         desired: Int, running: Int, pending: Int, isDeploymentInProgress: Bool = false,
-        busyTasks: Int? = nil, observedAt: Instant
+        busyTasks: Int? = nil, observedAt: Instant, events: [ServiceEventNote] = []
     ) {
+        self.events = events
         self.desired = desired
         self.running = running
         self.pending = pending

@@ -70,6 +70,9 @@ public struct ECSSettings: Hashable, Sendable {
     /// How old a service's description may be when nothing is about to be written to it (it is
     /// always read again just before a write); zero: every service every tick.
     public var serviceRefresh: Duration
+    /// How long tasks may take to start before the capacity counts as stalled; `nil`: the
+    /// learned p90 start time plus a minute (90 s plus a minute before anything is learned).
+    public var taskStartTimeout: Duration?
 
     public static let defaultMaxCallsPerSecond = 10.0
     public static let defaultBurst = 40
@@ -77,8 +80,9 @@ public struct ECSSettings: Hashable, Sendable {
 
     public init(
         maxCallsPerSecond: Double = ECSSettings.defaultMaxCallsPerSecond, burst: Int = ECSSettings.defaultBurst,
-        serviceRefresh: Duration = ECSSettings.defaultServiceRefresh
+        serviceRefresh: Duration = ECSSettings.defaultServiceRefresh, taskStartTimeout: Duration? = nil
     ) {
+        self.taskStartTimeout = taskStartTimeout
         self.maxCallsPerSecond = maxCallsPerSecond
         self.burst = burst
         self.serviceRefresh = serviceRefresh

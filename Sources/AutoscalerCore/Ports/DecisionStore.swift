@@ -8,6 +8,10 @@ public protocol DecisionStore: Sendable {
     func saveHistory(service: String, lastScaleUp: Instant?, lastScaleDown: Instant?, at now: Instant) async throws
     /// Last scale-up and scale-down per service.
     func loadActionTimes() async throws -> [String: ActionTimes]
+    /// Saves how long a service's tasks took to start (seconds, newest last).
+    func saveStartTimes(service: String, samples: [Double], at now: Instant) async throws
+    /// Task start times per service.
+    func loadStartTimes() async throws -> [String: [Double]]
 }
 
 /// When a service was last scaled each way.

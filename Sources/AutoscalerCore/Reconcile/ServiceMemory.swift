@@ -16,6 +16,10 @@ public struct ServiceMemory: Hashable, Sendable {
     /// a node that stops answering when ECS stops its task (SIGTERM) still runs its queries to
     /// the end, and they are kept counted until the task has stopped.
     public var celeryNodes: [String: RememberedNode] = [:]
+    /// How long the service's tasks took to start, learned from ECS.
+    public var startTimes = TaskStartWatch.Learned()
+    /// Since when fewer of its tasks run than desired; `nil` while they all run.
+    public var shortSince: Instant?
 
     /// Creates a memory; a new controller starts with an empty one (cooldowns may be restored
     /// into `history` from durable state).

@@ -88,12 +88,18 @@ public struct TaskSnapshot: Hashable, Sendable {
     public var protectedUntil: Instant?
 
     /// Creates a task snapshot.
-    public init(id: String, privateIP: String?, phase: Phase, protectedUntil: Instant? = nil) {
+    public init(id: String, privateIP: String?, phase: Phase, protectedUntil: Instant? = nil, createdAt: Instant? = nil, startedAt: Instant? = nil) {
+        self.createdAt = createdAt
+        self.startedAt = startedAt
         self.id = id
         self.privateIP = privateIP
         self.phase = phase
         self.protectedUntil = protectedUntil
     }
+
+    /// When ECS created it and when it started running, for the learned start time.
+    public var createdAt: Instant?
+    public var startedAt: Instant?
 
     /// Whether protection is on at `now`.
     public func isProtected(at now: Instant) -> Bool {

@@ -121,4 +121,7 @@ public enum StepNotice: Hashable, Sendable {
     /// Celery nodes that stopped answering because ECS is stopping their tasks: their queries
     /// still run until the tasks stop, and are kept counted.
     case drainingNodes([String], running: Int)
+    /// Tasks asked for have not started for longer than tasks take to start (`timeout`), with
+    /// ECS's own reason when its events give one: no more are asked for until they do.
+    case capacityStalled(missing: Int, since: Instant, timeout: Duration, reason: String?)
 }

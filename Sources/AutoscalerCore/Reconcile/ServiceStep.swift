@@ -25,13 +25,18 @@ public enum ServiceStep {
         /// asked for now.
         public var taskStartLead: Duration
 
+        /// How long tasks may take to start before the capacity counts as stalled (the policy's
+        /// `ecs.taskStartTimeout`); `nil`: the learned p90 start time plus a margin.
+        public var taskStartTimeout: Duration?
+
         /// A Fargate task takes 30–90 s to start.
         public static let defaultTaskStartLead: Duration = .seconds(90)
 
         /// Creates a context.
-        public init(interval: Duration, taskStartLead: Duration = Context.defaultTaskStartLead) {
+        public init(interval: Duration, taskStartLead: Duration = Context.defaultTaskStartLead, taskStartTimeout: Duration? = nil) {
             self.interval = interval
             self.taskStartLead = taskStartLead
+            self.taskStartTimeout = taskStartTimeout
         }
 
         /// How far ahead scheduled work is asked for.
@@ -104,9 +109,22 @@ public enum ServiceStep {
         }
         state?.busyTasks = busy.floor
 
-        // 3. Scheduled work about to fall due.
+        // Start times, learned from the tasks read; and whether the capacity asked for is late.
+        if let tasks = observation.tasks.snapshots { memory.startTimes = memory.startTimes.learning(from: tasks) }
+        var stall: StepNotice?
+        if let state {
+            memory.shortSince = state.running < state.desired ? memory.shortSince ?? now : nil
+            let timeout = TaskStartWatch.timeout(learned: memory.startTimes, configured: context.taskStartTimeout)
+            if let since = memory.shortSince, now - since > timeout {
+                stall = .capacityStalled(
+                    missing: state.desired - state.running, since: since, timeout: timeout, reason: TaskStartWatch.reason(in: state.events))
+            }
+        }
+
+        // 3. Scheduled work about to fall due, as far ahead as this service's tasks take to start.
+        let lead = (memory.startTimes.p90 ?? context.taskStartLead) + context.interval
         let predicted = observation.scheduledDue.flatMap {
-            ScheduledForecast.demand(due: $0, policy: policy, leadTime: context.forecastLead)
+            ScheduledForecast.demand(due: $0, policy: policy, leadTime: lead)
         }
 
         // 4. What a new task could take: not work on queues the service's workers ignore, not
@@ -128,6 +146,20 @@ public enum ServiceStep {
             decision = Decision(
                 service: decision.service, at: decision.at, current: state.desired, desired: count,
                 recommendation: decision.recommendation, code: .operatorHold, reason: hold.explanation + bounded, figures: decision.figures)
+        }
+
+        // Capacity that does not arrive: no more is asked for until tasks start (never less).
+        if let stall, case .capacityStalled(let missing, let since, let timeout, let reason) = stall, let state,
+           let desired = decision.desired, desired > state.desired, decision.code != .operatorHold {
+            notices.append(stall)
+            decision = Decision(
+                service: decision.service, at: decision.at, current: state.desired, desired: state.desired,
+                recommendation: decision.recommendation, code: .capacityStalled,
+                reason: decision.reason + "; but \(missing) task(s) asked for have not started for \((now - since).compactDescription) (tasks start within "
+                    + "\(timeout.compactDescription))" + (reason.map { ": ECS says \"\($0)\"" } ?? "") + "; not asking for more until they do",
+                figures: decision.figures)
+        } else if let stall {
+            notices.append(stall)
         }
 
         var protection = ProtectionPlan()

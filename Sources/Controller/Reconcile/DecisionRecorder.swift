@@ -42,6 +42,12 @@ final class DecisionRecorder: Sendable {
         logNotices(report.plan.notices, service: report.name, now: now)
         logProtection(result.protection, plan: report.plan, service: report.name, now: now, errors: &errors)
         metrics.set(.unmappedBusyWorkers, ["service": report.name], Double(report.plan.busyTasks.unmappedBusyWorkers))
+        let stalled = report.plan.notices.contains { if case .capacityStalled = $0 { true } else { false } }
+        metrics.set(.capacityStalled, ["service": report.name], stalled ? 1 : 0)
+        if let p50 = memory.startTimes.p50, let p90 = memory.startTimes.p90 {
+            metrics.set(.taskStartSeconds, ["service": report.name, "quantile": "0.5"], p50.inSeconds)
+            metrics.set(.taskStartSeconds, ["service": report.name, "quantile": "0.9"], p90.inSeconds)
+        }
         // Every counter of the service exists from its first tick, at 0: a dashboard's rate()
         // and a monitor's "no data" then mean what they say.
         for direction in ["up", "down"] {
@@ -328,6 +334,15 @@ final class DecisionRecorder: Sendable {
                 logger.warning("busy workers that match no task: only the running-jobs floor protects them", metadata: [
                     "service": "\(service)", "unmapped": "\(count)",
                 ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
+            case .capacityStalled(let missing, let since, let timeout, let reason):
+                guard let admitted = throttle.admit("stalled|\(service)", now: now) else { continue }
+                logger.warning(
+                    "tasks asked for are not starting; not asking ECS for more until they do (desiredCount is never lowered for this)",
+                    metadata: [
+                        "service": "\(service)", "missing": "\(missing)", "since": "\(since)", "timeout": "\(timeout)",
+                        "ecsReason": "\(reason ?? "none in the service's events")",
+                        "fix": "check the service's events (aws ecs describe-services), Fargate capacity and quotas, the image, the subnets' free IPs",
+                    ].merging(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 }))
             case .drainingNodes(let nodes, let running):
                 guard let admitted = throttle.admit("draining|\(service)", now: now) else { continue }
                 logger.notice("Celery nodes stopping (ECS stopped their tasks) still run queries; they stay counted until the tasks stop", metadata: [
@@ -389,6 +404,7 @@ final class DecisionRecorder: Sendable {
         case .unlistenedQueues: "unlistened"
         case .unclassifiedMessages: "unclassified"
         case .drainingNodes: "draining"
+        case .capacityStalled: "stalled"
         }
     }
 
@@ -427,7 +443,7 @@ final class DecisionRecorder: Sendable {
                     + "killed at ECS's stopTimeout may have stranded them for kombu's visibility timeout: neither is work a new task could take. "
                     + "Set celery.inspect: true (or make the round complete) to tell them apart",
                 ["prefetched": "\(count)"])
-        case .outsideChange, .unmappedBusyWorkers, .drainingNodes:
+        case .outsideChange, .unmappedBusyWorkers, .drainingNodes, .capacityStalled:
             return nil
         }
     }

@@ -97,6 +97,8 @@ public struct ServiceReport: Sendable {
     public var state: ServiceState?
     public var plan: ServicePlan
     public var outcome: ServiceOutcome
+    /// How long the service's tasks take to start, as learned so far.
+    public var startTimes = TaskStartWatch.Learned()
 
     public var decision: Decision { plan.decision }
 

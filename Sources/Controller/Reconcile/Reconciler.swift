@@ -150,7 +150,7 @@ public actor Reconciler {
         // tick may be its predecessor's delayed write, not an outside one to hold off for minutes.
         var mayWrite = isLeader
         if isLeader, let leadership = ports.leadership { mayWrite = await leadership.writeWindow() != nil }
-        let context = ServiceStep.Context(interval: policy.interval)
+        let context = ServiceStep.Context(interval: policy.interval, taskStartTimeout: policy.ecs.taskStartTimeout)
 
         var planned = policy.services.map { service in
             var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast, policy: policy)
@@ -167,10 +167,18 @@ public actor Reconciler {
         for (entry, result) in zip(planned, results) {
             let (service, observation, plan) = (entry.service, entry.observation, entry.plan)
             let (memory, outcome) = ServiceStep.settle(plan, memory: entry.memory, result: result)
+            let learned = memory.startTimes.samples != (memories[service.name]?.startTimes.samples ?? [])
             memories[service.name] = memory
+            if learned, let store = ports.store, isLeader {
+                do {
+                    try await store.saveStartTimes(service: service.name, samples: memory.startTimes.samples, at: now)
+                } catch {
+                    errors.append(DependencyError(.database, "task start times", "\(error)"))
+                }
+            }
             let report = ServiceReport(
                 name: service.name, queues: service.queues, mode: plan.authority.mode, hold: observation.hold,
-                state: Self.withBusyTasks(observation.service, plan.busyTasks), plan: plan, outcome: outcome)
+                state: Self.withBusyTasks(observation.service, plan.busyTasks), plan: plan, outcome: outcome, startTimes: memory.startTimes)
             await recorder.record(report, result: result, memory: memory, now: now, generation: lease.generation, errors: &errors)
             services.append(report)
         }
@@ -390,6 +398,9 @@ public actor Reconciler {
         do {
             for (service, times) in try await store.loadActionTimes() where memories[service] == nil {
                 memories[service] = ServiceMemory(history: ScalingHistory(lastScaleUp: times.lastScaleUp, lastScaleDown: times.lastScaleDown))
+            }
+            for (service, samples) in try await store.loadStartTimes() where memories[service]?.startTimes.samples.isEmpty ?? true {
+                memories[service, default: ServiceMemory()].startTimes.samples = Array(samples.suffix(TaskStartWatch.samplesKept))
             }
             memoriesRestored = true
         } catch {

@@ -99,6 +99,13 @@ extension PolicySchema {
                 settings.burst = value
             }
         }
+        if let timeout = entries["taskStartTimeout"], let value = reader.duration(timeout, "ecs.taskStartTimeout", allowZero: false) {
+            if value < .seconds(30) || value > .seconds(3600) {
+                reader.error(timeout.mark, "ecs.taskStartTimeout", "must be from 30s to 1h, found \(value.compactDescription): a Fargate task takes 30–90 s to start")
+            } else {
+                settings.taskStartTimeout = value
+            }
+        }
         if let refresh = entries["serviceRefresh"], let value = reader.duration(refresh, "ecs.serviceRefresh", allowZero: true) {
             if value > .seconds(300) {
                 reader.error(refresh.mark, "ecs.serviceRefresh", "above 5m: a change made outside the controller would go unseen that long")

@@ -6,7 +6,7 @@ struct PolicySchema {
     let reader: NodeReader
 
     static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "celery", "defaults", "services"]
-    static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh"]
+    static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh", "taskStartTimeout"]
     static let celeryKeys = ["inspect", "replyTimeout", "idlePeriod", "visibilityTimeout"]
     /// A service's own keys; the rest are its settings, which `defaults` may give too
     /// (`ServiceSetting`).

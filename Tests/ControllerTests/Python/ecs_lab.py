@@ -16,7 +16,7 @@ after the stop timeout to all its processes. --worker-python chooses the interpr
 Celery worker (say a Celery 4.3 venv: this file keeps to Python 3.7); --worker-logs keeps each
 task's output in DIR.
 
-  serve   --port P --redis URL --service NAME:QUEUE:WORKERS [--start-delay S] [--stop-timeout S]
+  serve   --port P --redis URL --service NAME:QUEUE:WORKERS [--start-delay S] [--stop-timeout S] [--placement-failure TEXT]
           [--system rq|celery] [--worker-python PATH] [--worker-logs DIR]
   worker  (internal: one RQ worker bound to a source address)
   celery-worker  (internal: one Celery worker node bound to a source address)
@@ -98,6 +98,7 @@ class Lab:
         self.worker_python = args.worker_python
         self.worker_logs = args.worker_logs
         self.start_delay = args.start_delay
+        self.placement_failure = args.placement_failure
         self.stop_timeout = args.stop_timeout
         self.random = random.Random(args.seed)
         self.next_ip = 10
@@ -303,9 +304,15 @@ class Lab:
                     continue
                 running = sum(1 for t in service.tasks if t.started and not t.stopped)
                 pending = sum(1 for t in service.tasks if not t.started and not t.stopped)
+                events = []
+                if self.placement_failure and pending:
+                    # As ECS says it when it cannot place a task (every few minutes while it retries).
+                    oldest = min(t.created for t in service.tasks if not t.started and not t.stopped)
+                    events.append({"id": "lab-placement", "createdAt": oldest + 1,
+                                   "message": f"(service {name}) was unable to place a task. Reason: {self.placement_failure}"})
                 result.append({
                     "serviceName": name, "status": "ACTIVE", "desiredCount": service.desired, "runningCount": running,
-                    "pendingCount": pending,
+                    "pendingCount": pending, "events": events,
                     "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "desiredCount": service.desired,
                                      "runningCount": running, "pendingCount": pending, "rolloutState": "COMPLETED"}],
                 })
@@ -631,6 +638,8 @@ def main():
     command.add_argument("--redis", required=True)
     command.add_argument("--service", action="append", required=True)
     command.add_argument("--start-delay", type=float, default=1.0)
+    command.add_argument("--placement-failure", default=None,
+                         help="while tasks wait to start, a service event saying ECS could not place them for this reason")
     command.add_argument("--stop-timeout", type=float, default=10.0)
     command.add_argument("--seed", type=int, default=1)
     command.add_argument("--system", choices=["rq", "celery"], default="rq")
