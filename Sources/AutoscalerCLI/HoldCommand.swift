@@ -74,6 +74,9 @@ public struct HoldCommand: AsyncParsableCommand {
         } else if duration != nil {
             throw ValidationError("--for goes with --tasks")
         }
+        guard reason.count <= OperatorHold.reasonLimit else {
+            throw ValidationError("--reason is \(reason.count) characters; at most \(OperatorHold.reasonLimit): point at the incident instead")
+        }
     }
 
     public func run() async throws {
@@ -116,14 +119,17 @@ public struct HoldCommand: AsyncParsableCommand {
     }
 
     static func object(_ hold: OperatorHold) -> [String: Any] {
-        ["service": hold.service, "tasks": hold.tasks, "until": hold.until.description, "setBy": hold.setBy, "reason": hold.reason, "setAt": hold.setAt.description]
+        ["service": hold.service, "tasks": hold.tasks, "until": hold.until.description, "setBy": hold.setBy.clipped(to: 100), "reason": hold.reason.clipped(to: OperatorHold.reasonLimit), "setAt": hold.setAt.description]
     }
 
     static func text(_ holds: [OperatorHold], now: Instant) -> String {
         guard !holds.isEmpty else { return "no holds in force" }
         return holds.map { hold in
             let left = Int(((hold.until - now).inSeconds / 60).rounded(.up))
-            return "\(hold.service): \(hold.tasks) tasks until \(hold.until) (\(left) min left), set by \(hold.setBy)" + (hold.reason.isEmpty ? "" : ": \(hold.reason)")
+            // From the database: whoever wrote it, no escape code reaches the terminal.
+            let line = "\(hold.service): \(hold.tasks) tasks until \(hold.until) (\(left) min left), set by \(hold.setBy.clipped(to: 100))"
+                + (hold.reason.isEmpty ? "" : ": \(hold.reason.clipped(to: OperatorHold.reasonLimit))")
+            return line.printable
         }.joined(separator: "\n")
     }
 }

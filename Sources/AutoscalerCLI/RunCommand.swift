@@ -3,8 +3,9 @@ import CoreMetrics
 import AutoscalerCore
 import Controller
 import Foundation
+import HTTPTypes
 import Logging
-import NIOHTTP1
+import NIOCore
 import PolicyFile
 import RedashMetadata
 import ServiceLifecycle
@@ -31,7 +32,7 @@ public struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Read and decide, log what would change, change nothing.")
     public var dryRun = false
 
-    @Option(help: ArgumentHelp("Address of the HTTP endpoints (default: $REDASH_AUTOSCALER_LISTEN, else 0.0.0.0:8080).", valueName: "host:port"))
+    @Option(help: ArgumentHelp("Address of the HTTP endpoints (default: $REDASH_AUTOSCALER_LISTEN, else 127.0.0.1:8080, this machine only; 0.0.0.0:8080 for every interface, as in a container whose port a scraper reads).", valueName: "host:port"))
     public var listen: String?
 
     @Option(help: ArgumentHelp("Also send metrics to a DogStatsD agent at host:port after every reconcile (default: $REDASH_AUTOSCALER_DOGSTATSD; off when unset).", valueName: "host:port"))
@@ -53,7 +54,7 @@ public struct RunCommand: AsyncParsableCommand {
     public mutating func validate() throws {
         guard ["auto", "json", "text"].contains(logFormat) else { throw ValidationError("--log-format must be auto, json or text") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError(LoggingOptions.levelHelp) }
-        _ = try Self.address(listen ?? "0.0.0.0:8080")
+        _ = try Self.address(listen ?? Self.defaultListen)
         _ = try Self.pollPeriod(policyPoll)
     }
 
@@ -65,12 +66,16 @@ public struct RunCommand: AsyncParsableCommand {
         return period
     }
 
+    /// Loopback: on a laptop the endpoints, which need no credentials, are not on the network.
+    /// The deployment names 0.0.0.0 itself.
+    static let defaultListen = "127.0.0.1:8080"
+
     static func address(_ text: String) throws -> (host: String, port: Int) {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen must be host:port, such as 0.0.0.0:8080")
+            throw ValidationError("--listen must be host:port, such as 127.0.0.1:8080 or 0.0.0.0:8080")
         }
         let host = String(text[..<colon])
-        return (host.isEmpty ? "0.0.0.0" : host, port)
+        return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
     /// Raises the soft limit of open files to the hard one (at most 65,536): the default 1,024
@@ -126,7 +131,7 @@ public struct RunCommand: AsyncParsableCommand {
         }
         let reconciler = setup.reconciler
         let lease = setup.lease
-        let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? "0.0.0.0:8080")
+        let (host, port) = try Self.address(listen ?? environment["REDASH_AUTOSCALER_LISTEN"] ?? Self.defaultListen)
         // A policy from the environment cannot change while the task runs: reloads are off and a
         // new policy arrives with a new deployment. A file is cheap to read at every tick.
         let isFile = loaded.source is FileText
@@ -135,9 +140,8 @@ public struct RunCommand: AsyncParsableCommand {
             pollPeriod: isFile ? .zero : try Self.pollPeriod(policyPoll), environment: environment, metrics: metrics,
             statsd: statsd, logger: logger)
         let loopState = loop.state
-        let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in
-            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics, lease: lease, pendingRestart: loopState.pending)
-        }
+        let routes = ControllerRoutes(reconciler: reconciler, metrics: metrics, lease: lease) { loopState.pending }
+        let endpoints = HTTPEndpoints(host: host, port: port, logger: logger) { path in await routes.answer(path) }
         var starting: Logger.Metadata = [
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)", "policy": "\(loaded.origin)",
@@ -165,11 +169,27 @@ public struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// The answers of the HTTP endpoints.
-enum ControllerRoutes {
-    static func answer(
-        _ path: String, reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil, pendingRestart: ControllerLoop.PendingRestart? = nil
-    ) async -> HTTPEndpoints.Response {
+/// The answers of the HTTP endpoints. The page, `/status` and `/metrics` are rendered at most
+/// once per tick (and per interval, per second for `/metrics`) and served from a cache, so that
+/// no number of clients makes the controller render more.
+struct ControllerRoutes: Sendable {
+    let reconciler: Reconciler
+    let metrics: MetricsRegistry
+    var lease: LeaderLease?
+    var pendingRestart: @Sendable () -> ControllerLoop.PendingRestart?
+    let page = RenderCache(), status = RenderCache(), exposition = RenderCache()
+
+    init(
+        reconciler: Reconciler, metrics: MetricsRegistry, lease: LeaderLease? = nil,
+        pendingRestart: @escaping @Sendable () -> ControllerLoop.PendingRestart? = { nil }
+    ) {
+        self.reconciler = reconciler
+        self.metrics = metrics
+        self.lease = lease
+        self.pendingRestart = pendingRestart
+    }
+
+    func answer(_ path: String) async -> HTTPEndpoints.Response {
         switch path {
         case "/healthz":
             return .init(body: "ok\n")
@@ -182,23 +202,40 @@ enum ControllerRoutes {
                 ? .init(body: "ok: last successful reconcile \(age.compactDescription) ago\n")
                 : .init(status: .serviceUnavailable, body: "last successful reconcile \(age.compactDescription) ago (limit \(limit.compactDescription))\n")
         case "/metrics":
-            // The lease as it stands by this process's clock, not as the last finished tick saw
+            // The lease as it stands by this process's clock, not as its last finished tick saw
             // it: a leader woken from SIGSTOP, or one whose tick waits on a database it cannot
             // reach, has lost the lease long before its next tick ends.
-            if let lease { metrics.set(.leader, [:], await lease.isLeader ? 1 : 0) }
-            return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", body: metrics.render())
+            let leader = await lease?.isLeader
+            if let leader { metrics.set(.leader, [:], leader ? 1 : 0) }
+            let metrics = self.metrics
+            let key = reconciler.history.version * 4 + (leader == nil ? 0 : leader! ? 1 : 2)
+            let body = await exposition.value(key: key, fresh: .seconds(1)) { ByteBuffer(string: metrics.render()) }
+            return .init(contentType: "text/plain; version=0.0.4; charset=utf-8", bytes: body)
         case "/favicon.ico":
             // The page has no icon; an empty answer keeps a browser's console free of a 404.
             return .init(status: .noContent, contentType: "image/x-icon", body: "")
         case "/", "/ui":
-            let page = StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: WallClock.now())
-            return .init(contentType: "text/html; charset=utf-8", body: page)
+            let reconciler = self.reconciler
+            let interval = await reconciler.policy.interval
+            let body = await page.value(key: reconciler.history.version, fresh: max(interval, .seconds(1))) {
+                ByteBuffer(string: StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: WallClock.now()))
+            }
+            return .init(contentType: "text/html; charset=utf-8", bytes: body)
         case "/status":
-            guard let report = await reconciler.lastReport else { return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n") }
-            var object = PlanRendering.object(report)
-            // A policy read and valid that waits for a restart: what it changes.
-            if let pendingRestart { object["policyPendingRestart"] = ["version": pendingRestart.version, "changes": pendingRestart.changes] as [String: Any] }
-            return .init(contentType: "application/json", body: JSONOutput.render(object) + "\n")
+            guard let report = await reconciler.lastReport else {
+                return .init(status: .serviceUnavailable, contentType: "application/json", body: "{\"error\": \"no reconcile yet\"}\n")
+            }
+            let pendingRestart = self.pendingRestart()
+            var hasher = Hasher()
+            hasher.combine(reconciler.history.version)
+            hasher.combine(pendingRestart?.version)
+            let body = await status.value(key: hasher.finalize(), fresh: .seconds(1)) {
+                var object = PlanRendering.object(report)
+                // A policy read and valid that waits for a restart: what it changes.
+                if let pendingRestart { object["policyPendingRestart"] = ["version": pendingRestart.version, "changes": pendingRestart.changes] as [String: Any] }
+                return ByteBuffer(string: JSONOutput.render(object) + "\n")
+            }
+            return .init(contentType: "application/json", bytes: body)
         default:
             return .init(status: .notFound, body: "not found; try /, /healthz, /readyz, /metrics, /status\n")
         }

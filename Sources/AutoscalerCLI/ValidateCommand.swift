@@ -19,9 +19,10 @@ public struct ValidateCommand: AsyncParsableCommand {
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let report = await Self.report(options, aws: aws, environment: environment)
-        if !report.standardOutput.isEmpty { print(report.standardOutput) }
+        // The file's own text appears in both: no escape code in it reaches the terminal.
+        if !report.standardOutput.isEmpty { print(report.standardOutput.printable) }
         if !report.standardError.isEmpty {
-            FileHandle.standardError.write(Data((report.standardError + "\n").utf8))
+            FileHandle.standardError.write(Data((report.standardError.printable + "\n").utf8))
         }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }

@@ -1,10 +1,10 @@
 import AutoscalerCore
 
-/// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s` (in the policy and in
-/// `run --policy-poll`).
+/// Durations as operators write them: `500ms`, `30s`, `5m`, `1h`, `1m30s`, `7d` (in the policy,
+/// `run --policy-poll` and `hold --for`).
 public enum DurationSyntax {
     /// The units, longest first so that `ms` is tried before `m`.
-    private static let units: [(String, Double)] = [("ms", 0.001), ("h", 3600), ("m", 60), ("s", 1)]
+    private static let units: [(String, Double)] = [("ms", 0.001), ("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
 
     /// The longest duration a policy may give: ten years, far past any window, cooldown or
     /// protection, and well inside the milliseconds that an `Int64` holds.

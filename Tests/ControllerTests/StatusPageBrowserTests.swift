@@ -35,9 +35,8 @@ struct StatusPageBrowserTests {
 
         let bound = HTTPEndpoints.BoundAddress()
         let metrics = MetricsRegistry()
-        let endpoints = HTTPEndpoints(host: "127.0.0.1", port: 0, bound: bound, logger: ReconcilerTests.quiet) { path in
-            await ControllerRoutes.answer(path, reconciler: reconciler, metrics: metrics)
-        }
+        let routes = ControllerRoutes(reconciler: reconciler, metrics: metrics)
+        let endpoints = HTTPEndpoints(host: "127.0.0.1", port: 0, bound: bound, logger: ReconcilerTests.quiet) { path in await routes.answer(path) }
         let group = ServiceGroup(services: [endpoints], logger: ReconcilerTests.quiet)
         let running = Task { try await group.run() }
         defer { running.cancel() }

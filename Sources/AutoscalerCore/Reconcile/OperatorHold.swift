@@ -21,8 +21,12 @@ public struct OperatorHold: Hashable, Sendable {
 
     public func isActive(at now: Instant) -> Bool { now < until }
 
+    /// Characters kept of a reason: `hold` refuses longer ones, and one written to the database
+    /// by other means is clipped wherever it is shown.
+    public static let reasonLimit = 500
+
     /// The decision's reason while the hold applies.
     public var explanation: String {
-        "held at \(tasks) by \(setBy) until \(until)" + (reason.isEmpty ? "" : ": \(reason)")
+        "held at \(tasks) by \(setBy.clipped(to: 100)) until \(until)" + (reason.isEmpty ? "" : ": \(reason.clipped(to: Self.reasonLimit))")
     }
 }

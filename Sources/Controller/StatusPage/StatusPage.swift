@@ -5,7 +5,17 @@ import Foundation
 /// running tasks over the last hours as an inline SVG chart, the oldest wait beneath it, then
 /// the decisions with their reasons, newest first. One HTML document: no script, nothing
 /// fetched from elsewhere; it reloads itself every 15 s.
+///
+/// Its cost is bounded whatever the history and the policy say: the history keeps a fixed number
+/// of samples per service ([SignalHistory]), every text a user wrote is clipped, and the page
+/// stops adding services at `sizeLimit` (pointing at `/status` for the rest). The endpoints
+/// render it at most once per interval and serve that copy ([RenderCache]).
 public enum StatusPage {
+    /// Bytes of page past which no further service is drawn.
+    public static let sizeLimit = 4 * 1024 * 1024
+    /// Characters shown of a hold's explanation, a service's summary, the errors of a tick.
+    static let textLimit = 300
+
     /// The chart's drawing area, in SVG units.
     static let width = 900.0, height = 180.0, waitHeight = 60.0, margin = 40.0
 
@@ -22,20 +32,25 @@ public enum StatusPage {
         if let report {
             let leader = report.isLeader ? "leader" : "standby"
             body += "<p class=\"summary\">Last reconcile \(escape(report.at.description)) · \(escape(report.mode.rawValue)) · controller mode <b>\(escape(report.controllerMode.rawValue))</b> · \(leader)"
-            if !report.errors.isEmpty { body += " · <span class=\"errors\">\(report.errors.count) error(s): \(escape(report.errors.map(\.description).joined(separator: "; ")))</span>" }
+            if !report.errors.isEmpty { body += " · <span class=\"errors\">\(report.errors.count) error(s): \(escape(report.errors.map(\.description).joined(separator: "; ").clipped(to: textLimit)))</span>" }
             body += "</p>\n"
         } else {
             body += "<p class=\"summary\">No reconcile yet.</p>\n"
         }
         let reports = Dictionary(uniqueKeysWithValues: (report?.services ?? []).map { ($0.name, $0) })
-        for (service, samples, decisions) in history.snapshot() {
+        let snapshot = history.snapshot()
+        for (index, (service, samples, decisions)) in snapshot.enumerated() {
+            guard body.utf8.count < sizeLimit else {
+                body += "<p class=\"truncated\">\(snapshot.count - index) more service(s) not drawn: the page is at its size limit; <a href=\"/status\">/status</a> has every service.</p>\n"
+                break
+            }
             let current = reports[service]
             let mode = current?.mode ?? .active
             body += "<section class=\"service\" data-service=\"\(escape(service))\">\n"
-            body += "<h2>\(escape(service)) <span class=\"mode mode-\(mode.rawValue)\">\(mode.rawValue)</span>"
-            if let hold = current?.hold { body += " <span class=\"hold\">\(escape(hold.explanation))</span>" }
+            body += "<h2>\(escape(service.clipped(to: textLimit))) <span class=\"mode mode-\(mode.rawValue)\">\(mode.rawValue)</span>"
+            if let hold = current?.hold { body += " <span class=\"hold\">\(escape(hold.explanation.clipped(to: textLimit)))</span>" }
             body += "</h2>\n"
-            if let current { body += "<p class=\"now\">\(escape(current.summary))</p>\n" }
+            if let current { body += "<p class=\"now\">\(escape(current.summary.clipped(to: textLimit)))</p>\n" }
             body += chart(samples, service: service, window: history.window, now: now)
             body += decisionTable(decisions)
             body += "</section>\n"
@@ -72,7 +87,7 @@ public enum StatusPage {
         svg += "<text x=\"4\" y=\"\(margin / 2 + 10)\">\(Int(top))</text><text x=\"4\" y=\"\(margin / 2 + height)\">0</text>\n"
         for entry in series {
             for segment in segments(samples, entry.value) {
-                let points = segment.map { String(format: "%.1f,%.1f", x($0.at), margin / 2 + height - $0.value / top * height) }
+                let points = segment.map { String(format: "%.0f,%.0f", x($0.at), margin / 2 + height - $0.value / top * height) }
                 svg += "<polyline class=\"series \(entry.name)\" fill=\"none\" stroke=\"\(entry.color)\" stroke-width=\"1.8\" points=\"\(points.joined(separator: " "))\"/>\n"
             }
         }
@@ -81,7 +96,7 @@ public enum StatusPage {
         svg += "<rect x=\"\(margin)\" y=\"\(waitTop0)\" width=\"\(width)\" height=\"\(waitHeight)\" fill=\"#fafafa\" stroke=\"#ddd\"/>\n"
         svg += "<text x=\"4\" y=\"\(waitTop0 + 10)\">\(Duration.seconds(waitTop).compactDescription)</text>\n"
         for segment in segments(samples, { $0.oldestWait?.inSeconds ?? ($0.pending == nil ? nil : 0) }) {
-            let points = segment.map { String(format: "%.1f,%.1f", x($0.at), waitTop0 + waitHeight - $0.value / waitTop * waitHeight) }
+            let points = segment.map { String(format: "%.0f,%.0f", x($0.at), waitTop0 + waitHeight - $0.value / waitTop * waitHeight) }
             svg += "<polyline class=\"series oldest-wait\" fill=\"none\" stroke=\"#e7298a\" stroke-width=\"1.5\" points=\"\(points.joined(separator: " "))\"/>\n"
         }
         let axis = waitTop0 + waitHeight + 14
