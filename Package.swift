@@ -132,7 +132,10 @@ let package = Package(
         // A PostgreSQL client over libpq: the only module that touches libpq pointers.
         .target(
             name: "PostgresClient",
-            dependencies: ["CLibPQ", "AutoscalerCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "CLibPQ", "AutoscalerCore", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         // Redash's metadata (queue routing, runtimes, scheduled queries and their forecast) and

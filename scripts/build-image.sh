@@ -80,6 +80,7 @@ umoci config --image "$layout:build" --tag "$version" --no-history \
   --config.user 10001:10001 --config.workingdir / --config.exposedports 8080/tcp \
   --config.env PATH=/usr/local/bin:/usr/bin:/bin \
   --config.env REDASH_AUTOSCALER_POLICIES=/etc/redash-autoscaler/policies.yaml \
+  --config.env REDASH_AUTOSCALER_LISTEN=0.0.0.0:8080 \
   --config.label "org.opencontainers.image.title=redash-autoscaler" \
   --config.label "org.opencontainers.image.description=Queue-driven autoscaler for Redash on AWS ECS" \
   --config.label "org.opencontainers.image.version=$version" \

@@ -6,8 +6,9 @@
 # first by scripts/terraform/moto_fixture.py; the example keeps its policy in Parameter Store and
 # has an SSM kill switch and ECS Exec), a plan of the example with a file kill switch instead, and
 # plans of the module with Datadog (env, version, tags; parameters managed elsewhere with their KMS
-# keys; the team's own log router and agent; CloudWatch Logs), the FireLens path of its log lines
-# (scripts/terraform/check_firelens.py), and the inputs the module must refuse.
+# keys; the team's own log router and agent; CloudWatch Logs with the endpoints on loopback), the
+# FireLens path of its log lines (scripts/terraform/check_firelens.py), and the inputs the module
+# must refuse.
 # The Datadog module's provider has no mirror here: it is only parsed and checked by checkov
 # (scripts/check-deploy.sh), and this script says so.
 # Needs terraform on PATH, the provider mirror (TF_PLUGIN_MIRROR, default /opt/tf-plugins), and
@@ -179,7 +180,9 @@ plan_datadog datadog '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789
 # The team's own log router and agent, then CloudWatch Logs with the module's agent.
 plan_datadog datadog-own '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "own", agent = "own", dogstatsd_address = "127.0.0.1:18125" }' \
   'additional_container_definitions = [jsonencode({ name = "log-router-of-ours", image = "fluent-bit-of-ours:1", essential = true, firelensConfiguration = { type = "fluentbit" } }), jsonencode({ name = "datadog-agent-of-ours", image = "datadog-agent-of-ours:1", essential = false })]'
-plan_datadog datadog-cloudwatch '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "none" }' ''
+# Here the endpoints are on loopback too: only the health check and the sidecars read them.
+plan_datadog datadog-cloudwatch '{ api_key_parameter_arn = "arn:aws:ssm:'$region':123456789012:parameter/datadog/api-key", log_router = "none" }' \
+  'metrics_listen_address = "127.0.0.1"'
 
 # Inputs the module must refuse at plan time, each with its message.
 negative=$work/negative-plan
@@ -200,6 +203,10 @@ variable "datadog_log_router" {
   type    = string
   default = null
 }
+variable "metrics_listen_address" {
+  type    = string
+  default = "0.0.0.0"
+}
 module "redash_autoscaler" {
   source                  = "../deploy/terraform"
   cluster_name            = "redash"
@@ -212,6 +219,7 @@ module "redash_autoscaler" {
   kill_switch_file        = var.kill_switch_file
   kill_switch_parameter   = var.kill_switch_parameter == null ? null : { name = var.kill_switch_parameter }
   datadog                 = var.datadog_log_router == null ? null : { api_key_parameter_arn = "arn:aws:ssm:ap-northeast-1:123456789012:parameter/datadog/api-key", log_router = var.datadog_log_router }
+  metrics_listen_address  = var.metrics_listen_address
 }
 ROOT
 cd "$negative"
@@ -238,4 +246,7 @@ refuse "a kill-switch file the policy does not read" "policy_yaml does not read 
 refuse "a policy naming an SSM kill switch the role may not read" "a killSwitch the module did not set up" $'cluster: redash\nkillSwitch: ssm:/redash-autoscaler/mode\n'"$service" X86_64
 refuse "a kill-switch file in /etc" "at least two directories deep" "$reads_switch" X86_64 -var kill_switch_file=/etc/redash/mode
 refuse "datadog.log_router own without a router" "needs your FireLens log router" "$reads_switch" X86_64 -var datadog_log_router=own
+refuse "metrics_listen_address with a port" "must be 0.0.0.0" $'cluster: redash\n'"$service" X86_64 -var metrics_listen_address=0.0.0.0:8080
+refuse "metrics_listen_address an IPv6 address" "must be 0.0.0.0" $'cluster: redash\n'"$service" X86_64 -var metrics_listen_address=::
+refuse "metrics_listen_address the task's own address" "must be 0.0.0.0" $'cluster: redash\n'"$service" X86_64 -var metrics_listen_address=10.0.1.17
 echo "check-terraform: ok"

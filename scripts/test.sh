@@ -11,7 +11,7 @@ swift build --build-tests
 # them and their bounds fail for want of CPU, not for a fault. The failover tests run two
 # controllers, moto, PostgreSQL and Redis per scenario and measure takeover times: last, on
 # their own too (and their load does not skew the other figures).
-timed='CeleryInspectTests|BusyAwareScaleInTests|ReconnectTests|ControllerLoopTests|RedisFailureTests|LiveStandinTests|ControllerStateTests|ECSStandInTests|HTTPFloodTests|ControllerLeaderTests|PostgresDeadlineTests|CallBudgetTests|ForecastIntegrationTests|FuzzSeedTests'
+timed='CeleryInspectTests|BusyAwareScaleInTests|ReconnectTests|ControllerLoopTests|RedisFailureTests|LiveStandinTests|ControllerStateTests|ECSStandInTests|HTTPFloodTests|ControllerLeaderTests|PostgresDeadlineTests|CallBudgetTests|ForecastIntegrationTests|FuzzSeedTests|EndpointsUnderAttackTests|BoundedReadsTests'
 swift test --skip "ControllerFailoverTests|$timed"
 swift test --skip-build --no-parallel --filter "$timed"
 swift test --skip-build --filter ControllerFailoverTests

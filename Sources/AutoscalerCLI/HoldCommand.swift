@@ -32,7 +32,7 @@ public struct HoldCommand: AsyncParsableCommand {
     @Option(help: "The task count to hold the service at.")
     public var tasks: Int?
 
-    @Option(name: .customLong("for"), help: ArgumentHelp("How long the hold lasts (30m, 2h; at most 7 days).", valueName: "duration"))
+    @Option(name: .customLong("for"), help: ArgumentHelp("How long the hold lasts (30m, 2h, 1d; at most 7d).", valueName: "duration"))
     public var duration: String?
 
     @Option(help: "Why, shown in every decision the hold makes.")

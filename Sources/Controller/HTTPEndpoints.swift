@@ -136,6 +136,7 @@ public struct HTTPEndpoints: Service, CustomStringConvertible {
                 var headers = HTTPFields()
                 headers[.allow] = "GET, HEAD"
                 headers[.contentType] = "text/plain; charset=utf-8"
+                headers[.cacheControl] = "no-store"
                 return .init(status: .methodNotAllowed, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "GET only\n")))
             }
             let answer = await route(request.uri.path)
@@ -323,8 +324,6 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     let budget: ConnectionBudget
     /// Requests arrived whole, and answers written.
     private var received = 0, answered = 0
-    /// A head has arrived whose request has not ended.
-    private var inRequest = false
     private var holdsGeneralSlot = false
     private var deadline: Scheduled<Void>?
     private var refusing = false
@@ -357,7 +356,6 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         let part = unwrapInboundIn(data)
         switch part {
         case .head(let head):
-            inRequest = true
             if received - answered >= limits.maximumPipelined {
                 context.close(promise: nil)
                 return
@@ -377,7 +375,6 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         case .end:
-            inRequest = false
             received += 1
             // The client is heard: from now the server owes an answer, on its own deadline.
             if received - answered == 1 { arm(context, limits.answerTimeout) }
@@ -423,6 +420,7 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         headers[.contentType] = "text/plain; charset=utf-8"
         headers[.contentLength] = String(text.utf8.count)
         headers[.connection] = "close"
+        headers[.cacheControl] = "no-store"
         context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(ByteBuffer(string: text))), promise: nil)
         let channel = context.channel

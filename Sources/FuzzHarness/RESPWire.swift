@@ -68,10 +68,11 @@ public enum RESPWire {
         public var isRefused: Bool
     }
 
-    /// Reads `bytes` as a server's stream, handing hiredis `chunkSizes` bytes at a time (cycling
-    /// through them), as reads from a socket would.
+    /// Reads `bytes` as a server's stream, handing the client's size guard and then hiredis
+    /// `chunkSizes` bytes at a time (cycling through them), as reads from a socket would.
     public static func decode(_ bytes: [UInt8], chunkSizes: [Int] = [Int.max]) -> Decoded {
         let reader = ReplyReader()
+        var sizeGuard = ReplySizeGuard()
         var decoded = Decoded(replies: [], isRefused: false)
         var start = 0
         var turn = 0
@@ -79,8 +80,12 @@ public enum RESPWire {
             while start < bytes.count {
                 let size = max(1, chunkSizes[turn % chunkSizes.count])
                 let end = bytes.count - start > size ? start + size : bytes.count
-                try reader.feed(ByteBuffer(bytes: bytes[start..<end]))
+                var passed = ByteBuffer()
+                var refusal: ReplyReaderError?
+                do { try sizeGuard.filter(ByteBuffer(bytes: bytes[start..<end]), into: &passed) } catch { refusal = error }
+                try reader.feed(passed)
                 while let reply = try reader.next() { decoded.replies.append(reply) }
+                if let refusal { throw refusal }
                 start = end
                 turn += 1
             }

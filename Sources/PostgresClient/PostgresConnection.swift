@@ -1,25 +1,27 @@
 import AutoscalerCore
 import CLibPQ
-import Dispatch
 import Logging
+import NIOPosix
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A PGconn pointer that may cross into the connection's dispatch queue. Safe because every use
-/// happens on that one serial queue; the pointer never leaves this module.
+/// A PGconn pointer that may cross into the connection's thread. Safe because every use happens
+/// on that one thread; the pointer never leaves this module.
 struct ConnectionHandle: @unchecked Sendable {
     let pointer: OpaquePointer
 }
 
-/// One libpq connection. Every libpq call for it runs on its own serial dispatch queue, never on
-/// the Swift concurrency pool (libpq blocks), and only one at a time (a PGconn is not
+/// One libpq connection. Every libpq call for it runs on a thread of its own, never on the Swift
+/// concurrency pool nor on Dispatch's shared threads (libpq blocks: a hung database, or many,
+/// would hold threads that other work waits for), and only one at a time (a PGconn is not
 /// thread-safe). Results are copied into Swift values and cleared before a call returns.
 public final class PostgresConnection: @unchecked Sendable {
-    // `handle` and `dropped` are touched only on `queue`, which serialises every use; that is
-    // what makes the unchecked Sendable safe.
+    // `handle` and `dropped` are touched only on `queue`, the connection's one thread, which
+    // serialises every use; that is what makes the unchecked Sendable safe.
     private let handle: OpaquePointer
-    private let queue: DispatchQueue
+    private let queue: ConnectionThread
     private let dropped = DroppedFlag()
     /// Receives the server's NOTICE messages (kept alive as long as the connection).
     private let notices: NoticeSink
@@ -30,7 +32,7 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Where it is connected, without the password (for logs).
     public let server: String
 
-    private init(handle: OpaquePointer, queue: DispatchQueue, server: String, notices: NoticeSink, clientDeadline: Duration) {
+    private init(handle: OpaquePointer, queue: ConnectionThread, server: String, notices: NoticeSink, clientDeadline: Duration) {
         self.handle = handle
         self.queue = queue
         self.server = server
@@ -41,7 +43,7 @@ public final class PostgresConnection: @unchecked Sendable {
     deinit {
         let handle = ConnectionHandle(pointer: self.handle)
         let notices = self.notices, dropped = self.dropped
-        queue.async {
+        queue.finish {
             if !dropped.value { PQfinish(handle.pointer) }
             // The notice sink lives until libpq can no longer call it.
             withExtendedLifetime(notices) {}
@@ -54,7 +56,7 @@ public final class PostgresConnection: @unchecked Sendable {
         url: SecretURL, connectTimeout: Duration = .seconds(5), statementTimeout: Duration = .seconds(10),
         applicationName: String = "redash-autoscaler", logger: Logger = Logger(label: "postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     ) async throws -> PostgresConnection {
-        let queue = DispatchQueue(label: "redash-autoscaler.postgres")
+        let queue = ConnectionThread()
         let seconds = max(2, Int(connectTimeout.inSeconds.rounded(.up)))  // libpq's minimum is 2 s
         let milliseconds = max(1, Int((statementTimeout.inSeconds * 1000).rounded()))
         // TCP keepalives: a server that vanishes (failover, a network partition) is noticed in
@@ -83,11 +85,13 @@ public final class PostgresConnection: @unchecked Sendable {
                     }
                 }) else {
                     wait.finish(.failure(PostgresError(.connectionFailed, "out of memory")))
+                    queue.finish {}
                     return
                 }
                 guard PQstatus(handle) == CONNECTION_OK else {
                     let message = Self.text(PQerrorMessage(handle))
                     PQfinish(handle)
+                    queue.finish {}
                     let kind: PostgresError.Kind = message.contains("password authentication failed") || message.contains("no password supplied")
                         ? .authenticationFailed : message.contains("timeout expired") ? .timeout : .connectionFailed
                     wait.finish(.failure(PostgresError(kind, "cannot connect to \(url): \(message)")))
@@ -257,5 +261,34 @@ final class NoticeSink: Sendable {
 
     func receive(_ message: String) {
         logger.notice("PostgreSQL notice", metadata: ["server": "\(server)", "notice": "\(message.trimmingWhitespace)"])
+    }
+}
+
+/// The one thread a connection's libpq calls run on, in the order they were submitted (NIO's
+/// thread pool with one thread). It ends after the job handed to `finish`.
+final class ConnectionThread: Sendable {
+    private let pool = NIOThreadPool(numberOfThreads: 1)
+    private let finished = Atomic<Bool>(false)
+
+    init() {
+        pool.start()
+    }
+
+    deinit {
+        // A connect never started (its caller was cancelled first): the thread ends here.
+        if !finished.load(ordering: .relaxed) { pool.shutdownGracefully { _ in } }
+    }
+
+    /// Runs `work` on the thread after everything submitted before it.
+    func async(_ work: @escaping @Sendable () -> Void) {
+        pool.submit { _ in work() }
+    }
+
+    /// Runs `work` last, then ends the thread. Work submitted later does not run.
+    func finish(_ work: @escaping @Sendable () -> Void) {
+        // Jobs still queued at shutdown run too (told they are cancelled, which these ignore).
+        guard !finished.exchange(true, ordering: .relaxed) else { return }
+        pool.submit { _ in work() }
+        pool.shutdownGracefully { _ in }
     }
 }

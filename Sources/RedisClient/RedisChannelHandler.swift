@@ -21,6 +21,8 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     }
 
     private let reader = ReplyReader()
+    /// In front of hiredis: no reply costs more than its limits, whatever a Redis writer stored.
+    private var sizeGuard = ReplySizeGuard()
     private var pending = CircularBuffer<Pending>()
     /// Replies of the oldest pending request, kept outside the buffer: appending through
     /// CircularBuffer's subscript copied the array each time, which made a pipeline of n
@@ -46,7 +48,12 @@ final class RedisChannelHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         do {
-            try reader.feed(buffer)
+            // What precedes a protocol violation is still read: replies complete before it
+            // answer their commands.
+            var passed = ByteBuffer()
+            var refusal: ReplyReaderError?
+            do { try sizeGuard.filter(buffer, into: &passed) } catch { refusal = error }
+            try reader.feed(passed)
             while let reply = try reader.next() {
                 guard !pending.isEmpty else {
                     failAll(RedisError(.protocolViolation, server: server, "a reply arrived that no command asked for"))
@@ -56,8 +63,9 @@ final class RedisChannelHandler: ChannelDuplexHandler {
                 collected.append(reply)
                 completeHead()
             }
+            if let refusal { throw refusal }
         } catch {
-            failAll(RedisError(.protocolViolation, server: server, "the server sent something that is not the Redis protocol (\(error.message))"))
+            failAll(RedisError(.protocolViolation, server: server, "the server sent something that is not the Redis protocol (\((error as? ReplyReaderError)?.message ?? "\(error)"))"))
             context.close(promise: nil)
         }
     }

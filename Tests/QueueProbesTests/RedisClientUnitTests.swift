@@ -109,3 +109,99 @@ extension Collection {
         return result
     }
 }
+
+/// The size guard in front of hiredis: what it passes, what it replaces, at any split of the bytes.
+@Suite("Reply size guard")
+struct ReplySizeGuardTests {
+    static func limits(value: Int = 16, elements: Int = 4, reply: Int = 200) -> ReplySizeGuard.Limits {
+        var limits = ReplySizeGuard.Limits()
+        limits.valueBytes = value
+        limits.arrayElements = elements
+        limits.replyBytes = reply
+        return limits
+    }
+
+    /// The replies hiredis reads from `bytes` through a guard, fed `chunk` bytes at a time.
+    static func read(_ bytes: String, limits: ReplySizeGuard.Limits, chunk: Int) throws -> (replies: [RESPValue], dropped: Int) {
+        var sizeGuard = ReplySizeGuard(limits: limits)
+        let reader = ReplyReader()
+        var replies: [RESPValue] = []
+        let all = Array(bytes.utf8)
+        var start = 0
+        while start < all.count {
+            let end = min(all.count, start + chunk)
+            try reader.feed(try sizeGuard.filter(ByteBuffer(bytes: all[start..<end])))
+            while let reply = try reader.next() { replies.append(reply) }
+            start = end
+        }
+        return (replies, sizeGuard.dropped)
+    }
+
+    static let chunks = [1, 2, 3, 7, 64, 1 << 20]
+
+    @Test("replies within the limits pass unchanged, however the bytes are split", arguments: chunks)
+    func passes(_ chunk: Int) throws {
+        let bytes = "+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n*-1\r\n*0\r\n*2\r\n$3\r\nabc\r\n*2\r\n:1\r\n-ERR no\r\n"
+        let read = try Self.read(bytes, limits: Self.limits(), chunk: chunk)
+        #expect(read.replies == [
+            .simpleString("OK"), .integer(42), .bulkString(Array("hello".utf8)), .null, .null, .array([]),
+            .array([.bulkString(Array("abc".utf8)), .array([.integer(1), .error("ERR no")])]),
+        ])
+        #expect(read.dropped == 0)
+    }
+
+    @Test("a value over the limit becomes an error in its place; the rest of the reply and the next reply are read", arguments: chunks)
+    func oversizedValue(_ chunk: Int) throws {
+        let big = String(repeating: "x", count: 1000)
+        let bytes = "*3\r\n$2\r\nid\r\n$1000\r\n\(big)\r\n:7\r\n$2\r\nok\r\n"
+        let read = try Self.read(bytes, limits: Self.limits(), chunk: chunk)
+        #expect(read.replies.count == 2)
+        let elements = try #require(read.replies.first?.array)
+        #expect(elements.count == 3)
+        #expect(elements[0] == .bulkString(Array("id".utf8)))
+        #expect(elements[1].errorMessage?.contains("a value of 1000 bytes, over the limit of 16") == true, "\(elements[1])")
+        #expect(elements[2] == .integer(7))
+        #expect(read.replies.last == .bulkString(Array("ok".utf8)))
+        #expect(read.dropped == 1)
+    }
+
+    @Test("an array over the limit becomes one error, its nested elements dropped, oversized ones among them", arguments: chunks)
+    func oversizedArray(_ chunk: Int) throws {
+        let bytes = "*6\r\n:1\r\n*2\r\n$3\r\nabc\r\n$40\r\n\(String(repeating: "y", count: 40))\r\n$-1\r\n:4\r\n:5\r\n+x\r\n" + ":9\r\n"
+        let read = try Self.read(bytes, limits: Self.limits(), chunk: chunk)
+        #expect(read.replies.count == 2, "\(read.replies)")
+        #expect(read.replies.first?.errorMessage?.contains("an array of 6 elements, over the limit of 4") == true)
+        #expect(read.replies.last == .integer(9))
+    }
+
+    @Test("past the reply's byte budget every further element is an error; the reply keeps its shape", arguments: chunks)
+    func replyBudget(_ chunk: Int) throws {
+        let value = String(repeating: "z", count: 15)
+        let elements = (0..<4).map { _ in "$15\r\n\(value)\r\n" }.joined()
+        let bytes = "*4\r\n\(elements)+next\r\n"
+        let read = try Self.read(bytes, limits: Self.limits(value: 16, elements: 4, reply: 40), chunk: chunk)
+        let array = try #require(read.replies.first?.array)
+        #expect(array.count == 4)
+        #expect(array.prefix(2).allSatisfy { $0 == .bulkString(Array(value.utf8)) }, "\(array)")
+        #expect(array.suffix(2).allSatisfy { $0.errorMessage?.contains("reply over 40 bytes") == true }, "\(array)")
+        #expect(read.replies.last == .simpleString("next"))
+    }
+
+    @Test("a header that never ends, or a RESP3 type, is a protocol error")
+    func refuses() throws {
+        #expect(throws: ReplyReaderError.self) { try Self.read("$" + String(repeating: "9", count: 70_000), limits: .init(), chunk: 4096) }
+        #expect(throws: ReplyReaderError.self) { try Self.read("%1\r\n+a\r\n+b\r\n", limits: .init(), chunk: 64) }
+    }
+
+    @Test("the default limits take 200 MB in pieces and keep none of it")
+    func bigValueStreams() throws {
+        var sizeGuard = ReplySizeGuard()
+        var passed = 0
+        passed += try sizeGuard.filter(ByteBuffer(string: "$209715200\r\n")).readableBytes
+        let piece = ByteBuffer(repeating: UInt8(ascii: "a"), count: 1 << 20)
+        for _ in 0..<200 { passed += try sizeGuard.filter(piece).readableBytes }
+        passed += try sizeGuard.filter(ByteBuffer(string: "\r\n:1\r\n")).readableBytes
+        #expect(passed < 200, "\(passed) bytes passed to hiredis")
+        #expect(sizeGuard.dropped == 1)
+    }
+}

@@ -1,7 +1,7 @@
 locals {
   replicas   = coalesce(var.replicas, var.database_url_parameter_arn == null ? 1 : 2)
   use_dd     = var.datadog != null
-  run_flags  = concat(["run", "--listen", "0.0.0.0:${var.metrics_port}", "--log-format", "json"], local.policy_flags, var.dry_run ? ["--dry-run"] : [], local.use_dd ? ["--dogstatsd", var.datadog.dogstatsd_address] : [])
+  run_flags  = concat(["run", "--listen", "${var.metrics_listen_address}:${var.metrics_port}", "--log-format", "json"], local.policy_flags, var.dry_run ? ["--dry-run"] : [], local.use_dd ? ["--dogstatsd", var.datadog.dogstatsd_address] : [])
   aws_region = data.aws_region.current.name
 
   # Datadog: which parts the module runs, and which the team brings (var.datadog).

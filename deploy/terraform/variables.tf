@@ -106,9 +106,20 @@ variable "memory" {
 }
 
 variable "metrics_port" {
-  description = "Port of /healthz, /readyz, /metrics, /status."
+  description = "Port of /, /healthz, /readyz, /metrics, /status (on metrics_listen_address)."
   type        = number
   default     = 8080
+}
+
+variable "metrics_listen_address" {
+  description = "The address the endpoints (/, /healthz, /readyz, /metrics, /status) bind inside the task. 0.0.0.0 so that a scraper outside the task can reach /metrics, which the security groups must still allow; \"127.0.0.1\" when only the container health check and sidecars in the task read them (the health check asks 127.0.0.1: another address, such as the task's own, would fail it)."
+  type        = string
+  default     = "0.0.0.0"
+
+  validation {
+    condition     = contains(["0.0.0.0", "127.0.0.1"], var.metrics_listen_address)
+    error_message = "metrics_listen_address must be 0.0.0.0 (every interface of the task) or 127.0.0.1 (the task only): the container health check asks 127.0.0.1, so any other address fails it."
+  }
 }
 
 variable "log_retention_days" {

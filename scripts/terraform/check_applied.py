@@ -39,6 +39,9 @@ def main(endpoint, region, outputs_json, policy_path):
     controller = task["containerDefinitions"][0]
     check("--dry-run" in controller["command"], f"the example must start in dry-run: {controller['command']}")
     check(controller["healthCheck"]["command"][-1].endswith("/healthz"), f"health check {controller['healthCheck']['command']} is not the liveness endpoint")
+    # `run` alone listens on loopback; the task names every interface, so that a scraper can reach /metrics.
+    listen = controller["command"][controller["command"].index("--listen") + 1] if "--listen" in controller["command"] else None
+    check(listen == "0.0.0.0:8080", f"the controller listens on {listen}, not 0.0.0.0:8080 (metrics_listen_address's default)")
     check(task.get("runtimePlatform", {}).get("cpuArchitecture") == "X86_64", f"runtime platform {task.get('runtimePlatform')}")
     environment = {entry["name"]: entry["value"] for entry in controller["environment"]}
     check(environment.get("REDASH_ECS_CLUSTER") == "redash", "REDASH_ECS_CLUSTER is not the cluster")
@@ -101,7 +104,7 @@ def main(endpoint, region, outputs_json, policy_path):
 
     alarms = sorted(alarm["AlarmName"] for alarm in cloudwatch.describe_alarms(AlarmNamePrefix="redash-autoscaler")["MetricAlarms"])
     check(alarms == ["redash-autoscaler-errors", "redash-autoscaler-no-running-task"], f"alarms {alarms}")
-    print(f"check-terraform: moto holds the service (desired 2, dry-run, health check /healthz, X86_64, --policies ssm:{name}), "
+    print(f"check-terraform: moto holds the service (desired 2, dry-run, health check /healthz, --listen 0.0.0.0:8080, X86_64, --policies ssm:{name}), "
           f"the policy parameter (SecureString, read by the task role with ssm:GetParameter only), the kill switch {KILL_SWITCH} "
           f"(String, active, ssm:GetParameter only), ECS Exec's grant (four ssmmessages actions) and volumes {mounts} with a read-only root, "
           f"the role for {managed}, the log group (365 days, error filter) and alarms {alarms}")

@@ -10,7 +10,8 @@ Cases:
   datadog             the module with Datadog (env, version, tags), an existing kill-switch
                       parameter given by ARN with its KMS key, an existing policy parameter
   datadog-own         datadog.log_router = "own" and agent = "own": the team's router and agent
-  datadog-cloudwatch  datadog.log_router = "none": CloudWatch Logs, the module's agent
+  datadog-cloudwatch  datadog.log_router = "none": CloudWatch Logs, the module's agent; the
+                      endpoints on loopback (metrics_listen_address = "127.0.0.1")
 """
 import json
 import sys
@@ -149,7 +150,11 @@ def datadog_cloudwatch(plan):
     check(containers["controller"]["logConfiguration"]["logDriver"] == "awslogs", containers["controller"]["logConfiguration"])
     alarms = sorted(c["address"].split(".")[-1] for c in changes(plan, "aws_cloudwatch_metric_alarm"))
     check(alarms == ["error_lines[0]", "no_running_task[0]"], alarms)
-    print(f"check-terraform: with datadog.log_router = none: containers {sorted(containers)}, logs in CloudWatch, alarms {alarms}")
+    command = containers["controller"]["command"]
+    check(command[command.index("--listen") + 1] == "127.0.0.1:8080", f"metrics_listen_address 127.0.0.1 gave the command {command}")
+    check(containers["controller"]["healthCheck"]["command"][-1] == "http://127.0.0.1:8080/healthz", containers["controller"]["healthCheck"])
+    print(f"check-terraform: with datadog.log_router = none: containers {sorted(containers)}, logs in CloudWatch, alarms {alarms}; "
+          "metrics_listen_address = 127.0.0.1: --listen 127.0.0.1:8080, the health check on the same address")
 
 
 CASES = {"file-kill-switch": file_kill_switch, "datadog": datadog, "datadog-own": datadog_own, "datadog-cloudwatch": datadog_cloudwatch}

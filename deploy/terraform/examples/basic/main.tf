@@ -93,6 +93,12 @@ variable "enable_execute_command" {
   default     = false
 }
 
+variable "metrics_listen_address" {
+  description = "Where the controller's endpoints listen in its task: 0.0.0.0, so that a Prometheus outside the task can read /metrics on port 8080 (security_group_ids must then allow that ingress), or 127.0.0.1 when only the container health check and sidecars read them."
+  type        = string
+  default     = "0.0.0.0"
+}
+
 variable "alarm_topic_arns" {
   description = "SNS topics the controller's own alarms notify."
   type        = list(string)
@@ -140,6 +146,7 @@ module "redash_autoscaler" {
   kill_switch_parameter  = var.kill_switch == "parameter" ? { name = "/redash-autoscaler/mode" } : null
   kill_switch_file       = var.kill_switch == "file" ? "/run/redash-autoscaler/mode" : null
   enable_execute_command = var.enable_execute_command
+  metrics_listen_address = var.metrics_listen_address
   alarms                 = { actions = var.alarm_topic_arns }
   tags                   = var.tags
 }
