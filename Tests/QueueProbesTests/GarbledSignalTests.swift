@@ -24,10 +24,11 @@ struct GarbledSignalTests {
         #expect(report.observation("queries")?.pending == 2)
     }
 
-    @Test("a Celery message whose enqueue_time is 1e300, waiting or prefetched: that queue unavailable, no crash")
-    func celeryEnqueueTime() async throws {
+    @Test("a Celery message whose enqueue_time is 1e300 or 0 (1970), waiting or prefetched: that queue unavailable, no crash",
+          arguments: ["1e300", "0"])
+    func celeryEnqueueTime(_ enqueueTime: String) async throws {
         let redis = try await RedisServer.start()
-        try await fixture(["celery-send", redis.url, "queries", "1", "--enqueue-time", "1e300"])
+        try await fixture(["celery-send", redis.url, "queries", "1", "--enqueue-time", enqueueTime])
         try await fixture(["celery-send", redis.url, "scheduled_queries", "2"])
         let (client, prober) = try makeProber(redis.url, layout: .celery)
         var report = await prober.probe(queues: ["queries", "scheduled_queries"])

@@ -219,7 +219,9 @@ final class DecisionRecorder: Sendable {
             metrics.increment(.errors, ["dependency": dependency.rawValue], by: 0)
         }
         metrics.increment(.reconciles, ["outcome": report.succeeded ? "success" : "degraded"])
-        for error in report.errors { metrics.increment(.errors, ["dependency": error.dependency.rawValue]) }
+        // A tick with a failed read counts once per dependency, however many queues or services
+        // the failure touched: the counter says how often the controller was partly blind.
+        for dependency in Set(report.errors.map(\.dependency)) { metrics.increment(.errors, ["dependency": dependency.rawValue]) }
         logErrors(report.errors, now: report.at)
     }
 
