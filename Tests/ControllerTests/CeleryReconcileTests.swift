@@ -146,3 +146,29 @@ struct CeleryReconcileTests {
         #expect(metrics.render().contains(#"redash_autoscaler_would_scale_actions_total{direction="up",service="adhoc"} 1"#), "\(metrics.render())")
     }
 }
+
+/// The status page draws the Celery nodes of the last round: each node, what it listens on, what
+/// it runs and holds.
+@Suite("Status page: Celery workers")
+struct StatusPageCeleryTests {
+    @Test("each answering node is a row with its queues and running and prefetched counts; an incomplete round says so")
+    func nodesDrawn() async {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 3])
+        queues.set("queries", pending: 1, running: nil)
+        var busy = CeleryReconcileTests.node(2, busy: 2)
+        busy.reserved = [CeleryActiveTask(id: "held", queue: "queries", workerPID: nil)]
+        queues.setCelery(CeleryActivity(reached: 2, nodes: [CeleryReconcileTests.node(1, busy: 0), busy], elapsed: .milliseconds(3), observedAt: ReconcilerTests.start))
+        cluster.setTasks("adhoc", (1...3).map { TaskSnapshot(id: "t\($0)", privateIP: "10.0.0.\($0)", phase: .running) })
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: CeleryReconcileTests.policy(inspect: true))
+        for second in [0.0, 5] { _ = await reconciler.reconcile(now: ReconcilerTests.at(second)) }
+        var page = StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: ReconcilerTests.at(5))
+        #expect(page.contains("2 of 2 node(s) answered"), "\(page.prefix(1500))")
+        #expect(page.contains("<tr class=\"celery-node\"><td>celery@ip-10-0-0-1</td><td>queries</td><td>0</td><td>0</td></tr>"))
+        #expect(page.contains("<tr class=\"celery-node\"><td>celery@ip-10-0-0-2</td><td>queries</td><td>2</td><td>1</td></tr>"))
+
+        queues.setCelery(CeleryActivity(reached: 3, nodes: [busy], problem: "1 of 3 nodes did not answer", elapsed: .seconds(1), observedAt: ReconcilerTests.start))
+        _ = await reconciler.reconcile(now: ReconcilerTests.at(10))
+        page = StatusPage.html(history: reconciler.history, report: await reconciler.lastReport, now: ReconcilerTests.at(10))
+        #expect(page.contains("running queries unknown"), "\(page.prefix(1500))")
+    }
+}

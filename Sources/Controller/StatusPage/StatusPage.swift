@@ -37,6 +37,7 @@ public enum StatusPage {
         } else {
             body += "<p class=\"summary\">No reconcile yet.</p>\n"
         }
+        if let celery = report?.probe.celery { body += celeryTable(celery) }
         let reports = Dictionary(uniqueKeysWithValues: (report?.services ?? []).map { ($0.name, $0) })
         let snapshot = history.snapshot()
         for (index, (service, samples, decisions)) in snapshot.enumerated() {
@@ -133,6 +134,26 @@ public enum StatusPage {
             table += "<tr class=\"decision outcome-\(escape(entry.outcome))\"><td>\(escape(entry.at.description))</td><td>\(escape(entry.outcome))</td><td>\(escape(entry.reasonCode))</td><td>\(escape(entry.summary))</td></tr>\n"
         }
         return table + "</table>\n"
+    }
+
+    /// Celery nodes shown at the most; the rest are counted (`/status` has them all).
+    static let nodeLimit = 200
+
+    /// Celery's worker nodes as the last remote-control round saw them: what each listens on,
+    /// what it runs and holds prefetched.
+    static func celeryTable(_ activity: CeleryActivity) -> String {
+        let reached = activity.reached.map(String.init) ?? "?"
+        var html = "<section class=\"celery\"><h2>Celery workers</h2>\n<p class=\"celery-summary\">\(activity.nodes.count) of \(reached) node(s) answered"
+        if !activity.isComplete { html += " · <span class=\"errors\">running queries unknown: \(escape((activity.problem ?? "incomplete").clipped(to: textLimit)))</span>" }
+        html += "</p>\n"
+        guard !activity.nodes.isEmpty else { return html + "</section>\n" }
+        html += "<table class=\"celery-nodes\"><tr><th>node</th><th>queues</th><th>running</th><th>prefetched</th></tr>\n"
+        for node in activity.nodes.sorted(by: { $0.name < $1.name }).prefix(nodeLimit) {
+            let queues = node.queues.joined(separator: ", ").clipped(to: textLimit)
+            html += "<tr class=\"celery-node\"><td>\(escape(node.name.clipped(to: 120)))</td><td>\(escape(queues))</td><td>\(node.active.count)</td><td>\(node.reserved.count)</td></tr>\n"
+        }
+        if activity.nodes.count > nodeLimit { html += "<tr><td colspan=\"4\">\(activity.nodes.count - nodeLimit) more: see /status</td></tr>\n" }
+        return html + "</table></section>\n"
     }
 
     static func escape(_ text: String) -> String {

@@ -206,3 +206,17 @@ resource "datadog_monitor" "blocked_queries" {
   }
   tags = local.tags
 }
+
+# docs/operations.md#suggested-alerts, "capacity stalled": tasks asked for have not started for
+# longer than the service's tasks take to start. The controller stops asking for more; what is
+# wrong is ECS's (placement, image, subnet, quota), and only people can fix it.
+resource "datadog_monitor" "capacity_stalled" {
+  name    = "Redash worker tasks do not start"
+  type    = "metric alert"
+  query   = "max(last_5m):max:redash_autoscaler.capacity_stalled{${local.scope}} by {redash_service} > 0"
+  message = "Tasks of {{redash_service.name}} that the autoscaler asked for have not started for longer than its tasks take to start (the learned p90 plus a minute, or ecs.taskStartTimeout). The autoscaler asks for no more until they do and logs ECS's own reason ('tasks asked for are not starting', field ecsReason): placement, capacity, image pull, subnet addresses, Fargate quota. Runbook: docs/operations.md#a-service-whose-tasks-never-start. ${var.notify}"
+  monitor_thresholds {
+    critical = 0
+  }
+  tags = local.tags
+}
