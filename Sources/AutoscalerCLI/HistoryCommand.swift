@@ -15,7 +15,7 @@ public struct HistoryCommand: AsyncParsableCommand {
         discussion: """
             Reads the controller's decision log in its database (the policy's database.url, or --database). \
             Every change a controller decided is there, marked with how it ended: applied, dry-run, paused, \
-            failed (ECS refused) or hold (not sent: an outside change, a withheld scale-in, not the leader). \
+            failed (ECS refused) or not-applied (not sent: an outside change, a withheld scale-in, not the leader; `hold` in rows from before 0.1). \
             Read only.
 
               redash-autoscaler history --since 2h
@@ -93,7 +93,7 @@ public struct HistoryCommand: AsyncParsableCommand {
         for decision in decisions {
             let change = "\(decision.from.map(String.init) ?? "?") → \(decision.to.map(String.init) ?? "?")"
             lines.append(
-                pad((now - decision.decidedAt).compactDescription, 8) + pad(decision.service, width + 2) + pad(decision.mode, 9)
+                pad((now - decision.decidedAt).compactDescription, 8) + pad(decision.service, width + 2) + pad(decision.mode, 12)
                     + pad(change, 10) + pad(decision.reasonCode, 16) + decision.reason + inputs(decision.observations))
         }
         return lines.joined(separator: "\n")

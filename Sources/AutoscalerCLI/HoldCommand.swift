@@ -1,5 +1,6 @@
 import ArgumentParser
 import AutoscalerCore
+import AWSClient
 import Controller
 import Foundation
 import Logging
@@ -38,7 +39,7 @@ public struct HoldCommand: AsyncParsableCommand {
     @Option(help: "Why, shown in every decision the hold makes.")
     public var reason = ""
 
-    @Option(help: "Who sets it (default: $USER@host).")
+    @Option(help: "Who sets it (default: the AWS identity of the credentials, as STS names it; else $USER@host).")
     public var by: String?
 
     @Flag(help: "Remove the hold on the service.")
@@ -54,6 +55,7 @@ public struct HoldCommand: AsyncParsableCommand {
     public var json = false
 
     @OptionGroup public var options: PolicyOptions
+    @OptionGroup public var aws: AWSOptions
     @OptionGroup public var logging: LoggingOptions
 
     public init() {}
@@ -81,7 +83,7 @@ public struct HoldCommand: AsyncParsableCommand {
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
-        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false)
+        let (policy, _) = try await PolicySource.load(options, environment: environment, allowEmbedded: false, aws: aws)
         guard let url = database.map(SecretURL.init) ?? policy.database?.url else {
             throw ValidationError("no database: holds live in the controller's database; set database.url in the policy or pass --database")
         }
@@ -102,7 +104,8 @@ public struct HoldCommand: AsyncParsableCommand {
                 print(cleared ? "released the hold on \(service); the policy decides again from the next tick" : "\(service) had no hold in force")
             } else if let service, let tasks, let duration, let length = DurationSyntax.parse(duration) {
                 let hold = OperatorHold(
-                    service: service, tasks: tasks, until: now + length, setBy: by ?? Self.defaultSetter(environment), reason: reason, setAt: now)
+                    service: service, tasks: tasks, until: now + length, setBy: await Self.setter(by, policy: policy, aws: aws, environment: environment, logger: logger), reason: reason,
+                    setAt: now)
                 try await store.setHold(hold)
                 let bounds = policy.services.first { $0.name == service }.map { (tasks < $0.minTasks || tasks > $0.maxTasks) ? " (the policy keeps it within \($0.minTasks)…\($0.maxTasks))" : "" } ?? ""
                 print(json ? JSONOutput.render(["hold": Self.object(hold)]) : "holding \(service) at \(tasks) until \(hold.until)\(bounds)")
@@ -114,12 +117,30 @@ public struct HoldCommand: AsyncParsableCommand {
         }
     }
 
+    /// Who sets a hold: `--by`, else the AWS identity of the credentials (what CloudTrail would
+    /// name; STS answers within 5 s or not at all), else `$USER@host`.
+    static func setter(_ by: String?, policy: Policy, aws: AWSOptions, environment: [String: String], logger: Logger) async -> String {
+        if let by { return by }
+        guard let context = try? aws.context(for: policy, environment: environment, logger: logger) else { return defaultSetter(environment) }
+        let arn = await withTaskGroup(of: String?.self) { group in
+            group.addTask { try? await context.callerARN() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(5))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        return arn ?? defaultSetter(environment)
+    }
+
     static func defaultSetter(_ environment: [String: String]) -> String {
         "\(environment["USER"] ?? environment["LOGNAME"] ?? "someone")@\(ProcessInfo.processInfo.hostName)"
     }
 
     static func object(_ hold: OperatorHold) -> [String: Any] {
-        ["service": hold.service, "tasks": hold.tasks, "until": hold.until.description, "setBy": hold.setBy.clipped(to: 100), "reason": hold.reason.clipped(to: OperatorHold.reasonLimit), "setAt": hold.setAt.description]
+        ["service": hold.service, "tasks": hold.tasks, "until": hold.until.description, "setBy": hold.setBy.clipped(to: 200), "reason": hold.reason.clipped(to: OperatorHold.reasonLimit), "setAt": hold.setAt.description]
     }
 
     static func text(_ holds: [OperatorHold], now: Instant) -> String {
@@ -127,7 +148,7 @@ public struct HoldCommand: AsyncParsableCommand {
         return holds.map { hold in
             let left = Int(((hold.until - now).inSeconds / 60).rounded(.up))
             // From the database: whoever wrote it, no escape code reaches the terminal.
-            let line = "\(hold.service): \(hold.tasks) tasks until \(hold.until) (\(left) min left), set by \(hold.setBy.clipped(to: 100))"
+            let line = "\(hold.service): \(hold.tasks) tasks until \(hold.until) (\(left) min left), set by \(hold.setBy.clipped(to: 200))"
                 + (hold.reason.isEmpty ? "" : ": \(hold.reason.clipped(to: OperatorHold.reasonLimit))")
             return line.printable
         }.joined(separator: "\n")

@@ -103,6 +103,13 @@ public actor ControllerStateStore: DecisionStore, HoldSource {
                 )
                 """,
             ], compatibleSince: 4),
+            // `not-applied` as a decision's mode: a decision that was not sent (an outside change
+            // waited out, a scale-in withheld, a standby), which `hold` used to say, the word of
+            // an operator's hold. Additive: a version 5 controller still writes `hold`.
+            Migration(statements: [
+                "ALTER TABLE \(s).decisions DROP CONSTRAINT IF EXISTS decisions_mode_check",
+                "ALTER TABLE \(s).decisions ADD CONSTRAINT decisions_mode_check CHECK (mode IN ('applied', 'dry-run', 'paused', 'failed', 'hold', 'not-applied'))",
+            ], compatibleSince: 4),
         ]
     }
 

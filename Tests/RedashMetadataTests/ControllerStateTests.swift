@@ -70,20 +70,20 @@ struct ControllerStateTests {
     func schemaCompatibility() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)), controllerVersion: "0.2.0")
-        #expect(try await store.migrate() == 5)
+        #expect(try await store.migrate() == 6)
         let admin = try await PostgresConnection.connect(url: SecretURL(server.url))
-        // A later controller added a column (additive: compatible with schema 5) — rolling back to
+        // A later controller added a column (additive: compatible with schema 6) — rolling back to
         // this controller keeps working.
         _ = try await admin.query("ALTER TABLE redash_autoscaler.decisions ADD COLUMN note text")
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (6, 5, '0.6.0')")
-        #expect(try await store.migrate() == 6)
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (7, 6, '0.6.0')")
+        #expect(try await store.migrate() == 7)
         // Then one that changed how leadership works: refused, saying which controller to run.
-        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (7, 7, '0.7.0')")
+        _ = try await admin.query("INSERT INTO redash_autoscaler.schema_migrations (version, compatible_since, applied_by) VALUES (8, 8, '0.7.0')")
         await #expect {
             try await store.migrate()
         } throws: { error in
             let message = "\(error)"
-            return message.contains("needs a controller that knows schema version 7") && message.contains("0.7.0") && message.contains("knows 5")
+            return message.contains("needs a controller that knows schema version 8") && message.contains("0.7.0") && message.contains("knows 6")
         }
     }
 

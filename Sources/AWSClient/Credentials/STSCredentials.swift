@@ -35,6 +35,33 @@ enum STS {
         _ action: String, roleARN: String, parameters: [(String, String)], signer: AWSCredentials?,
         region: String?, environment: [String: String], transport: any HTTPTransport, now: Instant = WallClock.now()
     ) async throws -> AWSCredentials {
+        let text = try await query(
+            action, about: roleARN, parameters: parameters, signer: signer, region: region, environment: environment, transport: transport, now: now)
+        guard let key = XMLFields.first("AccessKeyId", in: text), let secret = XMLFields.first("SecretAccessKey", in: text),
+              let sessionToken = XMLFields.first("SessionToken", in: text) else {
+            throw CredentialError("STS \(action) for \(roleARN) answered without credentials")
+        }
+        let expiration = XMLFields.first("Expiration", in: text).flatMap(CivilTime.parseTimestamp)
+        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: sessionToken, expiration: expiration)
+    }
+
+    /// `GetCallerIdentity`: the ARN of whoever `credentials` belong to (a user, an assumed role's
+    /// session), which needs no permission.
+    static func callerARN(
+        credentials: AWSCredentials, region: String?, environment: [String: String], transport: any HTTPTransport, now: Instant = WallClock.now()
+    ) async throws -> String {
+        let text = try await query(
+            "GetCallerIdentity", about: "the caller", parameters: [], signer: credentials, region: region, environment: environment,
+            transport: transport, now: now)
+        guard let arn = XMLFields.first("Arn", in: text) else { throw CredentialError("STS GetCallerIdentity answered without an ARN") }
+        return arn
+    }
+
+    /// One query-protocol call: the answer's XML. `about` names what it is for, in errors.
+    private static func query(
+        _ action: String, about: String, parameters: [(String, String)], signer: AWSCredentials?,
+        region: String?, environment: [String: String], transport: any HTTPTransport, now: Instant
+    ) async throws -> String {
         let (endpoint, signingRegion) = try endpoint(region: region, environment: environment)
         let form = ([("Action", action), ("Version", "2011-06-15")] + parameters)
             .map { "\(FormEncoding.encode($0.0))=\(FormEncoding.encode($0.1))" }.joined(separator: "&")
@@ -54,7 +81,6 @@ enum STS {
         // 0.4 s apart, with jitter), as the AWS SDKs do: a credential refresh should not fail on
         // one closed keep-alive connection. Anything else is the answer.
         var attempt = 0
-        var text = ""
         while true {
             attempt += 1
             let reply: HTTPReply
@@ -65,24 +91,18 @@ enum STS {
                     try await pause(before: attempt + 1)
                     continue
                 }
-                throw CredentialError("STS \(action) for \(roleARN): \(error)")
+                throw CredentialError("STS \(action) for \(about): \(error)")
             }
-            text = reply.text
-            if reply.status == 200 { break }
+            let text = reply.text
+            if reply.status == 200 { return text }
             let code = XMLFields.first("Code", in: text) ?? "HTTP \(reply.status)"
             if attempt < attempts, reply.status >= 500 || code == "Throttling" || code == "ThrottlingException" {
                 try await pause(before: attempt + 1)
                 continue
             }
             let message = XMLFields.first("Message", in: text).map { ": \($0.prefix(300))" } ?? ""
-            throw CredentialError("STS \(action) for \(roleARN) failed: \(code)\(message)")
+            throw CredentialError("STS \(action) for \(about) failed: \(code)\(message)")
         }
-        guard let key = XMLFields.first("AccessKeyId", in: text), let secret = XMLFields.first("SecretAccessKey", in: text),
-              let sessionToken = XMLFields.first("SessionToken", in: text) else {
-            throw CredentialError("STS \(action) for \(roleARN) answered without credentials")
-        }
-        let expiration = XMLFields.first("Expiration", in: text).flatMap(CivilTime.parseTimestamp)
-        return AWSCredentials(accessKeyID: key, secretAccessKey: secret, sessionToken: sessionToken, expiration: expiration)
     }
 
     /// `redash-autoscaler-<unix time>`: a session name CloudTrail shows next to every call.

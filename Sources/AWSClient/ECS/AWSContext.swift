@@ -9,6 +9,9 @@ public struct AWSContext: Sendable {
     public let credentials: CredentialProvider
     public let ecs: ECSClient
     public let autoScaling: ApplicationAutoScalingClient
+    /// Who the credentials belong to (STS `GetCallerIdentity`, which needs no permission): the
+    /// identity `hold` records.
+    public var callerARN: @Sendable () async throws -> String = { throw CredentialError("no STS endpoint known") }
 
     /// `regionFlag` and `profile` come from the command line, `policyRegion` from the policy.
     public static func make(
@@ -26,9 +29,13 @@ public struct AWSContext: Sendable {
                 endpoint: try AWSEndpoint.resolve(service, region: region, environment: environment),
                 credentials: credentials, transport: transport, retry: retry, budget: budget, logger: logger)
         }
-        return AWSContext(
+        var context = AWSContext(
             region: region, regionSource: source, credentials: credentials,
             ecs: ECSClient(cluster: cluster, api: try client(.ecs, "AmazonEC2ContainerServiceV20141113", budget: CallBudget(ecsRate))),
             autoScaling: ApplicationAutoScalingClient(api: try client(.applicationAutoScaling, "AnyScaleFrontendService")))
+        context.callerARN = {
+            try await STS.callerARN(credentials: try await credentials.credentials(), region: region, environment: environment, transport: transport)
+        }
+        return context
     }
 }

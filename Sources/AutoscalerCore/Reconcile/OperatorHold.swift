@@ -27,6 +27,6 @@ public struct OperatorHold: Hashable, Sendable {
 
     /// The decision's reason while the hold applies.
     public var explanation: String {
-        "held at \(tasks) by \(setBy.clipped(to: 100)) until \(until)" + (reason.isEmpty ? "" : ": \(reason.clipped(to: Self.reasonLimit))")
+        "held at \(tasks) by \(setBy.clipped(to: 200)) until \(until)" + (reason.isEmpty ? "" : ": \(reason.clipped(to: Self.reasonLimit))")
     }
 }

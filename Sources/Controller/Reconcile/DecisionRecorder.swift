@@ -113,7 +113,7 @@ final class DecisionRecorder: Sendable {
         case .dryRun: mode = "dry-run"
         case .paused: mode = "paused"
         case .failed: mode = "failed"
-        default: mode = "hold"
+        default: mode = "not-applied"
         }
         do {
             try await store.record(decision, mode: mode, controller: controllerName, generation: generation)
