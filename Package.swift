@@ -248,6 +248,7 @@ let package = Package(
             name: "QueueProbesTests",
             dependencies: [
                 "QueueProbes", "RedisClient", "AutoscalerCore", "IntegrationSupport", "AutoscalerCLI", "PolicyFile", "FuzzHarness", "SystemClock",
+                "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],

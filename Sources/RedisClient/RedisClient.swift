@@ -18,6 +18,10 @@ public actor RedisClient {
     private var consecutiveFailures = 0
     private var retryAfter: ContinuousClock.Instant?
     private var lastError: RedisError?
+    /// When "redis unavailable" was last logged: once when an outage starts, then once a minute,
+    /// not at every reconnect attempt.
+    private var lastWarned: ContinuousClock.Instant?
+    static let warningEvery: Duration = .seconds(60)
     /// Round trips made so far (for the probe benchmark and metrics).
     public private(set) var roundTrips = 0
 
@@ -71,6 +75,7 @@ public actor RedisClient {
                 logger.info("redis reconnected", metadata: ["redis.server": "\(endpoint.server)", "redis.failures": "\(consecutiveFailures)"])
             }
             consecutiveFailures = 0
+            lastWarned = nil
             retryAfter = nil
             lastError = nil
             connection = opened
@@ -88,10 +93,14 @@ public actor RedisClient {
         consecutiveFailures += 1
         lastError = error
         let delay = pacing.delay(afterFailures: consecutiveFailures)
-        retryAfter = ContinuousClock.now + delay
+        let now = ContinuousClock.now
+        retryAfter = now + delay
+        guard lastWarned.map({ now - $0 >= Self.warningEvery }) ?? true else { return }
+        lastWarned = now
         logger.warning("redis unavailable", metadata: [
             "redis.server": "\(endpoint.server)", "error.kind": "\(error.kind.rawValue)",
-            "error": "\(error.message)", "retry.in": "\(delay)",
+            "error": "\(error.message)", "retry.in": "\(delay)", "redis.failures": "\(consecutiveFailures)",
+            "repeats": "logged again once a minute while it lasts",
         ])
     }
 }
