@@ -170,6 +170,11 @@ def main(binary):
               f"{'' if ENFORCE_LOUD_DENIALS else '; not enforced yet'})")
         if ENFORCE_LOUD_DENIALS and not loud:
             failures.append(f"a dry-run lacking ecs:ListTasks logged {len(naming)} lines naming it: {naming[:3]}")
+        # The fix it suggests is the read-only policy's, not the writing controller's.
+        pointed = [line for line in naming if "dry-run-policy" in line]
+        print(f"check-dry-run-policy: the fix points at the dry-run policy: {'yes' if pointed else 'NO'}")
+        if not pointed:
+            failures.append(f"a dry-run lacking ecs:ListTasks did not point at deploy/iam/dry-run-policy.json.tftpl: {naming[:2]}")
 
         # The writes the live controller makes are denied to the same user.
         writer = client("ecs", *reader)

@@ -222,7 +222,7 @@ final class DecisionRecorder: Sendable {
         // A tick with a failed read counts once per dependency, however many queues or services
         // the failure touched: the counter says how often the controller was partly blind.
         for dependency in Set(report.errors.map(\.dependency)) { metrics.increment(.errors, ["dependency": dependency.rawValue]) }
-        logErrors(report.errors, now: report.at)
+        logErrors(report.errors, now: report.at, dryRun: report.mode == .dryRun)
     }
 
     /// A Celery round: node counts, complete or not, and a warning (once a minute while it lasts)
@@ -247,7 +247,7 @@ final class DecisionRecorder: Sendable {
     /// dependency (the first failure, the other operations that failed the same way, the IAM
     /// action missing if that is the cause), each distinct line once a minute with the count of
     /// ticks held back; and one line when a dependency works again.
-    func logErrors(_ errors: [DependencyError], now: Instant) {
+    func logErrors(_ errors: [DependencyError], now: Instant, dryRun: Bool = false) {
         var seen = Set<String>()
         for dependency in DependencyError.Dependency.allCases {
             let failures = errors.filter { $0.dependency == dependency }
@@ -266,7 +266,11 @@ final class DecisionRecorder: Sendable {
             let permissions = Set(failures.compactMap(\.missingPermission)).sorted()
             if !permissions.isEmpty {
                 metadata["missingPermission"] = "\(permissions.joined(separator: ","))"
-                metadata["fix"] = "allow \(permissions.joined(separator: ", ")) in the controller's IAM role (deploy/iam/ has the policies)"
+                // A dry-run runs with the read-only role (or a person's credentials): point at its
+                // policy, not at the writing controller's.
+                metadata["fix"] = dryRun
+                    ? "allow \(permissions.joined(separator: ", ")) to the credentials of the dry-run (deploy/iam/dry-run-policy.json.tftpl is the read-only policy)"
+                    : "allow \(permissions.joined(separator: ", ")) in the controller's IAM role (deploy/iam/controller-policy.json.tftpl)"
             }
             metadata.merge(Self.repeatMetadata(admitted), uniquingKeysWith: { $1 })
             logger.error("\(Self.label(dependency)) failed: \(first)", metadata: metadata)
