@@ -90,16 +90,9 @@ struct ControllerSetup {
                 killSwitches: { [region = aws.region, profile = aws.profile] in
                     try Self.killSwitch($0, region: region, profile: profile, environment: environment, logger: logger)
                 },
-                pacing: [redisPacing, postgresPacing]),
+                pacing: [redisPacing, postgresPacing],
+                competitors: ScalableTargetWatch(client: context.autoScaling, cluster: policy.cluster, logger: logger)),
             metrics: metrics, controllerName: controllerName(), logger: logger)
-        // Two autoscalers on one service undo each other: say so at start.
-        if let targets = try? await context.autoScaling.scalableTargets(cluster: policy.cluster, services: policy.services.map(\.name)) {
-            for (service, target) in targets.sorted(by: { $0.key < $1.key }) {
-                logger.warning("an Application Auto Scaling target is registered on this service; it will fight this controller", metadata: [
-                    "service": "\(service)", "resourceId": "\(target.resourceID)", "min": "\(target.minCapacity)", "max": "\(target.maxCapacity)",
-                ])
-            }
-        }
         return ControllerSetup(reconciler: reconciler, redis: redis, redashRedis: redashRedis, lease: lease, metadata: metadata)
     }
 
@@ -140,5 +133,40 @@ struct ControllerSetup {
     /// Host name and process id: names this instance in the leader row and the decision log.
     static func controllerName() -> String {
         "\(ProcessInfo.processInfo.hostName)/\(ProcessInfo.processInfo.processIdentifier)"
+    }
+}
+
+/// Application Auto Scaling targets on the policy's services, read at start and every five
+/// minutes (one `DescribeScalableTargets` per 50 services). A target whose dynamic scaling is
+/// suspended both ways sets nothing and does not count. Says so when one appears or goes.
+actor ScalableTargetWatch: CompetingScalers {
+    static let period: Duration = .seconds(300)
+    let client: ApplicationAutoScalingClient
+    let cluster: String
+    let logger: Logger
+    private var last: (at: Instant, services: [String], targets: [String: String])?
+
+    init(client: ApplicationAutoScalingClient, cluster: String, logger: Logger) {
+        self.client = client
+        self.cluster = cluster
+        self.logger = logger
+    }
+
+    func competing(services: [String], now: Instant) async throws -> [String: String] {
+        if let last, last.services == services, now - last.at < Self.period, now >= last.at { return last.targets }
+        let read = try await client.scalableTargets(cluster: cluster, services: services)
+        let targets = read.filter { !$0.value.suspended }.mapValues(\.resourceID)
+        let before = last?.targets ?? [:]
+        for (service, resource) in targets.sorted(by: { $0.key < $1.key }) where before[service] == nil {
+            logger.error("an Application Auto Scaling target also sets this service's desiredCount; not writing it until the target is deregistered or its dynamic scaling suspended", metadata: [
+                "service": "\(service)", "resourceId": "\(resource)",
+                "fix": "aws application-autoscaling deregister-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id \(resource)",
+            ])
+        }
+        for service in before.keys.sorted() where targets[service] == nil {
+            logger.notice("the Application Auto Scaling target on this service is gone or suspended; the controller writes it again", metadata: ["service": "\(service)"])
+        }
+        last = (now, services, targets)
+        return targets
     }
 }

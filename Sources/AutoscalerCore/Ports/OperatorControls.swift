@@ -1,5 +1,12 @@
 /// Where the reconciler reads the operators' holds ("hold this service at N until T"): the
 /// controller's database in production.
+/// Other autoscalers registered on the services: an Application Auto Scaling target whose
+/// dynamic scaling is not suspended sets desiredCount too, and the two would undo each other.
+public protocol CompetingScalers: Sendable {
+    /// The services with an active target, and its resource id; read at most every few minutes.
+    func competing(services: [String], now: Instant) async throws -> [String: String]
+}
+
 public protocol HoldSource: Sendable {
     /// The holds in force at `now`, by service.
     func activeHolds(now: Instant) async throws -> [String: OperatorHold]

@@ -75,6 +75,8 @@ public enum NotSentReason: String, Hashable, Sendable {
     case notLeader = "not-leader"
     /// The service is paused: read and reported, never written.
     case paused
+    /// Another autoscaler (an Application Auto Scaling target) sets the service's desiredCount.
+    case competingAutoscaler = "competing-autoscaler"
 }
 
 /// What became of one service at one tick, for logs, `plan`, `/status` and the decision log.

@@ -271,6 +271,9 @@ public enum ServiceStep {
             case .notSent(.dryRun): outcome = .dryRun
             case .notSent(.paused): outcome = .paused
             case .notSent(.notLeader): outcome = .notLeader
+            case .notSent(.competingAutoscaler):
+                outcome = .withheld(
+                    "an Application Auto Scaling target (\(plan.authority.competitor ?? "?")) also sets its desiredCount, and the two would undo each other: deregister it, or suspend its dynamic scaling (docs/migration.md)")
             case .withheld(let reason): outcome = .withheld(reason)
             case .failed(let error): outcome = .failed(error)
             case .nothingToSend: outcome = .unchanged

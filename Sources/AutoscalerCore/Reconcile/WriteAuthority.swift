@@ -9,11 +9,15 @@ public struct WriteAuthority: Hashable, Sendable {
     public var mode: ServiceMode
     /// Whether this controller may write now (it leads, and its lease allows a write).
     public var isLeader: Bool
+    /// Another autoscaler registered on the service (an Application Auto Scaling target's
+    /// resource id): an active service is then not written, since each would undo the other.
+    public var competitor: String?
 
     /// Creates an authority.
-    public init(mode: ServiceMode = .active, isLeader: Bool = true) {
+    public init(mode: ServiceMode = .active, isLeader: Bool = true, competitor: String? = nil) {
         self.mode = mode
         self.isLeader = isLeader
+        self.competitor = competitor
     }
 
     /// Everything that can stop a write, combined.
@@ -22,8 +26,9 @@ public struct WriteAuthority: Hashable, Sendable {
     ///     kill switch, combined (`controllerMode`).
     ///   - service: the service's own `mode`.
     ///   - mayWrite: whether this controller leads and may write now.
-    public static func decide(controller: ServiceMode, service: ServiceMode, mayWrite: Bool) -> WriteAuthority {
-        WriteAuthority(mode: .combined(controller, service), isLeader: mayWrite)
+    ///   - competitor: another autoscaler's target on the service, if any.
+    public static func decide(controller: ServiceMode, service: ServiceMode, mayWrite: Bool, competitor: String? = nil) -> WriteAuthority {
+        WriteAuthority(mode: .combined(controller, service), isLeader: mayWrite, competitor: competitor)
     }
 
     /// The controller-wide mode: the strictest of `run --dry-run`, the policy's `mode` and the
@@ -38,7 +43,7 @@ public struct WriteAuthority: Hashable, Sendable {
         switch mode {
         case .paused: .paused
         case .dryRun: .dryRun
-        case .active: isLeader ? nil : .notLeader
+        case .active: !isLeader ? .notLeader : competitor != nil ? .competingAutoscaler : nil
         }
     }
 

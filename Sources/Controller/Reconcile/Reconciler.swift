@@ -30,13 +30,17 @@ public actor Reconciler {
         public var killSwitches: @Sendable (String) throws -> any ModeSwitch
         /// The reconnect pacing of the clients, re-paced when a reload changes the interval.
         public var pacing: [ReconnectPacing]
+        /// Other autoscalers registered on the services; `nil`: not looked for.
+        public var competitors: (any CompetingScalers)?
 
         public init(
             queues: any QueueSource, cluster: any ClusterReader, applier: PlanApplier, forecast: (any ForecastSource)? = nil,
             store: (any DecisionStore)? = nil, leadership: (any Leadership)? = nil, apiCalls: (any APICallCounting)? = nil,
             holds: (any HoldSource)? = nil, killSwitch: (any ModeSwitch)? = nil,
-            killSwitches: @escaping @Sendable (String) throws -> any ModeSwitch = Reconciler.fileKillSwitch, pacing: [ReconnectPacing] = []
+            killSwitches: @escaping @Sendable (String) throws -> any ModeSwitch = Reconciler.fileKillSwitch, pacing: [ReconnectPacing] = [],
+            competitors: (any CompetingScalers)? = nil
         ) {
+            self.competitors = competitors
             self.killSwitch = killSwitch
             self.pacing = pacing
             self.holds = holds
@@ -141,6 +145,7 @@ public actor Reconciler {
         let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
         let holds = await readHolds(now: now, errors: &errors)
         let killSwitch = await readKillSwitch(now: now, errors: &errors)
+        let competing = await readCompetitors(policy, now: now, errors: &errors)
         let controllerMode = WriteAuthority.controllerMode(isDryRun: ports.applier.mode == .dryRun, policy: policy.mode, killSwitch: killSwitch?.mode)
         let lease = await ports.leadership?.acquireOrConfirm(now: now) ?? LeaseStatus(isLeader: true)
         let isLeader = lease.isLeader
@@ -155,7 +160,8 @@ public actor Reconciler {
         var planned = policy.services.map { service in
             var observation = Self.observation(of: service, probe: probe, state: states[service.name], tasks: tasks, forecast: forecast, policy: policy)
             observation.hold = holds[service.name]
-            observation.authority = WriteAuthority.decide(controller: controllerMode, service: service.mode, mayWrite: mayWrite)
+            observation.authority = WriteAuthority.decide(
+                controller: controllerMode, service: service.mode, mayWrite: mayWrite, competitor: competing[service.name])
             let (plan, memory) = ServiceStep.plan(
                 observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
             return Planned(service: service, observation: observation, plan: plan, memory: memory)
@@ -202,6 +208,9 @@ public actor Reconciler {
         var memory: ServiceMemory
     }
 
+    /// Other autoscalers' targets last read, by service.
+    private var competitors: [String: String] = [:]
+
     /// The holds in force; the last ones read when the database cannot be read now.
     private func readHolds(now: Instant, errors: inout [DependencyError]) async -> [String: OperatorHold] {
         if let source = ports.holds {
@@ -213,6 +222,18 @@ public actor Reconciler {
         }
         holds = holds.filter { $0.value.isActive(at: now) }
         return holds
+    }
+
+    /// Other autoscalers on the services; the last ones read when they cannot be read now (an
+    /// unreadable answer is an ECS error of the tick, and blocks nothing new).
+    private func readCompetitors(_ policy: Policy, now: Instant, errors: inout [DependencyError]) async -> [String: String] {
+        guard let source = ports.competitors else { return [:] }
+        do {
+            competitors = try await source.competing(services: policy.services.map(\.name), now: now)
+        } catch {
+            errors.append(DependencyError(.ecs, "Application Auto Scaling targets", "\(error); keeping the targets last read"))
+        }
+        return competitors
     }
 
     /// The kill switch's mode; the last one read when it cannot be read now.

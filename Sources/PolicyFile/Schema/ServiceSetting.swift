@@ -21,7 +21,7 @@ struct ServiceSetting: Sendable {
 
     /// A setting whose value goes to `field`.
     init<Value: Sendable>(
-        _ key: String, _ field: WritableKeyPath<ServicePolicy, Value> & Sendable, _ summary: String,
+        _ key: String, _ field: any WritableKeyPath<ServicePolicy, Value> & Sendable, _ summary: String,
         shown: @escaping @Sendable (Value) -> String, read: @escaping @Sendable (NodeReader, Node, String) -> Value?
     ) {
         self.key = key
