@@ -3,7 +3,9 @@ import Controller
 import AutoscalerCore
 import Foundation
 import Logging
+import PostgresClient
 import QueueProbes
+import RedashMetadata
 import RedisClient
 import SystemClock
 
@@ -37,6 +39,7 @@ public struct QueuesCommand: AsyncParsableCommand {
         let report = try await Self.report(
             policy: policy, redisURL: redis, json: json, inspectCelery: inspectCelery, logger: logging.logger("redash-autoscaler.queues"))
         print(report.standardOutput)
+        if !report.standardError.isEmpty { FileHandle.standardError.write(Data((report.standardError + "\n").utf8)) }
         if report.exitCode != 0 { throw ExitCode(report.exitCode) }
     }
 
@@ -70,26 +73,35 @@ public struct QueuesCommand: AsyncParsableCommand {
             activity: asksCelery ? CeleryInspectRequest(replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout) : nil, now: WallClock.now())
         await client.close()
         await redashClient?.close()
+        // Which data sources route to which queue, from Redash's database when the policy names
+        // one: a queue routed to but consumed by no worker is found as `plan` finds it.
+        let (routed, routingProblem) = await routing(policy, logger: logger)
         let output = json
-            ? QueueReportJSON.render(report, policy: policy)
-            : QueueReportTable.render(report, policy: policy, endpoint: endpoint)
+            ? QueueReportJSON.render(report, policy: policy, routed: routed)
+            : QueueReportTable.render(report, policy: policy, endpoint: endpoint, routed: routed)
         let failed = policy.queueNames.contains { if case .unavailable = report.readings[$0] { true } else { false } }
-        return CommandReport(exitCode: failed ? 1 : 0, standardOutput: output, standardError: "")
+        return CommandReport(
+            exitCode: failed ? 1 : 0, standardOutput: output,
+            standardError: routingProblem.map { "note: queue routing not read from Redash's database: \($0)" } ?? "")
+    }
+
+    /// The data sources routed to each queue, when the policy names Redash's database; a
+    /// database that does not answer within 5 s leaves the routing out, with the reason.
+    static func routing(_ policy: Policy, logger: Logger) async -> (routed: [String: [String]], problem: String?) {
+        guard let url = policy.database?.url else { return ([:], nil) }
+        let session = PostgresSession(url: url, connectTimeout: .seconds(3), statementTimeout: .seconds(3), logger: logger)
+        do {
+            let routes = try await RedashMetadataReader(session: session).routing()
+            return (routes.routedQueues, nil)
+        } catch {
+            return ([:], "\(error)")
+        }
     }
 }
 
 /// The `--json` form: `{"layout": ..., "queues": [...], "scheduler": {...}}`.
 enum QueueReportJSON {
-    /// Queue names that do not add up, from Redis alone (`queues` reads no database).
-    static func findingsOf(_ report: ProbeReport, policy: Policy) -> [QueueNameCheck.Finding] {
-        guard var known = report.knownQueues?.names else { return [] }
-        for queue in policy.queueNames {
-            if case .observed(let observation)? = report.readings[queue], let workers = observation.workers, workers.busy + workers.idle > 0 { known.insert(queue) }
-        }
-        return QueueNameCheck.check(policy: policy, known: known, pendingOutsidePolicy: report.knownQueues?.pendingOutsidePolicy ?? [:], routed: [:])
-    }
-
-    static func render(_ report: ProbeReport, policy: Policy) -> String {
+    static func render(_ report: ProbeReport, policy: Policy, routed: [String: [String]] = [:]) -> String {
         let queues = policy.queueNames
         var object: [String: Any] = [
             "layout": report.systemName,
@@ -99,7 +111,7 @@ enum QueueReportJSON {
             "commands": report.commands,
         ]
         object["queues"] = queues.map { PlanRendering.queueObject($0, report.readings[$0], abandoned: report.abandonedJobs[$0]) }
-        let findings = findingsOf(report, policy: policy)
+        let findings = QueueNameCheck.findings(policy: policy, probe: report, routed: routed)
         if !findings.isEmpty { object["queueNames"] = findings.map { ["queue": $0.queue, "kind": $0.kind, "finding": $0.description] } }
         if let scheduler = report.scheduler {
             object["scheduler"] = [
@@ -120,13 +132,13 @@ enum QueueReportJSON {
 
 /// The default, human form.
 enum QueueReportTable {
-    static func render(_ report: ProbeReport, policy: Policy, endpoint: RedisEndpoint) -> String {
+    static func render(_ report: ProbeReport, policy: Policy, endpoint: RedisEndpoint, routed: [String: [String]] = [:]) -> String {
         let queues = policy.queueNames
         var lines = ["\(endpoint) · layout \(report.systemName), \(report.layoutSource) · \(report.roundTrips) round trip(s), \(report.commands) commands"]
         let width = max(18, (queues.map(\.count).max() ?? 0) + 2)
         lines.append(PlanRendering.queueHeader(width: width))
         lines += queues.map { PlanRendering.queueRow($0, report.readings[$0], width: width, abandoned: report.abandonedJobs[$0]) }
-        lines += QueueReportJSON.findingsOf(report, policy: policy).map { "warning: queue names: \($0)" }
+        lines += QueueNameCheck.findings(policy: policy, probe: report, routed: routed).map { "warning: queue names: \($0)" }
         if let scheduler = report.scheduler {
             let refresh = scheduler.sinceLastRefresh.map { "last refresh \($0.compactDescription) ago" }
                 ?? "not judged yet: no redash:status last_refresh_at in this Redis (new, not refreshed yet, or not Redash's)"

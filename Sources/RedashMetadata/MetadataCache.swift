@@ -120,11 +120,7 @@ public actor MetadataCache: ForecastSource {
 
     public func snapshot(now: Instant, scheduler: RedashSchedulerState?, schedulerIsStale: Bool) async -> ForecastSnapshot {
         let runtimes = stats.mapValues { Duration.seconds($0.p50) }
-        var routed: [String: [String]] = [:]
-        for route in routes {
-            routed[route.queue, default: []].append(route.name)
-            if route.scheduledQueue != route.queue { routed[route.scheduledQueue, default: []].append(route.name) }
-        }
+        let routed = routes.routedQueues
         guard let forecast = forecast(now: now, scheduler: scheduler ?? RedashSchedulerState(), horizonMinutes: Self.tickHorizonMinutes) else {
             return ForecastSnapshot(due: nil, runtimes: runtimes, routedQueues: routed, problem: problem)
         }

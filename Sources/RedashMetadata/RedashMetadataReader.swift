@@ -36,6 +36,18 @@ public struct DataSourceRoute: Sendable, Equatable {
     }
 }
 
+extension [DataSourceRoute] {
+    /// The data sources routed to each queue (adhoc and scheduled), by queue name.
+    public var routedQueues: [String: [String]] {
+        var routed: [String: [String]] = [:]
+        for route in self {
+            routed[route.queue, default: []].append(route.name)
+            if route.scheduledQueue != route.queue { routed[route.scheduledQueue, default: []].append(route.name) }
+        }
+        return routed
+    }
+}
+
 /// A query with a schedule, and what the forecast needs of its last run.
 public struct ScheduledQuery: Sendable, Equatable {
     public var id: Int

@@ -67,3 +67,17 @@ public enum QueueNameCheck {
         return findings
     }
 }
+
+extension QueueNameCheck {
+    /// The findings of a probe: the queues Redis knows (and those with registered workers,
+    /// whether or not a job was ever enqueued on them) against the policy, the queues holding
+    /// jobs outside it, and `routed` (the data sources routed to each queue, from Redash's
+    /// database; empty without one).
+    public static func findings(policy: Policy, probe: ProbeReport, routed: [String: [String]]) -> [Finding] {
+        guard var known = probe.knownQueues?.names else { return [] }
+        for (queue, reading) in probe.readings {
+            if case .observed(let observation) = reading, let workers = observation.workers, workers.busy + workers.idle > 0 { known.insert(queue) }
+        }
+        return check(policy: policy, known: known, pendingOutsidePolicy: probe.knownQueues?.pendingOutsidePolicy ?? [:], routed: routed)
+    }
+}

@@ -322,14 +322,7 @@ public actor Reconciler {
 
     /// Policy queues that exist nowhere, and queues with work that no service consumes.
     static func queueFindings(_ policy: Policy, probe: ProbeReport, forecast: ForecastSnapshot?) -> [QueueNameCheck.Finding] {
-        guard var known = probe.knownQueues?.names else { return [] }
-        // A queue with registered workers exists, whether or not a job was ever enqueued on it.
-        for (queue, reading) in probe.readings {
-            if case .observed(let observation) = reading, let workers = observation.workers, workers.busy + workers.idle > 0 { known.insert(queue) }
-        }
-        return QueueNameCheck.check(
-            policy: policy, known: known, pendingOutsidePolicy: probe.knownQueues?.pendingOutsidePolicy ?? [:],
-            routed: forecast?.routedQueues ?? [:])
+        QueueNameCheck.findings(policy: policy, probe: probe, routed: forecast?.routedQueues ?? [:])
     }
 
     /// A queue that could not be read is an error of the tick (the rule already holds for it).
