@@ -94,7 +94,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .errors: Definition(.counter, ["dependency"], "failed reads or writes by dependency")
         case .skippedSchedules: Definition(.gauge, [], "scheduled queries whose schedule could not be read")
         case .lastScaleTimestamp: Definition(.gauge, ["service"], "Unix time of the last desiredCount change applied to the service")
-        case .unmappedBusyWorkers: Definition(.gauge, ["service"], "busy RQ workers that could not be matched to an ECS task")
+        case .unmappedBusyWorkers: Definition(.gauge, ["service"], "busy workers (RQ workers; Celery pool slots with celery.inspect) that could not be matched to an ECS task")
         case .taskProtectionChanges: Definition(.counter, ["action", "service"], "tasks whose scale-in protection was set or released, by action")
         case .forecastRefreshesCompared:
             Definition(.counter, [], "Redash refreshes whose jobs enqueued (outdated_queries_count less the locks Redash held) were compared with the forecast")

@@ -172,3 +172,23 @@ struct StatusPageCeleryTests {
         #expect(page.contains("running queries unknown"), "\(page.prefix(1500))")
     }
 }
+
+@Suite("Unmapped busy workers on Celery")
+struct CeleryUnmappedTests {
+    @Test("a busy Celery node on none of the service's tasks counts in unmapped_busy_workers, as a busy RQ worker would")
+    func counted() async {
+        let queues = FakeQueues(layout: .celery), cluster = FakeCluster(["adhoc": 3])
+        queues.set("queries", pending: 0, running: nil)
+        queues.setCelery(CeleryActivity(
+            reached: 4,
+            nodes: [CeleryReconcileTests.node(1, busy: 1), CeleryReconcileTests.node(2, busy: 0), CeleryReconcileTests.node(3, busy: 0), CeleryReconcileTests.node(9, busy: 2)],
+            elapsed: .milliseconds(3),
+            observedAt: ReconcilerTests.start))
+        cluster.setTasks("adhoc", (1...3).map { TaskSnapshot(id: "t\($0)", privateIP: "10.0.0.\($0)", phase: .running) })
+        let metrics = MetricsRegistry()
+        let reconciler = ReconcilerTests.reconciler(queues: queues, cluster: cluster, policy: CeleryReconcileTests.policy(inspect: true), metrics: metrics)
+        for second in [0.0, 5] { _ = await reconciler.reconcile(now: ReconcilerTests.at(second)) }
+        let line = metrics.render().split(separator: "\n").first { $0.hasPrefix("redash_autoscaler_unmapped_busy_workers{service=\"adhoc\"}") }
+        #expect(line.map(String.init) == "redash_autoscaler_unmapped_busy_workers{service=\"adhoc\"} 2.0", "\(String(describing: line))")
+    }
+}
