@@ -35,9 +35,11 @@ final class NodeReader {
         for (value, reference) in interpolated.sorted(by: { $0.value.count > $1.value.count }) where value.count >= 3 {
             message = message.replacingOccurrences(of: value, with: reference)
         }
-        diagnostics.append(Diagnostic(
-            severity: severity, file: file, line: mark?.line ?? 1, column: mark?.column ?? 1,
-            path: path, message: message))
+        let diagnostic = Diagnostic(
+            severity: severity, file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, path: path, message: message)
+        // One value inherited by many services is one diagnostic, where it is written.
+        guard !diagnostics.contains(diagnostic) else { return }
+        diagnostics.append(diagnostic)
     }
 
     var hasErrors: Bool { diagnostics.contains { $0.severity == .error } }

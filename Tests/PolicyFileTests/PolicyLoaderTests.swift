@@ -35,6 +35,32 @@ struct PolicyLoaderTests {
         #expect(policy.interval == .seconds(5))
     }
 
+    @Test("a value given in defaults and inherited by three services is warned about once, where defaults says it; a service's own value at its own line")
+    func inheritedWarningAtDefaults() throws {
+        let text = """
+            cluster: redash
+            redis: redis://127.0.0.1:6379/0
+            defaults:
+              scaleDown: {stabilizationWindow: 30s, maxStep: 1, cooldown: 0s}
+              target: {maxWait: 2s}
+            services:
+              a: {queues: [qa], minTasks: 1, maxTasks: 4}
+              b: {queues: [qb], minTasks: 1, maxTasks: 4}
+              c:
+                queues: [qc]
+                minTasks: 1
+                maxTasks: 4
+                scaleDown: {stabilizationWindow: 20s, maxStep: 1, cooldown: 0s}
+            """
+        let result = parse(text)
+        let windows = result.diagnostics.filter { $0.path.hasSuffix("stabilizationWindow") }
+        #expect(windows.map(\.path).sorted() == ["defaults.scaleDown.stabilizationWindow", "services.c.scaleDown.stabilizationWindow"], "\(windows)")
+        #expect(windows.first { $0.path.hasPrefix("defaults") }?.line == 4)
+        #expect(windows.first { $0.path.hasPrefix("services.c") }?.line == 13)
+        let waits = result.diagnostics.filter { $0.path.hasSuffix("maxWait") }
+        #expect(waits.count == 1 && waits.first?.path == "defaults.target.maxWait" && waits.first?.line == 5, "\(waits)")
+    }
+
     @Test("environment values replace ${VAR}; ${VAR:-default} falls back; $$ is a dollar")
     func interpolation() throws {
         let text = """
@@ -210,13 +236,13 @@ struct PolicyLoaderTests {
 @Suite("Policy syntax helpers")
 struct PolicySyntaxTests {
     @Test("durations", arguments: [
-        ("30s", 30.0), ("5m", 300), ("1h", 3600), ("1m30s", 90), ("500ms", 0.5), ("0s", 0), ("1.5s", 1.5),
+        ("30s", 30.0), ("5m", 300), ("1h", 3600), ("1m30s", 90), ("500ms", 0.5), ("0s", 0), ("1.5s", 1.5), ("7d", 604_800), ("1d12h", 129_600),
     ])
     func durations(_ text: String, _ seconds: Double) {
         #expect(DurationSyntax.parse(text)?.inSeconds == seconds)
     }
 
-    @Test("not durations", arguments: ["30", "", "s", "5 minutes", "-5s", "5d"])
+    @Test("not durations", arguments: ["30", "", "s", "5 minutes", "-5s", "5w"])
     func notDurations(_ text: String) {
         #expect(DurationSyntax.parse(text) == nil)
         #expect(DurationSyntax.read(text) == .failure(.malformed))

@@ -37,14 +37,16 @@ struct PolicySchema {
         let defaults = top["defaults"].flatMap { node in
             reader.mapping(node, "defaults", known: ServiceSetting.topKeys).map { ServiceSetting.changes($0, "defaults", reader: reader) }
         } ?? []
-        let services = top["services"].map { readServices($0, defaults: defaults) } ?? []
+        let services = top["services"].map { readServices($0, defaults: defaults, defaultsNode: top["defaults"]) } ?? []
 
         if let interval {
             warnAboutInterval(interval, top)
             for (service, node) in services {
                 if service.staleAfter < interval * 2 {
-                    let mark = node.mapping?.first { $0.key.string == "staleAfter" }?.value.mark ?? node.mark
-                    reader.warning(mark, "services.\(service.name).staleAfter",
+                    let own = node.mapping?.first { $0.key.string == "staleAfter" }?.value.mark
+                    let inherited = top["defaults"]?.mapping?.first { $0.key.string == "staleAfter" }?.value.mark
+                    let (mark, path) = own.map { ($0, "services.\(service.name)") } ?? inherited.map { ($0, "defaults") } ?? (node.mark, "services.\(service.name)")
+                    reader.warning(mark, "\(path).staleAfter",
                                    "shorter than two intervals (\(interval.compactDescription)): one slow read will count as a missing signal")
                 }
             }

@@ -10,7 +10,7 @@ extension PolicySchema {
         var allowsSharing: Bool
     }
 
-    func readServices(_ node: Node, defaults: [@Sendable (inout ServicePolicy) -> Void]) -> [(ServicePolicy, Node)] {
+    func readServices(_ node: Node, defaults: [@Sendable (inout ServicePolicy) -> Void], defaultsNode: Node? = nil) -> [(ServicePolicy, Node)] {
         guard let named = reader.namedMapping(node, "services") else { return [] }
         if named.isEmpty {
             reader.error(node.mark, "services", "no services: name at least one ECS service to manage")
@@ -30,7 +30,7 @@ extension PolicySchema {
             guard let entries = reader.mapping(
                 value, path, known: Self.serviceKeys, required: ["queues", "minTasks", "maxTasks"])
             else { continue }
-            guard let service = readService(name, entries, path, defaults: defaults) else { continue }
+            guard let service = readService(name, entries, path, defaults: defaults, defaultsNode: defaultsNode) else { continue }
 
             let allowsSharing = entries["allowSharedQueues"].flatMap {
                 reader.boolean($0, "\(path).allowSharedQueues")
@@ -47,14 +47,14 @@ extension PolicySchema {
                     }
                 }
             }
-            checkRedashRules(service, entries, path)
+            checkRedashRules(service, entries, path, defaultsNode: defaultsNode)
             services.append((service, value))
         }
         return services
     }
 
     func readService(
-        _ name: String, _ entries: Entries, _ path: String, defaults: [@Sendable (inout ServicePolicy) -> Void]
+        _ name: String, _ entries: Entries, _ path: String, defaults: [@Sendable (inout ServicePolicy) -> Void], defaultsNode: Node? = nil
     ) -> ServicePolicy? {
         var queues: [String] = []
         var listed = Set<String>()
@@ -104,14 +104,24 @@ extension PolicySchema {
         var service = ServicePolicy(name: name, queues: queues, minTasks: minTasks, maxTasks: maxTasks, fallbackTasks: fallback, schedules: schedules)
         for change in settings { change(&service) }
         if service.scaleDown.stabilizationWindow < .seconds(60) {
-            reader.warning(entries["scaleDown"]?.mark ?? entries.mark, "\(path).scaleDown.stabilizationWindow",
+            let (mark, where_) = Self.origin("scaleDown", entries, path, defaultsNode)
+            reader.warning(mark, "\(where_).scaleDown.stabilizationWindow",
                            "\(service.scaleDown.stabilizationWindow.compactDescription) is shorter than a Fargate task takes to start; the service may flap")
         }
         return service
     }
 
+    /// Where a service's setting `key` was written, for a diagnostic about its value: the
+    /// service's own entry, else `defaults` (then one diagnostic there, however many services
+    /// inherit it: the reader drops repeats), else the service.
+    static func origin(_ key: String, _ entries: Entries, _ path: String, _ defaultsNode: Node?) -> (Mark?, String) {
+        if let own = entries[key] { return (own.mark, path) }
+        if let inherited = defaultsNode?.mapping?.first(where: { $0.key.string == key })?.value { return (inherited.mark, "defaults") }
+        return (entries.mark, path)
+    }
+
     /// Redash facts that make some legal-looking policies dangerous.
-    func checkRedashRules(_ service: ServicePolicy, _ entries: Entries, _ path: String) {
+    func checkRedashRules(_ service: ServicePolicy, _ entries: Entries, _ path: String, defaultsNode: Node? = nil) {
         let periodic = service.queues.filter(Self.periodicQueues.contains)
         if let queue = periodic.first, service.minTasks == 0 {
             reader.error(entries["minTasks"]?.mark, "\(path).minTasks",
@@ -133,7 +143,8 @@ extension PolicySchema {
                            "0 means the first adhoc query after a quiet spell waits for a task to start (30–90s on Fargate)")
         }
         if service.target.maxWait < .seconds(5) {
-            reader.warning(entries["target"]?.mark ?? entries.mark, "\(path).target.maxWait",
+            let (mark, where_) = Self.origin("target", entries, path, defaultsNode)
+            reader.warning(mark, "\(where_).target.maxWait",
                            "below 5s: almost every job will count as late")
         }
     }
