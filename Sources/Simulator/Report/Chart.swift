@@ -63,8 +63,11 @@ public enum Chart {
                 }
                 svg += "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"1.4\" points=\"\(points.joined(separator: " "))\"/>\n"
             }
-            let totals = result.totals
-            svg += "<text x=\"\(left + plotWidth - 4)\" y=\"\(y0 - 6)\" text-anchor=\"end\" fill=\"#5f6368\">task-hours \(format(totals.taskHours)) · killed \(totals.killed) · actions \(totals.scalingActions)</text>\n"
+            // The panel's own service: its task-hours and actions, not every service's.
+            let own = result.services.first { $0.name == service }
+            let taskHours = own?.taskHours ?? result.totals.taskHours
+            let actions = own.map { $0.scaleUps + $0.scaleDowns } ?? result.totals.scalingActions
+            svg += "<text x=\"\(left + plotWidth - 4)\" y=\"\(y0 - 6)\" text-anchor=\"end\" fill=\"#5f6368\">\(escape(service)): task-hours \(format(taskHours)) · actions \(actions) · queries killed (all services) \(result.totals.killed)</text>\n"
         }
         return svg + "</svg>\n"
     }

@@ -139,6 +139,14 @@ public struct ServiceResult: Codable, Sendable, Equatable {
     public var scaleDowns: Int
     /// Most tasks alive at once.
     public var peakTasks: Int
+
+    public init(name: String, taskHours: Double, scaleUps: Int, scaleDowns: Int, peakTasks: Int) {
+        self.name = name
+        self.taskHours = taskHours
+        self.scaleUps = scaleUps
+        self.scaleDowns = scaleDowns
+        self.peakTasks = peakTasks
+    }
 }
 
 /// The state at one sample time, for charts.
