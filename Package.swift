@@ -292,7 +292,7 @@ let package = Package(
         .testTarget(
             name: "RedashMetadataTests",
             dependencies: [
-                "RedashMetadata", "PostgresClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "QueueProbes", "RedisClient",
+                "RedashMetadata", "PostgresClient", "AutoscalerCore", "AutoscalerCLI", "IntegrationSupport", "QueueProbes", "RedisClient", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["Python"],

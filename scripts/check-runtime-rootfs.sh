@@ -9,7 +9,7 @@
 # Downloaded packages are kept in /var/cache/redash-autoscaler-debootstrap for the next run.
 # With KEEP_RUNTIME_ROOT=DIR the verified root (without the binary and policy it was tested with)
 # is moved to DIR, for scripts/build-image.sh: the image is built from the root checked here.
-# Usage: scripts/check-runtime-rootfs.sh [mirror]
+# Usage: scripts/check-runtime-rootfs.sh [mirror]   (BINARY=PATH: check that binary, build none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mirror=${1:-http://deb.debian.org/debian}
@@ -18,9 +18,14 @@ runtime_packages=libpq5,libhiredis0.14,ca-certificates,tzdata
 [[ $(id -u) -eq 0 ]] || { echo "check-runtime-rootfs: needs root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends debootstrap >/dev/null
 
-build_log=$(mktemp)
-binary=$(scripts/static-build.sh 2>"$build_log") || { tail -40 "$build_log"; exit 1; }
-rm -f "$build_log"
+# BINARY=PATH checks a binary built already (release.sh passes the one it ships).
+if [[ -n ${BINARY:-} ]]; then
+  binary=$BINARY
+else
+  build_log=$(mktemp)
+  binary=$(scripts/static-build.sh 2>"$build_log") || { tail -40 "$build_log"; exit 1; }
+  rm -f "$build_log"
+fi
 
 root=$(mktemp -d /tmp/redash-autoscaler-rootfs.XXXXXX)
 trap 'umount "$root/proc" 2>/dev/null || true; rm -rf "$root"' EXIT

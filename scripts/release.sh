@@ -7,7 +7,8 @@
 #
 # Usage: sudo scripts/release.sh [OUTPUT_DIR]     (default: dist/)
 # Environment: RUNTIME_ROOT=DIR reuses a root kept by check-runtime-rootfs.sh (KEEP_RUNTIME_ROOT)
-# instead of debootstrapping one; IMAGE_SOURCE sets the image's source label.
+# instead of debootstrapping and checking one with the release binary; IMAGE_SOURCE sets the
+# image's source label.
 # Needs root (debootstrap and the image's layers), Swift 6.1+, umoci and skopeo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,18 +30,19 @@ work=$(mktemp -d /tmp/redash-autoscaler-release.XXXXXX)
 restore() { git checkout -q -- "$version_file"; rm -rf "$work"; }
 trap restore EXIT
 
-root=${RUNTIME_ROOT:-}
-if [[ -z $root ]]; then
-  root=$work/runtime-root
-  echo "release: debootstrapping and checking the runtime root (scripts/check-runtime-rootfs.sh)"
-  KEEP_RUNTIME_ROOT=$root scripts/check-runtime-rootfs.sh >"$work/rootfs.log" 2>&1 || { cat "$work/rootfs.log"; exit 1; }
-fi
-
 echo "release: building $version (${revision:0:12}), static Swift runtime"
 sed -i "s/^\( *static let revision: String? = \)nil$/\1\"${revision:0:12}\"/" "$version_file"
 grep -q "\"${revision:0:12}\"" "$version_file" || { echo "release: could not stamp the revision into $version_file" >&2; exit 1; }
 built=$(scripts/static-build.sh 2>"$work/build.log") || { tail -40 "$work/build.log"; exit 1; }
 git checkout -q -- "$version_file"
+
+# The runtime root is checked with the very binary that ships (one static build, not two).
+root=${RUNTIME_ROOT:-}
+if [[ -z $root ]]; then
+  root=$work/runtime-root
+  echo "release: debootstrapping and checking the runtime root with it (scripts/check-runtime-rootfs.sh)"
+  BINARY=$built KEEP_RUNTIME_ROOT=$root scripts/check-runtime-rootfs.sh >"$work/rootfs.log" 2>&1 || { cat "$work/rootfs.log"; exit 1; }
+fi
 
 # Debug information is most of the binary's size; the symbols stay, so crash backtraces name
 # their functions.

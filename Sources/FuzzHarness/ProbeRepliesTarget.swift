@@ -57,11 +57,11 @@ public enum ProbeRepliesTarget: FuzzTarget {
         let stream = ReplyStream(RESPWire.decode(scenario.replies).replies)
         var redashPipeline: RedisPipeline?
         if scenario.hasRedashRedis { redashPipeline = { try stream.answer($0, isRedash: true) } }
-        // The stream answers at once: a Celery round polls without waiting, until its replies
-        // (or the stream) are used up.
+        // The stream answers at once, and the round's clock jumps over its waits: a Celery round
+        // polls as a live one would, until its replies (or its timeout) are used up.
         let prober = QueueProber(
             pipeline: { try stream.answer($0, isRedash: false) }, redashPipeline: redashPipeline, layout: scenario.layout,
-            pollSleep: { _ in await Task.yield() }, roundIDs: SequentialIDs().next, logger: quietLogger)
+            clock: JumpingClock(), roundIDs: SequentialIDs().next, logger: quietLogger)
         var reports: [ProbeReport] = []
         for tick in 0..<scenario.ticks {
             stream.tick = tick

@@ -20,8 +20,9 @@ public actor QueueProber: QueueSource {
     let logger: Logger
     /// The Redis database of the queues: kombu's fanout channels carry its number.
     let database: Int
-    /// Waits between polls of a Celery round's reply list (a fuzzer's replies need no waiting).
-    let pollSleep: @Sendable (Duration) async throws -> Void
+    /// What a Celery round waits and measures by: its polls of the reply list, and when its
+    /// reply timeout is over (a fuzzer's replies jump ahead instead of waiting; a test moves it).
+    let clock: any MonotonicClock
     /// The unique parts of a Celery round's reply key and tickets: random UUIDs, or a sequence
     /// where recorded replies must match a replay.
     let roundIDs: @Sendable () -> String
@@ -56,25 +57,28 @@ public actor QueueProber: QueueSource {
     ///   - redashClient: Redash's own Redis (`redash:status`, `sq:executed_at`, pause keys,
     ///     locks) when it is not `client`.
     ///   - layout: `.auto` detects from the keys on the first probe that finds any.
-    public init(client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, logger: Logger) {
+    ///   - clock: what Celery rounds wait and measure by.
+    public init(
+        client: RedisClient, redashClient: RedisClient? = nil, layout: QueueLayout, clock: any MonotonicClock = ContinuousClock(), logger: Logger
+    ) {
         var redashPipeline: RedisPipeline?
         if let redashClient { redashPipeline = { try await redashClient.pipeline($0) } }
         self.init(
             pipeline: { try await client.pipeline($0) }, redashPipeline: redashPipeline, layout: layout, database: client.endpoint.database,
-            logger: logger)
+            clock: clock, logger: logger)
     }
 
     /// A prober that sends its round trips through `pipeline` (and `redashPipeline` for Redash's
     /// own keys): a `RedisClient`, or replies replayed from a recording or a fuzzer.
     package init(
         pipeline: @escaping RedisPipeline, redashPipeline: RedisPipeline?, layout: QueueLayout, database: Int = 0,
-        pollSleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+        clock: any MonotonicClock = ContinuousClock(),
         roundIDs: @escaping @Sendable () -> String = { UUID().uuidString.lowercased() }, logger: Logger
     ) {
         self.pipeline = pipeline
         self.roundIDs = roundIDs
         self.database = database
-        self.pollSleep = pollSleep
+        self.clock = clock
         self.redashPipeline = redashPipeline
         self.configuredLayout = layout
         self.logger = logger

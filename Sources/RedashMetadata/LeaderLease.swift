@@ -35,6 +35,9 @@ public actor LeaderLease: Leadership {
     public static let releaseDeadline: Duration = .seconds(1)
 
     private var generation: Int64?
+    /// What the local side of the lease is counted by (its validity, the takeover guard); the
+    /// database's expiry is PostgreSQL's own `now()`.
+    let clock: any MonotonicClock
     private var validUntil: ContinuousClock.Instant?
     private var firstWriteAt: ContinuousClock.Instant?
 
@@ -47,8 +50,9 @@ public actor LeaderLease: Leadership {
     public init(
         store: ControllerStateStore, url: SecretURL, holder: String, scope: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
         takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease"),
-        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30))
+        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30)), clock: any MonotonicClock = ContinuousClock()
     ) async {
+        self.clock = clock
         // Statements of the lease are short: a client deadline of 2 s + 2 s, and a reconnect of
         // 3 s at most, far inside the lease; a tick on an unreachable database waits that long.
         self.session = PostgresSession(
@@ -64,10 +68,10 @@ public actor LeaderLease: Leadership {
     }
 
     /// Whether this instance leads now (by its own clock).
-    public var isLeader: Bool { generation != nil && (validUntil.map { ContinuousClock.now < $0 } ?? false) }
+    public var isLeader: Bool { generation != nil && (validUntil.map { clock.now < $0 } ?? false) }
 
     public func acquireOrConfirm(now: Instant) async -> LeaseStatus {
-        let sentAt = ContinuousClock.now
+        let sentAt = clock.now
         let seconds = String(duration.inSeconds)
         do {
             if let current = generation {
@@ -92,16 +96,16 @@ public actor LeaderLease: Leadership {
             guard let taken = rows.rows.first.flatMap({ _ in rows[0, "generation"]?.int }) else { return LeaseStatus(isLeader: false) }
             generation = Int64(taken)
             validUntil = sentAt + duration - safety
-            firstWriteAt = ContinuousClock.now + takeoverGuard
+            firstWriteAt = clock.now + takeoverGuard
             logger.notice("this controller is now the leader", metadata: [
                 "holder": "\(holder)", "generation": "\(taken)", "firstWriteIn": "\(takeoverGuard)",
             ])
             return LeaseStatus(isLeader: true, generation: Int64(taken))
         } catch {
             // Cannot renew: lead on only while the lease surely holds, writing nothing after.
-            if let current = generation, let validUntil, ContinuousClock.now < validUntil {
+            if let current = generation, let validUntil, clock.now < validUntil {
                 logger.warning("cannot renew the lease; leading until it runs out", metadata: [
-                    "error": "\(error)", "leftSeconds": "\((validUntil - ContinuousClock.now).inSeconds)",
+                    "error": "\(error)", "leftSeconds": "\((validUntil - clock.now).inSeconds)",
                 ])
                 return LeaseStatus(isLeader: true, generation: current)
             }
@@ -113,7 +117,7 @@ public actor LeaderLease: Leadership {
 
     public func writeWindow() async -> Duration? {
         guard generation != nil, let validUntil else { return nil }
-        let now = ContinuousClock.now
+        let now = clock.now
         if let firstWriteAt, now < firstWriteAt { return nil }
         let left = validUntil - now
         guard left >= Self.minimumWrite else {

@@ -27,15 +27,19 @@ public actor RedisClient {
 
     /// How soon a lost connection is tried again.
     public nonisolated let pacing: ReconnectPacing
+    /// What the backoff and the outage log are timed by.
+    let clock: any MonotonicClock
 
     /// The pacing of a one-shot command: 0.5 s doubling to 30 s.
     public static func defaultPacing() -> ReconnectPacing { ReconnectPacing(first: .milliseconds(500), cap: .seconds(30)) }
 
     public init(
         endpoint: RedisEndpoint, timeouts: RedisTimeouts = RedisTimeouts(), logger: Logger,
-        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, pacing: ReconnectPacing = RedisClient.defaultPacing()
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, pacing: ReconnectPacing = RedisClient.defaultPacing(),
+        clock: any MonotonicClock = ContinuousClock()
     ) {
         self.pacing = pacing
+        self.clock = clock
         self.endpoint = endpoint
         self.timeouts = timeouts
         self.logger = logger
@@ -66,7 +70,7 @@ public actor RedisClient {
     private func openConnection() async throws -> RedisConnection {
         if let connection, connection.isOpen { return connection }
         connection = nil
-        if let retryAfter, ContinuousClock.now < retryAfter, let lastError {
+        if let retryAfter, clock.now < retryAfter, let lastError {
             throw RedisError(.backingOff, server: endpoint.server, "not retrying yet after: \(lastError.message)")
         }
         do {
@@ -93,7 +97,7 @@ public actor RedisClient {
         consecutiveFailures += 1
         lastError = error
         let delay = pacing.delay(afterFailures: consecutiveFailures)
-        let now = ContinuousClock.now
+        let now = clock.now
         retryAfter = now + delay
         guard lastWarned.map({ now - $0 >= Self.warningEvery }) ?? true else { return }
         lastWarned = now

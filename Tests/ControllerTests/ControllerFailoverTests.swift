@@ -15,7 +15,7 @@ import Glibc
 /// that the new leader waited out its guard; and, from both `/metrics` sampled together every
 /// ~200 ms, that no two controllers say at once that they lead. The figures (takeover: from the
 /// fault to the new leader's first write) are printed as `failover: …` lines for
-/// docs/benchmarks.md. The kill -9 case is ControllerLeaderTests' `twoControllers`.
+/// docs/benchmarks.md. The kill -9 case, `twoControllers`, is in ControllerLeaderTests.swift.
 ///
 /// The lease lasts 15 s from a renewal by the database's clock; the leader counts 13 s of it by
 /// its own; a new leader waits 6 s before its first write; the policy ticks every second.

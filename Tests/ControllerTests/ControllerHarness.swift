@@ -66,8 +66,8 @@ final class ControllerProcess: @unchecked Sendable {
     }
 
     deinit {
-        process.stop(grace: 5)
-        try? FileManager.default.removeItem(at: directory)
+        let directory = self.directory
+        process.stopInBackground(grace: 5) { try? FileManager.default.removeItem(at: directory) }
     }
 }
 

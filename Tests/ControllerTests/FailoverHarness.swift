@@ -110,7 +110,7 @@ final class PostgresCut: Sendable {
     func cut() { process.signal(SIGUSR1) }
     func restore() { process.signal(SIGUSR2) }
 
-    deinit { process.stop(grace: 1) }
+    deinit { process.stopInBackground(grace: 1) }
 }
 
 /// moto, Redis and PostgreSQL, with a moto proxy for each of two controllers (A and B).

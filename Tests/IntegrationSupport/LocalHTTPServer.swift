@@ -46,7 +46,7 @@ public final class LocalHTTPServer: @unchecked Sendable {
 
     public var output: String { process.output }
 
-    deinit { process.stop(grace: 1) }
+    deinit { process.stopInBackground(grace: 1) }
 }
 
 extension ManagedProcess {

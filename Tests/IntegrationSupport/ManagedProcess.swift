@@ -107,9 +107,36 @@ public final class ManagedProcess: @unchecked Sendable {
         while isRunning { usleep(5_000) }
     }
 
+    /// SIGTERM now; the wait for the process group to end (SIGKILL after `grace` seconds) and
+    /// `cleanup` on a thread of their own. A deinit in async code must not hold one of the
+    /// cooperative pool's threads (two on a 2-core machine) for seconds: every other test's
+    /// continuation would wait, and real-time bounds measured in them would fail.
+    public func stopInBackground(grace: Double, then cleanup: @escaping @Sendable () -> Void = {}) {
+        Self.stopDetached(pid: pid, grace: grace, cleanup: cleanup)
+    }
+
+    private static func stopDetached(pid: pid_t, grace: Double, cleanup: @escaping @Sendable () -> Void) {
+        kill(-pid, SIGTERM)
+        Thread.detachNewThread {
+            var status: Int32 = 0
+            let deadline = Date().addingTimeInterval(grace)
+            // 0: still running; the pid, or -1 once reaped elsewhere: gone.
+            while waitpid(pid, &status, WNOHANG) == 0 && Date() < deadline { usleep(20_000) }
+            kill(-pid, SIGKILL)  // the group may outlive the leader (orphaned work horses)
+            while waitpid(pid, &status, WNOHANG) == 0 { usleep(5_000) }
+            cleanup()
+        }
+    }
+
     deinit {
-        stop(grace: 1)
-        try? FileManager.default.removeItem(atPath: outputPath)
+        let path = outputPath
+        let exited = lock.withLock { exitStatus != nil }
+        if exited {
+            kill(-pid, SIGKILL)
+            try? FileManager.default.removeItem(atPath: path)
+        } else {
+            Self.stopDetached(pid: pid, grace: 1) { try? FileManager.default.removeItem(atPath: path) }
+        }
     }
 
     /// Runs a command to completion and returns its output; throws with the output when it fails.

@@ -69,7 +69,11 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     deinit {
-        try? Self.run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "stop"])
-        try? FileManager.default.removeItem(at: directory)
+        // Off the cooperative pool: pg_ctl waits for the server to go (see ManagedProcess).
+        let directory = self.directory
+        Thread.detachNewThread {
+            try? Self.run("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "stop"])
+            try? FileManager.default.removeItem(at: directory)
+        }
     }
 }

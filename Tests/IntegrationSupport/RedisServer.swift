@@ -85,7 +85,7 @@ public final class RedisServer: @unchecked Sendable {
     }
 
     deinit {
-        process.stop(grace: 2)
-        try? FileManager.default.removeItem(at: directory)
+        let directory = self.directory
+        process.stopInBackground(grace: 2) { try? FileManager.default.removeItem(at: directory) }
     }
 }

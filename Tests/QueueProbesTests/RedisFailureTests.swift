@@ -4,6 +4,7 @@ import IntegrationSupport
 import QueueProbes
 import RedisClient
 import Testing
+import TestSupport
 
 @Suite("Redis connections that go wrong")
 struct RedisFailureTests {
@@ -88,10 +89,15 @@ struct RedisFailureTests {
         #expect(report.failure("scheduled_queries") != nil)
     }
 
-    @Test("nothing listening: the error names the server; the next call backs off at once")
+    @Test("nothing listening: the error names the server; the next call backs off at once, until the backoff is over")
     func refusedThenBackoff() async throws {
         let port = try Ports.free()
-        let nobody = try client("redis://:hunter2@127.0.0.1:\(port)/0")
+        // The backoff is timed by a clock the test moves: however long the machine makes the
+        // test wait between calls, the second call is within it.
+        let clock = ManualClock()
+        let nobody = RedisClient(
+            endpoint: try RedisEndpoint(url: "redis://:hunter2@127.0.0.1:\(port)/0"), logger: quietLogger,
+            pacing: ReconnectPacing(first: .seconds(1), cap: .seconds(1)), clock: clock)
         do {
             _ = try await nobody.pipeline([["PING"]])
             Issue.record("connected to nothing")
@@ -108,6 +114,14 @@ struct RedisFailureTests {
             #expect(error.kind == .backingOff)
         }
         #expect(ContinuousClock.now - started < .seconds(2))
+        // Past the backoff it tries again (and fails again, connecting).
+        clock.advance(by: .seconds(2))
+        do {
+            _ = try await nobody.pipeline([["PING"]])
+            Issue.record("connected to nothing")
+        } catch let error as RedisError {
+            #expect(error.kind == .connectionFailed, "\(error)")
+        }
     }
 
     @Test("TLS: rediss:// trusting the server's CA works; without it the handshake fails as a TLS error")

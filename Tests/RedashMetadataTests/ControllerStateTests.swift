@@ -4,6 +4,7 @@ import IntegrationSupport
 import PostgresClient
 import RedashMetadata
 import Testing
+import TestSupport
 
 @Suite("Controller state and leader lease against PostgreSQL")
 struct ControllerStateTests {
@@ -11,10 +12,10 @@ struct ControllerStateTests {
     func stateRoundTrip() async throws {
         let server = try await PostgresServer.start()
         let store = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await store.migrate() == 5)
+        #expect(try await store.migrate() == 6)
         // A second controller starting against the same schema changes nothing.
         let second = try ControllerStateStore(session: PostgresSession(url: SecretURL(server.url)))
-        #expect(try await second.migrate() == 5)
+        #expect(try await second.migrate() == 6)
         try await store.saveStartTimes(service: "adhoc", samples: [42.5, 61], at: CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10))
         #expect(try await store.loadStartTimes() == ["adhoc": [42.5, 61]])
 
@@ -87,6 +88,35 @@ struct ControllerStateTests {
         }
     }
 
+    @Test("the lease's local side by a clock the test moves: no write within the takeover guard, none in the last second, none once the lease has run out by its own clock")
+    func localClock() async throws {
+        let server = try await PostgresServer.start()
+        let url = SecretURL(server.url)
+        let store = try ControllerStateStore(session: PostgresSession(url: url))
+        try await store.migrate()
+        let clock = ManualClock()
+        let lease = await LeaderLease(
+            store: store, url: url, holder: "a", scope: "redash", duration: .seconds(15), safety: .seconds(2), takeoverGuard: .seconds(6),
+            clock: clock)
+        let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
+        #expect(await lease.acquireOrConfirm(now: now).isLeader)
+        #expect(await lease.writeWindow() == nil, "within the guard")
+        clock.advance(by: .milliseconds(5_999))
+        #expect(await lease.writeWindow() == nil, "still within the guard")
+        clock.advance(by: .milliseconds(2))
+        // 15 s less 2 s of safety from before the acquire, 6 s gone: about 7 s left.
+        let window = try #require(await lease.writeWindow())
+        #expect(window > .milliseconds(6_990) && window <= .seconds(7), "\(window)")
+        clock.advance(by: .milliseconds(6_100))
+        #expect(await lease.writeWindow() == nil, "less than a second left: no write is started")
+        #expect(await lease.isLeader)
+        clock.advance(by: .seconds(1))
+        #expect(await !lease.isLeader, "its own clock says the lease has run out")
+        // Renewed (the database's row is its own), it leads again with a fresh window.
+        #expect(await lease.acquireOrConfirm(now: now).isLeader)
+        #expect(await lease.writeWindow().map { $0 > .seconds(12) } == true)
+    }
+
     @Test("the lease: one leads; a leader whose session dies leads on only until its lease runs out; never two writers")
     func leaderLease() async throws {
         let server = try await PostgresServer.start()
@@ -100,8 +130,7 @@ struct ControllerStateTests {
         let taken = await first.acquireOrConfirm(now: now)
         #expect(taken.isLeader && taken.generation == 1)
         #expect(await !second.acquireOrConfirm(now: now).isLeader)
-        // A new leader waits its guard before it may write.
-        #expect(await first.writeWindow() == nil)
+        // Past its guard it may write (the guard itself, exactly: `localClock` below).
         try await Task.sleep(for: .milliseconds(600))
         #expect(await first.writeWindow() != nil)
 
@@ -156,7 +185,7 @@ struct ControllerStateTests {
             VALUES (1, 'old-controller', 7, now(), now(), now() + interval '2 seconds')
             """)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
-        #expect(try await store.migrate() == 5)
+        #expect(try await store.migrate() == 6)
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         let redash = await LeaderLease(store: store, url: url, holder: "a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
         let staging = await LeaderLease(store: store, url: url, holder: "b", scope: "redash-staging", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))

@@ -67,12 +67,13 @@ extension QueueProber {
 
     /// One Celery remote-control round.
     func inspectCelery(_ request: CeleryInspectRequest, now: Instant, into gathered: inout Gathered) async {
-        let start = ContinuousClock.now
+        let clock = self.clock
+        let start = clock.now
         let sweep = lastSweep.map { now - $0 >= ReplyBinding.sweepPeriod || now < $0 } ?? true
         if sweep { lastSweep = now }
         let round = CeleryRound(database: database, timeout: request.replyTimeout, now: now, poolLimit: request.poolLimit, ids: roundIDs)
         let (activity, leftovers) = await round.run(
-            pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { ContinuousClock.now - start }, sleep: pollSleep)
+            pipeline: pipeline, leftovers: celeryLeftovers, sweep: sweep, elapsed: { clock.now - start }, sleep: { try await clock.sleep(for: $0) })
         // At most a few: a Redis that refuses every clean-up is not carried forever.
         celeryLeftovers = Array(leftovers.suffix(16))
         gathered.celery = activity
