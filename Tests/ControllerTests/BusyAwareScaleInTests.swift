@@ -94,6 +94,9 @@ struct BusyAwareScaleInTests {
         #expect(protected.tasksStopped >= 1, "no scale-in happened")
         #expect(protected.log.contains("task protection updated"))
 
+        // The control (the same scenario without protection kills queries) is a property of the
+        // scenario, whichever system runs the workers: checked once, on RQ, to keep CI short.
+        guard system == .rq else { return }
         let unprotected = try await Self.run(protectBusyTasks: false, system: system)
         print("ecs lab, \(system.rawValue), busy-aware off: killed \(unprotected.killed), finished \(unprotected.finished), tasks stopped \(unprotected.tasksStopped), task-seconds \(unprotected.taskSeconds)")
         #expect(unprotected.killed >= 1, "the scenario cannot tell the two apart: \(unprotected.log.suffix(2000))")

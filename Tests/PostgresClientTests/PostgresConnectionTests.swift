@@ -138,7 +138,7 @@ struct PostgresDeadlineTests {
         await #expect(throws: CancellationError.self) { _ = try await waiting.value }
         let waited = ContinuousClock.now - cancelledAt
         // Not the 7 s client deadline; what a loaded machine adds to "at once".
-        #expect(waited < .seconds(3), "waited \(waited) after the cancellation")
+        #expect(waited < .seconds(5), "waited \(waited) after the cancellation")
         // Its statement may still be under way on the old connection: a new one answers.
         let rows = try await session.query("SELECT pg_backend_pid() AS pid")
         #expect(rows[0, "pid"]?.int.map { $0 != pid } == true)
@@ -200,11 +200,11 @@ struct PostgresDeadlineTests {
         await #expect(throws: PostgresError.self) { _ = try await session.queryOnOpenConnection("SELECT 1 AS one", within: .milliseconds(500)) }
         let waited = ContinuousClock.now - started
         _ = kill(pid_t(pid), SIGCONT)
-        #expect(waited < .seconds(3), "waited \(waited), not its 0.5 s")
+        #expect(waited < .seconds(5), "waited \(waited), not its 0.5 s")
         // The connection it gave up on is gone; it does not open another.
         let reopened = ContinuousClock.now
         await #expect(throws: PostgresError.self) { _ = try await session.queryOnOpenConnection("SELECT 1 AS one", within: .seconds(1)) }
-        #expect(ContinuousClock.now - reopened < .seconds(2))
+        #expect(ContinuousClock.now - reopened < .seconds(5))
     }
 
     @Test("NOTICE messages go to the log as structured lines, not to standard error")

@@ -47,8 +47,10 @@ struct FuzzSeedTests {
         var scenario = ProbeScenario()
         scenario.start = Instant(secondsSinceEpoch: Date().timeIntervalSince1970.rounded())
         setup(&scenario)
-        let client = RedisClient(endpoint: try RedisEndpoint(url: redis.url), logger: quietLogger)
-        let redashClient = try redash.map { RedisClient(endpoint: try RedisEndpoint(url: $0.url), logger: quietLogger) }
+        // Generous timeouts: a loaded machine must not turn a recording into one of a timeout.
+        let timeouts = RedisTimeouts(connect: .seconds(10), command: .seconds(10))
+        let client = RedisClient(endpoint: try RedisEndpoint(url: redis.url), timeouts: timeouts, logger: quietLogger)
+        let redashClient = try redash.map { RedisClient(endpoint: try RedisEndpoint(url: $0.url), timeouts: timeouts, logger: quietLogger) }
         let (recorded, live) = await ProbeRepliesTarget.record(scenario, client: client, redashClient: redashClient)
         await client.close()
         await redashClient?.close()
