@@ -35,8 +35,32 @@ fi
 command -v swift >/dev/null || { echo "bootstrap: swift is not on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bootstrap: python3 is not on PATH" >&2; exit 1; }
 
+# Venvs are kept outside the checkout, one per requirements file and interpreter, in
+# $REDASH_AUTOSCALER_VENV_CACHE (default /var/cache/redash-autoscaler/venvs when it can be
+# written; empty: inside the checkout), and the checkout's .venv* link to them: a clean clone on
+# a machine that ran the suite before installs nothing again. A changed requirements file is a
+# new venv.
+venv_cache=${REDASH_AUTOSCALER_VENV_CACHE-/var/cache/redash-autoscaler/venvs}
+if [[ -n $venv_cache ]] && ! mkdir -p "$venv_cache" 2>/dev/null; then venv_cache=""; fi
+
 # make_venv DIR REQUIREMENTS [PYTHON]: creates or refreshes a venv when its requirements changed.
 make_venv() {
+  local dir=$1 requirements=$2 python=${3:-python3} stamp
+  if [[ -n $venv_cache ]]; then
+    local key
+    key=$( (sha256sum "$requirements" | cut -c1-16; "$python" -c 'import sys; print(sys.version)') | sha256sum | cut -c1-16)
+    local cached="$venv_cache/${dir#.}-$key"
+    # Made where it lives (a venv's scripts name their own path); its stamp is written last, so a
+    # venv cut short is made again.
+    make_venv_in "$cached" "$requirements" "$python"
+    if [[ ! -L $dir && -e $dir ]]; then rm -rf "$dir"; fi
+    ln -sfn "$cached" "$dir"
+    return 0
+  fi
+  make_venv_in "$dir" "$requirements" "$python"
+}
+
+make_venv_in() {
   local dir=$1 requirements=$2 python=${3:-python3} stamp
   stamp="$dir/.requirements.sha256"
   if [[ -x "$dir/bin/python" && -f "$stamp" ]] && sha256sum --status -c "$stamp" 2>/dev/null; then
