@@ -134,7 +134,6 @@ let package = Package(
             name: "PostgresClient",
             dependencies: [
                 "CLibPQ", "AutoscalerCore", .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -233,6 +232,7 @@ let package = Package(
             dependencies: [
                 "AutoscalerCore",
                 "TestSupport",
+                "IntegrationSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
@@ -305,7 +305,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SimulatorTests",
-            dependencies: ["Simulator", "AutoscalerCore", "PolicyFile", "TestSupport"],
+            dependencies: ["Simulator", "AutoscalerCore", "PolicyFile", "TestSupport", "IntegrationSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -38,7 +38,8 @@ public enum RESPWire {
     /// an `int`: `*2147483647` (or `*-2147483649`) reserves 16 GiB of address space before any
     /// element does. The pages are not touched (no resident memory; a kernel that will not
     /// overcommit refuses, which hiredis reports as out of memory), and the command timeout drops
-    /// the connection, which frees them: not a crash (HiredisCodecTests pins it). libFuzzer counts
+    /// the connection, which frees them: not a crash. The client's size guard stops such a header
+    /// before hiredis sees it (ReplySizeGuardTests pins it). libFuzzer counts
     /// the reservation as an out-of-memory crash, and AddressSanitizer takes seconds over it, so
     /// the targets skip such inputs. Conservative: a `*` anywhere counts, not only at the start of
     /// a line, because hiredis skips the two bytes after a bulk string without looking at them

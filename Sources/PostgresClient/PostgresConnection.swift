@@ -1,7 +1,8 @@
 import AutoscalerCore
 import CLibPQ
 import Logging
-import NIOPosix
+import Dispatch
+import Foundation
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -264,31 +265,71 @@ final class NoticeSink: Sendable {
     }
 }
 
-/// The one thread a connection's libpq calls run on, in the order they were submitted (NIO's
-/// thread pool with one thread). It ends after the job handed to `finish`.
+/// The one thread a connection's libpq calls run on, in the order they were submitted. It ends
+/// after the job handed to `finish`.
+///
+/// A thread of its own, started without waiting for it: the caller may be one of the two
+/// threads Swift's concurrency has on a 2-core machine, and waiting there for a new thread to
+/// be scheduled (NIO's thread pool does, in `start()`) costs every other task that long, for
+/// each of 200 connections opened at once.
 final class ConnectionThread: Sendable {
-    private let pool = NIOThreadPool(numberOfThreads: 1)
-    private let finished = Atomic<Bool>(false)
+    private enum Job: Sendable {
+        case work(@Sendable () -> Void)
+        case last(@Sendable () -> Void)
+    }
+
+    /// What the thread and its submitters share; the thread holds it, not the ConnectionThread,
+    /// so that an unused one is released (and its thread ended) by `deinit`.
+    private final class Jobs: Sendable {
+        let queue = Mutex<(jobs: [Job], closed: Bool)>(([], false))
+        let ready = DispatchSemaphore(value: 0)
+
+        /// False once the last job was submitted: later jobs do not run.
+        func submit(_ job: Job) -> Bool {
+            let accepted = queue.withLock { state in
+                guard !state.closed else { return false }
+                if case .last = job { state.closed = true }
+                state.jobs.append(job)
+                return true
+            }
+            if accepted { ready.signal() }
+            return accepted
+        }
+
+        func serve() {
+            while true {
+                ready.wait()
+                guard let job = queue.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) else { continue }
+                switch job {
+                case .work(let work): work()
+                case .last(let work):
+                    work()
+                    return
+                }
+            }
+        }
+    }
+
+    private let jobs = Jobs()
 
     init() {
-        pool.start()
+        let jobs = self.jobs
+        Thread.detachNewThread { jobs.serve() }
     }
 
     deinit {
         // A connect never started (its caller was cancelled first): the thread ends here.
-        if !finished.load(ordering: .relaxed) { pool.shutdownGracefully { _ in } }
+        _ = jobs.submit(.last {})
     }
 
     /// Runs `work` on the thread after everything submitted before it.
     func async(_ work: @escaping @Sendable () -> Void) {
-        pool.submit { _ in work() }
+        _ = jobs.submit(.work(work))
     }
 
-    /// Runs `work` last, then ends the thread. Work submitted later does not run.
+    /// Runs `work` last, then ends the thread. Work submitted later does not run (the connection
+    /// submits nothing after it: it is called from its deinit or a failed connect).
     func finish(_ work: @escaping @Sendable () -> Void) {
-        // Jobs still queued at shutdown run too (told they are cancelled, which these ignore).
-        guard !finished.exchange(true, ordering: .relaxed) else { return }
-        pool.submit { _ in work() }
-        pool.shutdownGracefully { _ in }
+        _ = jobs.submit(.last(work))
     }
 }

@@ -2,8 +2,9 @@
 import AutoscalerCore
 import Foundation
 import Testing
+import IntegrationSupport
 
-@Suite("AWS protocol pieces")
+@Suite("AWS protocol pieces", .testThreads)
 struct AWSProtocolUnitTests {
     static func reply(_ status: Int, _ body: String, headers: [(String, String)] = []) -> HTTPReply {
         HTTPReply(status: status, headers: headers.map { (name: $0.0, value: $0.1) }, body: Array(body.utf8))

@@ -2,10 +2,11 @@
 import AWSTestSupport
 import AutoscalerCore
 import Testing
+import IntegrationSupport
 
 /// The ECS call budget: what the view asks ECS for, tick after tick, counted at the HTTP level
 /// on the real client over an in-memory ECS.
-@Suite("ECS cluster view: calls per tick")
+@Suite("ECS cluster view: calls per tick", .testThreads)
 struct ECSClusterViewTests {
     static let start = Instant(secondsSinceEpoch: 1_800_000_000)
 
@@ -163,7 +164,7 @@ struct ECSClusterViewTests {
     }
 }
 
-@Suite("Client-side call budget")
+@Suite("Client-side call budget", .testThreads)
 struct CallBudgetTests {
     @Test("a burst, then the sustained rate; a call that would wait past its deadline takes nothing")
     func tokenBucket() throws {

@@ -10,7 +10,7 @@ import Testing
 
 /// The ECS client against moto's server mode with IAM authentication on: every request is
 /// signed by our SigV4 signer and checked by moto, with users whose policy is deploy/'s document.
-@Suite("ECS client against moto", .serialized)
+@Suite("ECS client against moto", .testThreads, .serialized)
 struct ECSMotoTests {
     @Test("describe (batched past 10), missing services, set desired count, tasks and scaling targets with the shipped IAM policy")
     func controllerCalls() async throws {

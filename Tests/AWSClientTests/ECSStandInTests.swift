@@ -9,7 +9,7 @@ import Testing
 /// What moto cannot show: task protection (moto has no such API) and AWS failing in the ways
 /// it does in production (throttling, 5xx, a proxy's HTML page, slow answers, clock skew).
 /// The stand-in is `aws_lab.py serve`, written for these tests from the ECS API reference.
-@Suite("ECS client against the stand-in")
+@Suite("ECS client against the stand-in", .testThreads)
 struct ECSStandInTests {
     static let keys = Lab.Keys(accessKeyID: "AKIASTANDIN", secretAccessKey: "standin-secret-value")
 

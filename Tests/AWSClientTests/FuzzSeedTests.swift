@@ -12,7 +12,7 @@ import Testing
 ///
 /// `FUZZ_RECORD_CORPUS=$PWD/Fuzz/Corpus swift test --filter AWSClientTests.FuzzSeedTests` also
 /// writes each recording as a seed of `aws-answers`.
-@Suite("Fuzz seeds: AWS answers from moto and the stand-in, recorded and replayed", .serialized)
+@Suite("Fuzz seeds: AWS answers from moto and the stand-in, recorded and replayed", .testThreads, .serialized)
 struct FuzzSeedTests {
     func recordAndReplay(_ name: String, keys: Lab.Keys, endpoint: String) async throws -> AWSAnswersTarget.Outcome {
         let recording = RecordingTransport(AsyncHTTPTransport())

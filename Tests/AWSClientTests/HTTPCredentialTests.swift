@@ -11,7 +11,7 @@ import TestSupport
 
 /// The credential sources that speak HTTP, against a local server playing the ECS container
 /// endpoint and IMDSv2, and moto's STS for web identity.
-@Suite("HTTP credential sources")
+@Suite("HTTP credential sources", .testThreads)
 struct HTTPCredentialTests {
     @Test("ECS container endpoint: full URI with a token from a file; a wrong token is an error naming the endpoint, not the token")
     func containerEndpoint() async throws {

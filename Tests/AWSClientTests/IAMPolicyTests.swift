@@ -4,7 +4,7 @@ import Testing
 
 /// The IAM policy the deploy module applies must grant exactly the calls the code makes: a new
 /// call without its permission fails here, and so does a permission nothing uses.
-@Suite("IAM policy matches the code")
+@Suite("IAM policy matches the code", .testThreads)
 struct IAMPolicyTests {
     /// `service:Action` for every `api.call("Action", …)` in the AWS client, by the client type
     /// the call is in.

@@ -7,7 +7,7 @@ import Testing
 
 /// The policy's remote sources against moto with IAM authentication on: Parameter Store
 /// (String and SecureString, with the controller's parameter permission) and Secrets Manager.
-@Suite("Policy in Parameter Store and Secrets Manager, against moto", .serialized)
+@Suite("Policy in Parameter Store and Secrets Manager, against moto", .testThreads, .serialized)
 struct StoredTextMotoTests {
     static func source(_ location: String, _ keys: Lab.Keys, _ moto: LocalHTTPServer) throws -> any TextSource {
         let made = try StoredTextSource.make(

@@ -3,6 +3,7 @@ import AutoscalerCore
 import AWSSigning
 import Foundation
 import Testing
+import IntegrationSupport
 
 /// A throwaway HOME with ~/.aws files and scripts.
 private final class FakeHome: Sendable {
@@ -29,7 +30,7 @@ private final class FakeHome: Sendable {
     deinit { try? FileManager.default.removeItem(at: url) }
 }
 
-@Suite("Credential chain")
+@Suite("Credential chain", .testThreads)
 struct CredentialChainTests {
     @Test("the environment wins over the shared files")
     func environmentFirst() async throws {

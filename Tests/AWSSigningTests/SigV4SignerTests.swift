@@ -4,7 +4,7 @@ import Foundation
 import IntegrationSupport
 import Testing
 
-@Suite("SigV4 signer")
+@Suite("SigV4 signer", .testThreads)
 struct SigV4SignerTests {
     @Test("identical Authorization headers to botocore's on 1,200 random requests")
     func matchesBotocore() async throws {

@@ -1,8 +1,9 @@
 import AutoscalerCore
 import Testing
 import TestSupport
+import IntegrationSupport
 
-@Suite("Forecast checked against Redash's refreshes")
+@Suite("Forecast checked against Redash's refreshes", .testThreads)
 struct ForecastCheckTests {
     static let refresh = Build.monday
 

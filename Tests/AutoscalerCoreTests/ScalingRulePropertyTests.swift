@@ -3,6 +3,7 @@ import Synchronization
 import PropertyBased
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// A random but well-formed situation, built from a handful of generated numbers.
 struct RandomSituation: Sendable, CustomStringConvertible {
@@ -86,7 +87,7 @@ final class CaseCounter: Sendable {
     var count: Int { value.load(ordering: .relaxed) }
 }
 
-@Suite("Scaling rule invariants")
+@Suite("Scaling rule invariants", .testThreads)
 struct ScalingRulePropertyTests {
     @Test("a change never lands outside minTasks…maxTasks")
     func neverOutsideBounds() async {

@@ -1,6 +1,7 @@
 import AutoscalerCore
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// One named situation and what the rule must decide in it.
 struct RuleScenario: CustomTestStringConvertible, Sendable {
@@ -171,7 +172,7 @@ let ruleScenarios: [RuleScenario] = [
 
 ]
 
-@Suite("Scaling rule scenarios")
+@Suite("Scaling rule scenarios", .testThreads)
 struct ScalingRuleScenarioTests {
     @Test(arguments: ruleScenarios)
     func decides(_ scenario: RuleScenario) {
@@ -200,7 +201,7 @@ struct ScalingRuleScenarioTests {
 }
 
 /// `target.drainTime`: the backlog weighed by typical runtime instead of counted.
-@Suite("Work-weighted backlog")
+@Suite("Work-weighted backlog", .testThreads)
 struct WorkWeightedBacklogTests {
     static func decide(pending: Int, runtime: Duration?, drainTime: Duration? = .seconds(120)) -> Decision {
         var policy = Build.service(max: 20)

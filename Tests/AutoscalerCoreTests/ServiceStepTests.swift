@@ -2,10 +2,11 @@ import AutoscalerCore
 import Foundation
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// The step around the rule: outside changes, busy tasks, protection, the forecast, and how the
 /// memory follows what the applier did.
-@Suite("Service step")
+@Suite("Service step", .testThreads)
 struct ServiceStepTests {
     static let context = ServiceStep.Context(interval: .seconds(5))
 
@@ -228,7 +229,7 @@ struct ServiceStepTests {
 
 /// Demand is only work a new task could pick up: the step finds the queues the service's
 /// workers ignore and names what it leaves out.
-@Suite("Servable demand in the step")
+@Suite("Servable demand in the step", .testThreads)
 struct ServableStepTests {
     static let context = ServiceStep.Context(interval: .seconds(5))
 
@@ -291,7 +292,7 @@ struct ServableStepTests {
     }
 }
 
-@Suite("Celery nodes draining")
+@Suite("Celery nodes draining", .testThreads)
 struct CeleryDrainTests {
     static let policy = Build.service(min: 1, max: 8)
 
@@ -341,7 +342,7 @@ struct CeleryDrainTests {
     }
 }
 
-@Suite("Capacity that never arrives")
+@Suite("Capacity that never arrives", .testThreads)
 struct CapacityStallTests {
     static let policy = Build.service(min: 1, max: 10)
     static let placement = ServiceEventNote(

@@ -1,7 +1,8 @@
 import AutoscalerCore
 import Testing
+import IntegrationSupport
 
-@Suite("Where a policy can live")
+@Suite("Where a policy can live", .testThreads)
 struct TextLocationTests {
     static let acceptedLocations: [(String, String, TextLocation)] = [
         ("a bare path is a file", "policies.yaml", .file(path: "policies.yaml")),

@@ -1,8 +1,9 @@
 import AutoscalerCore
 import Testing
 import TestSupport
+import IntegrationSupport
 
-@Suite("Scaling over time")
+@Suite("Scaling over time", .testThreads)
 struct TimelineTests {
     @Test("the adhoc overload: a burst of minute-long queries on 1 task of 2 workers")
     func overloadBurst() {
@@ -53,7 +54,7 @@ struct TimelineTests {
     }
 }
 
-@Suite("Time, schedules, secrets, history")
+@Suite("Time, schedules, secrets, history", .testThreads)
 struct SupportingValueTests {
     @Test("calendar fields", arguments: [
         (0.0, "1970-01-01T00:00:00.000Z", Weekday.thursday),
@@ -127,7 +128,7 @@ struct SupportingValueTests {
     }
 }
 
-@Suite("Timestamp parsing")
+@Suite("Timestamp parsing", .testThreads)
 struct TimestampParsingTests {
     private static let nineUTC = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 9)
 

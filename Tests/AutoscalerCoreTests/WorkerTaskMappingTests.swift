@@ -1,7 +1,8 @@
 import AutoscalerCore
 import Testing
+import IntegrationSupport
 
-@Suite("Worker to task mapping")
+@Suite("Worker to task mapping", .testThreads)
 struct WorkerTaskMappingTests {
     static let tasks = [
         TaskAddress(id: "task-a", privateIP: "10.0.1.23"),
@@ -46,7 +47,7 @@ struct WorkerTaskMappingTests {
     }
 }
 
-@Suite("Scale-in protection plan")
+@Suite("Scale-in protection plan", .testThreads)
 struct ScaleInProtectionTests {
     static func task(_ id: String, busy: Int, protected: Bool = false) -> TaskActivity {
         TaskActivity(id: id, busyWorkers: busy, isProtected: protected)

@@ -8,7 +8,7 @@ import Testing
 /// redis-server: a reliability tester grew its memory from 57 to 402 MB with a million-field
 /// `unacked`, and by 200 MB with one Celery message or one RQ job id. Each must now cost the
 /// controller under 10 MB, make that reading unavailable with its reason, and change no count.
-@Suite("Bounded Redis reads", .serialized)
+@Suite("Bounded Redis reads", .testThreads, .serialized)
 struct BoundedReadsTests {
     /// The controller's resident memory, KiB.
     static func rss(_ pid: Int32) -> Int {

@@ -9,7 +9,7 @@ import Testing
 /// on one worker per task: once the short ones finish the service scales in from 12 tasks while
 /// six queries still run. The same scenario runs on Celery (Redash v7–v8): a task is one Celery
 /// worker node, and the controller knows its queries only from `celery.inspect`.
-@Suite("Busy-aware scale-in in the ECS lab", .serialized)
+@Suite("Busy-aware scale-in in the ECS lab", .testThreads, .serialized)
 struct BusyAwareScaleInTests {
     /// The queue system of the lab's tasks.
     enum System: String, CustomTestStringConvertible, CaseIterable {

@@ -5,10 +5,11 @@ import Controller
 import Logging
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// The reconciler on the budgeted ECS view: service descriptions may be a tick or more old, so
 /// every write is planned again from what ECS says at that moment.
-@Suite("Reconcile on cached ECS readings")
+@Suite("Reconcile on cached ECS readings", .testThreads)
 struct CachedECSReconcileTests {
     static let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -93,7 +94,7 @@ struct CachedECSReconcileTests {
 
 /// Capacity that never arrives, through the real ECS client and cluster view on an in-memory ECS
 /// whose tasks never start, with ECS's own event saying why.
-@Suite("Capacity that never arrives, through the ECS client")
+@Suite("Capacity that never arrives, through the ECS client", .testThreads)
 struct CapacityStallReconcileTests {
     @Test("tasks asked for never start: reported within the start timeout with ECS's reason; desiredCount stops growing and is not lowered")
     func stallsWithReason() async throws {

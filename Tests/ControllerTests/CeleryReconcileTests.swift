@@ -2,10 +2,11 @@ import AutoscalerCore
 import Controller
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// The reconciler on Celery-era Redash with `celery.inspect`: what a complete remote-control round
 /// changes (busy tasks protected, a running floor), and that an incomplete one changes nothing.
-@Suite("Reconciler on Celery with inspect")
+@Suite("Reconciler on Celery with inspect", .testThreads)
 struct CeleryReconcileTests {
     static func policy(inspect: Bool) -> Policy {
         Policy(
@@ -149,7 +150,7 @@ struct CeleryReconcileTests {
 
 /// The status page draws the Celery nodes of the last round: each node, what it listens on, what
 /// it runs and holds.
-@Suite("Status page: Celery workers")
+@Suite("Status page: Celery workers", .testThreads)
 struct StatusPageCeleryTests {
     @Test("each answering node is a row with its queues and running and prefetched counts; an incomplete round says so")
     func nodesDrawn() async {
@@ -173,7 +174,7 @@ struct StatusPageCeleryTests {
     }
 }
 
-@Suite("Unmapped busy workers on Celery")
+@Suite("Unmapped busy workers on Celery", .testThreads)
 struct CeleryUnmappedTests {
     @Test("a busy Celery node on none of the service's tasks counts in unmapped_busy_workers, as a busy RQ worker would")
     func counted() async {

@@ -3,10 +3,11 @@ import Controller
 import Synchronization
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// Two autoscalers on one desiredCount undo each other: while an Application Auto Scaling target
 /// is active on a service, the controller decides and reports but does not write it.
-@Suite("A competing autoscaler")
+@Suite("A competing autoscaler", .testThreads)
 struct CompetingScalerTests {
     final class Targets: CompetingScalers {
         let targets = Mutex<[String: String]>([:])

@@ -8,7 +8,7 @@ import Testing
 /// The `run` binary against redis-server, moto (IAM auth on, the shipped IAM policy) and real RQ
 /// jobs and workers. Timing bounds are generous: they catch a controller that does not react,
 /// not a slow machine.
-@Suite("Controller end to end", .serialized)
+@Suite("Controller end to end", .testThreads, .serialized)
 struct ControllerEndToEndTests {
     static let services = ["redash-adhoc-worker", "redash-scheduled-worker"]
 

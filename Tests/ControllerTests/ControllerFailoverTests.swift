@@ -19,7 +19,7 @@ import Glibc
 ///
 /// The lease lasts 15 s from a renewal by the database's clock; the leader counts 13 s of it by
 /// its own; a new leader waits 6 s before its first write; the policy ticks every second.
-@Suite("Failover: one writer under stop, delay and partition", .serialized)
+@Suite("Failover: one writer under stop, delay and partition", .testThreads, .serialized)
 struct ControllerFailoverTests {
     static let adhoc = "redash-adhoc-worker"
     static let lease = "redash-autoscaler lease"

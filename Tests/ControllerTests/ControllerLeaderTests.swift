@@ -7,7 +7,7 @@ import IntegrationSupport
 import PostgresClient
 import Testing
 
-@Suite("Controller with a database")
+@Suite("Controller with a database", .testThreads)
 struct ControllerLeaderTests {
     static func leader(_ controller: ControllerProcess) async -> Double? {
         guard let text = try? await controller.get("/metrics").text else { return nil }

@@ -4,8 +4,9 @@ import Logging
 import ServiceLifecycle
 import Testing
 import TestSupport
+import IntegrationSupport
 
-@Suite("Controller loop")
+@Suite("Controller loop", .testThreads)
 struct ControllerLoopTests {
     @Test("SIGTERM during a reconcile lets it finish within its grace; it is not cancelled at once")
     func shutdownGrace() async throws {

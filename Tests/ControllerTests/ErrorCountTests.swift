@@ -2,8 +2,9 @@ import AutoscalerCore
 import Controller
 import Testing
 import TestSupport
+import IntegrationSupport
 
-@Suite("errors_total counts ticks")
+@Suite("errors_total counts ticks", .testThreads)
 struct ErrorCountTests {
     @Test("Redis gone for two ticks with two queues: redis errors count 2 (a tick each), not 4 (a queue each)")
     func perTick() async {

@@ -14,7 +14,7 @@ import TestSupport
 
 /// The endpoints on Hummingbird: the routes through its testing layer, then what a misbehaving
 /// client gets from the guarded HTTP/1.1 channel on a real socket (`Python/http_clients.py`).
-@Suite("HTTP endpoints")
+@Suite("HTTP endpoints", .testThreads)
 struct HTTPEndpointsTests {
     static let clients = Repository.root.appendingPathComponent("Tests/ControllerTests/Python/http_clients.py").path
 

@@ -23,7 +23,7 @@ import Testing
 ///
 /// Needs real time (the loop's interval, the clients' pace) and the machine to itself: in the
 /// serial pass (scripts/test.sh says why).
-@Suite("HTTP under load", .serialized)
+@Suite("HTTP under load", .testThreads, .serialized)
 struct HTTPUnderLoadTests {
     /// Opens a TCP connection to 127.0.0.1:`port` and returns its descriptor, or -1.
     static func connect(_ port: Int) -> Int32 {

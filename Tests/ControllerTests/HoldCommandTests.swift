@@ -7,7 +7,7 @@ import Testing
 
 /// `redash-autoscaler hold` as an operator runs it: the real binary, a real PostgreSQL for the
 /// holds, moto for STS (who sets the hold).
-@Suite("hold command")
+@Suite("hold command", .testThreads)
 struct HoldCommandTests {
     @Test("a hold for 7d names the AWS identity that set it; over 7 days or a long reason is refused; stored escape codes are shown, not sent; release")
     func holdAsAnOperator() async throws {

@@ -2,9 +2,10 @@
 import Foundation
 import Logging
 import Testing
+import IntegrationSupport
 
 /// The JSON log line as Datadog reads it: numbers as numbers, reserved names not clobbered.
-@Suite("JSON log lines")
+@Suite("JSON log lines", .testThreads)
 struct JSONLogTests {
     @Test("plain decimal numbers become JSON numbers; anything else stays text", arguments: [
         ("3", "int"), ("-2", "int"), ("0", "int"), ("108.5", "double"), ("-0.25", "double"),

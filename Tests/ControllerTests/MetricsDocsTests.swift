@@ -5,7 +5,7 @@ import IntegrationSupport
 import TestSupport
 import Testing
 
-@Suite("Metric catalogue: /metrics, its help texts and docs/operations.md follow it")
+@Suite("Metric catalogue: /metrics, its help texts and docs/operations.md follow it", .testThreads)
 struct MetricsDocsTests {
     /// The rows of the metrics table of docs/operations.md: name, type, label names.
     static func documented() throws -> [String: (type: String, labels: [String])] {

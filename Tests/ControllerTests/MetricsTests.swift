@@ -4,9 +4,10 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import IntegrationSupport
 #endif
 
-@Suite("Metrics")
+@Suite("Metrics", .testThreads)
 struct MetricsTests {
     @Test("Prometheus text through swift-metrics: help, type, labels escaped, histogram buckets, cleared series gone")
     func prometheus() {

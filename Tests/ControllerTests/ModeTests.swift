@@ -11,7 +11,7 @@ import Testing
 import TestSupport
 
 /// Modes, the kill switch and operators' holds, through the reconciler with in-memory ports.
-@Suite("Modes, kill switch and holds")
+@Suite("Modes, kill switch and holds", .testThreads)
 struct ModeTests {
     static func policy(_ mode: ServiceMode = .active, controller: ServiceMode = .active) -> Policy {
         Policy(
@@ -238,7 +238,7 @@ struct TestFailure: Error, CustomStringConvertible {
 }
 
 /// The kill switch in Parameter Store, against moto: absent asks for nothing, a value applies.
-@Suite("Kill switch in Parameter Store, against moto")
+@Suite("Kill switch in Parameter Store, against moto", .testThreads)
 struct SSMKillSwitchTests {
     @Test("an SSM kill switch: no parameter is no override; paused pauses; garbage is an error; deleted again is no override")
     func parameter() async throws {

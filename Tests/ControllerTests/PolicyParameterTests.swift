@@ -12,7 +12,7 @@ import TestSupport
 
 /// The policy in SSM Parameter Store (issue 16): read at start, polled while `run` runs, with
 /// the reload rules of a file. moto plays Parameter Store with IAM authentication on.
-@Suite("Policy in Parameter Store", .serialized)
+@Suite("Policy in Parameter Store", .testThreads, .serialized)
 struct PolicyParameterTests {
     static let name = "/redash-autoscaler/policy"
     static let rejected = "new policy rejected; keeping the last good one"

@@ -4,10 +4,11 @@ import Logging
 @testable import RedashMetadata
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// The reconciler with in-memory ports: what it gathers, what it hands the applier, what it
 /// reports. No Redis, no ECS.
-@Suite("Reconciler")
+@Suite("Reconciler", .testThreads)
 struct ReconcilerTests {
     static let policy = Policy(
         cluster: "redash", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://127.0.0.1:1/0"), layout: .rq),

@@ -4,11 +4,12 @@ import Foundation
 @testable import PolicyFile
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// Every key of the policy either takes effect on reload or the reload is refused, loudly, naming
 /// it and saying a restart is needed (and `/status` shows the change waiting): never "reloaded"
 /// while a key is ignored.
-@Suite("Reload is honest for every key")
+@Suite("Reload is honest for every key", .testThreads)
 struct ReloadHonestyTests {
     static let base = """
         cluster: redash

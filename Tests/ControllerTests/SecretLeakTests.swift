@@ -7,7 +7,7 @@ import Testing
 /// passwords, a libpq keyword string, static AWS keys with a session token, credentials from the
 /// ECS container endpoint (its authorization token and the keys it answers) and from IMDS (its
 /// session token and keys). No output of any command may contain any of them.
-@Suite("No secret in any output", .serialized)
+@Suite("No secret in any output", .testThreads, .serialized)
 struct SecretLeakTests {
     static let redisPassword = "redis-Pw-Q1xvL"
     static let sessionToken = "session-Token-W3v9Zq"

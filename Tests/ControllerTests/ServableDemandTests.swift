@@ -9,7 +9,7 @@ import Testing
 /// and 5.3 nodes started as Redash v8 starts them, and rq 1.16, put into each situation by
 /// `Python/../../QueueProbesTests/Python/servable_demand.py`; the real `plan` and `run` against
 /// moto decide.
-@Suite("Servable demand: stranded, held and unconsumed work on real workers")
+@Suite("Servable demand: stranded, held and unconsumed work on real workers", .testThreads)
 struct ServableDemandTests {
     static let script = Repository.root.appendingPathComponent("Tests/QueueProbesTests/Python/servable_demand.py").path
     static let scriptDirectory = Repository.root.appendingPathComponent("Tests/QueueProbesTests/Python").path
@@ -83,7 +83,10 @@ struct ServableDemandTests {
         // asks for a third task, and `run` would ask again every tick.
         let before = try await Self.plan(world, policy: Self.celeryPolicy(inspect: false))
         #expect(before.proposed == 3, "\(before.entry)")
-        #expect((before.entry["reason"] as? String)?.contains("oldest waited 8m5") == true, "\(before.entry)")
+        // 8m54s when the fixture wrote it; the seconds it took to get here (more on a loaded
+        // machine) come on top.
+        let reason = before.entry["reason"] as? String ?? ""
+        #expect(reason.contains("oldest waited 8m5") || reason.contains("oldest waited 9m"), "\(before.entry)")
         // With inspect: stranded, not demand.
         let after = try await Self.plan(world, policy: Self.celeryPolicy(inspect: true))
         #expect(after.proposed == 2, "\(after.entry)")
@@ -135,7 +138,7 @@ struct ServableDemandTests {
 /// (`Python/ecs_lab.py`), whose tasks here never start and whose service says why, as ECS does.
 /// (moto cannot hold a service's tasks short of running: the lab's services report as many
 /// running as asked for.)
-@Suite("Capacity that never arrives, with the real binary")
+@Suite("Capacity that never arrives, with the real binary", .testThreads)
 struct LabCapacityStallTests {
     static let lab = Repository.root.appendingPathComponent("Tests/ControllerTests/Python/ecs_lab.py").path
 

@@ -7,12 +7,13 @@ import Simulator
 import Synchronization
 import Testing
 import TestSupport
+import IntegrationSupport
 
 /// The claim that a simulator result says something about production rests on one thing: the
 /// reconciler, given what the simulated controller saw, plans exactly what it planned. This
 /// replays every tick of simulated days through the real `Reconciler` with ports that serve the
 /// recorded observations, and compares the plans tick by tick.
-@Suite("Simulator and controller parity")
+@Suite("Simulator and controller parity", .testThreads)
 struct SimulatorParityTests {
     /// Serves the recorded observations of the tick the test points it at.
     final class Replay: QueueSource, ClusterReader, ClusterWriter, ForecastSource, Sendable {

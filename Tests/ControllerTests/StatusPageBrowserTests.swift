@@ -12,7 +12,7 @@ import TestSupport
 /// The status page in a real browser: headless Chromium (Debian's) loads `/ui` from the
 /// controller's own HTTP listener after half an hour of ticks, and the rendered DOM must hold a
 /// chart per service with its series, the decisions with their reasons, and no console errors.
-@Suite("Status page in a real browser")
+@Suite("Status page in a real browser", .testThreads)
 struct StatusPageBrowserTests {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
 

@@ -6,7 +6,7 @@ import Testing
 /// The committed corpus (`Fuzz/Corpus/<target>/`: the seeds recorded from real servers, the
 /// inputs libFuzzer found interesting, every crash it found) replayed through the same checks
 /// the fuzzers run, without libFuzzer: a crash fixed once stays fixed, in every CI run.
-@Suite("Fuzz corpus replay")
+@Suite("Fuzz corpus replay", .testThreads)
 struct CorpusReplayTests {
     static func inputs(_ target: String) throws -> [URL] {
         let directory = Repository.root.appendingPathComponent("Fuzz/Corpus/\(target)")

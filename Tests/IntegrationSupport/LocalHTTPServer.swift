@@ -29,9 +29,9 @@ public final class LocalHTTPServer: @unchecked Sendable {
         }
     }
 
-    /// Stops the server now (an outage in a test).
+    /// Stops the server now, SIGKILL and reaped before it returns (an outage in a test).
     public func stop() {
-        process.stop(grace: 1)
+        process.killNow()
     }
 
     /// A Python script serving on `--port {port}`.

@@ -98,13 +98,31 @@ public final class ManagedProcess: @unchecked Sendable {
         if isRunning { kill(pid, signal) }
     }
 
-    /// SIGTERM to the process group, then SIGKILL after `grace` seconds.
+    /// SIGTERM to the process group, then SIGKILL after `grace` seconds. Returns within 0.1 s:
+    /// a process that has not ended by then is waited for (and SIGKILLed after `grace`) on a
+    /// thread of its own. Tests call this from `defer` in async code, where a wait of seconds
+    /// (an RQ worker's warm shutdown waits for its job) would hold one of the cooperative pool's
+    /// threads, two on a 2-core machine, and every other test's real-time bound with it.
     public func stop(grace: Double = 3) {
-        if isRunning { kill(-pid, SIGTERM) }
-        let deadline = Date().addingTimeInterval(grace)
-        while isRunning && Date() < deadline { usleep(20_000) }
-        kill(-pid, SIGKILL)  // the group may outlive the leader (orphaned work horses)
-        while isRunning { usleep(5_000) }
+        guard isRunning else {
+            kill(-pid, SIGKILL)  // the group may outlive the leader (orphaned work horses)
+            return
+        }
+        kill(-pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(min(grace, 0.1))
+        while isRunning && Date() < deadline { usleep(5_000) }
+        if isRunning {
+            Self.stopDetached(pid: pid, grace: grace, signalled: true, cleanup: {})
+        } else {
+            kill(-pid, SIGKILL)
+        }
+    }
+
+    /// SIGKILL to the process group, reaped before returning (a few milliseconds): an outage,
+    /// for a test that goes on once the port is closed.
+    public func killNow() {
+        kill(-pid, SIGKILL)
+        while isRunning { usleep(1_000) }
     }
 
     /// SIGTERM now; the wait for the process group to end (SIGKILL after `grace` seconds) and
@@ -112,11 +130,11 @@ public final class ManagedProcess: @unchecked Sendable {
     /// cooperative pool's threads (two on a 2-core machine) for seconds: every other test's
     /// continuation would wait, and real-time bounds measured in them would fail.
     public func stopInBackground(grace: Double, then cleanup: @escaping @Sendable () -> Void = {}) {
-        Self.stopDetached(pid: pid, grace: grace, cleanup: cleanup)
+        Self.stopDetached(pid: pid, grace: grace, signalled: false, cleanup: cleanup)
     }
 
-    private static func stopDetached(pid: pid_t, grace: Double, cleanup: @escaping @Sendable () -> Void) {
-        kill(-pid, SIGTERM)
+    private static func stopDetached(pid: pid_t, grace: Double, signalled: Bool, cleanup: @escaping @Sendable () -> Void) {
+        if !signalled { kill(-pid, SIGTERM) }
         Thread.detachNewThread {
             var status: Int32 = 0
             let deadline = Date().addingTimeInterval(grace)
@@ -135,7 +153,7 @@ public final class ManagedProcess: @unchecked Sendable {
             kill(-pid, SIGKILL)
             try? FileManager.default.removeItem(atPath: path)
         } else {
-            Self.stopDetached(pid: pid, grace: 1) { try? FileManager.default.removeItem(atPath: path) }
+            Self.stopDetached(pid: pid, grace: 1, signalled: false) { try? FileManager.default.removeItem(atPath: path) }
         }
     }
 

@@ -4,7 +4,7 @@ import IntegrationSupport
 @testable import PolicyFile
 import Testing
 
-@Suite("docs/policies.md follows the schema")
+@Suite("docs/policies.md follows the schema", .testThreads)
 struct PolicyDocsTests {
     /// The rows of the services table: key, default column.
     static func serviceRows() throws -> [String: String] {

@@ -1,6 +1,7 @@
 import Foundation
 import PolicyFile
 import Testing
+import IntegrationSupport
 
 /// A fixture file and the diagnostics its `# expect:` lines require.
 struct PolicyFixture: CustomTestStringConvertible, Sendable {
@@ -30,7 +31,7 @@ struct PolicyFixture: CustomTestStringConvertible, Sendable {
 /// The environment the fixtures are checked in: none of their `${VAR}` references is set.
 private let fixtureEnvironment: [String: String] = [:]
 
-@Suite("Policy files")
+@Suite("Policy files", .testThreads)
 struct PolicyFixtureTests {
     @Test("each fixture gives exactly its expected diagnostics, at their line and column",
           arguments: try PolicyFixture.all())

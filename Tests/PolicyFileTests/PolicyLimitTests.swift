@@ -2,11 +2,12 @@ import AutoscalerCore
 import Foundation
 @testable import PolicyFile
 import Testing
+import IntegrationSupport
 
 /// Files a fault injector fed the loader: nesting thousands deep overflowed the YAML parser's
 /// stack (a crash, also over hot reload), and a list of a million queues took minutes. Each is now
 /// a clear error, found before the parser recurses.
-@Suite("Policy limits")
+@Suite("Policy limits", .testThreads)
 struct PolicyLimitTests {
     static func error(_ text: String) -> Diagnostic? {
         PolicyLoader.parse(text, file: "bad.yaml", environment: [:]).errors.first

@@ -2,6 +2,7 @@ import AutoscalerCore
 import Foundation
 @testable import PolicyFile
 import Testing
+import IntegrationSupport
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -21,7 +22,7 @@ private let minimal = """
 
     """
 
-@Suite("Policy loader")
+@Suite("Policy loader", .testThreads)
 struct PolicyLoaderTests {
     @Test("the shipped policies.yaml is valid, with no warnings, and manages the three services")
     func shippedPolicy() throws {
@@ -233,7 +234,7 @@ struct PolicyLoaderTests {
     }
 }
 
-@Suite("Policy syntax helpers")
+@Suite("Policy syntax helpers", .testThreads)
 struct PolicySyntaxTests {
     @Test("durations", arguments: [
         ("30s", 30.0), ("5m", 300), ("1h", 3600), ("1m30s", 90), ("500ms", 0.5), ("0s", 0), ("1.5s", 1.5), ("7d", 604_800), ("1d12h", 129_600),

@@ -1,7 +1,8 @@
 @testable import AutoscalerCLI
 import Testing
+import IntegrationSupport
 
-@Suite("simulate command")
+@Suite("simulate command", .testThreads)
 struct SimulateCommandTests {
     @Test("--seeds takes ranges and lists", arguments: [
         ("a range", "1-5", [1, 2, 3, 4, 5] as [UInt64]),

@@ -3,8 +3,9 @@ import ArgumentParser
 import AutoscalerCore
 import Foundation
 import Testing
+import IntegrationSupport
 
-@Suite("validate command")
+@Suite("validate command", .testThreads)
 struct ValidateCommandTests {
     private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
@@ -44,7 +45,7 @@ struct ValidateCommandTests {
     }
 }
 
-@Suite("Embedded policy")
+@Suite("Embedded policy", .testThreads)
 struct EmbeddedPolicyTests {
     @Test("the embedded default is the shipped policies.yaml, byte for byte (run scripts/embed-policy.sh)")
     func matchesShippedFile() throws {
@@ -54,7 +55,7 @@ struct EmbeddedPolicyTests {
     }
 }
 
-@Suite("Policy from the environment")
+@Suite("Policy from the environment", .testThreads)
 struct PolicyFromEnvironmentTests {
     @Test("REDASH_AUTOSCALER_POLICY_YAML holds the policy's text (the Terraform module's way); --policies wins over it")
     func fromEnvironment() async throws {

@@ -7,7 +7,7 @@ import Synchronization
 import Testing
 import TestSupport
 
-@Suite("PostgreSQL client against PostgreSQL 15")
+@Suite("PostgreSQL client against PostgreSQL 15", .testThreads)
 struct PostgresConnectionTests {
     @Test("typed decoding of the column types Redash uses, and NULL")
     func decoding() async throws {
@@ -102,7 +102,7 @@ struct PostgresConnectionTests {
     }
 }
 
-@Suite("PostgreSQL that stops answering")
+@Suite("PostgreSQL that stops answering", .testThreads)
 struct PostgresDeadlineTests {
     @Test("a stopped backend: the statement gives up at its client deadline, the connection is dropped, the session reconnects")
     func stoppedBackend() async throws {

@@ -10,7 +10,7 @@ import Testing
 
 /// The Celery remote-control round against real Celery worker nodes on a real redis-server:
 /// Celery 5 (the test venv) and Celery 4.3 with kombu 4.6.3 (Redash v8's pins, on Python 3.7).
-@Suite("Celery activity: inspect active against real Celery workers", .serialized)
+@Suite("Celery activity: inspect active against real Celery workers", .testThreads, .serialized)
 struct CeleryInspectTests {
     enum Version: String, CaseIterable, CustomTestStringConvertible {
         case celery4 = "Celery 4.3 (Redash v8)"

@@ -5,7 +5,7 @@ import QueueProbes
 import RedisClient
 import Testing
 
-@Suite("Celery probe against redis-server and the real celery library")
+@Suite("Celery probe against redis-server and the real celery library", .testThreads)
 struct CeleryProbeTests {
     @Test("the queue list, its priority lists and a prefetched message, aged by Redash's enqueue_time")
     func pendingPrioritiesPrefetched() async throws {

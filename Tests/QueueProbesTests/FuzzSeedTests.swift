@@ -14,7 +14,7 @@ import Testing
 ///
 /// `FUZZ_RECORD_CORPUS=$PWD/Fuzz/Corpus swift test --filter FuzzSeedTests` also writes each
 /// recording as a seed of `probe-replies` and its byte stream as one of `resp-decoding`.
-@Suite("Fuzz seeds: probes of redis-server, recorded and replayed")
+@Suite("Fuzz seeds: probes of redis-server, recorded and replayed", .testThreads)
 struct FuzzSeedTests {
     /// What a replay must reproduce of a report.
     struct Facts: Equatable {

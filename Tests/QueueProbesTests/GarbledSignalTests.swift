@@ -8,7 +8,7 @@ import Testing
 /// What a fault injector did to a running controller, reproduced against the probe: one bad
 /// value in Redis used to crash the process (a `Double` turned into a `Duration` unchecked) or
 /// be read as zero (an error reply). Each now makes the reading unavailable, with the reason.
-@Suite("Garbled Redis signals")
+@Suite("Garbled Redis signals", .testThreads)
 struct GarbledSignalTests {
     @Test("redash:status last_refresh_at that is not a plausible time: no crash, the scheduler health unknown, the queues still read",
           arguments: ["nan", "inf", "-inf", "1e300", "-1e300", "1e21", "yesterday"])

@@ -8,7 +8,7 @@ import Testing
 
 /// A scheduled query's lock whose job will not run, as the probe reads it from real workers'
 /// keys: Redash enqueues nothing for it until the lock expires, so the forecast must count no run.
-@Suite("Locks whose job will not run, on real workers")
+@Suite("Locks whose job will not run, on real workers", .testThreads)
 struct LockedJobTests {
     static let script = Repository.root.appendingPathComponent("Tests/QueueProbesTests/Python/servable_demand.py").path
 

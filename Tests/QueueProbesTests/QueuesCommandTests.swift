@@ -5,7 +5,7 @@ import IntegrationSupport
 import PolicyFile
 import Testing
 
-@Suite("queues command against redis-server")
+@Suite("queues command against redis-server", .testThreads)
 struct QueuesCommandTests {
     private func policy(_ url: String, layout: QueueLayout = .auto) -> Policy {
         Policy(cluster: "redash", redis: RedisSettings(url: SecretURL(url), layout: layout), services: [

@@ -5,7 +5,7 @@ import QueueProbes
 import RedisClient
 import Testing
 
-@Suite("RQ probe against redis-server and the real rq library")
+@Suite("RQ probe against redis-server and the real rq library", .testThreads)
 struct RQProbeTests {
     @Test("RQ 1.16: pending counts and the oldest job's age match what rq enqueued")
     func pendingAndAge() async throws {

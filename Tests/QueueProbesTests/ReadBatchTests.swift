@@ -2,8 +2,9 @@ import AutoscalerCore
 @testable import QueueProbes
 import RedisClient
 import Testing
+import IntegrationSupport
 
-@Suite("Reads as values: a batch hands each read its own replies")
+@Suite("Reads as values: a batch hands each read its own replies", .testThreads)
 struct ReadBatchTests {
     /// A read of `count` keys that returns the texts of its replies.
     struct Texts: RedisRead {

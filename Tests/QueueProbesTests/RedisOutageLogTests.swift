@@ -6,7 +6,7 @@ import TestSupport
 
 /// During a Redis outage the controller tries again every few seconds; the log says so once
 /// (then once a minute), and once when Redis answers again.
-@Suite("Redis outage in the log")
+@Suite("Redis outage in the log", .testThreads)
 struct RedisOutageLogTests {
     @Test("ten failed attempts log 'redis unavailable' once; the reconnect logs once, with the failures counted")
     func loggedOnce() async throws {

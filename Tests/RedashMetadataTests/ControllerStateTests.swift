@@ -6,7 +6,7 @@ import RedashMetadata
 import Testing
 import TestSupport
 
-@Suite("Controller state and leader lease against PostgreSQL")
+@Suite("Controller state and leader lease against PostgreSQL", .testThreads)
 struct ControllerStateTests {
     @Test("migrations are idempotent; decisions and scaling history round-trip")
     func stateRoundTrip() async throws {
@@ -123,9 +123,11 @@ struct ControllerStateTests {
         let url = SecretURL(server.url)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
-        // Short leases for the test: 3 s, renewed by each call.
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
-        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        // Short leases for the test: 8 s, renewed by each call. Long enough that a round trip
+        // slowed by a loaded machine (seconds, in the parallel pass) does not use up the window
+        // the first checks count on; short enough for the hung leader to lose it below.
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(8), safety: .seconds(1), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", scope: "redash", duration: .seconds(8), safety: .seconds(1), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         let taken = await first.acquireOrConfirm(now: now)
         #expect(taken.isLeader && taken.generation == 1)
@@ -138,19 +140,22 @@ struct ControllerStateTests {
         // renews its own lease; no needless change of leader.
         let admin = try await PostgresConnection.connect(url: url)
         _ = try await admin.query("SELECT pg_terminate_backend($1::integer)", [String(try await first.backendPID())])
-        #expect(await eventually(timeout: 3, interval: 0.3) { await first.acquireOrConfirm(now: now).generation == 1 })
+        #expect(await eventually(timeout: 10, interval: 0.3) { await first.acquireOrConfirm(now: now).generation == 1 })
         #expect(await !second.acquireOrConfirm(now: now).isLeader)
 
         // The leader hangs (it stops renewing): its own clock ends its writes before the
         // database's expiry lets the standby in; the two never both may write.
         var bothCouldWrite = 0, secondLed = false, firstStoppedWriting = false
-        let deadline = ContinuousClock.now + .seconds(6)
-        while ContinuousClock.now < deadline {
+        // Past the 8 s lease, with the standby's guard and a loaded machine's round trips.
+        let deadline = ContinuousClock.now + .seconds(14)
+        var secondMayWrite = false
+        while ContinuousClock.now < deadline && !(secondLed && firstStoppedWriting && secondMayWrite) {
             let b = await second.acquireOrConfirm(now: now)
             let windows = (await first.writeWindow(), await second.writeWindow())
             if windows.0 == nil { firstStoppedWriting = true }
             if windows.0 != nil && windows.1 != nil { bothCouldWrite += 1 }
             if b.isLeader { secondLed = true }
+            if windows.1 != nil { secondMayWrite = true }
             if b.isLeader { #expect(windows.0 == nil, "the hung leader may still write while the standby leads") }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -182,7 +187,7 @@ struct ControllerStateTests {
         _ = try await admin.query("ALTER TABLE redash_autoscaler.leader ADD PRIMARY KEY (id)")
         _ = try await admin.query("""
             INSERT INTO redash_autoscaler.leader (id, holder, generation, acquired_at, heartbeat_at, expires_at)
-            VALUES (1, 'old-controller', 7, now(), now(), now() + interval '2 seconds')
+            VALUES (1, 'old-controller', 7, now(), now(), now() + interval '1 hour')
             """)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         #expect(try await store.migrate() == 6)
@@ -190,7 +195,10 @@ struct ControllerStateTests {
         let redash = await LeaderLease(store: store, url: url, holder: "a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
         let staging = await LeaderLease(store: store, url: url, holder: "b", scope: "redash-staging", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(100))
         #expect(await !redash.acquireOrConfirm(now: now).isLeader, "the old controller's lease still holds")
-        // It expires (the old controller stopped in a rolling deployment): both clusters' controllers lead.
+        // It expires (the old controller stopped in a rolling deployment; its expiry is moved to
+        // the past rather than waited for, so that a slow migration cannot outlast it first):
+        // both clusters' controllers lead.
+        _ = try await admin.query("UPDATE redash_autoscaler.leader SET expires_at = now() - interval '1 second' WHERE holder = 'old-controller'")
         #expect(await eventually(timeout: 10, interval: 0.2) { await redash.acquireOrConfirm(now: now).isLeader })
         #expect(await staging.acquireOrConfirm(now: now).isLeader)
         #expect(await redash.acquireOrConfirm(now: now).isLeader, "both lead at once, each its own cluster")

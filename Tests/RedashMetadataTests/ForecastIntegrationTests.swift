@@ -8,7 +8,7 @@ import Testing
 
 /// `forecast --json` against a real PostgreSQL 15 holding a Redash-shaped schema of each era,
 /// with due times worked out by hand below.
-@Suite("Scheduled-query forecast against PostgreSQL")
+@Suite("Scheduled-query forecast against PostgreSQL", .testThreads)
 struct ForecastIntegrationTests {
     /// Monday 2026-11-23 10:00:20 UTC.
     static let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10, minute: 0, second: 20)

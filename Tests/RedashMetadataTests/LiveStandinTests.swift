@@ -12,7 +12,7 @@ import Testing
 /// (Redash's job meta, `timeout=-1`, the lock), and real rq workers writing `sq:executed_at` when
 /// they start a job. Time is compressed tenfold: refreshes every 3 s, schedules of 6–30 s, and
 /// "a minute" is 6 s. The probe reads what Redis holds; the forecast is built from that alone.
-@Suite("Forecast against a Redash-like scheduler on Redis with real rq workers", .serialized)
+@Suite("Forecast against a Redash-like scheduler on Redis with real rq workers", .testThreads, .serialized)
 struct LiveStandinTests {
     static let pythonDirectories = [
         Repository.root.appendingPathComponent("Tests/RedashMetadataTests/Python").path,

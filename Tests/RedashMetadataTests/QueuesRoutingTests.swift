@@ -6,7 +6,7 @@ import Testing
 
 /// `queues` finds what `plan` finds: a queue a data source routes to that no service of the
 /// policy consumes, read from Redash's database when the policy names one.
-@Suite("queues command with Redash's database")
+@Suite("queues command with Redash's database", .testThreads)
 struct QueuesRoutingTests {
     @Test("a data source routed to a queue no service consumes is a finding of queues, as of plan; without the database it is not seen")
     func routedButUnconsumed() async throws {

@@ -1,9 +1,10 @@
 import AutoscalerCore
 import RedashMetadata
 import Testing
+import IntegrationSupport
 
 /// Redash's rule, case by case, with due times worked out by hand in each test.
-@Suite("Redash schedule rule")
+@Suite("Redash schedule rule", .testThreads)
 struct RedashScheduleRuleTests {
     static func at(_ day: Int, _ hour: Int, _ minute: Int, _ second: Double = 0) -> Instant {
         CivilTime.instant(year: 2026, month: 11, day: day, hour: hour, minute: minute, second: second)
@@ -137,7 +138,7 @@ struct RedashScheduleRuleTests {
 
 /// A lock whose job will not run holds its query back in the forecast until the lock expires:
 /// the case that had the scheduled worker scaled 1 → 4 for a refresh that enqueued 1 s of work.
-@Suite("Forecast: blocked locks")
+@Suite("Forecast: blocked locks", .testThreads)
 struct BlockedLockForecastTests {
     static let now = Instant(secondsSinceEpoch: 1_764_590_400)
 
@@ -169,7 +170,7 @@ struct BlockedLockForecastTests {
     }
 }
 
-@Suite("Refresh lateness and the forecast's self-check")
+@Suite("Refresh lateness and the forecast's self-check", .testThreads)
 struct RefreshLatenessTests {
     static let anchor = Instant(secondsSinceEpoch: 1_764_590_400)
 

@@ -7,7 +7,7 @@ import Testing
 /// The forecast against what a Redash-like scheduler really enqueues: `Python/redash_standin.py`,
 /// written from Redash's documented and observed behaviour (refreshes every 30 s, runs counted
 /// from their start, locks, failures), run in simulated time.
-@Suite("Forecast against a Redash-like scheduler")
+@Suite("Forecast against a Redash-like scheduler", .testThreads)
 struct StandinForecastTests {
     static let script = Repository.root.appendingPathComponent("Tests/RedashMetadataTests/Python/redash_standin.py").path
     /// Monday 2026-11-23 10:00:07 UTC; Redash refreshed at 10:00:00, every 30 s.

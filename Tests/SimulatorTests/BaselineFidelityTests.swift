@@ -1,6 +1,7 @@
 import AutoscalerCore
 import Simulator
 import Testing
+import IntegrationSupport
 
 /// One service `w` on `queries`, 1…10 tasks of 2 workers.
 private let policy = Policy(
@@ -36,7 +37,7 @@ private func drive(
     return changes
 }
 
-@Suite("Baselines as documented")
+@Suite("Baselines as documented", .testThreads)
 struct BaselineFidelityTests {
     @Test("high-resolution target tracking: the third 20 s datapoint above the target triggers, at 50 s")
     func highResolutionTrigger() {

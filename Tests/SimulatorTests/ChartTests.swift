@@ -1,8 +1,9 @@
 import AutoscalerCore
 import Simulator
 import Testing
+import IntegrationSupport
 
-@Suite("Demo chart")
+@Suite("Demo chart", .testThreads)
 struct ChartTests {
     @Test("each panel states its own service's task-hours and actions, not the total of every service")
     func perServiceFigures() {

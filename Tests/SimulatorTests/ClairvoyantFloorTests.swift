@@ -1,8 +1,9 @@
 import AutoscalerCore
 import Simulator
 import Testing
+import IntegrationSupport
 
-@Suite("Clairvoyant floor")
+@Suite("Clairvoyant floor", .testThreads)
 struct ClairvoyantFloorTests {
     /// One service of 1…3 tasks of 2 workers; six 60 s queries at 100 s, eight 30 s ones at 1000 s.
     private func simulation(maxTasks: Int = 3) -> Simulation {

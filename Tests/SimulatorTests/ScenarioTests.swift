@@ -3,6 +3,7 @@ import Foundation
 import PolicyFile
 import Simulator
 import Testing
+import IntegrationSupport
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -11,7 +12,7 @@ private func shippedPolicy() throws -> Policy {
     try #require(PolicyLoader.load(path: repositoryRoot.appendingPathComponent("policies.yaml").path, environment: [:]).policy)
 }
 
-@Suite("Scenarios")
+@Suite("Scenarios", .testThreads)
 struct ScenarioTests {
     @Test("a scenario's jobs are the same for the same seed; generated days differ for another, an export does not",
           arguments: Scenario.all.map(\.name))

@@ -3,6 +3,7 @@ import Foundation
 import PolicyFile
 import Simulator
 import Testing
+import IntegrationSupport
 
 private let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -23,7 +24,7 @@ private func encode(_ results: [SimulationResult]) throws -> Data {
 /// their workloads and on short slices (ScenarioTests), to keep the suite fast.
 private let fullDayScenarios = [Scenario.seedOverload.name, Scenario.scheduledBurst.name, Scenario.night.name]
 
-@Suite("Simulator")
+@Suite("Simulator", .testThreads)
 struct SimulatorTests {
     @Test("the same seed gives identical results, bit for bit; another seed does not",
           arguments: fullDayScenarios)
@@ -114,7 +115,7 @@ struct SimulatorTests {
     }
 }
 
-@Suite("Baseline fidelity")
+@Suite("Baseline fidelity", .testThreads)
 struct BaselineTests {
     private func view(desired: Int, cpu: Double, pending: Int = 0, at seconds: Double) -> ClusterView {
         let now = Instant(secondsSinceEpoch: 1_800_000_000 + seconds)
@@ -178,7 +179,7 @@ struct BaselineTests {
     }
 }
 
-@Suite("Trace replay")
+@Suite("Trace replay", .testThreads)
 struct TraceTests {
     @Test("a trace becomes a workload that starts on the minute of its first job")
     func parses() throws {

@@ -3,6 +3,7 @@ import Foundation
 import PolicyFile
 import Simulator
 import Testing
+import IntegrationSupport
 
 private func figures(p95: Double, scheduled: Double = 0, hours: Double) -> MeanFigures {
     MeanFigures(adhocP95: p95, scheduledP95: scheduled, taskHours: hours, killed: 0)
@@ -17,7 +18,7 @@ private func listLength(_ pick: Tuning.Candidate?) -> Double? {
     return settings.listLength
 }
 
-@Suite("Tuning")
+@Suite("Tuning", .testThreads)
 struct TuningTests {
     private let grid = [
         candidate(1, p95: 40, hours: 90),  // fast but dear
