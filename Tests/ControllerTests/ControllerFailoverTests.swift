@@ -46,8 +46,7 @@ struct ControllerFailoverTests {
 
     /// When the lease was last taken (Unix time, by the database's clock) and its generation.
     static func leaseTaken(_ world: FailoverWorld) async throws -> (at: Double, generation: Int) {
-        let row = try await world.admin.query(
-            "SELECT extract(epoch FROM acquired_at)::float8 AS at, generation FROM redash_autoscaler.leader WHERE id = 1")
+        let row = try await world.admin.query(FailoverWorld.leaseSQL)
         return (row[0, "at"]?.double ?? 0, row[0, "generation"]?.int ?? 0)
     }
 

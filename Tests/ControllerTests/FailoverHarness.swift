@@ -166,6 +166,13 @@ struct FailoverWorld {
         """
     }
 
+    /// The cluster's lease row: when it was taken (Unix time) and its generation. Leases are
+    /// per cluster since schema 4 (`scope`); the row of scope '' is the old single lease.
+    static let leaseSQL = """
+        SELECT extract(epoch FROM acquired_at)::float8 AS at, generation FROM redash_autoscaler.leader
+        WHERE scope <> '' ORDER BY acquired_at DESC LIMIT 1
+        """
+
     /// Starts controller A, which takes the lease, and controller B, which stands by, each
     /// talking to moto through its own proxy; returns once A is past its takeover guard, a
     /// leader that may write.
@@ -175,7 +182,7 @@ struct FailoverWorld {
         guard await eventually(timeout: 20, { await a.leaderGauge() == 1 }) else {
             throw HarnessError("controller A did not take the lease:\n\(a.process.output.suffix(3000))")
         }
-        let taken = try await admin.query("SELECT extract(epoch FROM acquired_at)::float8 AS at FROM redash_autoscaler.leader WHERE id = 1")
+        let taken = try await admin.query(Self.leaseSQL)
         let b = try await ControllerProcess.start(policy: policy(), environment: world.environment(extra: ["AWS_ENDPOINT_URL": proxyB.url]))
         guard await eventually(timeout: 20, { await b.leaderGauge() == 0 }) else {
             throw HarnessError("controller B did not stand by:\n\(b.process.output.suffix(3000))")
