@@ -176,21 +176,21 @@ final class ConnectionBudget: Sendable {
 
     /// Takes a connection slot; false when every slot is taken.
     func openConnection() -> Bool {
-        guard open.add(1, ordering: .relaxed).newValue <= limits.connections else {
-            open.subtract(1, ordering: .relaxed)
-            noteRefusal("HTTP connection limit reached; closing new connections", limit: limits.connections)
-            return false
-        }
-        return true
+        take(open, limit: limits.connections, refusal: "HTTP connection limit reached; closing new connections")
     }
 
     func closeConnection() { open.subtract(1, ordering: .relaxed) }
 
     /// Takes a slot for a request other than the health paths; false when they are all taken.
     func takeGeneral() -> Bool {
-        guard general.add(1, ordering: .relaxed).newValue <= limits.generalConnections else {
-            general.subtract(1, ordering: .relaxed)
-            noteRefusal("HTTP connections busy; answering 503 to all but /healthz and /readyz", limit: limits.generalConnections)
+        take(general, limit: limits.generalConnections, refusal: "HTTP connections busy; answering 503 to all but /healthz and /readyz")
+    }
+
+    /// One slot of `counter`, or, past `limit`, none and the refusal noted.
+    private func take(_ counter: borrowing Atomic<Int>, limit: Int, refusal: Logger.Message) -> Bool {
+        guard counter.add(1, ordering: .relaxed).newValue <= limit else {
+            counter.subtract(1, ordering: .relaxed)
+            noteRefusal(refusal, limit: limit)
             return false
         }
         return true

@@ -61,11 +61,7 @@ struct HTTPEndpointsTests {
         let group = ServiceGroup(services: [endpoints(limits: limits, bound: bound)], logger: ReconcilerTests.quiet)
         let running = Task { try await group.run() }
         defer { running.cancel() }
-        var port: Int?
-        for _ in 0..<500 where port == nil {
-            port = bound.port
-            if port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        }
+        let port = try await bound.waitForPort()
         try await body(try #require(port, "the endpoints did not bind"))
         await group.triggerGracefulShutdown()
     }
@@ -133,5 +129,16 @@ struct HTTPEndpointsTests {
             #expect(after["/healthz"] as? Int == 200, "\(result)")
             #expect(after["/"] as? Int == 503, "\(result)")
         }
+    }
+}
+
+extension HTTPEndpoints.BoundAddress {
+    /// The port the endpoints bound, once they have (nil after 5 s).
+    func waitForPort() async throws -> Int? {
+        for _ in 0..<500 {
+            if let port { return port }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return port
     }
 }

@@ -134,11 +134,7 @@ struct HTTPUnderLoadTests {
         let loopStarted = WallClock.now()
         let running = Task { try await group.run() }
         defer { running.cancel() }
-        var port: Int?
-        for _ in 0..<500 where port == nil {
-            port = bound.port
-            if port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        }
+        let port = try await bound.waitForPort()
         let listening = try #require(port)
 
         // The ticks, as the loop makes them: the time of each report.

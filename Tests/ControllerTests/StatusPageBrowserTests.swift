@@ -40,11 +40,7 @@ struct StatusPageBrowserTests {
         let group = ServiceGroup(services: [endpoints], logger: ReconcilerTests.quiet)
         let running = Task { try await group.run() }
         defer { running.cancel() }
-        var port: Int?
-        for _ in 0..<200 where port == nil {
-            port = bound.port
-            if port == nil { try await Task.sleep(for: .milliseconds(10)) }
-        }
+        let port = try await bound.waitForPort()
         let url = "http://127.0.0.1:\(try #require(port))/ui"
 
         let profile = NSTemporaryDirectory() + "chromium-\(UUID().uuidString)"

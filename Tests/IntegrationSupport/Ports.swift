@@ -64,3 +64,34 @@ public enum Ports {
         } == 0
     }
 }
+
+/// A TCP listener on 127.0.0.1 that never accepts: the kernel completes each handshake into its
+/// backlog, so a client connects and then waits for an answer that never comes. In the test's
+/// own process, on a port the kernel gives it at bind, so nothing has to start or be waited for.
+public final class SilentListener: Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init(backlog: Int32 = 1024) throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw HarnessError("socket() failed") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let listening = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0
+            }
+        } && listen(descriptor, backlog) == 0
+        guard listening else {
+            close(descriptor)
+            throw HarnessError("cannot listen on 127.0.0.1")
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+}

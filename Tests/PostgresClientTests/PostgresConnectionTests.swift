@@ -152,21 +152,9 @@ struct PostgresDeadlineTests {
 
     @Test("200 connections hung in connect hold 200 threads of their own: a refused connection still fails within 3 s")
     func hungConnectsDoNotStarve() async throws {
-        // A listener that never accepts: the kernel completes each handshake into its backlog
-        // and libpq waits for the server's answer until its connect timeout.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #expect(listener >= 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        #expect(bound && listen(listener, 1024) == 0)
-        let hangingPort = Int(UInt16(bigEndian: address.sin_port))
+        // A listener that never accepts: libpq waits for the server's answer until its connect timeout.
+        let listener = try SilentListener()
+        let hangingPort = listener.port
         let hung = (0..<200).map { _ in
             Task { try await PostgresConnection.connect(url: SecretURL("postgresql://redash:pw@127.0.0.1:\(hangingPort)/redash"), connectTimeout: .seconds(10)) }
         }

@@ -55,11 +55,8 @@ struct RedisFailureTests {
 
     @Test("a server that accepts and never answers times out within the command timeout")
     func silentServer() async throws {
-        let port = try Ports.free()
-        let server = try backgroundFixture(["silent-server", String(port)])
-        defer { server.stop() }
-        #expect(await eventually { Ports.isOpen(port) })
-        let silent = try client("redis://127.0.0.1:\(port)/0", command: .milliseconds(300))
+        let listener = try SilentListener()
+        let silent = try client("redis://127.0.0.1:\(listener.port)/0", command: .milliseconds(300))
         let started = ContinuousClock.now
         do {
             _ = try await silent.pipeline([["LLEN", "rq:queue:queries"]])

@@ -123,11 +123,12 @@ struct ControllerStateTests {
         let url = SecretURL(server.url)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
-        // Short leases for the test: 8 s, renewed by each call. Long enough that a round trip
-        // slowed by a loaded machine (seconds, in the parallel pass) does not use up the window
-        // the first checks count on; short enough for the hung leader to lose it below.
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(8), safety: .seconds(1), takeoverGuard: .milliseconds(500))
-        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", scope: "redash", duration: .seconds(8), safety: .seconds(1), takeoverGuard: .milliseconds(500))
+        // Leases of 30 s, renewed by each call: long enough that round trips slowed by a loaded
+        // machine (several seconds each in the parallel pass, where dozens of PostgreSQL servers
+        // start at once) do not use up the window the first checks count on; the hung leader
+        // below loses it all the same, the loop ending as soon as the standby may write.
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(30), safety: .seconds(2), takeoverGuard: .milliseconds(500))
+        let second = await LeaderLease(store: store, url: url, holder: "laptop-b", scope: "redash", duration: .seconds(30), safety: .seconds(2), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         let taken = await first.acquireOrConfirm(now: now)
         #expect(taken.isLeader && taken.generation == 1)
@@ -146,8 +147,8 @@ struct ControllerStateTests {
         // The leader hangs (it stops renewing): its own clock ends its writes before the
         // database's expiry lets the standby in; the two never both may write.
         var bothCouldWrite = 0, secondLed = false, firstStoppedWriting = false
-        // Past the 8 s lease, with the standby's guard and a loaded machine's round trips.
-        let deadline = ContinuousClock.now + .seconds(14)
+        // Past the 30 s lease, with the standby's guard and a loaded machine's round trips.
+        let deadline = ContinuousClock.now + .seconds(45)
         var secondMayWrite = false
         while ContinuousClock.now < deadline && !(secondLed && firstStoppedWriting && secondMayWrite) {
             let b = await second.acquireOrConfirm(now: now)

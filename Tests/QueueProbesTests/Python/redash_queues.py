@@ -120,15 +120,6 @@ def listen(port):
     return server
 
 
-def silent_server(args):
-    """Accepts connections and never answers."""
-    server = listen(args.port)
-    held = []
-    while True:
-        connection, _ = server.accept()
-        held.append(connection)
-
-
 def half_reply_server(args):
     """Answers the first command with half a reply, then hangs up."""
     server = listen(args.port)
@@ -162,7 +153,7 @@ def main():
     command = commands.add_parser("celery-prefetch")
     command.add_argument("url"); command.add_argument("queue"); command.add_argument("--hold", type=float, default=60)
     command.set_defaults(run=celery_prefetch)
-    for name, function in (("silent-server", silent_server), ("half-reply-server", half_reply_server)):
+    for name, function in (("half-reply-server", half_reply_server),):
         command = commands.add_parser(name)
         command.add_argument("port", type=int)
         command.set_defaults(run=function)
