@@ -172,11 +172,11 @@ struct ReplySizeGuardTests {
     /// hiredis 0.14 callocs an array's element pointers when its header arrives, the count cut
     /// to an `int`: on its own, `*2147483647` reserves 16 GiB of address space and freeing the
     /// reply walks all 2^31 slots (seconds of one core per header, with the process's memory
-    /// map locked meanwhile). The guard in front never lets such a header through.
+    /// map locked meanwhile). The guard in front never lets such a header through: had it
+    /// passed, hiredis would wait for 2^31 elements and give no reply at all.
     @Test("an array header of 2^31-1 elements (or a count that wraps to it) never reaches hiredis: an error in its place, or refused",
           arguments: ["*2147483647\r\n:1\r\n", "*-2147483649\r\n:1\r\n", "*1\r\n*2147483647\r\n"])
     func hugeArrayHeader(_ wire: String) throws {
-        let started = ContinuousClock.now
         do {
             let read = try Self.read(wire, limits: .init(), chunk: 64)
             let first = try #require(read.replies.first, "\(read.replies)")
@@ -185,8 +185,6 @@ struct ReplySizeGuardTests {
         } catch let error as ReplyReaderError {
             #expect(!error.message.isEmpty)
         }
-        // Bounds nothing on a healthy machine; a header that got through costs seconds.
-        #expect(ContinuousClock.now - started < .seconds(2))
     }
 
     @Test("a header that never ends, or a RESP3 type, is a protocol error")
