@@ -75,8 +75,11 @@ public struct ProbeScenario: Sendable, Equatable {
 
     public var queues: [String] { Array(Self.queueNames.prefix(queueCount)) }
 
-    /// The Celery round each probe asks for, when the scenario inspects Celery.
-    public var celeryRequest: CeleryInspectRequest? { inspectsCelery ? CeleryInspectRequest(replyTimeout: .seconds(1)) : nil }
+    /// The Celery round each probe asks for, when the scenario inspects Celery: the longest reply
+    /// timeout a policy allows, so that a seed recorded from real nodes on a loaded machine holds
+    /// a round that completed, not one whose time ran out live (a replay, on its own clock, would
+    /// then poll on past the recorded polls and read the next reply as an answer to LLEN).
+    public var celeryRequest: CeleryInspectRequest? { inspectsCelery ? CeleryInspectRequest(replyTimeout: .seconds(5)) : nil }
 
     public var schedulerRequest: SchedulerStateRequest? {
         readsScheduler ? SchedulerStateRequest(dataSources: Self.dataSources, locks: Array(Self.lockKeys.prefix(lockCount))) : nil

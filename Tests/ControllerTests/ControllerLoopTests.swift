@@ -12,8 +12,10 @@ struct ControllerLoopTests {
     func shutdownGrace() async throws {
         let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])
         queues.set("queries", pending: 4)
-        // ECS answers slowly: the reconcile is under way when shutdown starts.
-        cluster.setReadDelay(.seconds(2))
+        // ECS answers slowly: the reconcile is under way when shutdown starts. Half a second a
+        // read: under way for a second or more, and far inside the grace on a loaded machine
+        // (2 s a read took the whole 15 s beside two CPU-bound processes).
+        cluster.setReadDelay(.milliseconds(500))
         let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let reconciler = Reconciler(
             policy: ReconcilerTests.policy, ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster)),
