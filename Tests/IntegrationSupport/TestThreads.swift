@@ -12,7 +12,9 @@ import Testing
 /// waited: a 300 ms timeout measured 16 s, a refused connection 10 s. On threads of their own,
 /// 16 of them, one test's computing or blocking slows the others by the kernel's time-slicing
 /// (milliseconds), never by the length of its work. The code under test is unchanged: what it
-/// creates (NIO's event loops, its own tasks, libpq's threads) runs where it always does.
+/// creates (NIO's event loops, its own tasks, libpq's threads) runs where it always does, and its
+/// actors still run on the shared threads, which the controller code other tests run in-process
+/// also uses. A test that times such code bounds only what it must tell apart, generously.
 public struct TestThreads: TestTrait, SuiteTrait, TestScoping {
     public var isRecursive: Bool { true }
 
