@@ -12,9 +12,23 @@ timed() {
 }
 
 timed scripts/bootstrap.sh
+# Resolve once, before any build, so that builds running side by side only read Package.resolved.
+timed swift package resolve
+# The release's static build is needed only at the end, and nothing before it uses that build
+# folder: it starts now at low priority and takes what CPU the steps in front leave, most of it
+# during the serial pass, which mostly waits. (nice 10 weighs a tenth of a normal process.)
+prebuild_pid=
+if [[ $(id -u) -eq 0 ]]; then
+  prebuild_log=$(mktemp /tmp/redash-autoscaler-prebuild.XXXXXX)
+  # A process group of its own, so that a failing step stops the whole build with it.
+  setsid bash -c 'started=$SECONDS; nice -n 10 scripts/static-build.sh >/dev/null 2>"$1" &&
+    echo "timing: the static build beside the tests took $((SECONDS - started)) s" >>"$1"' _ "$prebuild_log" &
+  prebuild_pid=$!
+  trap '[[ -z $prebuild_pid ]] || kill -- -"$prebuild_pid" 2>/dev/null || true' EXIT
+fi
 timed swift build --build-tests
-# The parallel pass: every suite but the four below, which assert real time under load that
-# no other test may share the machine with:
+# The parallel pass: every suite but the four below, which assert real time and so do not run
+# beside the parallel pass's hundreds of tests:
 # - ControllerFailoverTests: two real controllers, moto, PostgreSQL and Redis per scenario;
 #   takeover is measured against PostgreSQL's own clock and published in docs/benchmarks.md.
 # - BusyAwareScaleInTests: real RQ and Celery workers racing a 4 s scale-in window in the ECS
@@ -25,7 +39,33 @@ timed swift build --build-tests
 #   judged per 6 s "minute"; process wake-ups and rq's fork per job shift enqueues.
 serial='ControllerFailoverTests|BusyAwareScaleInTests|HTTPUnderLoadTests|LiveStandinTests'
 timed swift test --skip-build --skip "$serial"
-timed swift test --skip-build --no-parallel --filter "$serial"
+# The serial pass, in two lanes side by side and then the flood alone: the failover and the
+# busy-aware lab spend their time waiting for leases, windows and workers (0.2 of a core between
+# them), so they do not load each other; each lane takes its ports from its own slice
+# (TEST_PORT_LANE), so that neither binds a port the other has just found free. The flood
+# compares tick pace with and without it, so no other test runs beside it.
+serial_lane() {
+  local name=$1 filter=$2 port_lane=$3 started=$SECONDS
+  if TEST_PORT_LANE=$port_lane swift test --skip-build --no-parallel --filter "$filter" >"$lanes/$name.log" 2>&1; then
+    echo "timing: serial lane $name ($filter) took $((SECONDS - started)) s" >>"$lanes/$name.log"
+  else
+    echo "serial lane $name ($filter) FAILED after $((SECONDS - started)) s" >>"$lanes/$name.log"
+    return 1
+  fi
+}
+serial_pass() {
+  lanes=$(mktemp -d /tmp/redash-autoscaler-lanes.XXXXXX)
+  serial_lane busy-aware 'BusyAwareScaleInTests' 0/2 & local first=$!
+  serial_lane failover 'ControllerFailoverTests|LiveStandinTests' 1/2 & local second=$!
+  local failed=0
+  wait $first || failed=1
+  wait $second || failed=1
+  cat "$lanes/busy-aware.log" "$lanes/failover.log"
+  rm -rf "$lanes"
+  ((failed == 0)) || return 1
+  swift test --skip-build --no-parallel --filter 'HTTPUnderLoadTests'
+}
+timed serial_pass
 
 binary="$(swift build --show-bin-path)/redash-autoscaler"
 echo "smoke: validate the shipped policies.yaml (Celery, Redash v7–v8) and the RQ example (v10, v25+)"
@@ -57,6 +97,11 @@ timed scripts/check-iam.sh "$binary"
 # image built from that same root) is made and checked: needs root (debootstrap, chroot).
 if [[ $(id -u) -eq 0 ]]; then
   echo "deploy: scripts/release.sh builds the static binary once, checks it in a Debian root with only the runtime packages, and makes and checks the tarball and the OCI image from that root"
+  started=$SECONDS
+  wait "$prebuild_pid" || { prebuild_pid=; cat "$prebuild_log"; echo "the static build failed" >&2; exit 1; }
+  prebuild_pid=
+  cat "$prebuild_log"; rm -f "$prebuild_log"
+  echo "timing: waiting for the static build took $((SECONDS - started)) s"
   release_dir=$(mktemp -d /tmp/redash-autoscaler-dist.XXXXXX)
   timed scripts/release.sh "$release_dir"
   rm -rf "$release_dir"
