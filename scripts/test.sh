@@ -14,17 +14,14 @@ timed() {
 timed scripts/bootstrap.sh
 # Resolve once, before any build, so that builds running side by side only read Package.resolved.
 timed swift package resolve
-# The release's static build is needed only at the end, and nothing before it uses that build
-# folder: it starts now at low priority and takes what CPU the steps in front leave, most of it
-# during the serial pass, which mostly waits. (nice 10 weighs a tenth of a normal process.)
-prebuild_pid=
-if [[ $(id -u) -eq 0 ]]; then
-  prebuild_log=$(mktemp /tmp/redash-autoscaler-prebuild.XXXXXX)
-  # A process group of its own, so that a failing step stops the whole build with it.
-  setsid bash -c 'started=$SECONDS; nice -n 10 scripts/static-build.sh >/dev/null 2>"$1" &&
-    echo "timing: the static build beside the tests took $((SECONDS - started)) s" >>"$1"' _ "$prebuild_log" &
-  prebuild_pid=$!
-  trap '[[ -z $prebuild_pid ]] || kill -- -"$prebuild_pid" 2>/dev/null || true' EXIT
+# The release's static build is needed only at the end, and nothing before it uses its build
+# folder: as root, it starts now in a low-priority CPU group (scripts/lib/background.sh) and takes
+# the CPU the steps in front leave, most of it during the serial pass, which mostly waits.
+source scripts/lib/background.sh
+trap background_stop_all EXIT
+prebuilt=false
+if [[ $(id -u) -eq 0 ]] && background_start static-build "$(mktemp /tmp/redash-autoscaler-static-build.XXXXXX)" scripts/static-build.sh; then
+  prebuilt=true
 fi
 timed swift build --build-tests
 # The parallel pass: every suite but the four below, which assert real time and so do not run
@@ -66,6 +63,8 @@ serial_pass() {
   swift test --skip-build --no-parallel --filter 'HTTPUnderLoadTests'
 }
 timed serial_pass
+# Nothing after this asserts real time: the builds beside get a normal share of the CPU.
+$prebuilt && background_promote static-build
 
 binary="$(swift build --show-bin-path)/redash-autoscaler"
 echo "smoke: validate the shipped policies.yaml (Celery, Redash v7–v8) and the RQ example (v10, v25+)"
@@ -97,11 +96,7 @@ timed scripts/check-iam.sh "$binary"
 # image built from that same root) is made and checked: needs root (debootstrap, chroot).
 if [[ $(id -u) -eq 0 ]]; then
   echo "deploy: scripts/release.sh builds the static binary once, checks it in a Debian root with only the runtime packages, and makes and checks the tarball and the OCI image from that root"
-  started=$SECONDS
-  wait "$prebuild_pid" || { prebuild_pid=; cat "$prebuild_log"; echo "the static build failed" >&2; exit 1; }
-  prebuild_pid=
-  cat "$prebuild_log"; rm -f "$prebuild_log"
-  echo "timing: waiting for the static build took $((SECONDS - started)) s"
+  if $prebuilt; then timed background_finish static-build; fi
   release_dir=$(mktemp -d /tmp/redash-autoscaler-dist.XXXXXX)
   timed scripts/release.sh "$release_dir"
   rm -rf "$release_dir"
