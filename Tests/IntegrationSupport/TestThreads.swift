@@ -35,7 +35,9 @@ public final class TestThreadsExecutor: TaskExecutor {
     private let jobs = Mutex<[UnownedJob]>([])
     private let ready = DispatchSemaphore(value: 0)
 
-    private init(threads: Int) {
+    /// A pool of its own, for a test that times how soon its own code resumes: on the shared
+    /// pool, the resumption queues behind whatever other tests compute at that moment.
+    public init(threads: Int) {
         for _ in 0..<threads {
             Thread.detachNewThread { [unowned self] in self.serve() }
         }
