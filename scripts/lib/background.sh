@@ -71,10 +71,14 @@ background_finish() {
 }
 
 background_stop_all() {
-  local name
+  local name attempt
   for name in "${!background_pids[@]}"; do
     kill -- -"${background_pids[$name]}" 2>/dev/null || true
     wait "${background_pids[$name]}" 2>/dev/null || true
-    rmdir "${background_groups[$name]}" 2>/dev/null || true
+    # The compilers it started may take a moment to exit; a group is removed once empty.
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+      rmdir "${background_groups[$name]}" 2>/dev/null && break
+      sleep 0.5
+    done
   done
 }
