@@ -5,7 +5,8 @@
 #                                          no such group can be made here (then do not start it:
 #                                          the later step builds for itself, as it always can)
 #   background_promote NAME                the group's CPU share back to normal
-#   background_finish NAME                 promote, wait, print LOG; false if COMMAND failed
+#   background_finish NAME                 promote, wait; print its timing, or the end of LOG
+#                                          and false if COMMAND failed
 #   background_stop_all                    kill what is still running (for an EXIT trap)
 #
 # Why a CPU group and not nice: SwiftPM starts every compiler process at the default priority,
@@ -41,8 +42,10 @@ background_share() { # GROUP low|normal
 background_start() {
   local name=$1 log=$2
   shift 2
-  local group
+  local group stale
   group=$(background_group_dir "$name") || return 1
+  # Groups an interrupted run left behind go once empty (rmdir removes only empty ones).
+  for stale in "${group%/*}"/redash-autoscaler-*; do rmdir "$stale" 2>/dev/null || true; done
   mkdir -p "$group" 2>/dev/null && background_share "$group" low 2>/dev/null || { rmdir "$group" 2>/dev/null; return 1; }
   # A process group of its own (setsid), so that background_stop_all ends the whole build; it
   # joins the CPU group before it starts the command.
@@ -64,7 +67,8 @@ background_finish() {
   background_promote "$name"
   wait "${background_pids[$name]}" || status=$?
   unset "background_pids[$name]"
-  cat "${background_logs[$name]}"
+  # Its timing line when it succeeded; the end of its output when it did not.
+  if ((status == 0)); then grep '^timing:' "${background_logs[$name]}" || true; else tail -40 "${background_logs[$name]}"; fi
   rm -f "${background_logs[$name]}"
   rmdir "${background_groups[$name]}" 2>/dev/null || true
   return "$status"
