@@ -50,13 +50,15 @@ public actor LeaderLease: Leadership {
     public init(
         store: ControllerStateStore, url: SecretURL, holder: String, scope: String, duration: Duration = .seconds(15), safety: Duration = .seconds(2),
         takeoverGuard: Duration = .seconds(6), logger: Logger = Logger(label: "leader-lease"),
-        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30)), clock: any MonotonicClock = ContinuousClock()
+        pacing: ReconnectPacing = ReconnectPacing(first: .seconds(1), cap: .seconds(30)), clock: any MonotonicClock = ContinuousClock(),
+        statementTimeout: Duration = .seconds(2)
     ) async {
         self.clock = clock
         // Statements of the lease are short: a client deadline of 2 s + 2 s, and a reconnect of
         // 3 s at most, far inside the lease; a tick on an unreachable database waits that long.
+        // (A test sets a long one, to tell the release's own deadline from it on a loaded machine.)
         self.session = PostgresSession(
-            url: url, connectTimeout: .seconds(3), statementTimeout: .seconds(2), applicationName: "redash-autoscaler lease", logger: logger,
+            url: url, connectTimeout: .seconds(3), statementTimeout: statementTimeout, applicationName: "redash-autoscaler lease", logger: logger,
             pacing: pacing)
         self.schema = store.schema
         self.holder = holder

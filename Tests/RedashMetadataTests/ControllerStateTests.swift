@@ -217,7 +217,9 @@ struct ControllerStateTests {
         let url = SecretURL(server.url)
         let store = try ControllerStateStore(session: PostgresSession(url: url))
         try await store.migrate()
-        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
+        // The lease session's client deadline is 20 s + 2 s here (2 s + 2 s in production), so
+        // that the release's own 1 s deadline cannot be mistaken for it on a loaded machine.
+        let first = await LeaderLease(store: store, url: url, holder: "ecs-task-a", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500), statementTimeout: .seconds(20))
         let second = await LeaderLease(store: store, url: url, holder: "ecs-task-b", scope: "redash", duration: .seconds(3), safety: .milliseconds(500), takeoverGuard: .milliseconds(500))
         let now = CivilTime.instant(year: 2026, month: 11, day: 23, hour: 10)
         #expect(await first.acquireOrConfirm(now: now).isLeader)
@@ -227,9 +229,9 @@ struct ControllerStateTests {
         await first.release()
         let waited = ContinuousClock.now - started
         _ = kill(pid_t(pid), SIGCONT)
-        // Not the lease session's client deadline (2 s + 2 s), nor a reconnect: its own 1 s, and
-        // what a loaded machine adds.
-        #expect(waited < .seconds(4), "release waited \(waited), not its \(LeaderLease.releaseDeadline)")
+        // Not the lease session's client deadline (22 s here), nor a reconnect: its own 1 s, and
+        // what a loaded machine adds (4.5 s once in the parallel pass).
+        #expect(waited < .seconds(12), "release waited \(waited), not its \(LeaderLease.releaseDeadline)")
         // The other takes it over all the same: at its expiry, or sooner if the continued
         // backend still runs the release it was sent.
         #expect(await eventually(timeout: 8, interval: 0.2) { await second.acquireOrConfirm(now: now).isLeader })
