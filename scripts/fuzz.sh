@@ -3,7 +3,7 @@
 # AddressSanitizer and its leak checker) of everything that reads bytes from outside: the RESP
 # codec, the RQ and Celery probes' reading of replies, the policy loader, AWS's answers.
 #
-#   scripts/fuzz.sh [TARGET...] [SECONDS] [--merge] [--no-build | --build-only]
+#   scripts/fuzz.sh [TARGET...] [SECONDS] [--merge] [--no-build]
 #
 # Builds Fuzz/ (a package of its own, in .build-fuzz, release; ~4 min the first time on 2 cores,
 # seconds after), then runs each target for SECONDS (default 60) from its committed corpus
@@ -15,7 +15,6 @@
 # named test (docs/testing.md). A toolchain without libFuzzer (Xcode's, for one) makes it exit
 # 3 with a message saying so: nothing is fuzzed, and that is not a pass.
 # Targets: resp-decoding probe-replies policy-text aws-answers (default: all, one after the other).
-# --build-only builds and stops (.ci/run builds beside the suite, fuzzes after it).
 # --no-build runs what .build-fuzz holds (build it under a build lock, fuzz outside it, niced).
 # FUZZ_JOBS=N runs N fuzzing processes per target (libFuzzer's -fork); the default 1 leaves the
 # machine's other core to others.
@@ -25,13 +24,11 @@ cd "$(dirname "$0")/.."
 seconds=60
 merge=false
 build_first=true
-run=true
 targets=()
 for argument in "$@"; do
   case $argument in
     --merge) merge=true ;;
     --no-build) build_first=false ;;
-    --build-only) run=false ;;
     ''|*[!0-9]*) targets+=("$argument") ;;
     *) seconds=$argument ;;
   esac
@@ -76,7 +73,6 @@ if $build_first; then
   fi
   echo "fuzz: built in $((SECONDS - started)) s"
 fi
-$run || exit 0
 bin=$("${build[@]}" --show-bin-path)
 
 # Swift's own crash backtracer would race libFuzzer's; libFuzzer prints the stack.

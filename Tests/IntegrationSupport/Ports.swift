@@ -25,27 +25,13 @@ public enum Ports {
         throw HarnessError("no free port in \(candidates)")
     }
 
-    /// Below the ephemeral range (32768–60999 by default), or above it when it starts low; the
-    /// lane's share of it when several test processes run at once (`lane(of:)`).
+    /// Below the ephemeral range (32768–60999 by default), or above it when it starts low.
     static let candidates: Range<Int> = {
         let text = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? "32768 60999"
         let bounds = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
         let low = bounds.first ?? 32768, high = bounds.last ?? 60999
-        let range = low >= 15_000 ? 10_000..<low : (high + 1)..<65_536
-        return lane(ProcessInfo.processInfo.environment["TEST_PORT_LANE"], of: range)
+        return low >= 15_000 ? 10_000..<low : (high + 1)..<65_536
     }()
-
-    /// `TEST_PORT_LANE=i/n` (scripts/test.sh sets it when it runs test processes side by side):
-    /// the i-th of n equal slices of `range`, so that two processes never pick the same port
-    /// between one's check and its server's bind. Anything else: the whole range.
-    public static func lane(_ setting: String?, of range: Range<Int>) -> Range<Int> {
-        guard let parts = setting?.split(separator: "/"), parts.count == 2,
-              let index = Int(parts[0]), let count = Int(parts[1]), count > 0, (0..<count).contains(index)
-        else { return range }
-        let width = range.count / count
-        let start = range.lowerBound + index * width
-        return start..<(start + width)
-    }
 
     /// Where the next search starts: a random offset, so that runs after one another (whose
     /// servers may linger in TIME_WAIT) start elsewhere.
