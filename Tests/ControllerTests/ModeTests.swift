@@ -157,9 +157,10 @@ struct ModeTests {
         try await reconciler.replacePolicy(policy(killSwitch: hung))
         let started = ContinuousClock.now
         let stuck = await reconciler.reconcile(now: Self.at(15))
-        // The hung read is cut at its deadline; the bound catches a tick that waits for it (for
-        // ever), with room for a loaded machine.
-        #expect(ContinuousClock.now - started < Reconciler.killSwitchDeadline + .seconds(8))
+        // The hung read is cut at its deadline (the error below says so); the bound catches a
+        // tick that waits for it for ever, with room for a loaded machine: 13.3 s once in a
+        // clean-clone parallel pass, against a 2 s deadline.
+        #expect(ContinuousClock.now - started < .seconds(60))
         #expect(stuck.controllerMode == .dryRun && stuck.errors.contains { $0.dependency == .killSwitch && $0.message.contains("did not answer") })
 
         // Removed: no override any more.
