@@ -39,7 +39,7 @@ struct ControllerLoopTests {
         // Past the grace, the loop cancels the reconcile: the two expectations above tell that
         // apart. Its length in wall time is not asserted: the loop's code shares Swift's threads
         // with the parallel pass's other in-process controllers, and a finished reconcile's
-        // shutdown measured 17.8 s there once (about 1.5 s quiet).
+        // shutdown measured 17.8 s there once (0.3 s alone).
         print("shutdown grace: a reconcile under way finished and the loop ended \(took) after SIGTERM (grace \(ControllerLoop.shutdownGrace))")
     }
 }
