@@ -41,7 +41,7 @@ public struct DemoCommand: AsyncParsableCommand {
         let paced = !fast && isatty(STDOUT_FILENO) == 1
         LiveView.replay(results, service: adhoc.name, start: run.workload.start, utcOffset: scenario.utcOffset, paced: paced)
 
-        print("\nSide by side on the same seeded day (waits in queue; task-hours are what Fargate bills):\n")
+        print("\nSide by side on the same seeded day (waits in queue; task-hours and their price at each service's Fargate task size are what Fargate bills):\n")
         print(Comparison.table(results, routing: run.routing))
         print("")
         print(Verdict.lines(results, routing: run.routing).joined(separator: "\n"))
@@ -110,7 +110,7 @@ enum Verdict {
         for other in results where !other.autoscaler.hasPrefix("redash-autoscaler") {
             guard let theirWait = other.queue(routing.adhoc)?.wait.p95 else { continue }
             let ratio = theirWait > 0 ? ourWait / theirWait : 0
-            lines.append("vs \(other.autoscaler): p95 adhoc wait \(String(format: "%.0f", ourWait))s vs \(String(format: "%.0f", theirWait))s (\(String(format: "%.2f", ratio))×), task-hours \(String(format: "%.1f", ours.totals.taskHours)) vs \(String(format: "%.1f", other.totals.taskHours)), queries killed \(ours.totals.killed) vs \(other.totals.killed)")
+            lines.append("vs \(other.autoscaler): p95 adhoc wait \(String(format: "%.0f", ourWait))s vs \(String(format: "%.0f", theirWait))s (\(String(format: "%.2f", ratio))×), task-hours \(String(format: "%.1f", ours.totals.taskHours)) vs \(String(format: "%.1f", other.totals.taskHours)) ($\(String(format: "%.2f", ours.totals.cost)) vs $\(String(format: "%.2f", other.totals.cost))), queries killed \(ours.totals.killed) vs \(other.totals.killed)")
         }
         return lines
     }

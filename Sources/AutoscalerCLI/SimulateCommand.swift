@@ -57,7 +57,7 @@ public struct SimulateCommand: AsyncParsableCommand {
         let policy = run.policy
         let results = Comparison.run(
             policy: policy, workload: run.workload, scenario: run.name, seed: seed,
-            contenders: compare ? [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed] : [.ours])
+            contenders: compare ? [.ours, .oursWithoutForecast, .targetTracking, .keda, .fixed, .reactiveOracle] : [.ours])
         if let chart {
             try run.writeChart(results, policy: policy, to: chart)
         }

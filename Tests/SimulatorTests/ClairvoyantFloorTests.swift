@@ -47,9 +47,10 @@ struct ClairvoyantFloorTests {
     @Test("under a budget the caps come down until the run costs no more than it")
     func budget() {
         let open = ClairvoyantFloor.run(simulation(), budget: nil)
-        let budget = open.totals.taskHours - 0.02
+        let hourly = open.totals.cost / open.totals.taskHours  // one service: one task size
+        let budget = open.totals.cost - 0.02 * hourly
         let capped = ClairvoyantFloor.run(simulation(), budget: budget)
-        #expect(capped.totals.taskHours <= budget)
+        #expect(capped.totals.cost <= budget)
         #expect(capped.adhocWait.max > open.adhocWait.max, "fewer tasks, longer waits")
         #expect(capped.totals.killed == 0)
     }

@@ -6,7 +6,7 @@ import Testing
 import IntegrationSupport
 
 private func figures(p95: Double, scheduled: Double = 0, hours: Double) -> MeanFigures {
-    MeanFigures(adhocP95: p95, scheduledP95: scheduled, taskHours: hours, killed: 0)
+    MeanFigures(adhocP95: p95, scheduledP95: scheduled, taskHours: hours, cost: hours * 0.05, killed: 0)
 }
 
 private func candidate(_ listLength: Double, p95: Double, scheduled: Double = 0, hours: Double) -> Tuning.Candidate {
@@ -27,22 +27,22 @@ struct TuningTests {
         candidate(5, p95: 200, hours: 70),  // cheap but slow
     ]
 
-    @Test("(a) the lowest p95 at no more task-hours than ours; ties go to the lower scheduled wait", arguments: [
-        ("budget 85: listLength 2 and 3 tie on p95, 2 waits less on schedules", 85.0, 2.0 as Double?),
-        ("budget 79.5: only 3 and 5 fit", 79.5, 3),
-        ("budget 60: nothing fits", 60, nil),
+    @Test("(a) the lowest p95 at no higher cost than ours; ties go to the lower scheduled wait", arguments: [
+        ("budget $4.25: listLength 2 and 3 tie on p95, 2 waits less on schedules", 4.25, 2.0 as Double?),
+        ("budget $3.975: only 3 and 5 fit", 3.975, 3),
+        ("budget $3: nothing fits", 3, nil),
     ])
     func lowestWait(_ name: String, budget: Double, expected: Double?) {
-        #expect(listLength(Tuning.lowestWait(grid, withinTaskHours: budget)) == expected, "\(name)")
+        #expect(listLength(Tuning.lowestWait(grid, withinCost: budget)) == expected, "\(name)")
     }
 
-    @Test("(b) the fewest task-hours at no worse p95 than ours", arguments: [
+    @Test("(b) the lowest cost at no worse p95 than ours", arguments: [
         ("our p95 60 s: listLength 3 is the cheapest that waits no longer", 60.0, 3.0 as Double?),
         ("our p95 50 s: only listLength 1", 50, 1),
         ("our p95 30 s: nothing waits so little", 30, nil),
     ])
     func fewestTaskHours(_ name: String, wait: Double, expected: Double?) {
-        #expect(listLength(Tuning.fewestTaskHours(grid, atWait: wait)) == expected, "\(name)")
+        #expect(listLength(Tuning.cheapest(grid, atWait: wait)) == expected, "\(name)")
     }
 
     @Test("a short report is deterministic, its picks obey their rules, and its ratios are to the right rows")
@@ -63,20 +63,24 @@ struct TuningTests {
 
         let figures = try #require(report.scenarios.first)
         for family in figures.tuning {
-            if let pick = family.lowestWaitWithinOurTaskHours { #expect(pick.mean.taskHours <= figures.ours.taskHours) }
-            if let pick = family.fewestTaskHoursAtOurWait { #expect(pick.mean.adhocP95 <= figures.ours.adhocP95) }
+            if let pick = family.lowestWaitWithinOurCost { #expect(pick.mean.cost <= figures.ours.cost) }
+            if let pick = family.cheapestAtOurWait { #expect(pick.mean.adhocP95 <= figures.ours.adhocP95) }
         }
         for seed in figures.seeds {
             let floor = try #require(seed.rows.first { $0.role == .floor })
+            let oracle = try #require(seed.rows.first { $0.role == .reactiveOracle })
             let ours = try #require(seed.rows.first { $0.role == .ours })
-            #expect(floor.killed == 0 && ours.killed == 0)
-            #expect(floor.taskHours <= ours.taskHours + 1e-9, "the floor keeps to our budget")
+            #expect(floor.killed == 0 && oracle.killed == 0, "neither yardstick ever stops a task under a job")
+            #expect(floor.cost <= ours.cost + 1e-9, "the floor keeps to our budget")
             #expect(floor.adhoc.p95 <= ours.adhoc.p95)
+            #expect(oracle.vsOracle.adhocP95 == 1 && oracle.vsOracle.cost == 1)
+            #expect(abs(ours.vsOracle.cost - ours.cost / oracle.cost) < 1e-12)
             if figures.bestTuned != nil {
                 let best = try #require(seed.rows.first { $0.role == .tunedForWait && $0.family == figures.bestTuned?.family })
-                #expect(best.vsBestTuned?.adhocP95 == 1 && best.vsBestTuned?.taskHours == 1)
+                #expect(best.vsBestTuned?.adhocP95 == 1 && best.vsBestTuned?.cost == 1)
             }
         }
-        #expect(figures.goals.count == 2, "one goal per seed outside seed-overload")
+        #expect(figures.goals.count == 4, "two goals per seed")
+        #expect(figures.goals.allSatisfy { !$0.measured.isEmpty })
     }
 }

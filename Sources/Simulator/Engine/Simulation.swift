@@ -21,6 +21,15 @@ public struct Simulation {
     public var initialTasks: [String: Int]
     /// ECS deployments rolling out during the run (ECS reports them; scaling in waits).
     public var deployments: [SimulatedDeployment] = []
+    /// Workers protect their own task while they run a job (the in-worker pattern: each worker
+    /// calls the ECS agent's task-protection endpoint when it takes a job and when it ends), so
+    /// that ECS stops only idle tasks whatever the autoscaler. `ECSModel.selfProtectionLatency`
+    /// after the first job starts.
+    public var workersProtectTheirTasks = false
+    /// A user whose adhoc query was killed runs it again this many seconds later (`nil`: never).
+    /// The new attempt queues like any job; its wait is counted from when the user first asked.
+    /// Killed scheduled refreshes are not re-run: the next schedule refreshes them.
+    public var rerunKilledAdhocAfter: Double? = 60
 
     /// Creates a simulation.
     public init(
@@ -39,6 +48,17 @@ public struct Simulation {
     public func run(_ autoscaler: inout some SimulatedAutoscaler, scenario: String = "") -> SimulationResult {
         var engine = Engine(simulation: self)
         return engine.run(&autoscaler, scenario: scenario)
+    }
+
+    /// Runs the whole workload under the reactive oracle: the best a controller that reads queues
+    /// could do. It learns of each job the instant it is enqueued (never before), starts at
+    /// once a task for every job no free or starting slot will take (up to `maxTasks`, on the
+    /// same start delays as every autoscaler), and stops only tasks that have been idle for the
+    /// mean task start, so it kills nothing. It is a yardstick, not a controller: no real
+    /// reading of ECS and Redis is instant, and it acts on the simulation directly.
+    public func runReactiveOracle(name: String = ReactiveOracle.name, scenario: String = "") -> SimulationResult {
+        var engine = Engine(simulation: self)
+        return engine.run(reactiveOracleNamed: name, scenario: scenario)
     }
 
     /// Runs the whole workload on task lifetimes chosen in advance by an oracle (the clairvoyant
@@ -77,6 +97,19 @@ public struct CapacityPlan: Sendable, Hashable {
     }
 }
 
+/// The reactive oracle's name in reports (`Simulation.runReactiveOracle`).
+public enum ReactiveOracle {
+    public static let name = "reactive oracle"
+}
+
+/// The controller of the runs no autoscaler drives (a plan, the reactive oracle): never ticks.
+struct NoController: SimulatedAutoscaler {
+    var name: String { "" }
+    var tickInterval: Double { .infinity }
+    var readsTasks: Bool { false }
+    mutating func tick(_ view: ClusterView) -> AutoscalerActions { AutoscalerActions() }
+}
+
 /// An ECS deployment of one service: from `start` for `duration` simulated seconds.
 public struct SimulatedDeployment: Sendable, Hashable {
     public var service: String
@@ -105,6 +138,8 @@ struct Engine {
         var busy = 0
         /// Simulated seconds until which ECS scale-in protection holds; `nil` when unprotected.
         var protectedUntil: Double?
+        /// Since when the task has had no job (the reactive oracle's idle rule only).
+        var idleSince: Double?
 
         func isProtected(at now: Double) -> Bool { protectedUntil.map { $0 > now } ?? false }
     }
@@ -113,6 +148,10 @@ struct Engine {
         var startedAt = -1.0
         var finishedAt = -1.0
         var isKilled = false
+        /// Killed and run again by its user: the new attempt's wait counts, not this one's.
+        var isSuperseded = false
+        /// When its user first asked for it (an earlier attempt's arrival for a re-run).
+        var askedAt: Double
     }
 
     enum Event {
@@ -123,6 +162,14 @@ struct Engine {
         case sample
         case plannedLaunch(service: Int, ready: Double, stop: Double, startTime: Double)
         case retire(task: Int)
+        /// The reactive oracle looks whether a task has stayed idle for its grace.
+        case idleCheck(task: Int)
+        /// An autoscaler's answer reaches ECS (`ECSModel.actionLatency` after its reading).
+        case act(Int)
+        /// A worker's own protection call lands: protected while the task has a job.
+        case selfProtection(task: Int)
+        /// A user runs a killed query again.
+        case rerun(job: Int)
     }
 
     let simulation: Simulation
@@ -134,6 +181,11 @@ struct Engine {
     var startDelays: [SeededRandom]
     var events = EventQueue<Event>()
     var jobs: [JobState]
+    /// Every job: the workload's, then the re-runs of killed ones.
+    var specs: [SimulatedJob]
+    /// Answers of autoscalers on their way to ECS, by `.act` index.
+    var inFlight: [Int: AutoscalerActions] = [:]
+    var nextActionID = 0
     var tasks: [SimTask] = []
     var liveTasks: [[Int]]  // per service: tasks not gone, oldest first
     var desired: [Int]
@@ -146,9 +198,8 @@ struct Engine {
     var consumer: [Int] = []  // service index per queue, -1 for none
     var serviceQueues: [[Int]]
     // Figures.
-    var waits: [[Double]] = []
-    var waitsByKind: [SimulatedJob.Kind: [Double]] = [:]
     var killedPerQueue: [Int] = []
+    var rerunPerQueue: [Int] = []
     var completedPerQueue: [Int] = []
     var enqueuedPerQueue: [Int] = []
     var scaleUps: [Int]
@@ -161,7 +212,8 @@ struct Engine {
         services = simulation.policy.services
         random = SeededRandom(seed: simulation.seed, stream: 2)
         startDelays = simulation.policy.services.indices.map { SeededRandom(seed: simulation.seed, stream: 16 + UInt64($0)) }
-        jobs = Array(repeating: JobState(), count: simulation.workload.jobs.count)
+        specs = simulation.workload.jobs
+        jobs = simulation.workload.jobs.map { JobState(askedAt: $0.arrival) }
         liveTasks = Array(repeating: [], count: services.count)
         desired = Array(repeating: 0, count: services.count)
         serviceQueues = Array(repeating: [], count: services.count)
@@ -187,55 +239,21 @@ struct Engine {
         heads.append(0)
         runningPerQueue.append(0)
         consumer.append(-1)
-        waits.append([])
         killedPerQueue.append(0)
+        rerunPerQueue.append(0)
         completedPerQueue.append(0)
         enqueuedPerQueue.append(0)
         return index
     }
 
     var now = 0.0
+    /// The reactive oracle's rules are on (`run(reactiveOracleNamed:)`).
+    var isReactiveOracle = false
 
     mutating func run(_ autoscaler: inout some SimulatedAutoscaler, scenario: String) -> SimulationResult {
-        let workload = simulation.workload
-        let end = workload.duration
-        for (index, service) in services.enumerated() {
-            let initial = simulation.initialTasks[service.name] ?? service.minTasks
-            desired[index] = initial
-            for _ in 0..<initial { launch(service: index, readyIn: 0) }
-        }
+        launchInitialTasks()
         events.push(.tick, at: 0)
-        events.push(.sample, at: 0)
-        var nextArrival = 0
-        let arrivals = workload.jobs
-        while true {
-            let eventTime = events.nextTime ?? .infinity
-            let arrivalTime = nextArrival < arrivals.count ? arrivals[nextArrival].arrival : .infinity
-            let time = min(eventTime, arrivalTime)
-            if time >= end { break }
-            now = time
-            if arrivalTime <= eventTime {
-                arrive(job: nextArrival, arrivals[nextArrival])
-                nextArrival += 1
-                continue
-            }
-            guard let (_, event) = events.pop() else { break }
-            switch event {
-            case .finish(let job, let task, let slot): finish(job: job, task: task, slot: slot)
-            case .ready(let task): becomeReady(task)
-            case .kill(let task): killRemaining(task)
-            case .tick:
-                apply(autoscaler.tick(view(listingTasks: autoscaler.readsTasks)))
-                events.push(.tick, at: now + autoscaler.tickInterval)
-            case .sample:
-                recordSample()
-                events.push(.sample, at: now + simulation.sampleInterval)
-            case .plannedLaunch, .retire:
-                break
-            }
-        }
-        now = end
-        return result(autoscaler: autoscaler.name, scenario: scenario, arrived: nextArrival)
+        return loop(&autoscaler, name: autoscaler.name, scenario: scenario)
     }
 
     mutating func run(plan: CapacityPlan, name: String, scenario: String) -> SimulationResult {
@@ -256,6 +274,29 @@ struct Engine {
             }
             desired[index] = liveTasks[index].count
         }
+        var none = NoController()
+        return loop(&none, name: name, scenario: scenario)
+    }
+
+    mutating func run(reactiveOracleNamed name: String, scenario: String) -> SimulationResult {
+        isReactiveOracle = true
+        launchInitialTasks()
+        var none = NoController()
+        return loop(&none, name: name, scenario: scenario)
+    }
+
+    private mutating func launchInitialTasks() {
+        for (index, service) in services.enumerated() {
+            let initial = simulation.initialTasks[service.name] ?? service.minTasks
+            desired[index] = initial
+            for _ in 0..<initial { launch(service: index, readyIn: 0) }
+        }
+    }
+
+    /// Arrivals and events in time order until the workload's end; `autoscaler` ticks only when
+    /// a `.tick` was pushed.
+    private mutating func loop(_ autoscaler: inout some SimulatedAutoscaler, name: String, scenario: String) -> SimulationResult {
+        let end = simulation.workload.duration
         events.push(.sample, at: 0)
         var nextArrival = 0
         let arrivals = simulation.workload.jobs
@@ -275,6 +316,34 @@ struct Engine {
             case .finish(let job, let task, let slot): finish(job: job, task: task, slot: slot)
             case .ready(let task): becomeReady(task)
             case .kill(let task): killRemaining(task)
+            case .tick:
+                let actions = autoscaler.tick(view(listingTasks: autoscaler.readsTasks))
+                if simulation.ecs.actionLatency > 0 {
+                    inFlight[nextActionID] = actions
+                    events.push(.act(nextActionID), at: now + simulation.ecs.actionLatency)
+                    nextActionID += 1
+                } else {
+                    apply(actions)
+                }
+                events.push(.tick, at: now + autoscaler.tickInterval)
+            case .act(let id):
+                if let actions = inFlight.removeValue(forKey: id) { apply(actions) }
+            case .selfProtection(let task):
+                guard tasks[task].state == .starting || tasks[task].state == .running else { break }
+                let wasProtected = tasks[task].protectedUntil != nil
+                // Held until the worker releases it (a year stands for "no expiry").
+                tasks[task].protectedUntil = tasks[task].busy > 0 ? now + 365 * 86_400 : nil
+                // ECS stops the excess it could not stop while the task was protected.
+                if wasProtected && tasks[task].protectedUntil == nil { reconcile(service: tasks[task].service) }
+            case .rerun(let job):
+                var spec = specs[job]
+                spec.arrival = now
+                jobs[job].isSuperseded = true
+                specs.append(spec)
+                jobs.append(JobState(askedAt: jobs[job].askedAt))
+                let queue = queueIndex[spec.queue]!
+                rerunPerQueue[queue] += 1
+                arrive(job: specs.count - 1, spec)
             case .sample:
                 recordSample()
                 events.push(.sample, at: now + simulation.sampleInterval)
@@ -291,12 +360,62 @@ struct Engine {
                 scaleDowns[tasks[task].service] += 1
                 desired[tasks[task].service] -= 1
                 if tasks[task].busy == 0 { self.end(task) }
-            case .tick:
-                break
+            case .idleCheck(let task):
+                retireIfIdleLongEnough(task)
             }
         }
         now = end
         return result(autoscaler: name, scenario: scenario, arrived: nextArrival)
+    }
+
+    // MARK: Reactive oracle
+
+    /// How long the reactive oracle keeps an idle task before stopping it: the mean task start.
+    /// Stopping sooner would pay a start again for the next job; keeping it longer pays for idle
+    /// time a restart would not have cost (the break-even rule of renting against buying).
+    var oracleIdleGrace: Double { (simulation.ecs.taskStart.lowerBound + simulation.ecs.taskStart.upperBound) / 2 }
+
+    /// The reactive oracle, on each arrival: a task for every job that no free or starting slot
+    /// will take, at once, up to `maxTasks`.
+    private mutating func launchForWaitingJobs(service: Int) {
+        let waiting = serviceQueues[service].reduce(0) { $0 + pending[$1].count - heads[$1] }
+        guard waiting > 0 else { return }
+        let slots = services[service].workersPerTask
+        var live = 0, startingSlots = 0
+        for task in liveTasks[service] {
+            switch tasks[task].state {
+            case .starting: live += 1; startingSlots += tasks[task].slots.count
+            case .running: live += 1
+            case .stopping, .gone: break
+            }
+        }
+        let uncovered = waiting - startingSlots
+        guard uncovered > 0, slots > 0 else { return }
+        let wanted = min((uncovered + slots - 1) / slots, services[service].maxTasks - live)
+        guard wanted > 0 else { return }
+        for _ in 0..<wanted { launch(service: service, readyIn: startDelays[service].uniform(simulation.ecs.taskStart)) }
+        desired[service] = live + wanted
+        scaleUps[service] += 1
+    }
+
+    /// Marks a running task idle from now, when the oracle is on and it has no job.
+    private mutating func noteIfIdle(_ task: Int) {
+        guard isReactiveOracle, tasks[task].state == .running, tasks[task].busy == 0 else { return }
+        tasks[task].idleSince = now
+        events.push(.idleCheck(task: task), at: now + oracleIdleGrace)
+    }
+
+    private mutating func retireIfIdleLongEnough(_ task: Int) {
+        guard tasks[task].state == .running, tasks[task].busy == 0, let since = tasks[task].idleSince,
+            now - since >= oracleIdleGrace - 1e-9
+        else { return }
+        let service = tasks[task].service
+        let live = liveTasks[service].filter { tasks[$0].state == .starting || tasks[$0].state == .running }.count
+        guard live > services[service].minTasks else { return }
+        tasks[task].state = .stopping
+        end(task)
+        desired[service] = live - 1
+        scaleDowns[service] += 1
     }
 
     // MARK: Jobs
@@ -306,7 +425,9 @@ struct Engine {
         pending[queue].append(job)
         enqueuedPerQueue[queue] += 1
         let service = consumer[queue]
-        if service >= 0 { dispatch(service: service) }
+        guard service >= 0 else { return }
+        dispatch(service: service)
+        if isReactiveOracle { launchForWaitingJobs(service: service) }
     }
 
     /// Gives waiting jobs to free workers: tasks oldest first, queues in the service's order
@@ -318,12 +439,14 @@ struct Engine {
                 let slot = tasks[taskIndex].slots.firstIndex(of: -1)!
                 tasks[taskIndex].slots[slot] = job
                 tasks[taskIndex].busy += 1
+                tasks[taskIndex].idleSince = nil
+                if simulation.workersProtectTheirTasks && tasks[taskIndex].busy == 1 {
+                    events.push(.selfProtection(task: taskIndex), at: now + simulation.ecs.selfProtectionLatency)
+                }
                 jobs[job].startedAt = now
-                let spec = simulation.workload.jobs[job]
+                let spec = specs[job]
                 let queue = queueIndex[spec.queue]!
                 runningPerQueue[queue] += 1
-                waits[queue].append(now - spec.arrival)
-                waitsByKind[spec.kind, default: []].append(now - spec.arrival)
                 events.push(.finish(job: job, task: taskIndex, slot: slot), at: now + spec.runtime)
             }
         }
@@ -346,7 +469,7 @@ struct Engine {
     private mutating func finish(job: Int, task: Int, slot: Int) {
         guard !jobs[job].isKilled, jobs[job].finishedAt < 0, tasks[task].slots[slot] == job else { return }
         jobs[job].finishedAt = now
-        let queue = queueIndex[simulation.workload.jobs[job].queue]!
+        let queue = queueIndex[specs[job].queue]!
         runningPerQueue[queue] -= 1
         completedPerQueue[queue] += 1
         free(task: task, slot: slot)
@@ -355,8 +478,13 @@ struct Engine {
     private mutating func free(task: Int, slot: Int) {
         tasks[task].slots[slot] = -1
         tasks[task].busy -= 1
+        if simulation.workersProtectTheirTasks && tasks[task].busy == 0 {
+            events.push(.selfProtection(task: task), at: now + simulation.ecs.selfProtectionLatency)
+        }
         switch tasks[task].state {
-        case .running: dispatch(service: tasks[task].service)
+        case .running:
+            dispatch(service: tasks[task].service)
+            noteIfIdle(task)
         case .stopping where tasks[task].busy == 0: end(task)
         default: break
         }
@@ -379,6 +507,7 @@ struct Engine {
         guard tasks[task].state == .starting else { return }
         tasks[task].state = .running
         dispatch(service: tasks[task].service)
+        noteIfIdle(task)
     }
 
     /// SIGTERM: the task takes no new job; running jobs are lost after the abort delay.
@@ -396,9 +525,12 @@ struct Engine {
         guard tasks[task].state == .stopping else { return }
         for (slot, job) in tasks[task].slots.enumerated() where job >= 0 {
             jobs[job].isKilled = true
-            let queue = queueIndex[simulation.workload.jobs[job].queue]!
+            let queue = queueIndex[specs[job].queue]!
             runningPerQueue[queue] -= 1
             killedPerQueue[queue] += 1
+            if specs[job].kind == .adhoc, let delay = simulation.rerunKilledAdhocAfter {
+                events.push(.rerun(job: job), at: now + delay)
+            }
             tasks[task].slots[slot] = -1
         }
         tasks[task].busy = 0
@@ -439,7 +571,7 @@ struct Engine {
         for (queue, name) in queueNames.enumerated() {
             let waiting = pending[queue].count - heads[queue]
             let oldest: Duration? = waiting > 0
-                ? .seconds(now - simulation.workload.jobs[pending[queue][heads[queue]]].arrival) : nil
+                ? .seconds(now - specs[pending[queue][heads[queue]]].arrival) : nil
             var workers: WorkerCounts?
             if consumer[queue] >= 0 {
                 var busy = 0, idle = 0
@@ -522,21 +654,31 @@ struct Engine {
 
     private func result(autoscaler: String, scenario: String, arrived: Int) -> SimulationResult {
         let end = simulation.workload.duration
+        // Waits of the attempts that started, from when their user first asked; an attempt
+        // killed and run again counts only through its re-run.
+        var waits = Array(repeating: [Double](), count: queueNames.count)
+        var waitsByKind: [SimulatedJob.Kind: [Double]] = [:]
+        for (job, state) in jobs.enumerated() where state.startedAt >= 0 && !state.isSuperseded {
+            let wait = state.startedAt - state.askedAt
+            waits[queueIndex[specs[job].queue]!].append(wait)
+            waitsByKind[specs[job].kind, default: []].append(wait)
+        }
         var queueResults: [QueueResult] = []
         for (queue, name) in queueNames.enumerated() where enqueuedPerQueue[queue] > 0 || consumer[queue] >= 0 {
-            let sorted = waits[queue].sorted()
             queueResults.append(QueueResult(
-                name: name, enqueued: enqueuedPerQueue[queue], completed: completedPerQueue[queue],
+                name: name, enqueued: enqueuedPerQueue[queue], rerun: rerunPerQueue[queue], completed: completedPerQueue[queue],
                 killed: killedPerQueue[queue], running: runningPerQueue[queue],
                 waiting: pending[queue].count - heads[queue],
-                wait: WaitStatistics(sorted)))
+                wait: WaitStatistics(waits[queue].sorted())))
         }
         var serviceResults: [ServiceResult] = []
         for (index, service) in services.enumerated() {
             let seconds = tasks.filter { $0.service == index }
                 .reduce(0.0) { $0 + max(0, min(end, $1.endedAt ?? end) - $1.launchedAt) }
+            let size = simulation.ecs.sizing.size(workers: service.workersPerTask)
             serviceResults.append(ServiceResult(
-                name: service.name, taskHours: seconds / 3600, scaleUps: scaleUps[index],
+                name: service.name, taskHours: seconds / 3600, taskSize: size,
+                cost: seconds / 3600 * simulation.ecs.prices.hourly(size), scaleUps: scaleUps[index],
                 scaleDowns: scaleDowns[index], peakTasks: peakTasks[index]))
         }
         var result = SimulationResult(

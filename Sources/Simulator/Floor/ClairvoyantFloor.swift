@@ -15,21 +15,21 @@ import AutoscalerCore
 /// Each task is launched exactly one start time (drawn as for every task) before it must run,
 /// and billed from launch; it is never stopped under a running job.
 ///
-/// Under a budget (our controller's task-hours), the caps are lowered one task at a time, across
-/// the services that can scale, until the run costs no more than the budget.
+/// Under a budget (our controller's cost in dollars), the caps are lowered one task at a time,
+/// across the services that can scale, until the run costs no more than the budget.
 public enum ClairvoyantFloor {
     /// The name in reports.
     public static let name = "clairvoyant floor"
 
     /// Runs the floor on `simulation`'s workload; with a budget, the highest caps whose run costs
-    /// at most `budget` task-hours (or the lowest caps when none does).
+    /// at most `budget` dollars (or the lowest caps when none does).
     public static func run(_ simulation: Simulation, budget: Double?, scenario: String = "") -> SimulationResult {
         let services = simulation.policy.services
         let reducible = services.map { $0.maxTasks - $0.minTasks }.max() ?? 0
         var result = simulation.run(plan: plan(simulation, capReduction: 0), name: name, scenario: scenario)
         guard let budget else { return result }
         var reduction = 0
-        while result.totals.taskHours > budget, reduction < reducible {
+        while result.totals.cost > budget, reduction < reducible {
             reduction += 1
             result = simulation.run(plan: plan(simulation, capReduction: reduction), name: name, scenario: scenario)
         }

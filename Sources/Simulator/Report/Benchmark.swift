@@ -1,8 +1,9 @@
 import AutoscalerCore
 
 /// The side-by-side report: every scenario and seed through our controller, the default setups,
-/// every baseline tuned over its grid, and the clairvoyant floor under our budget; with the
-/// ratios and the goals of issue 17 checked on the same runs.
+/// every baseline tuned over its grid, the reactive oracle and the clairvoyant floor under our
+/// budget; with the ratios and the goals checked on the same runs. Budgets are dollars: task-hours
+/// at each service's Fargate price (`ECSModel.sizing`, `ECSModel.prices`).
 public struct Benchmark: Sendable {
     /// The policy under test (each scenario may add services for its data sources).
     public var policy: Policy
@@ -14,6 +15,9 @@ public struct Benchmark: Sendable {
     public var ecs = ECSModel()
     /// The baselines to tune.
     public var families: [BaselineFamily] = BaselineFamily.allCases
+    /// Also tune every baseline with workers that protect their own task (the in-worker
+    /// pattern), so that busy-aware scale-in is not a free win for our controller.
+    public var selfProtectingBaselines = true
     /// Our controller with other settings, to measure a lever before adopting it.
     public var variants: [OurVariant] = [
         .lead(.seconds(60)), .lead(.seconds(84)), .officeHoursFloor(tasks: 2), .wholeBurstEverywhere, .scaleDownWindow(.seconds(30)),
@@ -91,45 +95,48 @@ public struct Benchmark: Sendable {
         defaults.append((fixedName, .fixed([:]), fixedRuns))
 
         var tuning: [FamilyTuning] = []
-        var tunedRows: [(name: String, family: BaselineFamily, setting: BaselineSetting, role: BenchmarkRow.Role, results: [SimulationResult])] = []
+        var tunedRows: [(name: String, family: String, setting: BaselineSetting, role: BenchmarkRow.Role, results: [SimulationResult])] = []
         var bestTuned: (pick: TunedPick, setting: BaselineSetting, results: [SimulationResult])?
-        for family in families {
-            let grid = family.grid
-            progress("\(scenario.name): \(family.rawValue), \(grid.count) settings × \(seeds.count) seeds")
+        let baselineGrids = families.map { ($0.rawValue, $0.grid) } + (!selfProtectingBaselines ? [] : families.map {
+            ($0.rawValue + " + self-protecting workers", $0.grid.map(BaselineSetting.selfProtecting))
+        })
+        for (family, grid) in baselineGrids {
+            progress("\(scenario.name): \(family), \(grid.count) settings × \(seeds.count) seeds")
             var candidates: [Tuning.Candidate] = []
             var resultsBySetting: [BaselineSetting: [SimulationResult]] = [:]
             for setting in grid {
-                let results = each { _, simulation in setting.run(simulation, name: family.rawValue, scenario: scenario.name) }
+                let results = each { _, simulation in setting.run(simulation, name: family, scenario: scenario.name) }
                 resultsBySetting[setting] = results
                 candidates.append(Tuning.Candidate(setting: setting, mean: MeanFigures(results)))
             }
-            let forWait = Tuning.lowestWait(candidates, withinTaskHours: oursMean.taskHours)
-            let forCost = Tuning.fewestTaskHours(candidates, atWait: oursMean.adhocP95)
+            let forWait = Tuning.lowestWait(candidates, withinCost: oursMean.cost)
+            let forCost = Tuning.cheapest(candidates, atWait: oursMean.adhocP95)
             func pick(_ candidate: Tuning.Candidate?) -> TunedPick? {
-                candidate.map { TunedPick(family: family.rawValue, setting: $0.setting.summary, mean: $0.mean) }
+                candidate.map { TunedPick(family: family, setting: $0.setting.summary, mean: $0.mean) }
             }
             tuning.append(FamilyTuning(
-                family: family.rawValue, settingsTried: grid.count,
-                lowestWaitWithinOurTaskHours: pick(forWait), fewestTaskHoursAtOurWait: pick(forCost)))
-            let forWaitWithoutKills = Tuning.lowestWait(candidates.filter { $0.mean.killed == 0 }, withinTaskHours: oursMean.taskHours)
-            tuning[tuning.count - 1].lowestWaitWithoutKillsWithinOurTaskHours = pick(forWaitWithoutKills)
+                family: family, settingsTried: grid.count,
+                lowestWaitWithinOurCost: pick(forWait), cheapestAtOurWait: pick(forCost)))
+            let forWaitWithoutKills = Tuning.lowestWait(candidates.filter { $0.mean.killed == 0 }, withinCost: oursMean.cost)
+            tuning[tuning.count - 1].lowestWaitWithoutKillsWithinOurCost = pick(forWaitWithoutKills)
             if let forWait, let results = resultsBySetting[forWait.setting] {
-                tunedRows.append(("\(family.rawValue), tuned for wait", family, forWait.setting, .tunedForWait, results))
+                tunedRows.append(("\(family), tuned for wait", family, forWait.setting, .tunedForWait, results))
                 if bestTuned == nil || Tuning.isBetterForWait(forWait.mean, than: bestTuned!.pick.mean) {
                     bestTuned = (pick(forWait)!, forWait.setting, results)
                 }
             }
             if let forCost, let results = resultsBySetting[forCost.setting] {
-                tunedRows.append(("\(family.rawValue), tuned for cost", family, forCost.setting, .tunedForCost, results))
+                tunedRows.append(("\(family), tuned for cost", family, forCost.setting, .tunedForCost, results))
             }
         }
 
-        progress("\(scenario.name): clairvoyant floor")
+        progress("\(scenario.name): clairvoyant floor and reactive oracle")
         let floor = zip(runs, ours).map { run, reference in
-            var result = ClairvoyantFloor.run(run.1, budget: reference.totals.taskHours, scenario: scenario.name)
+            var result = ClairvoyantFloor.run(run.1, budget: reference.totals.cost, scenario: scenario.name)
             result.timeline = []
             return result
         }
+        let oracle = each { _, simulation in simulation.runReactiveOracle(scenario: scenario.name) }
 
         var fastStartRows: [[SimulationResult]] = []
         if let fastStart {
@@ -156,10 +163,11 @@ public struct Benchmark: Sendable {
         for (index, seed) in seeds.enumerated() {
             let best = bestTuned?.results[index]
             func row(_ result: SimulationResult, _ role: BenchmarkRow.Role, family: String? = nil, setting: String? = nil) -> BenchmarkRow {
-                BenchmarkRow(result, role: role, family: family, setting: setting, bestTuned: best, floor: floor[index])
+                BenchmarkRow(result, role: role, family: family, setting: setting, bestTuned: best, oracle: oracle[index])
             }
             var rows = [row(ours[index], .ours)]
             for (_, results) in variants { rows.append(row(results[index], .ourVariant)) }
+            rows.append(row(oracle[index], .reactiveOracle))
             rows.append(row(floor[index], .floor))
             for (name, setting, results) in defaults {
                 var result = results[index]
@@ -169,7 +177,7 @@ public struct Benchmark: Sendable {
             for tuned in tunedRows {
                 var result = tuned.results[index]
                 result.autoscaler = tuned.name
-                rows.append(row(result, tuned.role, family: tuned.family.rawValue, setting: tuned.setting.summary))
+                rows.append(row(result, tuned.role, family: tuned.family, setting: tuned.setting.summary))
             }
             if index < fastStartRows.count {
                 for result in fastStartRows[index] { rows.append(row(result, .fastStartWhatIf)) }
@@ -177,11 +185,12 @@ public struct Benchmark: Sendable {
             seedReports.append(SeedBenchmark(seed: seed, rows: rows))
             goals += GoalCheck.checks(
                 scenario: scenario.name, seed: seed, ours: ours[index], best: best, bestName: bestTuned?.pick.family,
-                floor: floor[index], targetTracking: defaults.first { $0.0 == DefaultSetup.targetTracking.rawValue }?.2[index])
+                oracle: oracle[index])
         }
         return ScenarioBenchmark(
             scenario: scenario.name, summary: scenario.summary, ours: oursMean, tuning: tuning, bestTuned: bestTuned?.pick,
-            floor: MeanFigures(floor), seeds: seedReports, goals: goals, bestTunedSetting: bestTuned?.setting)
+            oracle: MeanFigures(oracle), floor: MeanFigures(floor), seeds: seedReports, goals: goals,
+            bestTunedSetting: bestTuned?.setting)
     }
 
     /// The runs a chart of one scenario and seed shows, with their timelines: ours, the best
@@ -198,7 +207,8 @@ public struct Benchmark: Sendable {
         if let bestTuned {
             results.append(bestTuned.setting.run(simulation, name: "best tuned: \(bestTuned.name) (\(bestTuned.setting.summary))", scenario: scenario.name))
         }
-        results.append(ClairvoyantFloor.run(simulation, budget: ours.totals.taskHours, scenario: scenario.name))
+        results.append(simulation.runReactiveOracle(scenario: scenario.name))
+        results.append(ClairvoyantFloor.run(simulation, budget: ours.totals.cost, scenario: scenario.name))
         results.append(DefaultSetup.targetTracking.setting.run(simulation, name: DefaultSetup.targetTracking.rawValue, scenario: scenario.name))
         return (policy, workload, results)
     }
@@ -270,20 +280,22 @@ public struct ScenarioBenchmark: Codable, Sendable {
     /// Each baseline's two picks from its grid.
     public var tuning: [FamilyTuning]
     /// The pick (a) with the lowest mean p95 adhoc wait: the best tuned baseline, which the
-    /// ratios and the first goal compare with. `nil` when no setting of any baseline fits our
-    /// task-hours.
+    /// ratios and the second goal compare with. `nil` when no setting of any baseline fits our
+    /// cost.
     public var bestTuned: TunedPick?
+    /// The reactive oracle, averaged over the seeds.
+    public var oracle: MeanFigures
     /// The clairvoyant floor under our budget, averaged over the seeds.
     public var floor: MeanFigures
     /// Every autoscaler, seed by seed.
     public var seeds: [SeedBenchmark]
-    /// The goals of issue 17, seed by seed.
+    /// The goals, seed by seed.
     public var goals: [GoalCheck]
     /// The best tuned baseline's setting, to chart it; not part of the JSON.
     public var bestTunedSetting: BaselineSetting?
 
     enum CodingKeys: String, CodingKey {
-        case scenario, summary, ours, tuning, bestTuned, floor, seeds, goals
+        case scenario, summary, ours, tuning, bestTuned, oracle, floor, seeds, goals
     }
 }
 
@@ -297,18 +309,18 @@ public struct TunedPick: Codable, Sendable {
     public var mean: MeanFigures
 }
 
-/// One baseline's tuning: (a) and (b) of issue 17.
+/// One baseline's tuning: its two picks from its grid.
 public struct FamilyTuning: Codable, Sendable {
     /// The baseline.
     public var family: String
     /// The size of its grid.
     public var settingsTried: Int
-    /// (a) The lowest p95 adhoc wait at no more task-hours than ours.
-    public var lowestWaitWithinOurTaskHours: TunedPick?
-    /// (b) The fewest task-hours at no worse p95 adhoc wait than ours.
-    public var fewestTaskHoursAtOurWait: TunedPick?
+    /// (a) The lowest p95 adhoc wait at no higher cost than ours.
+    public var lowestWaitWithinOurCost: TunedPick?
+    /// (b) The lowest cost at no worse p95 adhoc wait than ours.
+    public var cheapestAtOurWait: TunedPick?
     /// As (a), among the settings that killed no query on any seed.
-    public var lowestWaitWithoutKillsWithinOurTaskHours: TunedPick?
+    public var lowestWaitWithoutKillsWithinOurCost: TunedPick?
 }
 
 /// Every autoscaler on one seed.
@@ -323,9 +335,10 @@ public struct SeedBenchmark: Codable, Sendable {
 public struct BenchmarkRow: Codable, Sendable {
     /// What the row is.
     public enum Role: String, Codable, Sendable {
-        /// Our controller as the policy says; with one lever changed; the clairvoyant floor; a
-        /// default setup; a baseline's pick (a) or (b); a what-if with fast task starts.
-        case ours, ourVariant, floor, defaults, tunedForWait, tunedForCost, fastStartWhatIf
+        /// Our controller as the policy says; with one lever changed; the reactive oracle; the
+        /// clairvoyant floor; a default setup; a baseline's pick (a) or (b); a what-if with fast
+        /// task starts.
+        case ours, ourVariant, reactiveOracle, floor, defaults, tunedForWait, tunedForCost, fastStartWhatIf
     }
 
     /// The name in reports.
@@ -342,16 +355,18 @@ public struct BenchmarkRow: Codable, Sendable {
     public var scheduled: WaitStatistics
     /// Task-hours billed, all services.
     public var taskHours: Double
+    /// Dollars billed, all services.
+    public var cost: Double
     /// Queries lost to scale-in.
     public var killed: Int
     /// Scale-ups plus scale-downs.
     public var actions: Int
     /// This row ÷ the best tuned baseline on the same seed.
     public var vsBestTuned: Ratios?
-    /// This row ÷ the clairvoyant floor on the same seed.
-    public var vsFloor: Ratios
+    /// This row ÷ the reactive oracle on the same seed.
+    public var vsOracle: Ratios
 
-    init(_ result: SimulationResult, role: Role, family: String?, setting: String?, bestTuned: SimulationResult?, floor: SimulationResult) {
+    init(_ result: SimulationResult, role: Role, family: String?, setting: String?, bestTuned: SimulationResult?, oracle: SimulationResult) {
         autoscaler = result.autoscaler
         self.role = role
         self.family = family
@@ -359,10 +374,11 @@ public struct BenchmarkRow: Codable, Sendable {
         adhoc = result.adhocWait
         scheduled = result.scheduledWait
         taskHours = result.totals.taskHours
+        cost = result.totals.cost
         killed = result.totals.killed
         actions = result.totals.scalingActions
         vsBestTuned = bestTuned.map { Ratios(result, to: $0) }
-        vsFloor = Ratios(result, to: floor)
+        vsOracle = Ratios(result, to: oracle)
     }
 }
 
@@ -371,17 +387,23 @@ public struct BenchmarkRow: Codable, Sendable {
 public struct Ratios: Codable, Sendable {
     /// p95 adhoc wait ÷ the other's.
     public var adhocP95: Double?
+    /// p99 adhoc wait ÷ the other's.
+    public var adhocP99: Double?
     /// Task-hours ÷ the other's.
     public var taskHours: Double
+    /// Cost ÷ the other's.
+    public var cost: Double
 
     init(_ result: SimulationResult, to other: SimulationResult) {
-        let (mine, theirs) = (result.adhocWait.p95, other.adhocWait.p95)
-        adhocP95 = theirs > 0 ? mine / theirs : mine == 0 ? 1 : nil
+        func quotient(_ mine: Double, _ theirs: Double) -> Double? { theirs > 0 ? mine / theirs : mine == 0 ? 1 : nil }
+        adhocP95 = quotient(result.adhocWait.p95, other.adhocWait.p95)
+        adhocP99 = quotient(result.adhocWait.p99, other.adhocWait.p99)
         taskHours = result.totals.taskHours / max(other.totals.taskHours, 1e-9)
+        cost = result.totals.cost / max(other.totals.cost, 1e-9)
     }
 }
 
-/// One goal of issue 17 on one scenario and seed.
+/// One goal on one scenario and seed.
 public struct GoalCheck: Codable, Sendable {
     /// The scenario.
     public var scenario: String
@@ -394,36 +416,43 @@ public struct GoalCheck: Codable, Sendable {
     /// Whether it was met.
     public var isMet: Bool
 
-    static let againstBest = "p95 adhoc ≤ ½ best tuned, task-hours ≤ its + 2 %, 0 killed"
-    static let againstFloor = "p95 adhoc ≤ 1.5 × floor, task-hours ≤ target tracking's"
+    static let againstOracle = "p95 adhoc ≤ 1.1 × reactive oracle, cost ≤ its + 3 %, 0 killed"
+    static let againstBest = "p95 adhoc ≤ best tuned baseline's at ≤ our cost, 0 killed"
 
     static func checks(
         scenario: String, seed: UInt64, ours: SimulationResult, best: SimulationResult?, bestName: String?,
-        floor: SimulationResult, targetTracking: SimulationResult?
+        oracle: SimulationResult
     ) -> [GoalCheck] {
-        var checks: [GoalCheck] = []
-        let wait = ours.adhocWait.p95, hours = ours.totals.taskHours, killed = ours.totals.killed
+        let wait = ours.adhocWait.p95, cost = ours.totals.cost, killed = ours.totals.killed
+        let oracleWait = oracle.adhocWait.p95, oracleCost = oracle.totals.cost
+        var checks = [GoalCheck(
+            scenario: scenario, seed: seed, goal: againstOracle,
+            measured: "\(seconds(wait)) vs \(seconds(oracleWait)), \(dollars(cost)) vs \(dollars(oracleCost)) (\(percent(cost / oracleCost - 1))), killed \(killed)",
+            isMet: wait <= oracleWait * 1.1 + 1e-9 && cost <= oracleCost * 1.03 && killed == 0)]
         if let best {
-            let theirs = best.adhocWait.p95, theirHours = best.totals.taskHours
-            let isMet = wait <= theirs / 2 && hours <= theirHours * 1.02 && killed == 0
+            let theirs = best.adhocWait.p95
             checks.append(GoalCheck(
                 scenario: scenario, seed: seed, goal: againstBest,
-                measured: "\(seconds(wait)) vs \(seconds(theirs)) (\(bestName ?? "best")), \(format(hours)) vs \(format(theirHours)) task-h, killed \(killed) vs \(best.totals.killed)",
-                isMet: isMet))
+                measured: "\(seconds(wait)) vs \(seconds(theirs)) (\(bestName ?? "best")), \(dollars(cost)) vs \(dollars(best.totals.cost)), killed \(killed) vs \(best.totals.killed)",
+                isMet: wait <= theirs + 1e-9 && killed == 0))
         } else {
             checks.append(GoalCheck(
                 scenario: scenario, seed: seed, goal: againstBest,
-                measured: "no baseline setting fits our \(format(hours)) task-h; killed \(killed)", isMet: killed == 0))
-        }
-        if scenario == Scenario.seedOverload.name, let targetTracking {
-            let isMet = wait <= floor.adhocWait.p95 * 1.5 && hours <= targetTracking.totals.taskHours
-            checks.append(GoalCheck(
-                scenario: scenario, seed: seed, goal: againstFloor,
-                measured: "\(seconds(wait)) vs floor \(seconds(floor.adhocWait.p95)), \(format(hours)) vs \(format(targetTracking.totals.taskHours)) task-h",
-                isMet: isMet))
+                measured: "no baseline setting fits our \(dollars(cost)); killed \(killed)", isMet: killed == 0))
         }
         return checks
     }
+}
+
+/// "$12.05".
+func dollars(_ value: Double) -> String {
+    let cents = Int((value * 100).rounded())
+    let fraction = String(abs(cents) % 100)
+    return (cents < 0 ? "-$" : "$") + String(abs(cents) / 100) + "." + (fraction.count < 2 ? "0" + fraction : fraction)
+}
+
+func percent(_ value: Double) -> String {
+    (value >= 0 ? "+" : "") + String((value * 1000).rounded() / 10) + " %"
 }
 
 func seconds(_ value: Double) -> String {

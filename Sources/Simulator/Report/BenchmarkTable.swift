@@ -11,37 +11,44 @@ public enum BenchmarkTable {
     static func render(_ scenario: ScenarioBenchmark) -> String {
         var lines: [String] = []
         lines.append("== \(scenario.scenario): \(scenario.summary)")
-        lines.append("ours (mean of \(scenario.seeds.count) seeds): p95 adhoc \(seconds(scenario.ours.adhocP95)), p95 scheduled \(seconds(scenario.ours.scheduledP95)), \(format(scenario.ours.taskHours)) task-h, \(scenario.ours.killed) killed")
-        lines.append("clairvoyant floor under our budget: p95 adhoc \(seconds(scenario.floor.adhocP95)), \(format(scenario.floor.taskHours)) task-h")
+        func figures(_ mean: MeanFigures) -> String {
+            "p95 adhoc \(seconds(mean.adhocP95)), p99 \(seconds(mean.adhocP99)), \(dollars(mean.cost)) (\(format(mean.taskHours)) task-h), \(mean.killed) killed"
+        }
+        lines.append("ours (mean of \(scenario.seeds.count) seeds): \(figures(scenario.ours)), p95 scheduled \(seconds(scenario.ours.scheduledP95))")
+        lines.append("reactive oracle: \(figures(scenario.oracle))")
+        lines.append("clairvoyant floor under our cost: \(figures(scenario.floor))")
         if let best = scenario.bestTuned {
-            lines.append("best tuned baseline: \(best.family) [\(best.setting)]: p95 adhoc \(seconds(best.mean.adhocP95)), \(format(best.mean.taskHours)) task-h, \(best.mean.killed) killed")
+            lines.append("best tuned baseline: \(best.family) [\(best.setting)]: \(figures(best.mean))")
         } else {
-            lines.append("best tuned baseline: none (no setting of any baseline fits our task-hours)")
+            lines.append("best tuned baseline: none (no setting of any baseline fits our cost)")
         }
         lines.append("")
-        var tuning = [["baseline", "tried", "(a) lowest p95 at ≤ our task-h", "(b) fewest task-h at ≤ our p95", "(a) among those killing none"]]
+        var tuning = [["baseline", "tried", "(a) lowest p95 at ≤ our cost", "(b) cheapest at ≤ our p95", "(a) among those killing none"]]
         for family in scenario.tuning {
             func describe(_ pick: TunedPick?) -> String {
-                pick.map { "\(seconds($0.mean.adhocP95)), \(format($0.mean.taskHours)) h, \($0.mean.killed) killed [\($0.setting)]" } ?? "none"
+                pick.map { "\(seconds($0.mean.adhocP95)), \(dollars($0.mean.cost)), \($0.mean.killed) killed [\($0.setting)]" } ?? "none"
             }
             tuning.append([
-                family.family, String(family.settingsTried), describe(family.lowestWaitWithinOurTaskHours),
-                describe(family.fewestTaskHoursAtOurWait), describe(family.lowestWaitWithoutKillsWithinOurTaskHours),
+                family.family, String(family.settingsTried), describe(family.lowestWaitWithinOurCost),
+                describe(family.cheapestAtOurWait), describe(family.lowestWaitWithoutKillsWithinOurCost),
             ])
         }
         lines.append(table(tuning))
         for seed in scenario.seeds {
             lines.append("")
             lines.append("seed \(seed.seed)")
-            var rows = [["autoscaler", "adhoc p50", "p95", "p99", "sched p50", "p95", "p99", "task-h", "killed", "actions", "p95/best", "h/best", "p95/floor", "h/floor"]]
+            var rows = [[
+                "autoscaler", "adhoc p50", "p95", "p99", "max", "sched p95", "p99", "task-h", "cost", "killed", "actions",
+                "p95/oracle", "p99/oracle", "$/oracle", "p95/best", "$/best",
+            ]]
             for row in seed.rows {
                 rows.append([
                     row.autoscaler,
-                    seconds(row.adhoc.p50), seconds(row.adhoc.p95), seconds(row.adhoc.p99),
-                    seconds(row.scheduled.p50), seconds(row.scheduled.p95), seconds(row.scheduled.p99),
-                    format(row.taskHours), String(row.killed), String(row.actions),
-                    ratio(row.vsBestTuned?.adhocP95, known: row.vsBestTuned != nil), row.vsBestTuned.map { ratio($0.taskHours) } ?? "-",
-                    ratio(row.vsFloor.adhocP95), ratio(row.vsFloor.taskHours),
+                    seconds(row.adhoc.p50), seconds(row.adhoc.p95), seconds(row.adhoc.p99), seconds(row.adhoc.max),
+                    seconds(row.scheduled.p95), seconds(row.scheduled.p99),
+                    format(row.taskHours), dollars(row.cost), String(row.killed), String(row.actions),
+                    ratio(row.vsOracle.adhocP95), ratio(row.vsOracle.adhocP99), ratio(row.vsOracle.cost),
+                    ratio(row.vsBestTuned?.adhocP95, known: row.vsBestTuned != nil), row.vsBestTuned.map { ratio($0.cost) } ?? "-",
                 ])
             }
             lines.append(table(rows))

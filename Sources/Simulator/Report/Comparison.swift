@@ -10,6 +10,7 @@ public enum Comparison {
         case targetTracking = "target-tracking"
         case keda = "keda"
         case fixed = "fixed"
+        case reactiveOracle = "reactive oracle"
     }
 
     /// Runs `contenders` on the same workload and ECS seed. The fixed baseline gets, per service,
@@ -56,19 +57,22 @@ public enum Comparison {
                 var fixedSimulation = simulation
                 fixedSimulation.initialTasks = tasks
                 result = fixedSimulation.run(&autoscaler, scenario: scenario)
+            case .reactiveOracle:
+                result = simulation.runReactiveOracle(scenario: scenario)
             }
             results.append(result)
         }
         return results
     }
 
-    /// A plain-text table: waits on the adhoc and scheduled queues, cost, kills, actions.
+    /// A plain-text table: waits on the adhoc and scheduled queues, task-hours and dollars, kills,
+    /// actions.
     public static func table(_ results: [SimulationResult], routing: QueueRouting) -> String {
         func seconds(_ value: Double) -> String {
             value >= 600 ? "\(Int((value / 60).rounded()))m" : value >= 10 ? "\(Int(value.rounded()))s"
                 : "\(Double(Int(value * 10)) / 10)s"
         }
-        let header = ["autoscaler", "adhoc wait p50", "p95", "p99", "max", "scheduled p95", "task-hours", "killed", "actions"]
+        let header = ["autoscaler", "adhoc wait p50", "p95", "p99", "max", "scheduled p95", "task-hours", "cost", "killed", "actions"]
         var rows = [header]
         for result in results {
             let adhoc = result.queue(routing.adhoc)?.wait
@@ -79,7 +83,8 @@ public enum Comparison {
                 adhoc.map { seconds($0.p50) } ?? "-", adhoc.map { seconds($0.p95) } ?? "-",
                 adhoc.map { seconds($0.p99) } ?? "-", adhoc.map { seconds($0.max) } ?? "-",
                 scheduled.map { seconds($0.p95) } ?? "-",
-                String((totals.taskHours * 10).rounded() / 10), String(totals.killed), String(totals.scalingActions),
+                String((totals.taskHours * 10).rounded() / 10), dollars(totals.cost), String(totals.killed),
+                String(totals.scalingActions),
             ])
         }
         let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }

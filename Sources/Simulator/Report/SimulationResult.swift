@@ -65,11 +65,13 @@ public struct SimulationResult: Codable, Sendable, Equatable {
     public var totals: Totals {
         Totals(
             enqueued: queues.reduce(0) { $0 + $1.enqueued },
+            rerun: queues.reduce(0) { $0 + $1.rerun },
             completed: queues.reduce(0) { $0 + $1.completed },
             killed: queues.reduce(0) { $0 + $1.killed },
             runningAtEnd: queues.reduce(0) { $0 + $1.running },
             waitingAtEnd: queues.reduce(0) { $0 + $1.waiting },
             taskHours: services.reduce(0) { $0 + $1.taskHours },
+            cost: services.reduce(0) { $0 + $1.cost },
             scalingActions: services.reduce(0) { $0 + $1.scaleUps + $1.scaleDowns })
     }
 
@@ -82,19 +84,24 @@ public struct SimulationResult: Codable, Sendable, Equatable {
 /// Totals of a run.
 public struct Totals: Codable, Sendable, Equatable {
     public var enqueued: Int
+    public var rerun: Int
     public var completed: Int
     public var killed: Int
     public var runningAtEnd: Int
     public var waitingAtEnd: Int
     public var taskHours: Double
+    /// Dollars billed, all services (`ServiceResult.cost`).
+    public var cost: Double
     public var scalingActions: Int
 }
 
 /// One queue's jobs and waits.
 public struct QueueResult: Codable, Sendable, Equatable {
     public var name: String
-    /// Jobs enqueued.
+    /// Jobs enqueued, re-runs included.
     public var enqueued: Int
+    /// Re-runs of killed adhoc queries among them (`Simulation.rerunKilledAdhocAfter`).
+    public var rerun: Int
     /// Jobs that ran to the end.
     public var completed: Int
     /// Jobs lost because their task was stopped under them.
@@ -103,7 +110,8 @@ public struct QueueResult: Codable, Sendable, Equatable {
     public var running: Int
     /// Jobs still waiting when the simulation ended.
     public var waiting: Int
-    /// Time from enqueue to start, over the jobs that started.
+    /// Time from the user's first ask to start, over the attempts that started and were not
+    /// killed and run again.
     public var wait: WaitStatistics
 }
 
@@ -135,14 +143,22 @@ public struct ServiceResult: Codable, Sendable, Equatable {
     public var name: String
     /// Task-hours billed (from launch to stop).
     public var taskHours: Double
+    /// The Fargate size of one of its tasks.
+    public var taskSize: TaskSize
+    /// Dollars billed: task-hours at the hourly price of `taskSize`.
+    public var cost: Double
     public var scaleUps: Int
     public var scaleDowns: Int
     /// Most tasks alive at once.
     public var peakTasks: Int
 
-    public init(name: String, taskHours: Double, scaleUps: Int, scaleDowns: Int, peakTasks: Int) {
+    public init(
+        name: String, taskHours: Double, taskSize: TaskSize, cost: Double, scaleUps: Int, scaleDowns: Int, peakTasks: Int
+    ) {
         self.name = name
         self.taskHours = taskHours
+        self.taskSize = taskSize
+        self.cost = cost
         self.scaleUps = scaleUps
         self.scaleDowns = scaleDowns
         self.peakTasks = peakTasks

@@ -15,6 +15,9 @@ public enum BaselineSetting: Hashable, Sendable {
     case judoscale(JudoscaleAutoscaler.Settings)
     /// A constant count per service.
     case fixed([String: Int])
+    /// Another setting, with workers that protect their own task while they run a job
+    /// (`Simulation.workersProtectTheirTasks`): what a team can add to any baseline.
+    indirect case selfProtecting(BaselineSetting)
 
     /// The knobs in a few words.
     public var summary: String {
@@ -25,6 +28,7 @@ public enum BaselineSetting: Hashable, Sendable {
         case .celeryECS(let settings): settings.summary
         case .judoscale(let settings): settings.summary
         case .fixed(let tasks): tasks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        case .selfProtecting(let setting): setting.summary + "; workers protect their tasks"
         }
     }
 
@@ -52,6 +56,10 @@ public enum BaselineSetting: Hashable, Sendable {
             var fixed = simulation
             fixed.initialTasks = tasks
             return fixed.run(&autoscaler, scenario: scenario)
+        case .selfProtecting(let setting):
+            var guarded = simulation
+            guarded.workersProtectTheirTasks = true
+            return setting.run(guarded, name: name, scenario: scenario)
         }
     }
 }

@@ -15,23 +15,23 @@ public enum Tuning {
         }
     }
 
-    /// (a) The lowest p95 adhoc wait among the settings that cost no more task-hours than ours;
-    /// ties go to the lower scheduled p95, then to fewer task-hours, then to the grid's order.
-    public static func lowestWait(_ candidates: [Candidate], withinTaskHours budget: Double) -> Candidate? {
-        candidates.filter { $0.mean.taskHours <= budget }.min { isBetterForWait($0.mean, than: $1.mean) }
+    /// (a) The lowest p95 adhoc wait among the settings that cost no more dollars than ours;
+    /// ties go to the lower scheduled p95, then to the lower cost, then to the grid's order.
+    public static func lowestWait(_ candidates: [Candidate], withinCost budget: Double) -> Candidate? {
+        candidates.filter { $0.mean.cost <= budget }.min { isBetterForWait($0.mean, than: $1.mean) }
     }
 
-    /// (b) The fewest task-hours among the settings whose p95 adhoc wait is no worse than ours;
-    /// ties go to the lower p95, then to the grid's order.
-    public static func fewestTaskHours(_ candidates: [Candidate], atWait wait: Double) -> Candidate? {
+    /// (b) The lowest cost among the settings whose p95 adhoc wait is no worse than ours; ties
+    /// go to the lower p95, then to the grid's order.
+    public static func cheapest(_ candidates: [Candidate], atWait wait: Double) -> Candidate? {
         candidates.filter { $0.mean.adhocP95 <= wait }.min {
-            ($0.mean.taskHours, $0.mean.adhocP95) < ($1.mean.taskHours, $1.mean.adhocP95)
+            ($0.mean.cost, $0.mean.adhocP95) < ($1.mean.cost, $1.mean.adhocP95)
         }
     }
 
-    /// Lower adhoc p95, then lower scheduled p95, then fewer task-hours.
+    /// Lower adhoc p95, then lower scheduled p95, then lower cost.
     static func isBetterForWait(_ a: MeanFigures, than b: MeanFigures) -> Bool {
-        (a.adhocP95, a.scheduledP95, a.taskHours) < (b.adhocP95, b.scheduledP95, b.taskHours)
+        (a.adhocP95, a.scheduledP95, a.cost) < (b.adhocP95, b.scheduledP95, b.cost)
     }
 }
 
@@ -41,16 +41,22 @@ public struct MeanFigures: Codable, Sendable, Equatable {
     public var adhocP95: Double
     /// Mean of the per-seed p95 scheduled waits, seconds.
     public var scheduledP95: Double
+    /// Mean of the per-seed p99 adhoc waits, seconds.
+    public var adhocP99: Double
     /// Mean task-hours.
     public var taskHours: Double
+    /// Mean dollars billed.
+    public var cost: Double
     /// Queries killed by scale-in, over all seeds.
     public var killed: Int
 
     /// Figures given directly.
-    public init(adhocP95: Double, scheduledP95: Double, taskHours: Double, killed: Int) {
+    public init(adhocP95: Double, scheduledP95: Double, adhocP99: Double = 0, taskHours: Double, cost: Double, killed: Int) {
         self.adhocP95 = adhocP95
         self.scheduledP95 = scheduledP95
+        self.adhocP99 = adhocP99
         self.taskHours = taskHours
+        self.cost = cost
         self.killed = killed
     }
 
@@ -59,7 +65,9 @@ public struct MeanFigures: Codable, Sendable, Equatable {
         let count = Double(max(1, results.count))
         adhocP95 = results.reduce(0) { $0 + $1.adhocWait.p95 } / count
         scheduledP95 = results.reduce(0) { $0 + $1.scheduledWait.p95 } / count
+        adhocP99 = results.reduce(0) { $0 + $1.adhocWait.p99 } / count
         taskHours = results.reduce(0) { $0 + $1.totals.taskHours } / count
+        cost = results.reduce(0) { $0 + $1.totals.cost } / count
         killed = results.reduce(0) { $0 + $1.totals.killed }
     }
 }

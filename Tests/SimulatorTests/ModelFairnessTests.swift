@@ -1,0 +1,89 @@
+import AutoscalerCore
+import Simulator
+import Testing
+import IntegrationSupport
+
+/// At 10 s, scales the service to one task; protects the tasks it saw busy when `protects`.
+private struct ScaleInAtTen: SimulatedAutoscaler {
+    let name = "scale in at 10 s"
+    let tickInterval = 10.0
+    var readsTasks: Bool { true }
+    let protects: Bool
+    var done = false
+
+    mutating func tick(_ view: ClusterView) -> AutoscalerActions {
+        guard !done, view.now.secondsSinceEpoch >= 1_800_000_010 else { return AutoscalerActions() }
+        done = true
+        var actions = AutoscalerActions(desired: ["w": 1])
+        if protects, let service = view.services.first {
+            let busy = Set(service.workers.filter(\.isBusy).map { $0.ipAddress?.split(separator: ":").first.map(String.init) })
+            let protect = service.tasks.filter { busy.contains($0.privateIP) }.map(\.id)
+            actions.protection["w"] = (ProtectionPlan(protect: protect), .seconds(3600))
+        }
+        return actions
+    }
+}
+
+@Suite("Model fairness: API latency, re-runs, self-protecting workers", .testThreads)
+struct ModelFairnessTests {
+    /// Two tasks of one worker; query A (100 s) at 0 s takes the first, query B (100 s) arrives
+    /// at `secondArrival`.
+    private func simulation(secondArrival: Double, latency: Double, seed: UInt64 = 1) -> Simulation {
+        let policy = Policy(
+            cluster: "c", redis: RedisSettings(url: SecretURL("redis://localhost")),
+            services: [ServicePolicy(name: "w", queues: ["queries"], minTasks: 1, maxTasks: 2, workersPerTask: 1)])
+        let jobs = [
+            SimulatedJob(arrival: 0, queue: "queries", runtime: 100, kind: .adhoc),
+            SimulatedJob(arrival: secondArrival, queue: "queries", runtime: 100, kind: .adhoc),
+        ]
+        let workload = Workload(start: Instant(secondsSinceEpoch: 1_800_000_000), duration: 600, jobs: jobs)
+        var ecs = ECSModel()
+        ecs.actionLatency = latency
+        return Simulation(policy: policy, workload: workload, ecs: ecs, seed: seed, initialTasks: ["w": 2])
+    }
+
+    @Test("protection lands with the scale-in, 2 s after the reading: a job taken by an idle task in between is killed")
+    func protectionRace() throws {
+        var protecting = ScaleInAtTen(protects: true)
+        let raced = simulation(secondArrival: 11, latency: 2).run(&protecting)
+        #expect(raced.totals.killed == 1, "B started on the idle task at 11 s; ECS stopped that task at 12 s")
+        protecting = ScaleInAtTen(protects: true)
+        let instant = simulation(secondArrival: 11, latency: 0).run(&protecting)
+        #expect(instant.totals.killed == 0, "with no latency the idle task is gone before B arrives")
+        protecting = ScaleInAtTen(protects: true)
+        let later = simulation(secondArrival: 13, latency: 2).run(&protecting)
+        #expect(later.totals.killed == 0, "after the scale-in has landed B only waits")
+    }
+
+    @Test("a killed adhoc query is run again 60 s later; its wait counts from the first ask")
+    func rerun() throws {
+        var protecting = ScaleInAtTen(protects: true)
+        let result = simulation(secondArrival: 11, latency: 2).run(&protecting)
+        let queue = try #require(result.queue("queries"))
+        // B: killed at 12 + 6 s (RQ aborts 6 s after SIGTERM), asked again at 78 s, starts when
+        // A ends at 100 s on the one task left: 89 s after it was first asked.
+        #expect(queue.killed == 1 && queue.rerun == 1 && queue.completed == 2)
+        #expect(queue.wait.count == 2)
+        #expect(abs(queue.wait.max - 89) < 1e-6, "\(queue.wait)")
+        var never = simulation(secondArrival: 11, latency: 2)
+        never.rerunKilledAdhocAfter = nil
+        protecting = ScaleInAtTen(protects: true)
+        let dropped = never.run(&protecting)
+        #expect(dropped.queue("queries")?.completed == 1 && dropped.totals.rerun == 0)
+    }
+
+    @Test("workers that protect their own task keep a baseline that protects nothing from killing them")
+    func selfProtection() throws {
+        var killedPlain = 0, killedSelf = 0
+        for seed in UInt64(1)...12 {
+            var plain = ScaleInAtTen(protects: false)
+            killedPlain += simulation(secondArrival: 50, latency: 2, seed: seed).run(&plain).totals.killed
+            var guarded = simulation(secondArrival: 50, latency: 2, seed: seed)
+            guarded.workersProtectTheirTasks = true
+            plain = ScaleInAtTen(protects: false)
+            killedSelf += guarded.run(&plain).totals.killed
+        }
+        #expect(killedPlain > 0, "ECS picks the busy task about half the time")
+        #expect(killedSelf == 0)
+    }
+}
