@@ -82,5 +82,10 @@ struct TuningTests {
         }
         #expect(figures.goals.count == 4, "two goals per seed")
         #expect(figures.goals.allSatisfy { !$0.measured.isEmpty })
+
+        // The summary chart draws the oracle: its legend swatch and one bar per panel.
+        let svg = SummaryChart.svg(report)
+        #expect(svg.contains(">reactive oracle</text>"))
+        #expect(svg.components(separatedBy: "fill=\"#188038\"/>").count - 1 == 1 + 2 * report.scenarios.count)
     }
 }

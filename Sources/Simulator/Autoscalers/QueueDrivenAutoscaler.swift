@@ -80,9 +80,10 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
 }
 
 extension Policy {
-    /// The same policy with every service changed by `change` (the simulator's variants).
-    package func withServices(_ change: (inout ServicePolicy) -> Void) -> Policy {
-        Policy(cluster: cluster, region: region, interval: interval, redis: redis, database: database, services: services.map { service in
+    /// The same policy with every service changed by `change` and, when given, another
+    /// interval (the simulator's variants).
+    package func withServices(interval: Duration? = nil, _ change: (inout ServicePolicy) -> Void = { _ in }) -> Policy {
+        Policy(cluster: cluster, region: region, interval: interval ?? self.interval, redis: redis, database: database, services: services.map { service in
             var service = service
             change(&service)
             return service

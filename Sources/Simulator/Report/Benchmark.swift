@@ -21,6 +21,7 @@ public struct Benchmark: Sendable {
     /// Our controller with other settings, to measure a lever before adopting it.
     public var variants: [OurVariant] = [
         .lead(.seconds(60)), .lead(.seconds(84)), .officeHoursFloor(tasks: 2), .wholeBurstEverywhere, .scaleDownWindow(.seconds(30)),
+        .interval(.seconds(1)),
     ]
     /// Also run ours and the best tuned baseline as if Fargate started tasks in this range of
     /// seconds: how much of the waits is the task start, which no reactive policy avoids.
@@ -194,7 +195,7 @@ public struct Benchmark: Sendable {
     }
 
     /// The runs a chart of one scenario and seed shows, with their timelines: ours, the best
-    /// tuned baseline, the floor and target tracking's defaults.
+    /// tuned baseline, the reactive oracle, the floor and target tracking's defaults.
     public func chartRuns(
         _ scenario: Scenario, seed: UInt64, bestTuned: (name: String, setting: BaselineSetting)?
     ) -> (policy: Policy, workload: Workload, results: [SimulationResult]) {
@@ -227,6 +228,9 @@ public enum OurVariant: Hashable, Sendable {
     case wholeBurstEverywhere
     /// A shorter scale-down window on every service: our own cost–wait trade-off.
     case scaleDownWindow(Duration)
+    /// Another reconcile interval: what reading the queues more often would give (a fast path
+    /// that reads only queue lengths between full reads would react as often).
+    case interval(Duration)
 
     /// In a few words, for reports.
     public var summary: String {
@@ -235,6 +239,7 @@ public enum OurVariant: Hashable, Sendable {
         case .officeHoursFloor(let tasks): "\(tasks) adhoc tasks 09:00–19:00"
         case .wholeBurstEverywhere: "backlogPerWorker 1 everywhere"
         case .scaleDownWindow(let window): "scale-down window \(Int(window.inSeconds)) s"
+        case .interval(let interval): "interval \(Int(interval.inSeconds)) s"
         }
     }
 
@@ -257,6 +262,8 @@ public enum OurVariant: Hashable, Sendable {
             return policy.withServices { $0.target.backlogPerWorker = 1 }
         case .scaleDownWindow(let window):
             return policy.withServices { $0.scaleDown.stabilizationWindow = window }
+        case .interval(let interval):
+            return policy.withServices(interval: interval)
         }
     }
 }

@@ -1,6 +1,6 @@
 /// An SVG bar chart of a whole report: per scenario, the mean p95 wait (adhoc, then scheduled)
-/// of the clairvoyant floor, our controller, the best tuned baseline and target tracking's
-/// defaults, with the queries each killed over all seeds.
+/// of the clairvoyant floor, the reactive oracle, our controller, the best tuned baseline and
+/// target tracking's defaults, with the queries each killed over all seeds.
 public enum SummaryChart {
     /// The bars of one scenario, in drawing order.
     struct Group {
@@ -9,7 +9,7 @@ public enum SummaryChart {
     }
 
     static let series: [(name: String, color: String)] = [
-        ("clairvoyant floor", "#9aa0a6"), ("redash-autoscaler", "#1a73e8"),
+        ("clairvoyant floor", "#9aa0a6"), ("reactive oracle", "#188038"), ("redash-autoscaler", "#1a73e8"),
         ("best tuned baseline", "#e8710a"), ("target tracking, CPU 70 % (defaults)", "#d93025"),
     ]
 
@@ -23,7 +23,7 @@ public enum SummaryChart {
             }
             let best = scenario.bestTuned?.family
             let picks: [(BenchmarkRow) -> Bool] = [
-                { $0.role == .floor }, { $0.role == .ours },
+                { $0.role == .floor }, { $0.role == .reactiveOracle }, { $0.role == .ours },
                 { $0.role == .tunedForWait && $0.family == best },
                 { $0.role == .defaults && $0.autoscaler == DefaultSetup.targetTracking.rawValue },
             ]
@@ -47,7 +47,7 @@ public enum SummaryChart {
 
             """
         for (index, entry) in series.enumerated() {
-            let x = left + Double(index) * 230
+            let x = left + Double(index) * 180
             svg += "<rect x=\"\(x)\" y=\"32\" width=\"12\" height=\"12\" fill=\"\(entry.color)\"/><text x=\"\(x + 16)\" y=\"42\">\(entry.name)</text>\n"
         }
         let panels: [(title: String, cap: Double, value: (Double, Double) -> Double)] = [

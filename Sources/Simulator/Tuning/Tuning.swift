@@ -1,5 +1,5 @@
 /// How a careful operator picks a baseline's knobs from a grid, given our controller's figures
-/// on the same days: the two rules of issue 17, on means over the seeds of the run.
+/// on the same days: its two picks, on means over the seeds of the run, budgeted in dollars.
 public enum Tuning {
     /// One setting's figures, averaged over the seeds.
     public struct Candidate: Sendable {
