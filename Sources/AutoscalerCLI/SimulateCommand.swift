@@ -44,11 +44,21 @@ public struct SimulateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write an SVG chart of the adhoc service to this file.", valueName: "file"))
     public var chart: String?
 
+    @Flag(help: "Search workersPerTask (with the task's Fargate size), maxWait, the scale-down window and the interval of the adhoc service for the cheapest setting that meets --target-p95 on --scenario or --trace over --seeds, and print it as a policy change.")
+    public var advise = false
+
+    @Option(help: ArgumentHelp("With --advise: the p95 adhoc wait to meet, in seconds (default: what the current policy gives).", valueName: "seconds"))
+    public var targetP95: Double?
+
     public init() {}
 
     public func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         let (loaded, origin) = try await PolicySource.load(options, environment: environment, allowEmbedded: true)
+        if advise {
+            try runAdvice(policy: loaded)
+            return
+        }
         if allScenarios || tune {
             try runReport(policy: loaded, origin: origin)
             return
@@ -124,6 +134,26 @@ extension SimulateCommand {
         }
         print("\(chosen.count) scenario\(chosen.count == 1 ? "" : "s"), seeds \(seedList.map(String.init).joined(separator: ",")), policy \(origin)")
         print(BenchmarkTable.render(report))
+    }
+
+    /// `--advise`: the cheapest setting of the adhoc service's knobs that meets the target.
+    func runAdvice(policy: Policy) throws {
+        guard !compare, !allScenarios, !tune, !json, chart == nil else {
+            throw ValidationError("--advise prints its own table; drop --compare, --all-scenarios, --tune, --json and --chart")
+        }
+        if let targetP95, !(targetP95 >= 0 && targetP95.isFinite) {
+            throw ValidationError("--target-p95 must be a number of seconds, 0 or more")
+        }
+        let seedList = try seeds.map(Self.parseSeeds) ?? [seed]
+        let runs = try seedList.map { try SimulationRun.prepare(policy: policy, scenario: scenario, trace: trace, seed: $0) }
+        guard let first = runs.first, let adhoc = first.adhocService(in: first.policy) else {
+            throw ValidationError("no service of the policy consumes the adhoc queue, so there is nothing to advise on")
+        }
+        let advisor = Advisor(policy: first.policy, workloads: zip(seedList, runs).map { ($0, $1.workload) }, service: adhoc.name)
+        guard let advice = advisor.run(target: targetP95, progress: { StandardError.write($0) }) else {
+            throw ValidationError("no service named \(adhoc.name) in the policy")
+        }
+        print(advice.render(scenario: first.name, seeds: seedList))
     }
 
     /// `1-5`, `1,3,7` or `4`.

@@ -201,7 +201,11 @@ final class FlakyTransport: HTTPTransport {
         switch failure {
         case .drop: throw TransportError(kind: .connection, target: "\(method) \(url)", detail: "connection closed by the test")
         case .status(let code): return HTTPReply(status: code, body: Array("<ErrorResponse><Error><Code>Test</Code></Error></ErrorResponse>".utf8))
-        case nil: return try await real.send(method: method, url: url, headers: headers, body: body, timeout: timeout)
+        case nil:
+            // What this transport tests is which attempts are made, not STS's 10 s deadline:
+            // moto's first STS answer (it loads its STS backend then) took longer than that once
+            // in a loaded clean-clone parallel pass, and the test failed on the deadline.
+            return try await real.send(method: method, url: url, headers: headers, body: body, timeout: max(timeout, .seconds(60)))
         }
     }
 }
