@@ -9,7 +9,9 @@ public final class LocalHTTPServer: @unchecked Sendable {
 
     /// Starts `executable arguments…` with `{port}` in the arguments replaced by a free port, and
     /// waits until it accepts connections (retrying on a new port when the chosen one was taken).
-    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], startTimeout: Double = 30, port fixedPort: Int? = nil) throws {
+    /// 60 s: moto's server took over 30 s to listen once in a loaded clean-clone parallel pass;
+    /// the wait ends as soon as it listens.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], startTimeout: Double = 60, port fixedPort: Int? = nil) throws {
         (process, port) = try ManagedProcess.listening(timeout: startTimeout, port: fixedPort) { port in
             try ManagedProcess(executable, arguments.map { $0.replacingOccurrences(of: "{port}", with: String(port)) }, environment: environment)
         }

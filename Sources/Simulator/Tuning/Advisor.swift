@@ -102,11 +102,17 @@ public struct Advisor: Sendable {
         }
     }
 
-    /// Runs every setting on every workload; `target` is the p95 adhoc wait to meet (default:
-    /// the current policy's). `progress` hears a line now and then.
-    public func run(target: Double? = nil, progress: (String) -> Void = { _ in }) -> Advice? {
-        let knobs = grid()
-        guard !knobs.isEmpty else { return nil }
+    /// The service's knobs as the policy sets them; `nil` when the policy has no such service.
+    public var currentKnobs: Knobs? {
+        policy.services.first { $0.name == service }.map { Knobs($0, interval: policy.interval) }
+    }
+
+    /// Runs every setting of `grid` (default: `grid()`) on every workload, the current setting
+    /// first; `target` is the p95 adhoc wait to meet (default: the current policy's).
+    /// `progress` hears a line now and then.
+    public func run(target: Double? = nil, grid custom: [Knobs]? = nil, progress: (String) -> Void = { _ in }) -> Advice? {
+        guard let current = currentKnobs else { return nil }
+        let knobs = custom.map { [current] + $0.filter { $0 != current } } ?? grid()
         var candidates: [Candidate] = []
         for (index, setting) in knobs.enumerated() {
             if index % 20 == 0 { progress("advise: \(index) of \(knobs.count) settings") }
@@ -119,14 +125,14 @@ public struct Advisor: Sendable {
             }
             candidates.append(Candidate(knobs: setting, taskSize: ecs.sizing.size(workers: setting.workersPerTask), mean: MeanFigures(results)))
         }
-        let current = candidates[0]
-        let goal = target ?? current.mean.adhocP95
+        let today = candidates[0]
+        let goal = target ?? today.mean.adhocP95
         // "The same p95": within a tenth of a second of the goal, which rounding in a report hides.
         let fitting = candidates.dropFirst().filter {
-            $0.mean.adhocP95 <= goal + 0.1 && $0.mean.killed <= current.mean.killed && $0.mean.cost < current.mean.cost
+            $0.mean.adhocP95 <= goal + 0.1 && $0.mean.killed <= today.mean.killed && $0.mean.cost < today.mean.cost
         }
         let best = fitting.min { ($0.mean.cost, $0.mean.adhocP95) < ($1.mean.cost, $1.mean.adhocP95) }
-        return Advice(service: service, target: goal, current: current, best: best, tried: candidates.count)
+        return Advice(service: service, target: goal, current: today, best: best, tried: candidates.count)
     }
 }
 
