@@ -21,7 +21,7 @@ struct ServableDemandTests {
 
         init(_ arguments: [String]) async throws {
             let output = try await ManagedProcess.run(Repository.python, [ServableDemandTests.script] + arguments,
-                                                      environment: ["PYTHONPATH": ServableDemandTests.scriptDirectory], timeout: 120)
+                                                      environment: ["PYTHONPATH": ServableDemandTests.scriptDirectory], timeout: 300)
             guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                   let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 throw HarnessError("no JSON from the fixture:\n\(output)")
