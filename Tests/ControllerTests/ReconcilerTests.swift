@@ -207,6 +207,33 @@ struct ReconcilerTests {
         #expect(cluster.writes.first == .protection(isEnabled: true, tasks: ["t1"]), "protection goes first: \(cluster.writes)")
     }
 
+    @Test("before a scale-in the workers are read again: a task whose worker took a job since the tick's reading is protected first")
+    func recheckBeforeScaleIn() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        queues.set("queries", pending: 0, running: 0)
+        let idle = [
+            WorkerRecord(name: "w1", state: "idle", ipAddress: "10.0.0.1:4000"),
+            WorkerRecord(name: "w2", state: "idle", ipAddress: "10.0.0.2:4000"),
+        ]
+        queues.setWorkers("queries", idle)
+        queues.changeBetweenReads("queries", workers: [idle[0], WorkerRecord(name: "w2", state: "busy", currentJob: "j1", ipAddress: "10.0.0.2:4000")])
+        cluster.setTasks("adhoc", (1...2).map { TaskSnapshot(id: "t\($0)", privateIP: "10.0.0.\($0)", phase: .running) })
+        cluster.setProtectionClock(Self.start)
+        var ticks = 0
+        for second in stride(from: 0, through: 180, by: 5) {
+            _ = await reconciler.reconcile(now: Self.at(Double(second)))
+            ticks += 1
+        }
+        // Every worker idle at the tick's reading: the tasks were not even listed. The second
+        // reading found w2 busy, listed the tasks, and protected t2 before setting 1.
+        #expect(cluster.count("adhoc") == 1)
+        let protection = cluster.writes.firstIndex(of: .protection(isEnabled: true, tasks: ["t2"]))
+        let scaleIn = cluster.writes.firstIndex(of: .desiredCount(service: "adhoc", count: 1))
+        #expect(protection != nil && scaleIn != nil && protection! < scaleIn!, "\(cluster.writes)")
+        #expect(queues.probeCount == ticks + 1, "read twice only in the tick that scaled in")
+    }
+
     @Test("a query that outlives many protection periods keeps its task protected the whole time, then the task is released")
     func protectionRenewedWhileBusy() async {
         let policy = Policy(

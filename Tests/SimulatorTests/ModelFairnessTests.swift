@@ -86,4 +86,27 @@ struct ModelFairnessTests {
         #expect(killedPlain > 0, "ECS picks the busy task about half the time")
         #expect(killedSelf == 0)
     }
+
+    @Test("our controller reads the workers again 0.5 s before its scale-in lands: a job taken before that read is protected, one taken after can still be killed")
+    func recheckBeforeScaleIn() throws {
+        // Both tasks idle once A ends at 100 s; find the tick that scales in (its window passed).
+        var recording = QueueDrivenAutoscaler(policy: simulation(secondArrival: 590, latency: 2).policy)
+        recording.isRecording = true
+        _ = simulation(secondArrival: 590, latency: 2).run(&recording)
+        let scaleIn = try #require(recording.records.first { $0.plan.action == .set(1) })
+        let reading = scaleIn.now.secondsSinceEpoch - 1_800_000_000
+        #expect(reading > 100 && reading < 580, "scaled in at \(reading) s")
+        func killed(arrivingAfter delay: Double, recheck: Bool) -> Int {
+            (UInt64(1)...12).reduce(0) { sum, seed in
+                var ours = QueueDrivenAutoscaler(policy: simulation(secondArrival: 590, latency: 2).policy)
+                var run = simulation(secondArrival: reading + delay, latency: 2, seed: seed)
+                if !recheck { run.ecs.recheckLatency = run.ecs.actionLatency }
+                return sum + run.run(&ours).totals.killed
+            }
+        }
+        // B is taken by one of the two idle tasks 1 s after the reading; ECS stops one of them at 2 s.
+        #expect(killed(arrivingAfter: 1, recheck: false) > 0, "without the second read, ECS stops B's task about half the time")
+        #expect(killed(arrivingAfter: 1, recheck: true) == 0, "read again at 1.5 s: B's task is protected before the scale-in")
+        #expect(killed(arrivingAfter: 1.7, recheck: true) > 0, "between the second read and ECS acting the race remains")
+    }
 }

@@ -27,6 +27,9 @@ public final class FakeQueues: QueueSource, Sendable {
         var celery: CeleryActivity?
         var celeryRounds: [Instant] = []
         var lastComplete: CeleryActivity?
+        /// Workers that a second read at the same instant finds (`changeBetweenReads`).
+        var betweenReads: [String: [WorkerRecord]]?
+        var lastProbeAt: Instant?
     }
 
     private let state: Mutex<State>
@@ -47,6 +50,9 @@ public final class FakeQueues: QueueSource, Sendable {
     /// What `redash:status` says of Redash's scheduler, in every report.
     public func setSchedulerHealth(_ health: SchedulerHealth?) { state.withLock { $0.health = health } }
     public var probeCount: Int { state.withLock { $0.probes } }
+    /// From the first tick that reads the queues twice (the reconciler's second reading before a
+    /// scale-in), `queue`'s workers are `workers`: a worker took a job between the two reads.
+    public func changeBetweenReads(_ queue: String, workers: [WorkerRecord]) { state.withLock { $0.betweenReads = [queue: workers] } }
     /// What Celery's workers answer when asked (Celery layout); `nil`: nobody answers.
     public func setCelery(_ activity: CeleryActivity?) { state.withLock { $0.celery = activity } }
     /// The ticks at which Celery's workers were asked.
@@ -75,6 +81,11 @@ public final class FakeQueues: QueueSource, Sendable {
     public func probe(queues: [String], scheduler request: SchedulerStateRequest?, now: Instant) async -> ProbeReport {
         state.withLock { state in
             state.probes += 1
+            if state.lastProbeAt == now, let changed = state.betweenReads {
+                state.workers.merge(changed) { $1 }
+                state.betweenReads = nil
+            }
+            state.lastProbeAt = now
             var readings: [String: QueueReading] = [:]
             var registered: [String: [WorkerRecord]] = [:]
             for name in queues {

@@ -48,6 +48,18 @@ public struct ServicePlan: Hashable, Sendable {
         }
     }
 
+    /// Whether this plan lowers desiredCount around busy tasks (busy-aware scale-in on and the
+    /// workers read): a worker read idle may have taken a job since, so the plan is made again
+    /// from a second reading just before it is written (the controller's recheck, and the
+    /// simulator's model of it).
+    public var needsRecheckBeforeWrite: Bool {
+        guard case .set(let count) = action, let current = decision.current, count < current else { return false }
+        switch busyTasks {
+        case .mapped, .none: return true
+        case .notApplicable, .unknown: return false
+        }
+    }
+
     /// What `desiredCountToSend(after:)` allows.
     public enum SendDecision: Hashable, Sendable {
         case nothing

@@ -128,10 +128,7 @@ public actor Reconciler {
         // With celery.inspect, every tick carries a request: a round when one is due, else the
         // last complete round's answer, which stands until the next round.
         let asks = celeryRoundDue(policy, now: now)
-        let inspects = policy.celery.inspect && policy.redis.layout != .rq
-        let activity = inspects ? CeleryInspectRequest(
-            replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout,
-            poolLimit: policy.services.map(\.workersPerTask).max(), asks: asks, standsFor: policy.celery.idlePeriod * 2) : nil
+        let activity = Self.inspectRequest(policy, asks: asks)
         if asks { lastCeleryRound = now }
         let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: schedulerRequest, activity: activity, now: now)
         errors += Self.probeErrors(probe, queues: policy.queueNames)
@@ -142,7 +139,7 @@ public actor Reconciler {
         let check = checkForecast(forecast, against: probe)
         let queueFindings = Self.queueFindings(policy, probe: probe, forecast: forecast)
         await restoreMemories(errors: &errors)
-        let tasks = await readTasks(policy, probe: probe, states: states, now: now, errors: &errors)
+        let tasks = await readTasks(policy.services, probe: probe, states: states, now: now, errors: &errors)
         let holds = await readHolds(now: now, errors: &errors)
         let killSwitch = await readKillSwitch(now: now, errors: &errors)
         let competing = await readCompetitors(policy, now: now, errors: &errors)
@@ -167,6 +164,9 @@ public actor Reconciler {
             return Planned(service: service, observation: observation, plan: plan, memory: memory)
         }
         if isLeader { await replanFromFreshState(&planned, context: context, now: now, errors: &errors) }
+        if isLeader {
+            await recheckBusyBeforeScaleIn(&planned, policy: policy, tasks: tasks, forecast: forecast, context: context, now: now, errors: &errors)
+        }
 
         var services: [ServiceReport] = []
         let results = await ports.applier.apply(planned.map { ($0.service.name, $0.plan) })
@@ -296,6 +296,54 @@ public actor Reconciler {
         }
     }
 
+    /// Fresh before a scale-in: a worker read idle at the start of the tick may have taken a job
+    /// since, and ECS, which picks the task a scale-in stops, could stop its task under it. So a
+    /// plan that would lower desiredCount around busy tasks (`ServicePlan.needsRecheckBeforeWrite`)
+    /// is made again from a second reading of the queues and workers (a Celery round of its own
+    /// with `celery.inspect`), taken just before the writes: a task busy now is protected (and
+    /// counts as a floor), and work that arrived meanwhile counts. The tasks already listed are
+    /// not listed again; those of a service whose workers were all idle are listed now if one has
+    /// become busy. A reading lost now withholds the scale-in as any lost reading does. The
+    /// window left is this reading to ECS acting on the writes (docs/scale-in.md).
+    private func recheckBusyBeforeScaleIn(
+        _ planned: inout [Planned], policy: Policy, tasks: [String: TaskReading], forecast: ForecastSnapshot?,
+        context: ServiceStep.Context, now: Instant, errors: inout [DependencyError]
+    ) async {
+        guard ports.applier.mode == .live else { return }
+        let scalingIn = planned.indices.filter { planned[$0].plan.authority.withheld == nil && planned[$0].plan.needsRecheckBeforeWrite }
+        guard !scalingIn.isEmpty else { return }
+        let queues = Array(Set(scalingIn.flatMap { planned[$0].service.queues })).sorted()
+        let activity = Self.inspectRequest(policy, asks: true)
+        if activity != nil { lastCeleryRound = now }
+        let fresh = await ports.queues.probe(queues: queues, scheduler: nil, activity: activity, now: now)
+        var tasks = tasks
+        let unlisted = scalingIn.map { planned[$0].service }.filter { tasks[$0.name] == nil }
+        if !unlisted.isEmpty {
+            let states = Dictionary(uniqueKeysWithValues: scalingIn.compactMap { index in
+                planned[index].observation.service.map { (planned[index].service.name, $0) }
+            })
+            tasks.merge(await readTasks(unlisted, probe: fresh, states: states, now: now, errors: &errors)) { $1 }
+        }
+        for index in scalingIn {
+            let service = planned[index].service
+            var observation = Self.observation(
+                of: service, probe: fresh, state: planned[index].observation.service, tasks: tasks, forecast: forecast, policy: policy)
+            observation.hold = planned[index].observation.hold
+            observation.authority = planned[index].observation.authority
+            let (plan, memory) = ServiceStep.plan(observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
+            planned[index] = Planned(service: service, observation: observation, plan: plan, memory: memory)
+        }
+    }
+
+    /// What to ask Celery's workers with `celery.inspect` (nothing for RQ): a round when `asks`,
+    /// else the last complete round's answer.
+    static func inspectRequest(_ policy: Policy, asks: Bool) -> CeleryInspectRequest? {
+        guard policy.celery.inspect && policy.redis.layout != .rq else { return nil }
+        return CeleryInspectRequest(
+            replyTimeout: policy.celery.replyTimeout, visibilityTimeout: policy.celery.visibilityTimeout,
+            poolLimit: policy.services.map(\.workersPerTask).max(), asks: asks, standsFor: policy.celery.idlePeriod * 2)
+    }
+
     /// The requests of this tick, by action.
     static func callsSince(_ before: [String: Int]?, _ after: [String: Int]?) -> [String: Int]? {
         guard let after else { return nil }
@@ -354,9 +402,9 @@ public actor Reconciler {
     /// The tasks of the services that have busy workers or tasks this controller protected, in
     /// one read (the reader lists the cluster once for all of them).
     private func readTasks(
-        _ policy: Policy, probe: ProbeReport, states: [String: ServiceState], now: Instant, errors: inout [DependencyError]
+        _ services: [ServicePolicy], probe: ProbeReport, states: [String: ServiceState], now: Instant, errors: inout [DependencyError]
     ) async -> [String: TaskReading] {
-        let needed = policy.services.filter { service in
+        let needed = services.filter { service in
             let workers = probe.busyAwareWorkers(on: service.queues, runningTasks: states[service.name]?.running)
             return ServiceStep.needsTasks(
                 policy: service, workers: workers, service: states[service.name], memory: memories[service.name] ?? ServiceMemory(),

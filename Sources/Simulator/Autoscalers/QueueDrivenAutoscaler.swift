@@ -23,6 +23,8 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
         public var plan: ServicePlan
         /// Every task ECS would list, read or not.
         public var tasks: [TaskSnapshot]
+        /// Made from the second reading before a scale-in (`recheck`), within the tick at `now`.
+        public var isRecheck = false
     }
 
     /// - Parameters:
@@ -43,39 +45,85 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
 
     public mutating func tick(_ view: ClusterView) -> AutoscalerActions {
         var actions = AutoscalerActions()
+        lastTick = LastTick(now: view.now, memories: memories, services: view.services)
         for (index, service) in policy.services.enumerated() {
-            let serviceView = view.services[index]
-            var readings: [String: QueueReading] = [:]
-            for queue in service.queues {
-                if let observation = view.queues[queue] { readings[queue] = .observed(observation) }
-            }
-            let state = ServiceState(
-                desired: serviceView.desired, running: serviceView.running, pending: serviceView.pending,
-                isDeploymentInProgress: serviceView.isDeploying, observedAt: view.now)
-            let memory = memories[service.name] ?? ServiceMemory()
-            let needsTasks = ServiceStep.needsTasks(policy: service, workers: serviceView.workers, service: state, memory: memory)
-            let observation = ServiceObservation(
-                queues: readings, service: state, workers: serviceView.workers,
-                tasks: needsTasks ? .observed(serviceView.tasks) : .notRead,
-                scheduledDue: forecast?.due(for: service, at: view.now, leadTime: context.forecastLead))
-            let (plan, planned) = ServiceStep.plan(observation, memory: memory, policy: service, context: context, now: view.now)
-            if isRecording { records.append(Record(
-                service: service.name, now: view.now, observation: observation, memory: memory, plan: plan, tasks: serviceView.tasks)) }
-            // The simulated ECS accepts every call: protection first, then the count.
-            let protection: ProtectionResult = plan.protection.isEmpty
-                ? .nothingToDo : .applied(ProtectionChange(protected: plan.protection.protect, released: plan.protection.release))
-            if !plan.protection.isEmpty { actions.protection[service.name] = (plan.protection, plan.protectionDuration) }
-            let scale: ScaleResult
-            switch plan.desiredCountToSend(after: protection) {
-            case .nothing: scale = .nothingToSend
-            case .withhold(let reason): scale = .withheld(reason)
-            case .send(let count):
-                actions.desired[service.name] = count
-                scale = .sent
-            }
-            memories[service.name] = ServiceStep.settle(plan, memory: planned, result: ApplyResult(protection: protection, scale: scale)).memory
+            step(service, view.services[index], queues: view.queues, now: view.now, into: &actions)
         }
         return actions
+    }
+
+    /// Before a scale-in lands, as the controller: the services that scale in are planned again
+    /// from the memory before the tick, with the queues and workers read now and what the tick
+    /// read of ECS (the service and its tasks).
+    public mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions {
+        guard let last = lastTick else { return actions }
+        var actions = actions
+        // The controller stamps both readings with its tick's time, and plans at it.
+        let queues = view.queues.mapValues { observation in
+            var observation = observation
+            observation.observedAt = last.now
+            return observation
+        }
+        for (index, service) in policy.services.enumerated() {
+            var serviceView = last.services[index]
+            guard last.rechecking.contains(service.name) else { continue }
+            actions.desired[service.name] = nil
+            actions.protection[service.name] = nil
+            memories[service.name] = last.memories[service.name]
+            serviceView.workers = view.services[index].workers
+            step(service, serviceView, queues: queues, now: last.now, isRecheck: true, into: &actions)
+        }
+        return actions
+    }
+
+    /// Our controller reads again before a scale-in around busy tasks.
+    public var rechecksBeforeScaleIn: Bool { !(lastTick?.rechecking.isEmpty ?? true) }
+
+    /// What the last tick started from, for `recheck`.
+    struct LastTick {
+        var now: Instant
+        var memories: [String: ServiceMemory]
+        var services: [ServiceView]
+        /// The services whose plan needs the second reading (`ServicePlan.needsRecheckBeforeWrite`).
+        var rechecking: Set<String> = []
+    }
+    var lastTick: LastTick?
+
+    /// One service's plan, carried out as a live applier would, into `actions`.
+    private mutating func step(
+        _ service: ServicePolicy, _ serviceView: ServiceView, queues: [String: QueueObservation], now: Instant, isRecheck: Bool = false,
+        into actions: inout AutoscalerActions
+    ) {
+        var readings: [String: QueueReading] = [:]
+        for queue in service.queues {
+            if let observation = queues[queue] { readings[queue] = .observed(observation) }
+        }
+        let state = ServiceState(
+            desired: serviceView.desired, running: serviceView.running, pending: serviceView.pending,
+            isDeploymentInProgress: serviceView.isDeploying, observedAt: now)
+        let memory = memories[service.name] ?? ServiceMemory()
+        let needsTasks = ServiceStep.needsTasks(policy: service, workers: serviceView.workers, service: state, memory: memory)
+        let observation = ServiceObservation(
+            queues: readings, service: state, workers: serviceView.workers,
+            tasks: needsTasks ? .observed(serviceView.tasks) : .notRead,
+            scheduledDue: forecast?.due(for: service, at: now, leadTime: context.forecastLead))
+        let (plan, planned) = ServiceStep.plan(observation, memory: memory, policy: service, context: context, now: now)
+        if plan.needsRecheckBeforeWrite { lastTick?.rechecking.insert(service.name) } else { lastTick?.rechecking.remove(service.name) }
+        if isRecording { records.append(Record(
+            service: service.name, now: now, observation: observation, memory: memory, plan: plan, tasks: serviceView.tasks, isRecheck: isRecheck)) }
+        // The simulated ECS accepts every call: protection first, then the count.
+        let protection: ProtectionResult = plan.protection.isEmpty
+            ? .nothingToDo : .applied(ProtectionChange(protected: plan.protection.protect, released: plan.protection.release))
+        if !plan.protection.isEmpty { actions.protection[service.name] = (plan.protection, plan.protectionDuration) }
+        let scale: ScaleResult
+        switch plan.desiredCountToSend(after: protection) {
+        case .nothing: scale = .nothingToSend
+        case .withhold(let reason): scale = .withheld(reason)
+        case .send(let count):
+            actions.desired[service.name] = count
+            scale = .sent
+        }
+        memories[service.name] = ServiceStep.settle(plan, memory: planned, result: ApplyResult(protection: protection, scale: scale)).memory
     }
 }
 

@@ -80,9 +80,17 @@ public protocol SimulatedAutoscaler {
     /// Whether the view must list every task and worker. Only an autoscaler that maps busy
     /// workers to tasks needs them; building them each tick took about half of a tuning run.
     var readsTasks: Bool { get }
+    /// Whether it reads the queues and workers again just before a scale-in it answered reaches
+    /// ECS (`ECSModel.recheckLatency` before it lands), as our controller does.
+    var rechecksBeforeScaleIn: Bool { get }
+    /// The answer made again from `view`, the second reading, for the `actions` of its last tick.
+    mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions
 }
 
 extension SimulatedAutoscaler {
     /// Our controller maps workers to tasks; the baselines say `false`.
     public var readsTasks: Bool { true }
+    /// The baselines act on the reading of their tick.
+    public var rechecksBeforeScaleIn: Bool { false }
+    public mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions { actions }
 }

@@ -11,6 +11,9 @@ public struct ECSModel: Sendable {
     /// Protection lands before the new count, as our controller orders them; a worker that takes
     /// a job on an idle task in between can still be stopped under it.
     public var actionLatency: Double
+    /// Seconds from a reading taken just before the writes (our controller's second reading
+    /// before a scale-in) to ECS acting on them: the two calls and the scheduler's reaction.
+    public var recheckLatency: Double
     /// Seconds from a worker taking its first job to its own protection call landing, for
     /// workers that protect their task themselves (`Simulation.workersProtectTheirTasks`).
     public var selfProtectionLatency: Double
@@ -22,10 +25,11 @@ public struct ECSModel: Sendable {
     /// Fargate-like defaults with RQ-era workers.
     public init(
         taskStart: ClosedRange<Double> = 30...90, shutdown: WorkerShutdown = .rq, stopTimeout: Double = 30,
-        actionLatency: Double = 2, selfProtectionLatency: Double = 0.5,
+        actionLatency: Double = 2, recheckLatency: Double = 0.5, selfProtectionLatency: Double = 0.5,
         sizing: TaskSizing = .redashWorker, prices: FargatePrices = .usEast1LinuxX86
     ) {
         self.actionLatency = actionLatency
+        self.recheckLatency = recheckLatency
         self.selfProtectionLatency = selfProtectionLatency
         self.taskStart = taskStart
         self.shutdown = shutdown

@@ -166,6 +166,8 @@ struct Engine {
         case idleCheck(task: Int)
         /// An autoscaler's answer reaches ECS (`ECSModel.actionLatency` after its reading).
         case act(Int)
+        /// An autoscaler reads again before its scale-in lands (`ECSModel.recheckLatency` before).
+        case recheck(Int)
         /// A worker's own protection call lands: protected while the task has a job.
         case selfProtection(task: Int)
         /// A user runs a killed query again.
@@ -321,11 +323,17 @@ struct Engine {
                 if simulation.ecs.actionLatency > 0 {
                     inFlight[nextActionID] = actions
                     events.push(.act(nextActionID), at: now + simulation.ecs.actionLatency)
+                    let recheckIn = simulation.ecs.actionLatency - simulation.ecs.recheckLatency
+                    if autoscaler.rechecksBeforeScaleIn, recheckIn > 0, scalesIn(actions) {
+                        events.push(.recheck(nextActionID), at: now + recheckIn)
+                    }
                     nextActionID += 1
                 } else {
                     apply(actions)
                 }
                 events.push(.tick, at: now + autoscaler.tickInterval)
+            case .recheck(let id):
+                if let actions = inFlight[id] { inFlight[id] = autoscaler.recheck(actions, view(listingTasks: true)) }
             case .act(let id):
                 if let actions = inFlight.removeValue(forKey: id) { apply(actions) }
             case .selfProtection(let task):
@@ -608,6 +616,11 @@ struct Engine {
                 tasks: snapshots, workers: workers, cpu: cpu)
         }
         return ClusterView(now: instant, queues: observations, services: serviceViews)
+    }
+
+    /// Whether `actions` lower some service's desiredCount.
+    private func scalesIn(_ actions: AutoscalerActions) -> Bool {
+        services.indices.contains { index in actions.desired[services[index].name].map { $0 < desired[index] } ?? false }
     }
 
     private mutating func apply(_ actions: AutoscalerActions) {
