@@ -331,7 +331,11 @@ struct Engine {
                 } else {
                     apply(actions)
                 }
-                events.push(.tick, at: now + autoscaler.tickInterval)
+                // A tick that writes ends once ECS has its answer: the next one (pushed after the
+                // answer, so it runs after it at the same instant) reads the count it set; a
+                // controller loop never overlaps two ticks, whatever the interval.
+                let writes = !actions.desired.isEmpty || !actions.protection.isEmpty
+                events.push(.tick, at: now + max(autoscaler.tickInterval, writes ? simulation.ecs.actionLatency : 0))
             case .recheck(let id):
                 if let actions = inFlight[id] { inFlight[id] = autoscaler.recheck(actions, view(listingTasks: true)) }
             case .act(let id):
