@@ -10,6 +10,5 @@ out="${2:-/tmp/redash-autoscaler-baselines}"
 mkdir -p "$out"
 swift build -c release --product redash-autoscaler >/dev/null
 bin="$(swift build -c release --show-bin-path)/redash-autoscaler"
-"$bin" simulate --compare --all-scenarios --seeds "$seeds" --json > "$out/report.json"
-"$bin" simulate --compare --all-scenarios --seeds "$seeds" --chart-dir "$out/charts" | tee "$out/report.txt"
+"$bin" simulate --compare --all-scenarios --seeds "$seeds" --chart-dir "$out/charts" --json-file "$out/report.json" | tee "$out/report.txt"
 echo "report: $out/report.txt, $out/report.json; charts: $out/charts" >&2

@@ -41,6 +41,9 @@ public struct SimulateCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON.")
     public var json = false
 
+    @Option(help: ArgumentHelp("With --all-scenarios or --tune: also write the report as JSON to this file (the table still prints).", valueName: "file"))
+    public var jsonFile: String?
+
     @Option(help: ArgumentHelp("Write an SVG chart of the adhoc service to this file.", valueName: "file"))
     public var chart: String?
 
@@ -63,6 +66,7 @@ public struct SimulateCommand: AsyncParsableCommand {
             try runReport(policy: loaded, origin: origin)
             return
         }
+        guard jsonFile == nil else { throw ValidationError("--json-file writes the report of --all-scenarios or --tune; for one run use --json") }
         let run = try SimulationRun.prepare(policy: loaded, scenario: scenario, trace: trace, seed: seed)
         let policy = run.policy
         let results = Comparison.run(
@@ -104,6 +108,15 @@ extension SimulateCommand {
         }
         let benchmark = Benchmark(policy: policy, scenarios: chosen, seeds: seedList)
         let report = benchmark.run { StandardError.write($0) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let jsonFile {
+            do {
+                try encoder.encode(report).write(to: URL(fileURLWithPath: jsonFile))
+            } catch {
+                throw ValidationError("cannot write the JSON report to \(jsonFile): \(error.localizedDescription)")
+            }
+        }
         if let chartDir {
             try FileManager.default.createDirectory(atPath: chartDir, withIntermediateDirectories: true)
             let summary = (chartDir as NSString).appendingPathComponent("summary.svg")
@@ -127,8 +140,6 @@ extension SimulateCommand {
             }
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
             return
         }
@@ -138,8 +149,8 @@ extension SimulateCommand {
 
     /// `--advise`: the cheapest setting of the adhoc service's knobs that meets the target.
     func runAdvice(policy: Policy) throws {
-        guard !compare, !allScenarios, !tune, !json, chart == nil else {
-            throw ValidationError("--advise prints its own table; drop --compare, --all-scenarios, --tune, --json and --chart")
+        guard !compare, !allScenarios, !tune, !json, jsonFile == nil, chart == nil else {
+            throw ValidationError("--advise prints its own table; drop --compare, --all-scenarios, --tune, --json, --json-file and --chart")
         }
         if let targetP95, !(targetP95 >= 0 && targetP95.isFinite) {
             throw ValidationError("--target-p95 must be a number of seconds, 0 or more")
