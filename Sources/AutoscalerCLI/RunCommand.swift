@@ -146,6 +146,7 @@ public struct RunCommand: AsyncParsableCommand {
             "mode": "\(dryRun ? "dry-run" : "live")", "cluster": "\(policy.cluster)", "services": "\(policy.services.map(\.name).joined(separator: ","))",
             "interval": "\(policy.interval)", "policy": "\(loaded.origin)",
         ]
+        if policy.reactInterval > .zero { starting["reactInterval"] = "\(policy.reactInterval)" }
         if let read = loaded.read { starting["policyVersion"] = "\(read.version)" }
         if loaded.source != nil && !isFile { starting["policyPoll"] = "\(max(try Self.pollPeriod(policyPoll), policy.interval))" }
         logger.notice("controller starting", metadata: starting)

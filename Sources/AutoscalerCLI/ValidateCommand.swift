@@ -59,7 +59,9 @@ public struct ValidateCommand: AsyncParsableCommand {
         lines.append("  redis: \(policy.redis.url) (layout \(policy.redis.layout.rawValue))"
             + (policy.redis.redashURL.map { ", Redash's own keys on \($0)" } ?? "") + "; "
             + "database: \(policy.database.map { "\($0.url)" } ?? "none (Redis only: no forecast, no leader lease)"); "
-            + "every \(policy.interval.compactDescription)")
+            + "every \(policy.interval.compactDescription)"
+            + (policy.reactInterval > .zero && policy.reactInterval < policy.interval
+                ? ", the queues watched every \(policy.reactInterval.compactDescription) between" : ""))
         return CommandReport(
             exitCode: 0, standardOutput: lines.joined(separator: "\n"),
             standardError: errorLines.joined(separator: "\n"))

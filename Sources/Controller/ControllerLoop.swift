@@ -104,11 +104,33 @@ public struct ControllerLoop: Service, CustomStringConvertible {
                     lastEventReport = report.at
                     for service in report.services where service.outcome == .applied { statsd.event(.applied(service)) }
                 }
-                let interval = await reconciler.policy.interval
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+                await pauseUntilNextReconcile()
             }
             logger.notice("reconcile loop stopped for shutdown")
             group.cancelAll()
+        }
+    }
+
+    /// The policy's interval; with `reactInterval`, the queues are read every `reactInterval`
+    /// meanwhile and the pause ends as soon as they show work the last plan has no room for.
+    func pauseUntilNextReconcile() async {
+        let policy = await reconciler.policy
+        let clock = ContinuousClock()
+        let end = clock.now + policy.interval
+        guard policy.reactInterval > .zero, policy.reactInterval < policy.interval else {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(until: end, clock: clock) }
+            return
+        }
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let left = end - clock.now
+            guard left > .zero else { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: min(policy.reactInterval, left)) }
+            guard end - clock.now > .zero, !Task.isShuttingDownGracefully, !Task.isCancelled else { return }
+            if await reconciler.needsEarlyReconcile(now: now()) {
+                logger.debug("the queues show work the last plan has no room for; reconciling now")
+                metrics.increment(.earlyReconciles)
+                return
+            }
         }
     }
 
@@ -225,6 +247,7 @@ public struct ControllerLoop: Service, CustomStringConvertible {
         logger.notice("policy reloaded from \(source.describe(read))", metadata: [
             "policySource": "\(source.name)", "policyVersion": "\(read.version)", "reason": "\(reason)",
             "services": "\(policy.services.map(\.name).joined(separator: ","))", "interval": "\(policy.interval)",
+            "reactInterval": "\(policy.reactInterval)",
         ])
     }
 

@@ -21,6 +21,7 @@ public enum Metric: String, CaseIterable, Sendable {
     case schedulerStale = "redash_autoscaler_scheduler_stale"
     case policyReloadFailures = "redash_autoscaler_policy_reload_failures_total"
     case reconciles = "redash_autoscaler_reconciles_total"
+    case earlyReconciles = "redash_autoscaler_early_reconciles_total"
     case errors = "redash_autoscaler_errors_total"
     case skippedSchedules = "redash_autoscaler_skipped_schedules"
     case lastScaleTimestamp = "redash_autoscaler_last_scale_timestamp_seconds"
@@ -91,6 +92,7 @@ public enum Metric: String, CaseIterable, Sendable {
         case .schedulerStale: Definition(.gauge, [], "1 when Redash's scheduler looks dead")
         case .policyReloadFailures: Definition(.counter, ["reason"], "policy files rejected on reload")
         case .reconciles: Definition(.counter, ["outcome"], "reconciles by outcome")
+        case .earlyReconciles: Definition(.counter, [], "reconciles started before the interval because the queue watch (reactInterval) saw work the last plan had no room for")
         case .errors: Definition(.counter, ["dependency"], "failed reads or writes by dependency")
         case .skippedSchedules: Definition(.gauge, [], "scheduled queries whose schedule could not be read")
         case .lastScaleTimestamp: Definition(.gauge, ["service"], "Unix time of the last desiredCount change applied to the service")

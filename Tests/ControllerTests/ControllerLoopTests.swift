@@ -42,4 +42,38 @@ struct ControllerLoopTests {
         // shutdown measured 17.8 s there once (0.3 s alone).
         print("shutdown grace: a reconcile under way finished and the loop ended \(took) after SIGTERM (grace \(ControllerLoop.shutdownGrace))")
     }
+
+    @Test("with reactInterval the queues are watched between reconciles: new work starts the next reconcile long before the interval", .timeLimit(.minutes(3)))
+    func queueWatchStartsReconcile() async throws {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 1])
+        queues.set("queries", pending: 0, running: 1)
+        let quiet = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        let base = ReconcilerTests.policy
+        let policy = Policy(
+            cluster: base.cluster, interval: .seconds(120), redis: base.redis, services: base.services, reactInterval: .milliseconds(200))
+        let metrics = MetricsRegistry()
+        let reconciler = Reconciler(
+            policy: policy, ports: .init(queues: queues, cluster: cluster, applier: PlanApplier(writer: cluster)),
+            metrics: metrics, controllerName: "test", logger: quiet)
+        let loop = ControllerLoop(reconciler: reconciler, policySource: nil, initialText: nil, environment: [:], metrics: metrics, logger: quiet)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: loop)], logger: quiet))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            while await reconciler.lastReport == nil { try await Task.sleep(for: .milliseconds(20)) }
+            let firstAt = await reconciler.lastReport?.at
+            let quietProbes = queues.probeCount
+            // A few watches (200 ms apart; up to 30 s on a machine loaded by other tests).
+            #expect(await eventually(timeout: 30, interval: 0.05) { queues.probeCount >= quietProbes + 3 }, "the queues are read between reconciles")
+            #expect(cluster.desiredCountWrites.isEmpty, "nothing new: no reconcile, no write")
+            #expect(await reconciler.lastReport?.at == firstAt, "no reconcile before the interval")
+            // Four queries arrive: the next reconcile is due in two minutes, the watch starts it now
+            // (60 s only bounds a machine loaded by other tests).
+            queues.set("queries", pending: 4, running: 1, oldestAge: .seconds(1))
+            let scaled = await eventually(timeout: 60, interval: 0.1) { (cluster.count("adhoc") ?? 0) > 1 }
+            #expect(scaled, "writes: \(cluster.desiredCountWrites)")
+            #expect(metrics.render().contains("redash_autoscaler_early_reconciles_total 1"), "\(metrics.render().split(separator: "\n").filter { $0.contains("early") })")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
 }

@@ -234,6 +234,31 @@ struct ReconcilerTests {
         #expect(queues.probeCount == ticks + 1, "read twice only in the tick that scaled in")
     }
 
+    @Test("the queue watch reads only the queues and asks for a reconcile only when they show work the last plan has no room for")
+    func queueWatch() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(0)), "nothing to compare with before a first reconcile")
+        queues.set("queries", pending: 0, running: 2)
+        _ = await reconciler.reconcile(now: Self.at(0))
+        let (reads, writes, probes) = (cluster.reads, cluster.writes, queues.probeCount)
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(1)), "the same queues: no reconcile before the interval")
+        // One query more than the two running ones: the rule would add a task (maxWait 0 is not
+        // needed: a pending job with every worker busy is backlog).
+        queues.set("queries", pending: 3, running: 2, oldestAge: .seconds(1))
+        #expect(await reconciler.needsEarlyReconcile(now: Self.at(2)))
+        #expect(cluster.reads == reads && cluster.writes == writes, "the watch neither reads nor writes ECS")
+        #expect(queues.probeCount == probes + 2)
+        // Fewer jobs than before: a scale-in waits for the interval.
+        queues.set("queries", pending: 0, running: 0)
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(3)))
+        // A standby never starts a reconcile early (it would write nothing).
+        let standby = Self.reconciler(queues: queues, cluster: cluster, leadership: FakeLeadership(isLeader: false))
+        _ = await standby.reconcile(now: Self.at(4))
+        queues.set("queries", pending: 9, running: 2, oldestAge: .seconds(1))
+        #expect(await !standby.needsEarlyReconcile(now: Self.at(5)))
+    }
+
     @Test("a query that outlives many protection periods keeps its task protected the whole time, then the task is released")
     func protectionRenewedWhileBusy() async {
         let policy = Policy(

@@ -62,6 +62,7 @@ struct ReloadHonestyTests {
             "cluster": (replace("cluster: redash", "cluster: redash-staging"), true),
             "region": (replace("region: ap-northeast-1", "region: eu-west-1"), true),
             "interval": (replace("interval: 5s", "interval: 7s"), false),
+            "reactInterval": (replace("interval: 5s", "interval: 5s\nreactInterval: 1s"), false),
             "mode": (replace("mode: active", "mode: dry-run"), false),
             "killSwitch": (add("killSwitch: /run/redash-autoscaler/mode"), false),
             "redis.url": (replace("url: redis://127.0.0.1:1/0", "url: redis://127.0.0.1:3/0"), true),

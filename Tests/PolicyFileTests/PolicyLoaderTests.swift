@@ -187,6 +187,21 @@ struct PolicyLoaderTests {
         #expect(bad.errors.map { "\($0.line) \($0.path)" } == ["9 ecs.maxCallsPerSecond", "10 ecs.burst", "11 ecs.serviceRefresh", "12 ecs.calls"])
     }
 
+    @Test("reactInterval: off by default; read as a duration; a warning when it cannot act or reads Redis very often")
+    func reactInterval() throws {
+        #expect(try #require(parse(minimal).policy).reactInterval == .zero)
+        let watched = parse(minimal + "reactInterval: 1s\n")
+        #expect(try #require(watched.policy).reactInterval == .seconds(1))
+        #expect(watched.diagnostics.isEmpty, "\(watched.diagnostics)")
+        let useless = parse(minimal + "interval: 5s\nreactInterval: 5s\n")
+        #expect(useless.policy?.reactInterval == .seconds(5))
+        #expect(useless.diagnostics.map { "\($0.severity.rawValue) \($0.line) \($0.path)" } == ["warning 9 reactInterval"], "\(useless.diagnostics)")
+        let eager = parse(minimal + "reactInterval: 100ms\n")
+        #expect(eager.diagnostics.map { "\($0.line) \($0.message)" }.first?.contains("below 500ms") == true, "\(eager.diagnostics)")
+        let bad = parse(minimal + "reactInterval: soon\n")
+        #expect(bad.policy == nil && bad.errors.map { "\($0.line) \($0.path)" } == ["8 reactInterval"], "\(bad.errors)")
+    }
+
     @Test("celery: the remote-control round is off by default; its timeout and period are checked, with their lines")
     func celerySettings() throws {
         let defaults = try #require(parse(minimal).policy)

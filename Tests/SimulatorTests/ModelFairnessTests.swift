@@ -109,4 +109,26 @@ struct ModelFairnessTests {
         #expect(killed(arrivingAfter: 1, recheck: true) == 0, "read again at 1.5 s: B's task is protected before the scale-in")
         #expect(killed(arrivingAfter: 1.7, recheck: true) > 0, "between the second read and ECS acting the race remains")
     }
+
+    @Test("with reactInterval 1 s a query that finds every worker busy starts a tick within a second, not at the next interval")
+    func queueWatch() throws {
+        func firstScaleUp(react: Duration) throws -> Double {
+            let policy = Policy(
+                cluster: "c", interval: .seconds(5), redis: RedisSettings(url: SecretURL("redis://localhost")),
+                services: [ServicePolicy(name: "w", queues: ["queries"], minTasks: 1, maxTasks: 2, workersPerTask: 1)], reactInterval: react)
+            let jobs = [
+                SimulatedJob(arrival: 0, queue: "queries", runtime: 100, kind: .adhoc),
+                SimulatedJob(arrival: 12.3, queue: "queries", runtime: 100, kind: .adhoc),
+            ]
+            let workload = Workload(start: Instant(secondsSinceEpoch: 1_800_000_000), duration: 120, jobs: jobs)
+            var ours = QueueDrivenAutoscaler(policy: policy)
+            ours.isRecording = true
+            _ = Simulation(policy: policy, workload: workload, seed: 1, initialTasks: ["w": 1]).run(&ours)
+            let record = try #require(ours.records.first { $0.plan.action == .set(2) })
+            return record.now.secondsSinceEpoch - 1_800_000_000
+        }
+        // Ticks at 0, 5, 10; the watch looks at 11, 12 and 13.
+        #expect(try firstScaleUp(react: .seconds(1)) == 13)
+        #expect(try firstScaleUp(react: .zero) == 15)
+    }
 }

@@ -39,6 +39,8 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         var readDelay: Duration = .zero
         /// The `now` of the last read: protection set later expires from it.
         var lastNow: Instant?
+        /// Reads of services and tasks so far.
+        var reads = 0
     }
 
     private let state: Mutex<State>
@@ -78,6 +80,8 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
 
     public func count(_ service: String) -> Int? { state.withLock { $0.services[service]?.desired } }
     public var writes: [Write] { state.withLock { $0.writes } }
+    /// How many times ECS was read (services or tasks).
+    public var reads: Int { state.withLock { $0.reads } }
     public var desiredCountWrites: [(String, Int)] {
         writes.compactMap { if case .desiredCount(let service, let count) = $0 { (service, count) } else { nil } }
     }
@@ -90,6 +94,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
         if delay > .zero { try await Task.sleep(for: delay) }
         return try state.withLock { state in
             state.lastNow = now
+            state.reads += 1
             if state.failingReads { throw FakeFailure("DescribeServices: ServerException (500): down") }
             var states: [String: ServiceState] = [:]
             var missing: [ServicesSnapshot.Missing] = []
@@ -108,6 +113,7 @@ public final class FakeCluster: ClusterReader, ClusterWriter, Sendable {
 
     public func tasks(of names: [String], now: Instant) async throws -> [String: [TaskSnapshot]] {
         try state.withLock { state in
+            state.reads += 1
             if state.failingReads || state.failingTaskReads { throw FakeFailure("ListTasks: ServerException (500): down") }
             return Dictionary(uniqueKeysWithValues: names.map { ($0, state.tasks[$0] ?? []) })
         }

@@ -9,6 +9,9 @@ public struct Policy: Hashable, Sendable {
     public let region: String?
     /// Time between two reconciles.
     public let interval: Duration
+    /// Between two reconciles, how often the queues alone are read: when they show work the
+    /// last plan has no room for, the next reconcile starts at once. Zero: off.
+    public let reactInterval: Duration
     /// Where Redash's queues live.
     public let redis: RedisSettings
     /// Redash's metadata database; `nil` when the controller works from Redis alone.
@@ -28,14 +31,18 @@ public struct Policy: Hashable, Sendable {
 
     /// Time between two reconciles unless the file says otherwise.
     public static let defaultInterval: Duration = .seconds(5)
+    /// The queue watch between reconciles is off unless the file says otherwise.
+    public static let defaultReactInterval: Duration = .zero
 
     /// Creates a policy. Only the policy loader builds one in the product (it checks every
     /// invariant first); tests and benchmarks of this package build theirs directly.
     package init(
         cluster: String, region: String? = nil, interval: Duration = Policy.defaultInterval,
         redis: RedisSettings, database: DatabaseSettings? = nil, services: [ServicePolicy], ecs: ECSSettings = ECSSettings(),
-        mode: ServiceMode = .active, killSwitch: String? = nil, celery: CelerySettings = CelerySettings()
+        mode: ServiceMode = .active, killSwitch: String? = nil, celery: CelerySettings = CelerySettings(),
+        reactInterval: Duration = Policy.defaultReactInterval
     ) {
+        self.reactInterval = reactInterval
         self.celery = celery
         self.cluster = cluster
         self.region = region

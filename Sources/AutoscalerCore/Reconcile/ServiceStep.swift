@@ -191,6 +191,19 @@ public enum ServiceStep {
         return (plan, memory)
     }
 
+    /// Whether the last tick's observation, with the queues read now, would scale the service
+    /// up: the queue watch between reconciles (`Policy.reactInterval`) starts the next reconcile
+    /// at once when it would. Nothing is remembered: the reconcile plans for itself.
+    public static func wouldScaleUp(
+        _ observation: ServiceObservation, queues: [String: QueueReading], memory: ServiceMemory, policy: ServicePolicy, context: Context, now: Instant
+    ) -> Bool {
+        var observation = observation
+        for (queue, reading) in queues where policy.queues.contains(queue) { observation.queues[queue] = reading }
+        let plan = plan(observation, memory: memory, policy: policy, context: context, now: now).plan
+        guard case .set(let count) = plan.action, let current = observation.service?.desired else { return false }
+        return count > current
+    }
+
     /// Which of the service's queues with waiting work its live workers do not listen on.
     static func consumption(_ observation: ServiceObservation, policy: ServicePolicy, activeTasks: [TaskSnapshot]) -> QueueConsumption.Finding {
         let waiting = Set(policy.queues.filter { queue in

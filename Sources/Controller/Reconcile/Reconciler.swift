@@ -169,6 +169,7 @@ public actor Reconciler {
         }
 
         var services: [ServiceReport] = []
+        lastObservations = Dictionary(uniqueKeysWithValues: planned.map { ($0.service.name, $0.observation) })
         let results = await ports.applier.apply(planned.map { ($0.service.name, $0.plan) })
         for (entry, result) in zip(planned, results) {
             let (service, observation, plan) = (entry.service, entry.observation, entry.plan)
@@ -198,6 +199,25 @@ public actor Reconciler {
         if report.succeeded { lastSuccessAt = now }
         lastReport = report
         return report
+    }
+
+    /// What each service's last plan was made from, for the queue watch between reconciles.
+    var lastObservations: [String: ServiceObservation] = [:]
+
+    /// The queue watch between reconciles (`Policy.reactInterval`): reads the queues alone (no
+    /// ECS, no database, no Celery round) and says whether a service's last observation, with
+    /// these readings, would scale it up, so that the loop starts the next reconcile at once.
+    /// Never on a standby (it writes nothing), never before a first reconcile.
+    public func needsEarlyReconcile(now: Instant) async -> Bool {
+        guard ledLastTick, !lastObservations.isEmpty else { return false }
+        let policy = self.policy
+        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: nil, activity: nil, now: now)
+        let context = ServiceStep.Context(interval: policy.interval, taskStartTimeout: policy.ecs.taskStartTimeout)
+        return policy.services.contains { service in
+            guard let observation = lastObservations[service.name] else { return false }
+            return ServiceStep.wouldScaleUp(
+                observation, queues: probe.readings, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
+        }
     }
 
     /// One service's plan before it is applied.

@@ -5,7 +5,7 @@ import Yams
 struct PolicySchema {
     let reader: NodeReader
 
-    static let topLevelKeys = ["cluster", "region", "interval", "mode", "killSwitch", "redis", "database", "ecs", "celery", "defaults", "services"]
+    static let topLevelKeys = ["cluster", "region", "interval", "reactInterval", "mode", "killSwitch", "redis", "database", "ecs", "celery", "defaults", "services"]
     static let ecsKeys = ["maxCallsPerSecond", "burst", "serviceRefresh", "taskStartTimeout"]
     static let celeryKeys = ["inspect", "replyTimeout", "idlePeriod", "visibilityTimeout"]
     /// A service's own keys; the rest are its settings, which `defaults` may give too
@@ -25,6 +25,16 @@ struct PolicySchema {
         let region = top["region"].flatMap { readRegion($0) }
         let interval = top["interval"].map { reader.duration($0, "interval", allowZero: false) }
             ?? Policy.defaultInterval
+        let reactInterval = top["reactInterval"].map { reader.duration($0, "reactInterval", allowZero: true) }
+            ?? Policy.defaultReactInterval
+        if let reactInterval, let interval, reactInterval > .zero {
+            let mark = top["reactInterval"]?.mark
+            if reactInterval >= interval {
+                reader.warning(mark, "reactInterval", "not shorter than interval (\(interval.compactDescription)): it has no effect")
+            } else if reactInterval < .milliseconds(500) {
+                reader.warning(mark, "reactInterval", "below 500ms: every queue is read more than twice a second; 1s is the usual value")
+            }
+        }
         let redis = top["redis"].flatMap { readRedis($0) }
         let database = top["database"].flatMap { readDatabase($0) }
         let ecs = top["ecs"].map { readECS($0) } ?? ECSSettings()
@@ -51,9 +61,10 @@ struct PolicySchema {
                 }
             }
         }
-        guard let cluster, let interval, let redis, !reader.hasErrors else { return nil }
+        guard let cluster, let interval, let reactInterval, let redis, !reader.hasErrors else { return nil }
         return Policy(
             cluster: cluster, region: region, interval: interval, redis: redis,
-            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch, celery: celery)
+            database: database ?? nil, services: services.map(\.0), ecs: ecs, mode: mode, killSwitch: killSwitch, celery: celery,
+            reactInterval: reactInterval)
     }
 }

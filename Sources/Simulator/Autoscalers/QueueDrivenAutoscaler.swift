@@ -76,6 +76,23 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
         return actions
     }
 
+    /// The queue watch between ticks (`Policy.reactInterval`), as the controller's loop runs it.
+    public var reactInterval: Double { policy.reactInterval.inSeconds }
+
+    /// What the controller's `needsEarlyReconcile` answers: whether a service's last
+    /// observation, with the queues read now, would scale it up.
+    public func wantsEarlyTick(_ view: ClusterView) -> Bool {
+        let readings = view.queues.mapValues { QueueReading.observed($0) }
+        return policy.services.contains { service in
+            guard let observation = lastObservations[service.name] else { return false }
+            return ServiceStep.wouldScaleUp(
+                observation, queues: readings, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: view.now)
+        }
+    }
+
+    /// What each service's last plan was made from.
+    var lastObservations: [String: ServiceObservation] = [:]
+
     /// Our controller reads again before a scale-in around busy tasks.
     public var rechecksBeforeScaleIn: Bool { !(lastTick?.rechecking.isEmpty ?? true) }
 
@@ -108,6 +125,7 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
             tasks: needsTasks ? .observed(serviceView.tasks) : .notRead,
             scheduledDue: forecast?.due(for: service, at: now, leadTime: context.forecastLead))
         let (plan, planned) = ServiceStep.plan(observation, memory: memory, policy: service, context: context, now: now)
+        lastObservations[service.name] = observation
         if plan.needsRecheckBeforeWrite { lastTick?.rechecking.insert(service.name) } else { lastTick?.rechecking.remove(service.name) }
         if isRecording { records.append(Record(
             service: service.name, now: now, observation: observation, memory: memory, plan: plan, tasks: serviceView.tasks, isRecheck: isRecheck)) }
@@ -130,12 +148,12 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
 extension Policy {
     /// The same policy with every service changed by `change` and, when given, another
     /// interval (the simulator's variants).
-    package func withServices(interval: Duration? = nil, _ change: (inout ServicePolicy) -> Void = { _ in }) -> Policy {
+    package func withServices(interval: Duration? = nil, reactInterval: Duration? = nil, _ change: (inout ServicePolicy) -> Void = { _ in }) -> Policy {
         Policy(cluster: cluster, region: region, interval: interval ?? self.interval, redis: redis, database: database, services: services.map { service in
             var service = service
             change(&service)
             return service
-        })
+        }, reactInterval: reactInterval ?? self.reactInterval)
     }
 }
 

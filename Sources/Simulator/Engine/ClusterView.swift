@@ -85,6 +85,10 @@ public protocol SimulatedAutoscaler {
     var rechecksBeforeScaleIn: Bool { get }
     /// The answer made again from `view`, the second reading, for the `actions` of its last tick.
     mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions
+    /// Seconds between two looks at the queues alone between ticks; 0: none.
+    var reactInterval: Double { get }
+    /// Whether what the queues show now calls for a tick at once.
+    func wantsEarlyTick(_ view: ClusterView) -> Bool
 }
 
 extension SimulatedAutoscaler {
@@ -93,4 +97,7 @@ extension SimulatedAutoscaler {
     /// The baselines act on the reading of their tick.
     public var rechecksBeforeScaleIn: Bool { false }
     public mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions { actions }
+    /// The baselines look at their signals at their own pace only.
+    public var reactInterval: Double { 0 }
+    public func wantsEarlyTick(_ view: ClusterView) -> Bool { false }
 }

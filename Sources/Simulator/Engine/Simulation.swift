@@ -158,7 +158,10 @@ struct Engine {
         case finish(job: Int, task: Int, slot: Int)
         case ready(task: Int)
         case kill(task: Int)
-        case tick
+        /// The autoscaler's tick; one whose generation is past was replaced by an early tick.
+        case tick(generation: Int)
+        /// The queue watch between ticks (`SimulatedAutoscaler.reactInterval`).
+        case react(generation: Int)
         case sample
         case plannedLaunch(service: Int, ready: Double, stop: Double, startTime: Double)
         case retire(task: Int)
@@ -254,7 +257,7 @@ struct Engine {
 
     mutating func run(_ autoscaler: inout some SimulatedAutoscaler, scenario: String) -> SimulationResult {
         launchInitialTasks()
-        events.push(.tick, at: 0)
+        events.push(.tick(generation: 0), at: 0)
         return loop(&autoscaler, name: autoscaler.name, scenario: scenario)
     }
 
@@ -318,24 +321,15 @@ struct Engine {
             case .finish(let job, let task, let slot): finish(job: job, task: task, slot: slot)
             case .ready(let task): becomeReady(task)
             case .kill(let task): killRemaining(task)
-            case .tick:
-                let actions = autoscaler.tick(view(listingTasks: autoscaler.readsTasks))
-                if simulation.ecs.actionLatency > 0 {
-                    inFlight[nextActionID] = actions
-                    events.push(.act(nextActionID), at: now + simulation.ecs.actionLatency)
-                    let recheckIn = simulation.ecs.actionLatency - simulation.ecs.recheckLatency
-                    if autoscaler.rechecksBeforeScaleIn, recheckIn > 0, scalesIn(actions) {
-                        events.push(.recheck(nextActionID), at: now + recheckIn)
-                    }
-                    nextActionID += 1
-                } else {
-                    apply(actions)
+            case .tick(let generation):
+                if generation == tickGeneration { tick(&autoscaler) }
+            case .react(let generation):
+                guard generation == tickGeneration else { break }
+                if autoscaler.wantsEarlyTick(view(listingTasks: false)) {
+                    tick(&autoscaler)
+                } else if now + autoscaler.reactInterval < nextTickAt {
+                    events.push(.react(generation: generation), at: now + autoscaler.reactInterval)
                 }
-                // A tick that writes ends once ECS has its answer: the next one (pushed after the
-                // answer, so it runs after it at the same instant) reads the count it set; a
-                // controller loop never overlaps two ticks, whatever the interval.
-                let writes = !actions.desired.isEmpty || !actions.protection.isEmpty
-                events.push(.tick, at: now + max(autoscaler.tickInterval, writes ? simulation.ecs.actionLatency : 0))
             case .recheck(let id):
                 if let actions = inFlight[id] { inFlight[id] = autoscaler.recheck(actions, view(listingTasks: true)) }
             case .act(let id):
@@ -620,6 +614,39 @@ struct Engine {
                 tasks: snapshots, workers: workers, cpu: cpu)
         }
         return ClusterView(now: instant, queues: observations, services: serviceViews)
+    }
+
+    /// The generation of the pending `.tick` and when it falls.
+    var tickGeneration = 0
+    var nextTickAt = 0.0
+
+    /// One tick: the autoscaler's answer on its way to ECS (read again before a scale-in when it
+    /// does so), and the next tick, and the queue watch until then.
+    private mutating func tick(_ autoscaler: inout some SimulatedAutoscaler) {
+        let actions = autoscaler.tick(view(listingTasks: autoscaler.readsTasks))
+        if simulation.ecs.actionLatency > 0 {
+            inFlight[nextActionID] = actions
+            events.push(.act(nextActionID), at: now + simulation.ecs.actionLatency)
+            let recheckIn = simulation.ecs.actionLatency - simulation.ecs.recheckLatency
+            if autoscaler.rechecksBeforeScaleIn, recheckIn > 0, scalesIn(actions) {
+                events.push(.recheck(nextActionID), at: now + recheckIn)
+            }
+            nextActionID += 1
+        } else {
+            apply(actions)
+        }
+        // A tick that writes ends once ECS has its answer: the next one (pushed after the
+        // answer, so it runs after it at the same instant) reads the count it set; a controller
+        // loop never overlaps two ticks, whatever the interval.
+        let writes = !actions.desired.isEmpty || !actions.protection.isEmpty
+        let ended = now + (writes ? simulation.ecs.actionLatency : 0)
+        tickGeneration += 1
+        nextTickAt = max(now + autoscaler.tickInterval, ended)
+        events.push(.tick(generation: tickGeneration), at: nextTickAt)
+        let react = autoscaler.reactInterval
+        if react > 0, ended + react < nextTickAt {
+            events.push(.react(generation: tickGeneration), at: ended + react)
+        }
     }
 
     /// Whether `actions` lower some service's desiredCount.

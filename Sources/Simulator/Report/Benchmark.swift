@@ -21,7 +21,7 @@ public struct Benchmark: Sendable {
     /// Our controller with other settings, to measure a lever before adopting it.
     public var variants: [OurVariant] = [
         .lead(.seconds(60)), .lead(.seconds(84)), .officeHoursFloor(tasks: 2), .wholeBurstEverywhere, .scaleDownWindow(.seconds(30)),
-        .interval(.seconds(1)),
+        .interval(.seconds(1)), .react(.seconds(1)),
     ]
     /// Also run ours and the best tuned baseline as if Fargate started tasks in this range of
     /// seconds: how much of the waits is the task start, which no reactive policy avoids.
@@ -228,9 +228,11 @@ public enum OurVariant: Hashable, Sendable {
     case wholeBurstEverywhere
     /// A shorter scale-down window on every service: our own cost–wait trade-off.
     case scaleDownWindow(Duration)
-    /// Another reconcile interval: what reading the queues more often would give (a fast path
-    /// that reads only queue lengths between full reads would react as often).
+    /// Another reconcile interval: every read (Redis, ECS, the database) that often.
     case interval(Duration)
+    /// The queue watch (`reactInterval`): the queues alone read that often between reconciles,
+    /// a reconcile at once when they show work the last plan has no room for.
+    case react(Duration)
 
     /// In a few words, for reports.
     public var summary: String {
@@ -240,6 +242,7 @@ public enum OurVariant: Hashable, Sendable {
         case .wholeBurstEverywhere: "backlogPerWorker 1 everywhere"
         case .scaleDownWindow(let window): "scale-down window \(Int(window.inSeconds)) s"
         case .interval(let interval): "interval \(Int(interval.inSeconds)) s"
+        case .react(let react): "reactInterval \(Int(react.inSeconds)) s"
         }
     }
 
@@ -264,6 +267,8 @@ public enum OurVariant: Hashable, Sendable {
             return policy.withServices { $0.scaleDown.stabilizationWindow = window }
         case .interval(let interval):
             return policy.withServices(interval: interval)
+        case .react(let react):
+            return policy.withServices(reactInterval: react)
         }
     }
 }
