@@ -4,6 +4,9 @@
 # in-memory ECS (the controller's own cost), then against ECS's JSON API in memory with three tasks
 # per service, each holding a busy worker (the ECS requests per tick at 200 busy services: the real
 # client, signer and cluster view), then against moto with IAM auth (signed HTTP calls).
+# With ONLY=cadence, instead: Redis commands and ECS requests a minute at interval 5 s, interval
+# 1 s, and interval 5 s with the queue watch every second (reactInterval 1s), at 3 and 200
+# services, over [ticks] simulated minutes (default 10), against ECS's API in memory.
 # Usage: scripts/bench-reconcile.sh [ticks]   (needs scripts/bootstrap.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,11 @@ for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep
 .venv/bin/python scripts/lab/fill_rq_queues.py "redis://127.0.0.1:$port/0" 600 60000 >/dev/null
 swift build -c release --product autoscaler-benchmarks >/dev/null
 bench="$(swift build -c release --show-bin-path)/autoscaler-benchmarks"
+if [[ ${ONLY:-} == cadence ]]; then
+  "$bench" cadence "redis://127.0.0.1:$port/0" 3 "${1:-10}"
+  "$bench" cadence "redis://127.0.0.1:$port/0" 200 "${1:-10}"
+  exit 0
+fi
 "$bench" reconcile "redis://127.0.0.1:$port/0" 3 "$ticks"
 "$bench" reconcile "redis://127.0.0.1:$port/0" 200 "$ticks"
 "$bench" reconcile "redis://127.0.0.1:$port/0" 200 "$ticks" api

@@ -41,15 +41,7 @@ enum ReconcileBenchmark {
                 return
             }
         } else if mode == "api" {
-            let api = InMemoryECS()
-            for (index, service) in services.enumerated() {
-                api.addService(service.name, desired: 3)
-                // fill_rq_queues.py: the busy worker of queue q reports 10.0.(q % 250).0; one
-                // task per queue of the service holds it.
-                for queue in index * 3..<index * 3 + 3 { api.addTask(.init(service: service.name, ip: "10.0.\(queue % 250).0")) }
-            }
-            // No client-side rate limit: the ticks run back to back here, 5 s apart only on paper.
-            let view = ECSClusterView(client: api.client(), policy: policy.ecs)
+            let view = inMemoryAPI(services)
             cluster = view
             calls = view
             target = "ECS's API in memory (3 tasks a service)"
@@ -103,6 +95,20 @@ enum ReconcileBenchmark {
                 + " (\(busyServices) services with busy tasks)")
         }
         print("reconcile: RSS after 100 ticks \(String(format: "%.1f", Double(rssAfterWarmup) / 1024)) MiB, after \(ticks) \(String(format: "%.1f", Double(rssEnd) / 1024)) MiB")
+    }
+
+    /// ECS's JSON API in this process, three tasks a service at the addresses of its queues'
+    /// busy workers, read through the real client and cluster view.
+    static func inMemoryAPI(_ services: [ServicePolicy]) -> ECSClusterView {
+        let api = InMemoryECS()
+        for (index, service) in services.enumerated() {
+            api.addService(service.name, desired: 3)
+            // fill_rq_queues.py: the busy worker of queue q reports 10.0.(q % 250).0; one task per
+            // queue of the service holds it.
+            for queue in index * 3..<index * 3 + 3 { api.addTask(.init(service: service.name, ip: "10.0.\(queue % 250).0")) }
+        }
+        // No client-side rate limit: the ticks run back to back here, apart only on paper.
+        return ECSClusterView(client: api.client(), policy: ECSSettings())
     }
 
     static func cpuSeconds() -> Double {

@@ -10,6 +10,8 @@ import Foundation
 //   autoscaler-benchmarks forecast DATABASE-URL [rounds]
 //   autoscaler-benchmarks reconcile REDIS-URL [services] [ticks] [api]   (ECS from AWS_ENDPOINT_URL, else in memory;
 //                                                                        api: ECS's JSON API in memory, with tasks)
+//   autoscaler-benchmarks cadence REDIS-URL [services] [minutes]   (ONLY=cadence scripts/bench-reconcile.sh: Redis commands and ECS
+//                                                                  requests a minute at interval 5 s, 1 s, 5 s + reactInterval 1 s)
 //   autoscaler-benchmarks forecast-accuracy SPEC.json   (scripts/bench-forecast-accuracy.sh)
 //   autoscaler-benchmarks celery-inspect REDIS-URL [nodes] [rounds]   (scripts/bench-celery-inspect.sh)
 
@@ -27,6 +29,10 @@ case "reconcile" where arguments.count >= 2:
     await ReconcileBenchmark.run(
         url: arguments[1], services: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 720, ecs: arguments.dropFirst(4).first)
+case "cadence" where arguments.count >= 2:
+    await CadenceBenchmark.run(
+        url: arguments[1], services: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
+        minutes: arguments.dropFirst(3).first.flatMap(Int.init) ?? 10)
 case "forecast-accuracy" where arguments.count >= 2:
     ForecastAccuracyBenchmark.run(spec: arguments[1])
 case "celery-inspect" where arguments.count >= 2:
@@ -37,7 +43,7 @@ case "probe" where arguments.count >= 2:
         url: arguments[1], queues: arguments.dropFirst(2).first.flatMap(Int.init) ?? 200,
         ticks: arguments.dropFirst(3).first.flatMap(Int.init) ?? 200)
 default:
-    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] [api] | forecast-accuracy SPEC.json | celery-inspect REDIS-URL [nodes] [rounds]\n".utf8))
+    FileHandle.standardError.write(Data("usage: autoscaler-benchmarks core [rounds] | simulator [days] | probe URL [queues] [ticks] | sigv4 [count] | services [count] [rounds] | forecast DATABASE-URL [rounds] | reconcile REDIS-URL [services] [ticks] [api] | cadence REDIS-URL [services] [minutes] | forecast-accuracy SPEC.json | celery-inspect REDIS-URL [nodes] [rounds]\n".utf8))
     exit(2)
 }
 
