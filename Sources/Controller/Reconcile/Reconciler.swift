@@ -205,13 +205,14 @@ public actor Reconciler {
     var lastObservations: [String: ServiceObservation] = [:]
 
     /// The queue watch between reconciles (`Policy.reactInterval`): reads the queues alone (no
-    /// ECS, no database, no Celery round) and says whether a service's last observation, with
+    /// ECS, no database, no Celery round: the last round's answer stands) and says whether a service's last observation, with
     /// these readings, would scale it up, so that the loop starts the next reconcile at once.
     /// Never on a standby (it writes nothing), never before a first reconcile.
     public func needsEarlyReconcile(now: Instant) async -> Bool {
         guard ledLastTick, !lastObservations.isEmpty else { return false }
         let policy = self.policy
-        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: nil, activity: nil, now: now)
+        // With celery.inspect, no round: the last complete round's answer, as between rounds.
+        let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: nil, activity: Self.inspectRequest(policy, asks: false), now: now)
         let context = ServiceStep.Context(interval: policy.interval, taskStartTimeout: policy.ecs.taskStartTimeout)
         return policy.services.contains { service in
             guard let observation = lastObservations[service.name] else { return false }
@@ -336,6 +337,7 @@ public actor Reconciler {
         let activity = Self.inspectRequest(policy, asks: true)
         if activity != nil { lastCeleryRound = now }
         let fresh = await ports.queues.probe(queues: queues, scheduler: nil, activity: activity, now: now)
+        errors += Self.probeErrors(fresh, queues: queues)
         var tasks = tasks
         let unlisted = scalingIn.map { planned[$0].service }.filter { tasks[$0.name] == nil }
         if !unlisted.isEmpty {
