@@ -110,7 +110,7 @@ enum Verdict {
         for other in results where !other.autoscaler.hasPrefix("redash-autoscaler") {
             guard let theirWait = other.queue(routing.adhoc)?.wait.p95 else { continue }
             let ratio = theirWait > 0 ? ourWait / theirWait : 0
-            lines.append("vs \(other.autoscaler): p95 adhoc wait \(String(format: "%.0f", ourWait))s vs \(String(format: "%.0f", theirWait))s (\(String(format: "%.2f", ratio))×), task-hours \(String(format: "%.1f", ours.totals.taskHours)) vs \(String(format: "%.1f", other.totals.taskHours)) ($\(String(format: "%.2f", ours.totals.cost)) vs $\(String(format: "%.2f", other.totals.cost))), queries killed \(ours.totals.killed) vs \(other.totals.killed)")
+            lines.append("vs \(other.autoscaler): p95 adhoc wait \(String(format: "%.0f", ourWait))s vs \(String(format: "%.0f", theirWait))s (\(String(format: "%.2f", ratio))×), task-hours \(String(format: "%.1f", ours.totals.taskHours)) vs \(String(format: "%.1f", other.totals.taskHours)) (\(dollars(ours.totals.cost)) vs \(dollars(other.totals.cost))), queries killed \(ours.totals.killed) vs \(other.totals.killed)")
         }
         return lines
     }

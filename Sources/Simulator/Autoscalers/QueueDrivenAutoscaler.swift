@@ -145,6 +145,15 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
     }
 }
 
+extension Simulation {
+    /// Our controller on this simulation's policy, with the forecast its workload's scheduled
+    /// queries give: the "ours" rows of the report, its variants and the advisor's settings.
+    public func runOurs(name: String? = nil, taskStartLead: Duration, scenario: String = "") -> SimulationResult {
+        var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: SimulatedScheduleForecast(workload: workload), name: name, taskStartLead: taskStartLead)
+        return run(&autoscaler, scenario: scenario)
+    }
+}
+
 extension Policy {
     /// The same policy with every service changed by `change` and, when given, another
     /// interval (the simulator's variants).

@@ -21,7 +21,7 @@ public struct Benchmark: Sendable {
     /// Our controller with other settings, to measure a lever before adopting it.
     public var variants: [OurVariant] = [
         .lead(.seconds(60)), .lead(.seconds(84)), .officeHoursFloor(tasks: 2), .wholeBurstEverywhere, .scaleDownWindow(.seconds(30)),
-        .interval(.seconds(1)), .react(.seconds(1)),
+        .interval(.seconds(1)), .react(.seconds(1)), .adhocBacklogPerWorker(0.5),
     ]
     /// Also run ours and the best tuned baseline as if Fargate started tasks in this range of
     /// seconds: how much of the waits is the task start, which no reactive policy avoids.
@@ -61,20 +61,13 @@ public struct Benchmark: Sendable {
         }
 
         progress("\(scenario.name): our controller")
-        let ours = each { _, simulation in
-            var autoscaler = QueueDrivenAutoscaler(
-                policy: policy, forecast: SimulatedScheduleForecast(workload: simulation.workload), taskStartLead: defaultLead)
-            return simulation.run(&autoscaler, scenario: scenario.name)
-        }
+        let ours = each { _, simulation in simulation.runOurs(taskStartLead: defaultLead, scenario: scenario.name) }
         let oursMean = MeanFigures(ours)
         let variants = variants.map { variant in
             (variant, each { _, simulation in
                 var changed = simulation
                 changed.policy = variant.apply(to: policy)
-                var autoscaler = QueueDrivenAutoscaler(
-                    policy: changed.policy, forecast: SimulatedScheduleForecast(workload: simulation.workload),
-                    name: "redash-autoscaler, \(variant.summary)", taskStartLead: variant.lead ?? defaultLead)
-                return changed.run(&autoscaler, scenario: scenario.name)
+                return changed.runOurs(name: "redash-autoscaler, \(variant.summary)", taskStartLead: variant.lead ?? defaultLead, scenario: scenario.name)
             })
         }
 
@@ -148,10 +141,7 @@ public struct Benchmark: Sendable {
             fastStartRows = runs.map { _, simulation in
                 var quick = simulation
                 quick.ecs = fast
-                var autoscaler = QueueDrivenAutoscaler(
-                    policy: policy, forecast: SimulatedScheduleForecast(workload: simulation.workload), name: "redash-autoscaler" + suffix,
-                    taskStartLead: .seconds(fastStart.upperBound))
-                var rows = [quick.run(&autoscaler, scenario: scenario.name)]
+                var rows = [quick.runOurs(name: "redash-autoscaler" + suffix, taskStartLead: .seconds(fastStart.upperBound), scenario: scenario.name)]
                 if let bestTuned {
                     rows.append(bestTuned.setting.run(quick, name: "best tuned (\(bestTuned.pick.family))" + suffix, scenario: scenario.name))
                 }
@@ -202,8 +192,7 @@ public struct Benchmark: Sendable {
         let policy = scenario.policy(for: self.policy)
         let workload = scenario.workload(seed: seed, routing: QueueRouting(policy: policy))
         let simulation = Simulation(policy: policy, workload: workload, ecs: ecs, seed: seed)
-        var autoscaler = QueueDrivenAutoscaler(policy: policy, forecast: SimulatedScheduleForecast(workload: workload), taskStartLead: defaultLead)
-        let ours = simulation.run(&autoscaler, scenario: scenario.name)
+        let ours = simulation.runOurs(taskStartLead: defaultLead, scenario: scenario.name)
         var results = [ours]
         if let bestTuned {
             results.append(bestTuned.setting.run(simulation, name: "best tuned: \(bestTuned.name) (\(bestTuned.setting.summary))", scenario: scenario.name))
@@ -226,6 +215,9 @@ public enum OurVariant: Hashable, Sendable {
     /// `backlogPerWorker: 1` on every service: each burst asks for a worker per job at once,
     /// the most burst detection could ask for.
     case wholeBurstEverywhere
+    /// `backlogPerWorker` of the adhoc service (1 as shipped): below 1, more than one worker a
+    /// pending query, slots ahead of the backlog (sizing per pending query).
+    case adhocBacklogPerWorker(Double)
     /// A shorter scale-down window on every service: our own cost–wait trade-off.
     case scaleDownWindow(Duration)
     /// Another reconcile interval: every read (Redis, ECS, the database) that often.
@@ -240,6 +232,7 @@ public enum OurVariant: Hashable, Sendable {
         case .lead(let lead): "lead \(Int(lead.inSeconds)) s"
         case .officeHoursFloor(let tasks): "\(tasks) adhoc tasks 09:00–19:00"
         case .wholeBurstEverywhere: "backlogPerWorker 1 everywhere"
+        case .adhocBacklogPerWorker(let backlog): "adhoc backlogPerWorker \(backlog)"
         case .scaleDownWindow(let window): "scale-down window \(Int(window.inSeconds)) s"
         case .interval(let interval): "interval \(Int(interval.inSeconds)) s"
         case .react(let react): "reactInterval \(Int(react.inSeconds)) s"
@@ -251,18 +244,26 @@ public enum OurVariant: Hashable, Sendable {
         return nil
     }
 
+    /// A service that takes adhoc queries (`queries`, or a per-source `…_queries` that is not
+    /// scheduled).
+    static func isAdhoc(_ service: ServicePolicy) -> Bool {
+        service.queues.contains { $0 == "queries" || $0.hasSuffix("_queries") && !$0.contains("scheduled") }
+    }
+
     func apply(to policy: Policy) -> Policy {
         switch self {
         case .lead: return policy
         case .officeHoursFloor(let tasks):
             return policy.withServices { service in
-                guard service.queues.contains(where: { $0 == "queries" || $0.hasSuffix("_queries") && !$0.contains("scheduled") }) else { return }
+                guard Self.isAdhoc(service) else { return }
                 service.schedules.append(ScheduleFloor(
                     name: "office-hours", days: [.monday, .tuesday, .wednesday, .thursday, .friday],
                     startMinute: 9 * 60, endMinute: 19 * 60, utcOffset: .seconds(9 * 3600), minTasks: tasks))
             }
         case .wholeBurstEverywhere:
             return policy.withServices { $0.target.backlogPerWorker = 1 }
+        case .adhocBacklogPerWorker(let backlog):
+            return policy.withServices { if Self.isAdhoc($0) { $0.target.backlogPerWorker = backlog } }
         case .scaleDownWindow(let window):
             return policy.withServices { $0.scaleDown.stabilizationWindow = window }
         case .interval(let interval):
@@ -456,8 +457,8 @@ public struct GoalCheck: Codable, Sendable {
     }
 }
 
-/// "$12.05".
-func dollars(_ value: Double) -> String {
+/// "$12.05": every cost the simulator's reports and the demo print.
+public func dollars(_ value: Double) -> String {
     let cents = Int((value * 100).rounded())
     let fraction = String(abs(cents) % 100)
     return (cents < 0 ? "-$" : "$") + String(abs(cents) / 100) + "." + (fraction.count < 2 ? "0" + fraction : fraction)

@@ -118,10 +118,8 @@ public struct Advisor: Sendable {
             if index % 20 == 0 { progress("advise: \(index) of \(knobs.count) settings") }
             let changed = policy(with: setting)
             let results = workloads.map { seed, workload in
-                let simulation = Simulation(policy: changed, workload: workload, ecs: ecs, seed: seed, sampleInterval: workload.duration + 1)
-                var autoscaler = QueueDrivenAutoscaler(
-                    policy: changed, forecast: SimulatedScheduleForecast(workload: workload), taskStartLead: .seconds(ecs.taskStart.upperBound))
-                return simulation.run(&autoscaler)
+                Simulation(policy: changed, workload: workload, ecs: ecs, seed: seed, sampleInterval: workload.duration + 1)
+                    .runOurs(taskStartLead: .seconds(ecs.taskStart.upperBound))
             }
             candidates.append(Candidate(knobs: setting, taskSize: ecs.sizing.size(workers: setting.workersPerTask), mean: MeanFigures(results)))
         }
