@@ -178,6 +178,28 @@ struct BaselineTests {
         }
         #expect(downAt == 300)
     }
+
+    @Test("wait statistics give the mean beside the percentiles, and read reports written before the mean")
+    func waitMean() throws {
+        let waits = WaitStatistics([0, 0, 2, 6, 12])
+        #expect(waits.mean == 4)
+        #expect(waits.p50 == 2 && waits.max == 12)
+        #expect(WaitStatistics([]).mean == 0)
+        let old = try JSONDecoder().decode(WaitStatistics.self, from: Data(#"{"count":1,"p50":3,"p95":3,"p99":3,"max":3}"#.utf8))
+        #expect(old.mean == 0 && old.p95 == 3)
+        let again = try JSONDecoder().decode(WaitStatistics.self, from: JSONEncoder().encode(waits))
+        #expect(again == waits)
+        // The single-run table shows it first among the adhoc waits.
+        let policy = try shippedPolicy()
+        let routing = QueueRouting(policy: policy)
+        let workload = try #require(Scenario.named(Scenario.night.name)).workload(seed: 1, routing: routing)
+        let results = Comparison.run(policy: policy, workload: workload, scenario: Scenario.night.name, seed: 1, contenders: [.ours])
+        let table = Comparison.table(results, routing: routing)
+        let header = try #require(table.split(separator: "\n").first).split(separator: " ", omittingEmptySubsequences: true)
+        #expect(header.prefix(6) == ["autoscaler", "adhoc", "wait", "mean", "p50", "p95"])
+        let adhoc = try #require(results.first?.queue(routing.adhoc)?.wait)
+        #expect(adhoc.count > 0 && adhoc.mean <= adhoc.max)
+    }
 }
 
 @Suite("Trace replay", .testThreads)

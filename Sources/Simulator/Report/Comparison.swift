@@ -65,14 +65,14 @@ public enum Comparison {
         return results
     }
 
-    /// A plain-text table: waits on the adhoc and scheduled queues, task-hours and dollars, kills,
+    /// A plain-text table: waits on the adhoc (mean and percentiles) and scheduled queues, task-hours and dollars, kills,
     /// actions.
     public static func table(_ results: [SimulationResult], routing: QueueRouting) -> String {
         func seconds(_ value: Double) -> String {
             value >= 600 ? "\(Int((value / 60).rounded()))m" : value >= 10 ? "\(Int(value.rounded()))s"
                 : "\(Double(Int(value * 10)) / 10)s"
         }
-        let header = ["autoscaler", "adhoc wait p50", "p95", "p99", "max", "scheduled p95", "task-hours", "cost", "killed", "actions"]
+        let header = ["autoscaler", "adhoc wait mean", "p50", "p95", "p99", "max", "scheduled p95", "task-hours", "cost", "killed", "actions"]
         var rows = [header]
         for result in results {
             let adhoc = result.queue(routing.adhoc)?.wait
@@ -80,7 +80,7 @@ public enum Comparison {
             let totals = result.totals
             rows.append([
                 result.autoscaler,
-                adhoc.map { seconds($0.p50) } ?? "-", adhoc.map { seconds($0.p95) } ?? "-",
+                adhoc.map { seconds($0.mean) } ?? "-", adhoc.map { seconds($0.p50) } ?? "-", adhoc.map { seconds($0.p95) } ?? "-",
                 adhoc.map { seconds($0.p99) } ?? "-", adhoc.map { seconds($0.max) } ?? "-",
                 scheduled.map { seconds($0.p95) } ?? "-",
                 String((totals.taskHours * 10).rounded() / 10), dollars(totals.cost), String(totals.killed),

@@ -122,10 +122,19 @@ public struct WaitStatistics: Codable, Sendable, Equatable {
     public var p95: Double
     public var p99: Double
     public var max: Double
+    /// The mean wait. Unlike a percentile it moves with every query's wait, so it is the figure
+    /// to compare two runs by when the tail is decided by a few queries (which task start draw
+    /// a scale-up happened to get).
+    public var mean: Double
+
+    enum CodingKeys: String, CodingKey {
+        case count, p50, p95, p99, max, mean
+    }
 
     /// Percentiles of `sorted` (ascending).
     public init(_ sorted: [Double]) {
         count = sorted.count
+        mean = sorted.isEmpty ? 0 : sorted.reduce(0, +) / Double(sorted.count)
         func rank(_ fraction: Double) -> Double {
             guard !sorted.isEmpty else { return 0 }
             let index = Int((fraction * Double(sorted.count)).rounded(.up)) - 1
@@ -135,6 +144,17 @@ public struct WaitStatistics: Codable, Sendable, Equatable {
         p95 = rank(0.95)
         p99 = rank(0.99)
         max = sorted.last ?? 0
+    }
+
+    /// Reports written before the mean was added read with a mean of 0.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        count = try container.decode(Int.self, forKey: .count)
+        p50 = try container.decode(Double.self, forKey: .p50)
+        p95 = try container.decode(Double.self, forKey: .p95)
+        p99 = try container.decode(Double.self, forKey: .p99)
+        max = try container.decode(Double.self, forKey: .max)
+        mean = try container.decodeIfPresent(Double.self, forKey: .mean) ?? 0
     }
 }
 
