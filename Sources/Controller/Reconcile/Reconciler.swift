@@ -308,13 +308,19 @@ public actor Reconciler {
             errors.append(DependencyError(.ecs, "DescribeServices", "\(error)"))
         }
         for index in stale {
-            let service = planned[index].service
-            planned[index].observation.service = fresh[service.name]
-            let (plan, memory) = ServiceStep.plan(
-                planned[index].observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
-            planned[index].plan = plan
-            planned[index].memory = memory
+            var observation = planned[index].observation
+            observation.service = fresh[planned[index].service.name]
+            replan(&planned[index], from: observation, context: context, now: now)
         }
+    }
+
+    /// Plans a service again from another observation, from its memory before the tick.
+    private func replan(_ planned: inout Planned, from observation: ServiceObservation, context: ServiceStep.Context, now: Instant) {
+        let (plan, memory) = ServiceStep.plan(
+            observation, memory: memories[planned.service.name] ?? ServiceMemory(), policy: planned.service, context: context, now: now)
+        planned.observation = observation
+        planned.plan = plan
+        planned.memory = memory
     }
 
     /// Fresh before a scale-in: a worker read idle at the start of the tick may have taken a job
@@ -352,8 +358,7 @@ public actor Reconciler {
                 of: service, probe: fresh, state: planned[index].observation.service, tasks: tasks, forecast: forecast, policy: policy)
             observation.hold = planned[index].observation.hold
             observation.authority = planned[index].observation.authority
-            let (plan, memory) = ServiceStep.plan(observation, memory: memories[service.name] ?? ServiceMemory(), policy: service, context: context, now: now)
-            planned[index] = Planned(service: service, observation: observation, plan: plan, memory: memory)
+            replan(&planned[index], from: observation, context: context, now: now)
         }
     }
 

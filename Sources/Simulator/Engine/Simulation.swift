@@ -628,7 +628,9 @@ struct Engine {
             inFlight[nextActionID] = actions
             events.push(.act(nextActionID), at: now + simulation.ecs.actionLatency)
             let recheckIn = simulation.ecs.actionLatency - simulation.ecs.recheckLatency
-            if autoscaler.rechecksBeforeScaleIn, recheckIn > 0, scalesIn(actions) {
+            // As the controller: the plan says whether it reads again (it lowers a count around
+            // busy tasks), not the answer.
+            if autoscaler.rechecksBeforeScaleIn, recheckIn > 0 {
                 events.push(.recheck(nextActionID), at: now + recheckIn)
             }
             nextActionID += 1
@@ -647,11 +649,6 @@ struct Engine {
         if react > 0, ended + react < nextTickAt {
             events.push(.react(generation: tickGeneration), at: ended + react)
         }
-    }
-
-    /// Whether `actions` lower some service's desiredCount.
-    private func scalesIn(_ actions: AutoscalerActions) -> Bool {
-        services.indices.contains { index in actions.desired[services[index].name].map { $0 < desired[index] } ?? false }
     }
 
     private mutating func apply(_ actions: AutoscalerActions) {
