@@ -28,6 +28,8 @@ public actor QueueProber: QueueSource {
     let roundIDs: @Sendable () -> String
 
     private var detected: LayoutDetectionRead.Detection?
+    /// The queue system an earlier probe detected, if it did.
+    var detectedSystem: QueueSystem? { detected?.system }
     /// The scheduler state last read, reused until it is due again.
     var schedulerState: RedashSchedulerState?
     /// The refresh `redash:status` showed when the scheduler state was read.

@@ -26,6 +26,11 @@ enum CadenceBenchmark {
             counts.withLock { $0.commands += report.commands; $0.probes += 1 }
             return report
         }
+        func lengths(queues: [String]) async -> QueueLengths? {
+            let lengths = await inner.lengths(queues: queues)
+            counts.withLock { $0.commands += lengths?.commands ?? 0 }
+            return lengths
+        }
     }
 
     static func run(url: String, services count: Int, minutes: Int) async {

@@ -259,6 +259,34 @@ struct ReconcilerTests {
         #expect(await !standby.needsEarlyReconcile(now: Self.at(5)))
     }
 
+    @Test("the queue watch reads the lengths alone, and the queues whole only when a length has changed since its last whole reading")
+    func queueWatchLengthsFirst() async {
+        let queues = FakeQueues(), cluster = FakeCluster(["adhoc": 2])
+        queues.setLengthsReadable(true)
+        let reconciler = Self.reconciler(queues: queues, cluster: cluster)
+        queues.set("queries", pending: 0, running: 1)
+        _ = await reconciler.reconcile(now: Self.at(0))
+        let probes = queues.probeCount
+        // The first watch has no lengths to compare with: it reads whole.
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(1)))
+        #expect(queues.probeCount == probes + 1 && queues.lengthReadCount == 1)
+        // The same lengths (the running count changed, which the lengths do not show): no
+        // whole reading, no early reconcile; the reconcile at the interval sees it.
+        queues.set("queries", pending: 0, running: 2)
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(2)))
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(3)))
+        #expect(queues.probeCount == probes + 1 && queues.lengthReadCount == 3)
+        // A burst changes a length: read whole, and the plan has no room for it.
+        queues.set("queries", pending: 9, running: 2, oldestAge: .seconds(1))
+        #expect(await reconciler.needsEarlyReconcile(now: Self.at(4)))
+        #expect(queues.probeCount == probes + 2)
+        // Lengths that cannot be read alone (Redis gone): the whole probe, which says so, and
+        // no early reconcile on a lost reading.
+        queues.setUnavailable("connection refused")
+        #expect(await !reconciler.needsEarlyReconcile(now: Self.at(4.5)))
+        #expect(queues.probeCount == probes + 3)
+    }
+
     @Test("a query that outlives many protection periods keeps its task protected the whole time, then the task is released")
     func protectionRenewedWhileBusy() async {
         let policy = Policy(

@@ -34,6 +34,18 @@ struct CeleryProbeTests {
         #expect(report.observation("celery")?.pending == 0)
     }
 
+    @Test("the queue watch's lengths: the list and its priority lists summed, four LLENs a queue, with the layout configured")
+    func lengthsAlone() async throws {
+        let redis = try await RedisServer.start()
+        try await fixture(["celery-send", redis.url, "queries", "2"])
+        try await fixture(["celery-send", redis.url, "queries", "1", "--priority", "3"])
+        try await fixture(["celery-send", redis.url, "queries", "1", "--priority", "9"])
+        let (client, prober) = try makeProber(redis.url, layout: .celery)
+        let lengths = await prober.lengths(queues: ["queries", "scheduled_queries"])
+        await client.close()
+        #expect(lengths == QueueLengths(lengths: ["queries": 4, "scheduled_queries": 0], commands: 8))
+    }
+
     @Test("a message without Redash's enqueue_time has an unknown age, not zero")
     func unknownAge() async throws {
         let redis = try await RedisServer.start()

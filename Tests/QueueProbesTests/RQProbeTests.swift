@@ -36,6 +36,24 @@ struct RQProbeTests {
         await client2.close()
     }
 
+    @Test("the queue watch's lengths: one LLEN a queue, only once the layout is known, nil on a reply that is not a length")
+    func lengthsAlone() async throws {
+        let redis = try await RedisServer.start()
+        try await fixture(["rq-enqueue", redis.url, "queries", "3"])
+        let (client, prober) = try makeProber(redis.url)
+        #expect(await prober.lengths(queues: ["queries"]) == nil, "the layout is not detected yet")
+        _ = await prober.probe(queues: ["queries"])
+        let lengths = try #require(await prober.lengths(queues: ["queries", "scheduled_queries"]))
+        #expect(lengths == QueueLengths(lengths: ["queries": 3, "scheduled_queries": 0], commands: 2))
+        try await fixture(["rq-enqueue", redis.url, "scheduled_queries", "2"])
+        #expect(await prober.lengths(queues: ["queries", "scheduled_queries"])?.lengths == ["queries": 3, "scheduled_queries": 2])
+        // A key of another type answers with an error, not a length: no lengths, so the watch
+        // probes whole and the whole probe says what is wrong.
+        try await redis.cli(["SET", "rq:queue:odd", "x"])
+        #expect(await prober.lengths(queues: ["queries", "odd"]) == nil)
+        await client.close()
+    }
+
     @Test("RQ 1.16: running jobs and busy workers; a worker killed mid-job is abandoned, not running", .timeLimit(.minutes(3)))
     func runningAndAbandoned() async throws {
         let redis = try await RedisServer.start()

@@ -30,6 +30,9 @@ public final class FakeQueues: QueueSource, Sendable {
         /// Workers that a second read at the same instant finds (`changeBetweenReads`).
         var betweenReads: [String: [WorkerRecord]]?
         var lastProbeAt: Instant?
+        /// Whether `lengths` answers (as the real prober once the layout is known).
+        var lengthsReadable = false
+        var lengthReads = 0
     }
 
     private let state: Mutex<State>
@@ -50,6 +53,22 @@ public final class FakeQueues: QueueSource, Sendable {
     /// What `redash:status` says of Redash's scheduler, in every report.
     public func setSchedulerHealth(_ health: SchedulerHealth?) { state.withLock { $0.health = health } }
     public var probeCount: Int { state.withLock { $0.probes } }
+    /// Whether the queue lengths can be read alone (`lengths`); off by default: then, as a source
+    /// without that read, the watch always probes whole.
+    public func setLengthsReadable(_ readable: Bool) { state.withLock { $0.lengthsReadable = readable } }
+    /// How many times the lengths were read alone.
+    public var lengthReadCount: Int { state.withLock { $0.lengthReads } }
+
+    /// Each queue's pending count, when lengths are readable and Redis is there.
+    public func lengths(queues: [String]) async -> QueueLengths? {
+        state.withLock { state in
+            guard state.lengthsReadable else { return nil }
+            state.lengthReads += 1
+            guard state.unavailable == nil else { return nil }
+            return QueueLengths(
+                lengths: Dictionary(uniqueKeysWithValues: queues.map { ($0, state.queues[$0]?.pending ?? 0) }), commands: queues.count)
+        }
+    }
     /// From the first tick that reads the queues twice (the reconciler's second reading before a
     /// scale-in), `queue`'s workers are `workers`: a worker took a job between the two reads.
     public func changeBetweenReads(_ queue: String, workers: [WorkerRecord]) { state.withLock { $0.betweenReads = [queue: workers] } }

@@ -203,14 +203,20 @@ public actor Reconciler {
 
     /// What each service's last plan was made from, for the queue watch between reconciles.
     var lastObservations: [String: ServiceObservation] = [:]
+    /// When the queue watch last read the queues whole, and the lengths it saw then.
+    private var watchGate = QueueWatchGate()
 
-    /// The queue watch between reconciles (`Policy.reactInterval`): reads the queues alone (no
-    /// ECS, no database, no Celery round: the last round's answer stands) and says whether a service's last observation, with
-    /// these readings, would scale it up, so that the loop starts the next reconcile at once.
-    /// Never on a standby (it writes nothing), never before a first reconcile.
+    /// The queue watch between reconciles (`Policy.reactInterval`): reads the queue lengths, and
+    /// when one has changed since its last whole reading, the queues whole (no ECS, no database,
+    /// no Celery round: the last round's answer stands), and says whether a service's last
+    /// observation, with these readings, would scale it up, so that the loop starts the next
+    /// reconcile at once. Never on a standby (it writes nothing), never before a first reconcile.
     public func needsEarlyReconcile(now: Instant) async -> Bool {
         guard ledLastTick, !lastObservations.isEmpty else { return false }
         let policy = self.policy
+        // The lengths alone first; the whole probe only when one has changed (QueueWatchGate).
+        let lengths = await ports.queues.lengths(queues: policy.queueNames)
+        guard watchGate.needsWholeReading(lengths: lengths?.lengths) else { return false }
         // With celery.inspect, no round: the last complete round's answer, as between rounds.
         let probe = await ports.queues.probe(queues: policy.queueNames, scheduler: nil, activity: Self.inspectRequest(policy, asks: false), now: now)
         let context = ServiceStep.Context(interval: policy.interval, taskStartTimeout: policy.ecs.taskStartTimeout)

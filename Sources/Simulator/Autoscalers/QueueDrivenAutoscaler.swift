@@ -79,9 +79,11 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
     /// The queue watch between ticks (`Policy.reactInterval`), as the controller's loop runs it.
     public var reactInterval: Double { policy.reactInterval.inSeconds }
 
-    /// What the controller's `needsEarlyReconcile` answers: whether a service's last
-    /// observation, with the queues read now, would scale it up.
-    public func wantsEarlyTick(_ view: ClusterView) -> Bool {
+    /// What the controller's `needsEarlyReconcile` answers: when a queue's length has changed
+    /// since the watch last read them whole, whether a service's last observation, with the
+    /// queues read now, would scale it up.
+    public mutating func wantsEarlyTick(_ view: ClusterView) -> Bool {
+        guard watchGate.needsWholeReading(lengths: view.queues.mapValues(\.pending)) else { return false }
         let readings = view.queues.mapValues { QueueReading.observed($0) }
         return policy.services.contains { service in
             guard let observation = lastObservations[service.name] else { return false }
@@ -92,6 +94,8 @@ public struct QueueDrivenAutoscaler: SimulatedAutoscaler {
 
     /// What each service's last plan was made from.
     var lastObservations: [String: ServiceObservation] = [:]
+    /// The lengths the watch last read the queues whole at.
+    var watchGate = QueueWatchGate()
 
     /// Our controller reads again before a scale-in around busy tasks.
     public var rechecksBeforeScaleIn: Bool { !(lastTick?.rechecking.isEmpty ?? true) }

@@ -88,7 +88,7 @@ public protocol SimulatedAutoscaler {
     /// Seconds between two looks at the queues alone between ticks; 0: none.
     var reactInterval: Double { get }
     /// Whether what the queues show now calls for a tick at once.
-    func wantsEarlyTick(_ view: ClusterView) -> Bool
+    mutating func wantsEarlyTick(_ view: ClusterView) -> Bool
 }
 
 extension SimulatedAutoscaler {
@@ -99,5 +99,5 @@ extension SimulatedAutoscaler {
     public mutating func recheck(_ actions: AutoscalerActions, _ view: ClusterView) -> AutoscalerActions { actions }
     /// The baselines look at their signals at their own pace only.
     public var reactInterval: Double { 0 }
-    public func wantsEarlyTick(_ view: ClusterView) -> Bool { false }
+    public mutating func wantsEarlyTick(_ view: ClusterView) -> Bool { false }
 }
