@@ -47,7 +47,7 @@ public struct SimulateCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write an SVG chart of the adhoc service to this file.", valueName: "file"))
     public var chart: String?
 
-    @Flag(help: "Search workersPerTask (with the task's Fargate size), maxWait, the scale-down window and the interval of the adhoc service for the cheapest setting that meets --target-p95 on --scenario or --trace over --seeds, and print it as a policy change.")
+    @Flag(help: "Search workersPerTask (with the task's Fargate size), maxWait, the scale-down window and the interval of the adhoc service, then backlogPerWorker 0.5 and reactInterval 1s on the settings closest to the target, for the cheapest setting that meets --target-p95 on --scenario or --trace over --seeds (for less than today when today meets it), and print it as a policy change.")
     public var advise = false
 
     @Option(help: ArgumentHelp("With --advise: the p95 adhoc wait to meet, in seconds (default: what the current policy gives).", valueName: "seconds"))
