@@ -203,7 +203,7 @@ public actor Reconciler {
 
     /// What each service's last plan was made from, for the queue watch between reconciles.
     var lastObservations: [String: ServiceObservation] = [:]
-    /// When the queue watch last read the queues whole, and the lengths it saw then.
+    /// The queue lengths at the queue watch's last whole reading.
     private var watchGate = QueueWatchGate()
 
     /// The queue watch between reconciles (`Policy.reactInterval`): reads the queue lengths, and
